@@ -1,0 +1,315 @@
+//! Cases and the people on them.
+
+use accord_domain::{
+    CaseId, CaseReference, CaseStatus, CaseTitle, DisplayName, EmailAddress, PartyId, PartyKind,
+    UserId,
+};
+use chrono::{DateTime, Utc};
+
+use crate::{DbError, TenantTx};
+
+/// A case.
+#[derive(Debug, Clone)]
+pub struct Case {
+    /// Its id.
+    pub id: CaseId,
+    /// The org's own reference, unique in the org.
+    pub reference: CaseReference,
+    /// The title (case content: never logged).
+    pub title: CaseTitle,
+    /// Where the case stands.
+    pub status: CaseStatus,
+    /// The assigned mediator, if any.
+    pub mediator_id: Option<UserId>,
+    /// Who opened it.
+    pub created_by: UserId,
+    /// When it was opened.
+    pub created_at: DateTime<Utc>,
+    /// When it last changed.
+    pub updated_at: DateTime<Utc>,
+}
+
+#[derive(sqlx::FromRow)]
+struct CaseRow {
+    id: uuid::Uuid,
+    reference: String,
+    title: String,
+    status: String,
+    mediator_id: Option<uuid::Uuid>,
+    created_by: uuid::Uuid,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+}
+
+impl TryFrom<CaseRow> for Case {
+    type Error = DbError;
+    fn try_from(r: CaseRow) -> Result<Self, DbError> {
+        Ok(Case {
+            id: CaseId::from_uuid(r.id),
+            reference: CaseReference::parse(&r.reference)?,
+            title: CaseTitle::parse(&r.title)?,
+            status: r.status.parse()?,
+            mediator_id: r.mediator_id.map(UserId::from_uuid),
+            created_by: UserId::from_uuid(r.created_by),
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+        })
+    }
+}
+
+const CASE_COLUMNS: &str =
+    "id, reference, title, status, mediator_id, created_by, created_at, updated_at";
+
+/// Which cases a listing may show.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Visibility {
+    /// Every case in the org.
+    All,
+    /// Only cases the user mediates or is a party/observer on.
+    InvolvedOnly(UserId),
+}
+
+/// A position in the newest-first listing: the last case seen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CaseCursor {
+    /// `created_at` of the last case seen.
+    pub created_at: DateTime<Utc>,
+    /// `id` of the last case seen (tie-breaker).
+    pub id: CaseId,
+}
+
+/// Opens a case. A duplicate reference is a [`DbError::Conflict`] on
+/// `cases_reference_unique`.
+pub async fn create(
+    tx: &mut TenantTx,
+    reference: &CaseReference,
+    title: &CaseTitle,
+    mediator_id: Option<UserId>,
+) -> Result<Case, DbError> {
+    let actor = tx.actor();
+    let created_by = actor.user_id.ok_or(DbError::NotAMember)?;
+    let row: CaseRow = sqlx::query_as(&format!(
+        "INSERT INTO cases (org_id, id, reference, title, mediator_id, created_by) \
+         VALUES ($1, $2, $3, $4, $5, $6) RETURNING {CASE_COLUMNS}"
+    ))
+    .bind(actor.org_id.as_uuid())
+    .bind(CaseId::new().as_uuid())
+    .bind(reference.as_str())
+    .bind(title.as_str())
+    .bind(mediator_id.map(|m| m.as_uuid()))
+    .bind(created_by.as_uuid())
+    .fetch_one(tx.conn())
+    .await?;
+    row.try_into()
+}
+
+/// One case, or [`DbError::NotFound`] (also for another org's case).
+pub async fn get(tx: &mut TenantTx, id: CaseId) -> Result<Case, DbError> {
+    let row: CaseRow = sqlx::query_as(&format!(
+        "SELECT {CASE_COLUMNS} FROM cases WHERE org_id = $1 AND id = $2"
+    ))
+    .bind(tx.actor().org_id.as_uuid())
+    .bind(id.as_uuid())
+    .fetch_one(tx.conn())
+    .await?;
+    row.try_into()
+}
+
+/// Whether `user_id` mediates the case or is on it.
+pub async fn is_involved(tx: &mut TenantTx, id: CaseId, user_id: UserId) -> Result<bool, DbError> {
+    let involved: bool = sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM cases WHERE org_id = $1 AND id = $2 AND mediator_id = $3) \
+             OR EXISTS (SELECT 1 FROM case_parties WHERE org_id = $1 AND case_id = $2 AND user_id = $3)",
+    )
+    .bind(tx.actor().org_id.as_uuid())
+    .bind(id.as_uuid())
+    .bind(user_id.as_uuid())
+    .fetch_one(tx.conn())
+    .await?;
+    Ok(involved)
+}
+
+/// A page of cases, newest first, after `after`. Returns up to `first` cases and
+/// whether more follow.
+pub async fn list(
+    tx: &mut TenantTx,
+    visibility: Visibility,
+    status: Option<CaseStatus>,
+    first: u32,
+    after: Option<CaseCursor>,
+) -> Result<(Vec<Case>, bool), DbError> {
+    let involved = match visibility {
+        Visibility::All => None,
+        Visibility::InvolvedOnly(user) => Some(user.as_uuid()),
+    };
+    let rows: Vec<CaseRow> = sqlx::query_as(&format!(
+        "SELECT {CASE_COLUMNS} FROM cases c WHERE org_id = $1 \
+           AND ($2::uuid IS NULL OR c.mediator_id = $2 OR EXISTS \
+                (SELECT 1 FROM case_parties p WHERE p.org_id = $1 AND p.case_id = c.id AND p.user_id = $2)) \
+           AND ($3::text IS NULL OR c.status = $3) \
+           AND ($4::timestamptz IS NULL OR (c.created_at, c.id) < ($4, $5)) \
+         ORDER BY c.created_at DESC, c.id DESC LIMIT $6"
+    ))
+    .bind(tx.actor().org_id.as_uuid())
+    .bind(involved)
+    .bind(status.map(|s| s.as_str()))
+    .bind(after.map(|a| a.created_at))
+    .bind(after.map(|a| a.id.as_uuid()))
+    .bind(i64::from(first) + 1)
+    .fetch_all(tx.conn())
+    .await?;
+    let has_more = rows.len() > first as usize;
+    let cases = rows
+        .into_iter()
+        .take(first as usize)
+        .map(TryInto::try_into)
+        .collect::<Result<Vec<Case>, DbError>>()?;
+    Ok((cases, has_more))
+}
+
+/// Stores a new status (the caller checked the transition).
+pub async fn set_status(tx: &mut TenantTx, id: CaseId, status: CaseStatus) -> Result<Case, DbError> {
+    let row: CaseRow = sqlx::query_as(&format!(
+        "UPDATE cases SET status = $3, updated_at = now() WHERE org_id = $1 AND id = $2 \
+         RETURNING {CASE_COLUMNS}"
+    ))
+    .bind(tx.actor().org_id.as_uuid())
+    .bind(id.as_uuid())
+    .bind(status.as_str())
+    .fetch_one(tx.conn())
+    .await?;
+    row.try_into()
+}
+
+/// Sets (or clears) the case's mediator.
+pub async fn set_mediator(
+    tx: &mut TenantTx,
+    id: CaseId,
+    mediator_id: Option<UserId>,
+) -> Result<Case, DbError> {
+    let row: CaseRow = sqlx::query_as(&format!(
+        "UPDATE cases SET mediator_id = $3, updated_at = now() WHERE org_id = $1 AND id = $2 \
+         RETURNING {CASE_COLUMNS}"
+    ))
+    .bind(tx.actor().org_id.as_uuid())
+    .bind(id.as_uuid())
+    .bind(mediator_id.map(|m| m.as_uuid()))
+    .fetch_one(tx.conn())
+    .await?;
+    row.try_into()
+}
+
+/// A person on a case.
+#[derive(Debug, Clone)]
+pub struct Party {
+    /// Its id.
+    pub id: PartyId,
+    /// The case.
+    pub case_id: CaseId,
+    /// Party, counsel or interpreter.
+    pub kind: PartyKind,
+    /// Name shown to the mediator.
+    pub display_name: DisplayName,
+    /// Contact address (shown only to roles allowed to see contact details).
+    pub email: EmailAddress,
+    /// The linked account, when the person is a member of the org.
+    pub user_id: Option<UserId>,
+    /// When the person was added.
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(sqlx::FromRow)]
+struct PartyRow {
+    id: uuid::Uuid,
+    case_id: uuid::Uuid,
+    kind: String,
+    display_name: String,
+    email: String,
+    user_id: Option<uuid::Uuid>,
+    created_at: DateTime<Utc>,
+}
+
+impl TryFrom<PartyRow> for Party {
+    type Error = DbError;
+    fn try_from(r: PartyRow) -> Result<Self, DbError> {
+        Ok(Party {
+            id: PartyId::from_uuid(r.id),
+            case_id: CaseId::from_uuid(r.case_id),
+            kind: r.kind.parse()?,
+            display_name: DisplayName::parse(&r.display_name)?,
+            email: EmailAddress::parse(&r.email)?,
+            user_id: r.user_id.map(UserId::from_uuid),
+            created_at: r.created_at,
+        })
+    }
+}
+
+const PARTY_COLUMNS: &str = "id, case_id, kind, display_name, email, user_id, created_at";
+
+/// Adds a person to a case, linking them to the org member with the same email
+/// when there is one. The same email twice on a case is a [`DbError::Conflict`]
+/// on `case_parties_email_unique`; an unknown case is [`DbError::NotFound`].
+pub async fn add_party(
+    tx: &mut TenantTx,
+    case_id: CaseId,
+    kind: PartyKind,
+    display_name: &DisplayName,
+    email: &EmailAddress,
+) -> Result<Party, DbError> {
+    get(tx, case_id).await?;
+    let org = tx.actor().org_id.as_uuid();
+    let row: PartyRow = sqlx::query_as(&format!(
+        "INSERT INTO case_parties (org_id, id, case_id, kind, display_name, email, user_id) \
+         VALUES ($1, $2, $3, $4, $5, $6, \
+                 (SELECT m.user_id FROM memberships m JOIN users u ON u.id = m.user_id \
+                  WHERE m.org_id = $1 AND u.email = $6)) \
+         RETURNING {PARTY_COLUMNS}"
+    ))
+    .bind(org)
+    .bind(PartyId::new().as_uuid())
+    .bind(case_id.as_uuid())
+    .bind(kind.as_str())
+    .bind(display_name.as_str())
+    .bind(email.as_str())
+    .fetch_one(tx.conn())
+    .await?;
+    row.try_into()
+}
+
+/// The people on a case, in the order they were added.
+pub async fn parties(tx: &mut TenantTx, case_id: CaseId) -> Result<Vec<Party>, DbError> {
+    let rows: Vec<PartyRow> = sqlx::query_as(&format!(
+        "SELECT {PARTY_COLUMNS} FROM case_parties WHERE org_id = $1 AND case_id = $2 \
+         ORDER BY created_at, id"
+    ))
+    .bind(tx.actor().org_id.as_uuid())
+    .bind(case_id.as_uuid())
+    .fetch_all(tx.conn())
+    .await?;
+    rows.into_iter().map(TryInto::try_into).collect()
+}
+
+/// One person on a case.
+pub async fn party(tx: &mut TenantTx, id: PartyId) -> Result<Party, DbError> {
+    let row: PartyRow = sqlx::query_as(&format!(
+        "SELECT {PARTY_COLUMNS} FROM case_parties WHERE org_id = $1 AND id = $2"
+    ))
+    .bind(tx.actor().org_id.as_uuid())
+    .bind(id.as_uuid())
+    .fetch_one(tx.conn())
+    .await?;
+    row.try_into()
+}
+
+/// Removes a person from a case.
+pub async fn remove_party(tx: &mut TenantTx, id: PartyId) -> Result<(), DbError> {
+    let result = sqlx::query("DELETE FROM case_parties WHERE org_id = $1 AND id = $2")
+        .bind(tx.actor().org_id.as_uuid())
+        .bind(id.as_uuid())
+        .execute(tx.conn())
+        .await?;
+    if result.rows_affected() == 0 {
+        return Err(DbError::NotFound);
+    }
+    Ok(())
+}

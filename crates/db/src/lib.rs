@@ -1,0 +1,34 @@
+//! Accord's Postgres layer.
+//!
+//! Tenant isolation is enforced by Postgres itself: every tenant-owned table has a
+//! row-level security policy on the per-transaction setting `accord.org_id`, and the
+//! server connects as `accord_app`, which owns no table and cannot bypass RLS. This
+//! crate makes the setting impossible to forget: repository functions take a
+//! [`TenantTx`], and the only way to get one is [`Db::tenant`], which opens a
+//! transaction, sets the org and the acting user with `SET LOCAL` semantics, and
+//! loads the actor's role from their membership (so a removed member loses access
+//! on their next request).
+//!
+//! Work that happens before a tenant is known (sign-in) uses [`UserTx`], scoped to
+//! one account, and the narrow lookup functions in [`lookup`]. Operators' commands
+//! (`accord migrate`, `accord admin …`) use [`AdminDb`], which connects as the table
+//! owner; the policies still bind it because the tables are `FORCE ROW LEVEL
+//! SECURITY`.
+//!
+//! The audit log ([`audit`]) is append-only and hash-chained per org.
+
+pub mod audit;
+pub mod auth;
+pub mod cases;
+mod error;
+pub mod lookup;
+pub mod members;
+pub mod orgs;
+pub mod sessions;
+mod tx;
+
+pub use error::DbError;
+pub use tx::{Actor, AdminDb, Db, TenantTx, UserTx};
+
+/// The migrations in `migrations/` at the workspace root, embedded in the binary.
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations");

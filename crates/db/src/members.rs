@@ -1,0 +1,201 @@
+//! Accounts and their memberships in the current org.
+
+use accord_domain::{DisplayName, EmailAddress, Role, UserId};
+use chrono::{DateTime, Utc};
+
+use crate::{DbError, TenantTx};
+
+/// A member of the current org.
+#[derive(Debug, Clone)]
+pub struct Member {
+    /// The account.
+    pub user_id: UserId,
+    /// The account's email address.
+    pub email: EmailAddress,
+    /// The account's display name.
+    pub display_name: DisplayName,
+    /// The role in this org.
+    pub role: Role,
+    /// When the membership began.
+    pub joined_at: DateTime<Utc>,
+    /// Whether the account has set a password (or only holds a setup link).
+    pub activated: bool,
+}
+
+#[derive(sqlx::FromRow)]
+struct MemberRow {
+    user_id: uuid::Uuid,
+    email: String,
+    display_name: String,
+    role: String,
+    joined_at: DateTime<Utc>,
+    activated: bool,
+}
+
+impl TryFrom<MemberRow> for Member {
+    type Error = DbError;
+    fn try_from(r: MemberRow) -> Result<Self, DbError> {
+        Ok(Member {
+            user_id: UserId::from_uuid(r.user_id),
+            email: EmailAddress::parse(&r.email)?,
+            display_name: DisplayName::parse(&r.display_name)?,
+            role: r.role.parse()?,
+            joined_at: r.joined_at,
+            activated: r.activated,
+        })
+    }
+}
+
+const SELECT_MEMBER: &str = "SELECT m.user_id, u.email, u.display_name, m.role, \
+     m.created_at AS joined_at, (u.password_hash IS NOT NULL) AS activated \
+     FROM memberships m JOIN users u ON u.id = m.user_id";
+
+/// Every member of the org, by display name.
+pub async fn list(tx: &mut TenantTx) -> Result<Vec<Member>, DbError> {
+    let rows: Vec<MemberRow> = sqlx::query_as(&format!(
+        "{SELECT_MEMBER} WHERE m.org_id = $1 ORDER BY u.display_name, m.user_id"
+    ))
+    .bind(tx.actor().org_id.as_uuid())
+    .fetch_all(tx.conn())
+    .await?;
+    rows.into_iter().map(TryInto::try_into).collect()
+}
+
+/// One member, or [`DbError::NotFound`].
+pub async fn get(tx: &mut TenantTx, user_id: UserId) -> Result<Member, DbError> {
+    let row: MemberRow = sqlx::query_as(&format!(
+        "{SELECT_MEMBER} WHERE m.org_id = $1 AND m.user_id = $2"
+    ))
+    .bind(tx.actor().org_id.as_uuid())
+    .bind(user_id.as_uuid())
+    .fetch_one(tx.conn())
+    .await?;
+    row.try_into()
+}
+
+/// The member whose account uses `email`, if any.
+pub async fn find_by_email(
+    tx: &mut TenantTx,
+    email: &EmailAddress,
+) -> Result<Option<Member>, DbError> {
+    let row: Option<MemberRow> = sqlx::query_as(&format!(
+        "{SELECT_MEMBER} WHERE m.org_id = $1 AND u.email = $2"
+    ))
+    .bind(tx.actor().org_id.as_uuid())
+    .bind(email.as_str())
+    .fetch_optional(tx.conn())
+    .await?;
+    row.map(TryInto::try_into).transpose()
+}
+
+/// The result of inviting someone.
+#[derive(Debug)]
+pub struct Invited {
+    /// The new member.
+    pub member: Member,
+    /// True when a new account was made (it then needs a password-setup link).
+    pub new_account: bool,
+}
+
+/// Adds `email` to the org with `role`, creating the account if none exists.
+/// An existing member is a [`DbError::Conflict`] on `memberships_pkey`.
+pub async fn invite(
+    tx: &mut TenantTx,
+    email: &EmailAddress,
+    display_name: &DisplayName,
+    role: Role,
+) -> Result<Invited, DbError> {
+    let existing: Option<uuid::Uuid> = sqlx::query_scalar("SELECT accord_lookup_user_by_email($1)")
+        .bind(email.as_str())
+        .fetch_one(tx.conn())
+        .await?;
+    let (user_id, new_account) = match existing {
+        Some(id) => (UserId::from_uuid(id), false),
+        None => {
+            let id = UserId::new();
+            sqlx::query("INSERT INTO users (id, email, display_name) VALUES ($1, $2, $3)")
+                .bind(id.as_uuid())
+                .bind(email.as_str())
+                .bind(display_name.as_str())
+                .execute(tx.conn())
+                .await?;
+            (id, true)
+        }
+    };
+    sqlx::query("INSERT INTO memberships (org_id, user_id, role) VALUES ($1, $2, $3)")
+        .bind(tx.actor().org_id.as_uuid())
+        .bind(user_id.as_uuid())
+        .bind(role.as_str())
+        .execute(tx.conn())
+        .await?;
+    let member = get(tx, user_id).await?;
+    Ok(Invited {
+        member,
+        new_account,
+    })
+}
+
+/// Why a membership change was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum MembershipChangeError {
+    /// The org would be left without an admin.
+    #[error("an organization must keep at least one org admin")]
+    LastAdmin,
+    /// Anything from the data layer.
+    #[error(transparent)]
+    Db(#[from] DbError),
+}
+
+/// Locks the org's admin memberships and fails if `user_id` is the only one.
+async fn ensure_not_last_admin(
+    tx: &mut TenantTx,
+    user_id: UserId,
+) -> Result<(), MembershipChangeError> {
+    let admins: Vec<uuid::Uuid> = sqlx::query_scalar(
+        "SELECT user_id FROM memberships WHERE org_id = $1 AND role = 'org_admin' FOR UPDATE",
+    )
+    .bind(tx.actor().org_id.as_uuid())
+    .fetch_all(tx.conn())
+    .await
+    .map_err(DbError::from)?;
+    if admins == [user_id.as_uuid()] {
+        return Err(MembershipChangeError::LastAdmin);
+    }
+    Ok(())
+}
+
+/// Changes a member's role, keeping at least one org admin.
+pub async fn change_role(
+    tx: &mut TenantTx,
+    user_id: UserId,
+    role: Role,
+) -> Result<Member, MembershipChangeError> {
+    let current = get(tx, user_id).await?;
+    if current.role == Role::OrgAdmin && role != Role::OrgAdmin {
+        ensure_not_last_admin(tx, user_id).await?;
+    }
+    sqlx::query("UPDATE memberships SET role = $3 WHERE org_id = $1 AND user_id = $2")
+        .bind(tx.actor().org_id.as_uuid())
+        .bind(user_id.as_uuid())
+        .bind(role.as_str())
+        .execute(tx.conn())
+        .await
+        .map_err(DbError::from)?;
+    Ok(get(tx, user_id).await?)
+}
+
+/// Removes a member from the org (the account itself stays), keeping at least
+/// one org admin. A member still assigned to cases is a [`DbError::Conflict`].
+pub async fn remove(tx: &mut TenantTx, user_id: UserId) -> Result<(), MembershipChangeError> {
+    let current = get(tx, user_id).await?;
+    if current.role == Role::OrgAdmin {
+        ensure_not_last_admin(tx, user_id).await?;
+    }
+    sqlx::query("DELETE FROM memberships WHERE org_id = $1 AND user_id = $2")
+        .bind(tx.actor().org_id.as_uuid())
+        .bind(user_id.as_uuid())
+        .execute(tx.conn())
+        .await
+        .map_err(DbError::from)?;
+    Ok(())
+}

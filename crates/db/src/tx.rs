@@ -1,0 +1,220 @@
+use std::time::Duration;
+
+use accord_domain::{OrgId, Role, UserId};
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::{PgConnection, PgPool, Postgres, Transaction};
+
+use crate::DbError;
+
+/// Who is acting in a tenant transaction. `user_id` is `None` for the system
+/// (operator commands, seeding), which acts with the org admin's rights.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Actor {
+    /// The org every statement in the transaction is confined to.
+    pub org_id: OrgId,
+    /// The signed-in user, or `None` for the system.
+    pub user_id: Option<UserId>,
+    /// The actor's role in `org_id`, read from their membership when the transaction began.
+    pub role: Role,
+}
+
+/// The application's pool, connected as the `accord_app` role.
+#[derive(Debug, Clone)]
+pub struct Db {
+    pool: PgPool,
+}
+
+/// A transaction confined to one org by row-level security. Repository
+/// functions take this type, so no code path can reach tenant data unscoped.
+#[derive(Debug)]
+pub struct TenantTx {
+    tx: Transaction<'static, Postgres>,
+    actor: Actor,
+    request_id: Option<String>,
+}
+
+/// A transaction scoped to one account and no org: sign-in, password setup, TOTP.
+#[derive(Debug)]
+pub struct UserTx {
+    tx: Transaction<'static, Postgres>,
+    user_id: UserId,
+}
+
+/// The owner's pool, for migrations and operator commands.
+#[derive(Debug, Clone)]
+pub struct AdminDb {
+    pool: PgPool,
+}
+
+fn pool_options() -> PgPoolOptions {
+    PgPoolOptions::new()
+        .max_connections(20)
+        .acquire_timeout(Duration::from_secs(5))
+}
+
+async fn begin_scoped(
+    pool: &PgPool,
+    org_id: Option<OrgId>,
+    user_id: Option<UserId>,
+) -> Result<Transaction<'static, Postgres>, DbError> {
+    let mut tx = pool.begin().await?;
+    // set_config(..., true) is SET LOCAL: the setting dies with the transaction,
+    // so a pooled connection never carries one request's org into the next.
+    sqlx::query(
+        "SELECT set_config('accord.org_id', $1, true), set_config('accord.user_id', $2, true)",
+    )
+    .bind(org_id.map(|o| o.to_string()).unwrap_or_default())
+    .bind(user_id.map(|u| u.to_string()).unwrap_or_default())
+    .execute(&mut *tx)
+    .await?;
+    Ok(tx)
+}
+
+impl Db {
+    /// Connects as the application role.
+    pub async fn connect(url: &str) -> Result<Self, DbError> {
+        let options: PgConnectOptions = url.parse()?;
+        let pool = pool_options().connect_with(options).await?;
+        Ok(Db { pool })
+    }
+
+    /// Wraps an existing pool (tests, or callers that configure their own).
+    pub fn from_pool(pool: PgPool) -> Self {
+        Db { pool }
+    }
+
+    /// The underlying pool, for health checks.
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+
+    /// Begins a transaction for `user_id` acting in `org_id`. Fails with
+    /// [`DbError::NotAMember`] when the user has no membership there.
+    pub async fn tenant(
+        &self,
+        org_id: OrgId,
+        user_id: UserId,
+        request_id: Option<String>,
+    ) -> Result<TenantTx, DbError> {
+        let mut tx = begin_scoped(&self.pool, Some(org_id), Some(user_id)).await?;
+        let role: Option<String> =
+            sqlx::query_scalar("SELECT role FROM memberships WHERE org_id = $1 AND user_id = $2")
+                .bind(org_id.as_uuid())
+                .bind(user_id.as_uuid())
+                .fetch_optional(&mut *tx)
+                .await?;
+        let role: Role = role.ok_or(DbError::NotAMember)?.parse()?;
+        Ok(TenantTx {
+            tx,
+            actor: Actor {
+                org_id,
+                user_id: Some(user_id),
+                role,
+            },
+            request_id,
+        })
+    }
+
+    /// Begins a transaction scoped to one account and no org.
+    pub async fn user(&self, user_id: UserId) -> Result<UserTx, DbError> {
+        let tx = begin_scoped(&self.pool, None, Some(user_id)).await?;
+        Ok(UserTx { tx, user_id })
+    }
+
+    /// A plain connection with no tenant and no user: only the lookup functions
+    /// and the account-level tables (sessions, links) are reachable from it.
+    pub async fn unscoped(&self) -> Result<Transaction<'static, Postgres>, DbError> {
+        begin_scoped(&self.pool, None, None).await
+    }
+}
+
+impl TenantTx {
+    /// The actor this transaction runs for.
+    pub fn actor(&self) -> Actor {
+        self.actor
+    }
+
+    /// The request this transaction serves, recorded in audit events.
+    pub fn request_id(&self) -> Option<&str> {
+        self.request_id.as_deref()
+    }
+
+    /// The connection, for repository code. It stays bound by the org's
+    /// row-level security whatever is run on it.
+    pub fn conn(&mut self) -> &mut PgConnection {
+        &mut self.tx
+    }
+
+    /// Commits the transaction.
+    pub async fn commit(self) -> Result<(), DbError> {
+        self.tx.commit().await?;
+        Ok(())
+    }
+}
+
+impl UserTx {
+    /// The account this transaction is scoped to.
+    pub fn user_id(&self) -> UserId {
+        self.user_id
+    }
+
+    /// The connection, bound by the account's row-level security.
+    pub fn conn(&mut self) -> &mut PgConnection {
+        &mut self.tx
+    }
+
+    /// Commits the transaction.
+    pub async fn commit(self) -> Result<(), DbError> {
+        self.tx.commit().await?;
+        Ok(())
+    }
+}
+
+impl AdminDb {
+    /// Connects as the owner of the schema (the migrating role).
+    pub async fn connect(url: &str) -> Result<Self, DbError> {
+        let options: PgConnectOptions = url.parse()?;
+        let pool = pool_options()
+            .max_connections(4)
+            .connect_with(options)
+            .await?;
+        Ok(AdminDb { pool })
+    }
+
+    /// The owner's pool.
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+
+    /// Applies pending migrations.
+    pub async fn migrate(&self) -> Result<(), DbError> {
+        crate::MIGRATOR
+            .run(&self.pool)
+            .await
+            .map_err(|e| DbError::Sqlx(e.into()))
+    }
+
+    /// A tenant transaction for the system acting in `org_id`, with the org
+    /// admin's rights. Still confined to the org by row-level security.
+    pub async fn system_tenant(
+        &self,
+        org_id: OrgId,
+        request_id: Option<String>,
+    ) -> Result<TenantTx, DbError> {
+        let tx = begin_scoped(&self.pool, Some(org_id), None).await?;
+        Ok(TenantTx {
+            tx,
+            actor: Actor {
+                org_id,
+                user_id: None,
+                role: Role::OrgAdmin,
+            },
+            request_id,
+        })
+    }
+
+    /// A plain owner transaction with no tenant (creating orgs).
+    pub async fn begin(&self) -> Result<Transaction<'static, Postgres>, DbError> {
+        Ok(self.pool.begin().await?)
+    }
+}
