@@ -292,9 +292,10 @@ impl LinkPurpose {
     }
 }
 
-/// Stores a single-use password link (by the hash of its token).
+/// Stores a single-use password link (by the hash of its token), in the
+/// caller's transaction so that a link never outlives a rolled-back invitation.
 pub async fn create_password_link(
-    db: &Db,
+    conn: &mut sqlx::PgConnection,
     token_hash: &[u8; 32],
     user_id: UserId,
     purpose: LinkPurpose,
@@ -308,7 +309,7 @@ pub async fn create_password_link(
     .bind(user_id.as_uuid())
     .bind(purpose.as_str())
     .bind(expires_at)
-    .execute(db.pool())
+    .execute(conn)
     .await?;
     Ok(())
 }
@@ -330,23 +331,24 @@ pub enum LinkError {
     Db(#[from] DbError),
 }
 
-/// Spends a password link in `utx`'s transaction-to-be: returns the account
-/// it belongs to. The row lock makes two concurrent redemptions of one link
-/// end with exactly one success.
+/// Spends a password link and opens a transaction scoped to its account, in
+/// which the caller sets the password before committing. The row lock makes two
+/// concurrent redemptions of one link end with exactly one success, and a
+/// failure before commit leaves the link unspent.
 pub async fn spend_password_link(
     db: &Db,
     token_hash: &[u8; 32],
-) -> Result<(UserId, sqlx::Transaction<'static, sqlx::Postgres>), LinkError> {
+) -> Result<(UserTx, LinkPurpose), LinkError> {
     let mut tx = db.unscoped().await?;
-    let row: Option<(Uuid, Uuid, Option<DateTime<Utc>>, bool)> = sqlx::query_as(
-        "SELECT id, user_id, used_at, expires_at <= now() FROM password_links \
+    let row: Option<(Uuid, Uuid, String, Option<DateTime<Utc>>, bool)> = sqlx::query_as(
+        "SELECT id, user_id, purpose, used_at, expires_at <= now() FROM password_links \
          WHERE token_hash = $1 FOR UPDATE",
     )
     .bind(token_hash.as_slice())
     .fetch_optional(&mut *tx)
     .await
     .map_err(DbError::from)?;
-    let (id, user_id, used_at, expired) = row.ok_or(LinkError::Unknown)?;
+    let (id, user_id, purpose, used_at, expired) = row.ok_or(LinkError::Unknown)?;
     if used_at.is_some() {
         return Err(LinkError::Used);
     }
@@ -358,7 +360,13 @@ pub async fn spend_password_link(
         .execute(&mut *tx)
         .await
         .map_err(DbError::from)?;
-    Ok((UserId::from_uuid(user_id), tx))
+    let purpose = if purpose == "reset" {
+        LinkPurpose::Reset
+    } else {
+        LinkPurpose::Setup
+    };
+    let utx = UserTx::scope(tx, UserId::from_uuid(user_id)).await?;
+    Ok((utx, purpose))
 }
 
 /// The account linked to an OIDC subject, if any.

@@ -153,6 +153,18 @@ impl TenantTx {
 }
 
 impl UserTx {
+    /// Narrows an unscoped transaction to one account.
+    pub(crate) async fn scope(
+        mut tx: Transaction<'static, Postgres>,
+        user_id: UserId,
+    ) -> Result<Self, DbError> {
+        sqlx::query("SELECT set_config('accord.user_id', $1, true)")
+            .bind(user_id.to_string())
+            .execute(&mut *tx)
+            .await?;
+        Ok(UserTx { tx, user_id })
+    }
+
     /// The account this transaction is scoped to.
     pub fn user_id(&self) -> UserId {
         self.user_id

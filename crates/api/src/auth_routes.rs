@@ -1,0 +1,567 @@
+//! The `/auth` routes: sign-in and out, password links, TOTP, OIDC.
+//!
+//! These are plain JSON endpoints rather than GraphQL mutations because they set
+//! cookies, redirect browsers, and sit behind per-IP rate limits of their own.
+
+use std::time::Duration;
+
+use accord_auth::{lockout, password, token, totp};
+use accord_db::auth::{self as auth_db, LinkError, LinkPurpose};
+use accord_db::{audit, lookup, Db};
+use accord_domain::{EmailAddress, OrgId, OrgSlug, PlainPassword, Role, UserId};
+use axum::body::Bytes;
+use axum::extract::{Query, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::Json;
+use chrono::Utc;
+use serde::de::DeserializeOwned;
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::outbox::OutboundMessage;
+use crate::web::{self, SignedIn};
+use crate::{ApiError, AppState};
+
+/// How long the identity provider has to send the browser back.
+const OIDC_LOGIN_TTL: Duration = Duration::from_secs(600);
+
+type Reply = Result<Response, ApiError>;
+
+/// Parses a JSON body with a clear error for the client.
+fn parse_body<T: DeserializeOwned>(body: &Bytes) -> Result<T, ApiError> {
+    serde_json::from_slice(body).map_err(|e| ApiError::BadUserInput {
+        field: None,
+        message: format!("the request body is not valid JSON for this endpoint: {e}"),
+    })
+}
+
+/// Runs a CPU-heavy password operation off the async threads.
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Result<T, ApiError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| ApiError::Internal(format!("blocking task: {e}")))
+}
+
+fn chrono_duration(d: Duration) -> chrono::Duration {
+    chrono::Duration::from_std(d).unwrap_or(chrono::Duration::days(1))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct SignInRequest {
+    email: String,
+    password: String,
+    org: Option<String>,
+    totp_code: Option<String>,
+    recovery_code: Option<String>,
+}
+
+fn wrong_credentials() -> ApiError {
+    ApiError::Unauthenticated("wrong email or password".into())
+}
+
+/// `POST /auth/sign-in`
+pub(crate) async fn sign_in(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+    let rid = web::request_id(&headers);
+    match sign_in_inner(&state, rid.clone(), &body).await {
+        Ok(r) => r,
+        Err(e) => e.into_response_with(rid.as_deref()),
+    }
+}
+
+async fn sign_in_inner(state: &AppState, rid: Option<String>, body: &Bytes) -> Reply {
+    let req: SignInRequest = parse_body(body)?;
+    let email = EmailAddress::parse(&req.email)?;
+    let db = state.db();
+    let Some(user_id) = lookup::user_by_email(db, &email).await? else {
+        let candidate = req.password.clone();
+        blocking(move || password::dummy_verify(&candidate)).await?;
+        return Err(wrong_credentials());
+    };
+    let mut utx = db.user(user_id).await?;
+    // FOR UPDATE: concurrent attempts on one account are counted one by one.
+    let creds = auth_db::credentials(&mut utx).await?;
+    let now = Utc::now();
+    if let Some(until) = creds.locked_until.filter(|until| *until > now) {
+        let retry_after = u64::try_from((until - now).num_seconds().max(1)).unwrap_or(1);
+        return Err(ApiError::RateLimited { retry_after });
+    }
+    let candidate = req.password.clone();
+    let stored = creds.password_hash.clone();
+    let password_ok = blocking(move || match stored {
+        Some(hash) => password::verify_password(&hash, &candidate),
+        None => {
+            password::dummy_verify(&candidate);
+            false
+        }
+    })
+    .await?;
+    let second_factor_ok = match (&creds.totp_secret, password_ok) {
+        (None, _) | (_, false) => true,
+        (Some(secret), true) => match (&req.totp_code, &req.recovery_code) {
+            (Some(code), _) => {
+                match totp::verify(secret, code, now.timestamp(), creds.totp_last_step) {
+                    Some(step) => {
+                        auth_db::set_totp_last_step(&mut utx, step).await?;
+                        true
+                    }
+                    None => false,
+                }
+            }
+            (None, Some(code)) => {
+                auth_db::use_recovery_code(&mut utx, &totp::hash_recovery_code(code)).await?
+            }
+            (None, None) => {
+                // Right password, second factor still to come: not a failure.
+                return Err(ApiError::bad_input(
+                    "totpCode",
+                    "enter the 6-digit code from your authenticator app, or a recovery code",
+                ));
+            }
+        },
+    };
+    if !(password_ok && second_factor_ok) {
+        let failures = creds.failed_sign_ins.saturating_add(1);
+        auth_db::record_failed_sign_in(&mut utx, failures, lockout::locked_until(failures, now))
+            .await?;
+        utx.commit().await?;
+        tracing::info!(user_id = %user_id, failures, "failed sign-in");
+        return Err(wrong_credentials());
+    }
+    auth_db::record_successful_sign_in(&mut utx).await?;
+    let memberships = auth_db::memberships(&mut utx).await?;
+    utx.commit().await?;
+    let (org_id, role) = choose_org(db, &memberships, req.org.as_deref()).await?;
+    start_session(state, user_id, org_id, role, rid, "auth.sign_in").await
+}
+
+/// Picks the org to sign in to: the one named, or the only one.
+async fn choose_org(
+    db: &Db,
+    memberships: &[(OrgId, Role)],
+    slug: Option<&str>,
+) -> Result<(OrgId, Role), ApiError> {
+    let not_member = || ApiError::Forbidden("this account is not a member of that organization".into());
+    match slug {
+        Some(slug) => {
+            let slug = OrgSlug::parse(slug)?;
+            let org = lookup::org_by_slug(db, &slug).await?.ok_or_else(not_member)?;
+            memberships
+                .iter()
+                .find(|(o, _)| *o == org)
+                .copied()
+                .ok_or_else(not_member)
+        }
+        None => match memberships {
+            [] => Err(ApiError::Forbidden(
+                "this account is not a member of any organization".into(),
+            )),
+            [only] => Ok(*only),
+            _ => Err(ApiError::bad_input(
+                "org",
+                "this account belongs to several organizations: name one with \"org\"",
+            )),
+        },
+    }
+}
+
+/// Creates the web session, records the sign-in, and answers with the cookie.
+async fn start_session(
+    state: &AppState,
+    user_id: UserId,
+    org_id: OrgId,
+    role: Role,
+    rid: Option<String>,
+    action: &str,
+) -> Reply {
+    let db = state.db();
+    let ttl = state.config().session_ttl;
+    let session_token = token::new_token();
+    let session = auth_db::create_web_session(
+        db,
+        &token::hash_token(&session_token),
+        user_id,
+        org_id,
+        Utc::now() + chrono_duration(ttl),
+    )
+    .await?;
+    let mut tx = db.tenant(org_id, user_id, rid).await?;
+    audit::append(&mut tx, action, "user", Some(user_id.as_uuid())).await?;
+    tx.commit().await?;
+    let body = json!({
+        "csrfToken": token::csrf_token(&session_token),
+        "userId": user_id,
+        "orgId": org_id,
+        "role": role.as_str(),
+        "expiresAt": session.expires_at,
+    });
+    let mut response = Json(body).into_response();
+    response.headers_mut().insert(
+        header::SET_COOKIE,
+        web::session_cookie(state.config().secure_cookies, &session_token, ttl.as_secs()),
+    );
+    Ok(response)
+}
+
+/// `GET /auth/session`: who is signed in, with the CSRF token for this session.
+pub(crate) async fn current_session(State(state): State<AppState>, signed_in: SignedIn) -> Response {
+    let rid = signed_in.request_id.clone();
+    let result: Reply = async {
+        let s = signed_in.session;
+        let tx = state.db().tenant(s.org_id, s.user_id, rid.clone()).await?;
+        let role = tx.actor().role;
+        Ok(Json(json!({
+            "csrfToken": token::csrf_token(&signed_in.token),
+            "userId": s.user_id,
+            "orgId": s.org_id,
+            "role": role.as_str(),
+            "expiresAt": s.expires_at,
+        }))
+        .into_response())
+    }
+    .await;
+    result.unwrap_or_else(|e| e.into_response_with(rid.as_deref()))
+}
+
+/// `POST /auth/sign-out`
+pub(crate) async fn sign_out(State(state): State<AppState>, headers: HeaderMap, signed_in: SignedIn) -> Response {
+    let rid = signed_in.request_id.clone();
+    let result: Reply = async {
+        signed_in.check_csrf(&headers)?;
+        auth_db::revoke_web_session(state.db(), signed_in.session.id).await?;
+        let mut response = StatusCode::NO_CONTENT.into_response();
+        response
+            .headers_mut()
+            .insert(header::SET_COOKIE, web::clear_cookie(state.config().secure_cookies));
+        Ok(response)
+    }
+    .await;
+    result.unwrap_or_else(|e| e.into_response_with(rid.as_deref()))
+}
+
+/// `POST /auth/sign-out-everywhere`: ends every session of the account.
+pub(crate) async fn sign_out_everywhere(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    signed_in: SignedIn,
+) -> Response {
+    let rid = signed_in.request_id.clone();
+    let result: Reply = async {
+        signed_in.check_csrf(&headers)?;
+        let s = signed_in.session;
+        let ended = auth_db::revoke_all_web_sessions(state.db(), s.user_id).await?;
+        let mut tx = state.db().tenant(s.org_id, s.user_id, rid.clone()).await?;
+        audit::append(&mut tx, "auth.sign_out_everywhere", "user", Some(s.user_id.as_uuid())).await?;
+        tx.commit().await?;
+        let mut response = Json(json!({ "endedSessions": ended })).into_response();
+        response
+            .headers_mut()
+            .insert(header::SET_COOKIE, web::clear_cookie(state.config().secure_cookies));
+        Ok(response)
+    }
+    .await;
+    result.unwrap_or_else(|e| e.into_response_with(rid.as_deref()))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct SetPasswordRequest {
+    token: String,
+    password: String,
+}
+
+/// `POST /auth/password`: sets a password with a single-use setup or reset link.
+pub(crate) async fn set_password(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+    let rid = web::request_id(&headers);
+    let result: Reply = async {
+        let req: SetPasswordRequest = parse_body(&body)?;
+        let new_password = PlainPassword::parse(&req.password)?;
+        let hash = blocking(move || password::hash_password(&new_password))
+            .await?
+            .map_err(|e| ApiError::Internal(e.to_string()))?;
+        let (mut utx, _purpose) = auth_db::spend_password_link(state.db(), &token::hash_token(&req.token))
+            .await
+            .map_err(|e| match e {
+                LinkError::Db(db) => ApiError::from(db),
+                other => ApiError::bad_input("token", other.to_string()),
+            })?;
+        let user_id = utx.user_id();
+        auth_db::set_password_hash(&mut utx, &hash).await?;
+        utx.commit().await?;
+        // A new password ends every existing session: whoever knew the old one is out.
+        auth_db::revoke_all_web_sessions(state.db(), user_id).await?;
+        Ok(Json(json!({ "status": "password set; sign in with it now" })).into_response())
+    }
+    .await;
+    result.unwrap_or_else(|e| e.into_response_with(rid.as_deref()))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct ResetRequest {
+    email: String,
+}
+
+/// `POST /auth/password/reset`: mails a reset link if the account exists. The
+/// answer is the same either way, so it reveals nothing about who has an account.
+pub(crate) async fn request_reset(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+    let rid = web::request_id(&headers);
+    let result: Reply = async {
+        let req: ResetRequest = parse_body(&body)?;
+        let email = EmailAddress::parse(&req.email)?;
+        if let Some(user_id) = lookup::user_by_email(state.db(), &email).await? {
+            let mut conn = state.db().pool().acquire().await.map_err(accord_db::DbError::from)?;
+            let link = issue_password_link(&state, &mut conn, user_id, LinkPurpose::Reset).await?;
+            deliver(
+                &state,
+                OutboundMessage {
+                    to: email.as_str().to_owned(),
+                    subject: "Reset your Accord password".into(),
+                    body: format!(
+                        "Someone asked to reset the password of your Accord account.\n\n\
+                         To choose a new password, open this link (it works once, for {} minutes):\n{link}\n\n\
+                         If you did not ask for this, ignore this message.",
+                        state.config().reset_link_ttl.as_secs() / 60
+                    ),
+                },
+            )?;
+        }
+        Ok((
+            StatusCode::ACCEPTED,
+            Json(json!({ "status": "if an account uses this address, a reset link is on its way" })),
+        )
+            .into_response())
+    }
+    .await;
+    result.unwrap_or_else(|e| e.into_response_with(rid.as_deref()))
+}
+
+/// Creates a single-use password link on `conn` and returns its URL.
+pub(crate) async fn issue_password_link(
+    state: &AppState,
+    conn: &mut sqlx::PgConnection,
+    user_id: UserId,
+    purpose: LinkPurpose,
+) -> Result<String, ApiError> {
+    let ttl = match purpose {
+        LinkPurpose::Setup => state.config().setup_link_ttl,
+        LinkPurpose::Reset => state.config().reset_link_ttl,
+    };
+    let secret = token::new_token();
+    auth_db::create_password_link(
+        conn,
+        &token::hash_token(&secret),
+        user_id,
+        purpose,
+        Utc::now() + chrono_duration(ttl),
+    )
+    .await?;
+    let mut url = state.config().public_url.clone();
+    url.set_path("/password");
+    url.set_query(None);
+    url.set_fragment(Some(&format!("token={secret}")));
+    Ok(url.to_string())
+}
+
+/// Hands a message to the outbox.
+pub(crate) fn deliver(state: &AppState, message: OutboundMessage) -> Result<(), ApiError> {
+    state
+        .inner
+        .outbox
+        .deliver(&message)
+        .map_err(|e| ApiError::Internal(format!("outbox: {e}")))
+}
+
+/// `POST /auth/totp/setup`: starts TOTP enrolment; returns the secret to scan.
+pub(crate) async fn totp_setup(State(state): State<AppState>, headers: HeaderMap, signed_in: SignedIn) -> Response {
+    let rid = signed_in.request_id.clone();
+    let result: Reply = async {
+        signed_in.check_csrf(&headers)?;
+        let mut utx = state.db().user(signed_in.session.user_id).await?;
+        let creds = auth_db::credentials(&mut utx).await?;
+        if creds.totp_secret.is_some() {
+            return Err(ApiError::Conflict(
+                "two-factor sign-in is already on; turn it off first to enrol a new device".into(),
+            ));
+        }
+        let secret = totp::new_secret();
+        auth_db::set_totp_pending(&mut utx, &secret).await?;
+        utx.commit().await?;
+        Ok(Json(json!({
+            "secret": totp::secret_base32(&secret),
+            "otpauthUri": totp::provisioning_uri(&secret, "Accord", creds.email.as_str()),
+        }))
+        .into_response())
+    }
+    .await;
+    result.unwrap_or_else(|e| e.into_response_with(rid.as_deref()))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct CodeRequest {
+    code: String,
+}
+
+/// `POST /auth/totp/confirm`: turns TOTP on once a code from the new secret
+/// checks out; returns ten recovery codes, shown this once.
+pub(crate) async fn totp_confirm(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    signed_in: SignedIn,
+    body: Bytes,
+) -> Response {
+    let rid = signed_in.request_id.clone();
+    let result: Reply = async {
+        signed_in.check_csrf(&headers)?;
+        let req: CodeRequest = parse_body(&body)?;
+        let mut utx = state.db().user(signed_in.session.user_id).await?;
+        let creds = auth_db::credentials(&mut utx).await?;
+        let secret = creds.totp_pending_secret.ok_or_else(|| {
+            ApiError::Conflict("start two-factor enrolment first (POST /auth/totp/setup)".into())
+        })?;
+        let step = totp::verify(&secret, &req.code, Utc::now().timestamp(), None)
+            .ok_or_else(|| ApiError::bad_input("code", "that code does not match; check the device's clock and try the next code"))?;
+        auth_db::enable_totp(&mut utx, &secret, step).await?;
+        let codes = totp::new_recovery_codes();
+        let hashes: Vec<[u8; 32]> = codes.iter().map(|c| totp::hash_recovery_code(c)).collect();
+        auth_db::replace_recovery_codes(&mut utx, &hashes).await?;
+        utx.commit().await?;
+        let s = signed_in.session;
+        let mut tx = state.db().tenant(s.org_id, s.user_id, rid.clone()).await?;
+        audit::append(&mut tx, "auth.totp_enable", "user", Some(s.user_id.as_uuid())).await?;
+        tx.commit().await?;
+        Ok(Json(json!({ "recoveryCodes": codes })).into_response())
+    }
+    .await;
+    result.unwrap_or_else(|e| e.into_response_with(rid.as_deref()))
+}
+
+/// `POST /auth/totp/disable`: turns TOTP off, given a current code.
+pub(crate) async fn totp_disable(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    signed_in: SignedIn,
+    body: Bytes,
+) -> Response {
+    let rid = signed_in.request_id.clone();
+    let result: Reply = async {
+        signed_in.check_csrf(&headers)?;
+        let req: CodeRequest = parse_body(&body)?;
+        let mut utx = state.db().user(signed_in.session.user_id).await?;
+        let creds = auth_db::credentials(&mut utx).await?;
+        let secret = creds
+            .totp_secret
+            .ok_or_else(|| ApiError::Conflict("two-factor sign-in is not on".into()))?;
+        totp::verify(&secret, &req.code, Utc::now().timestamp(), creds.totp_last_step)
+            .ok_or_else(|| ApiError::bad_input("code", "that code does not match"))?;
+        auth_db::disable_totp(&mut utx).await?;
+        utx.commit().await?;
+        let s = signed_in.session;
+        let mut tx = state.db().tenant(s.org_id, s.user_id, rid.clone()).await?;
+        audit::append(&mut tx, "auth.totp_disable", "user", Some(s.user_id.as_uuid())).await?;
+        tx.commit().await?;
+        Ok(StatusCode::NO_CONTENT.into_response())
+    }
+    .await;
+    result.unwrap_or_else(|e| e.into_response_with(rid.as_deref()))
+}
+
+#[derive(Deserialize)]
+pub(crate) struct OidcStartQuery {
+    org: Option<String>,
+}
+
+/// `GET /auth/oidc/start?org=…`: sends the browser to the identity provider.
+pub(crate) async fn oidc_start(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(q): Query<OidcStartQuery>,
+) -> Response {
+    let rid = web::request_id(&headers);
+    let result: Reply = async {
+        let oidc = state.inner.oidc.as_ref().ok_or(ApiError::NotFound("OIDC sign-in"))?;
+        if let Some(slug) = &q.org {
+            OrgSlug::parse(slug)?;
+        }
+        let (url, pending) = oidc.begin();
+        let pending_json = serde_json::to_value(&pending)
+            .map_err(|e| ApiError::Internal(format!("pending login: {e}")))?;
+        auth_db::store_oidc_login(
+            state.db(),
+            &token::hash_token(&pending.state),
+            &pending_json,
+            q.org.as_deref(),
+            Utc::now() + chrono_duration(OIDC_LOGIN_TTL),
+        )
+        .await?;
+        Ok(Redirect::to(url.as_str()).into_response())
+    }
+    .await;
+    result.unwrap_or_else(|e| e.into_response_with(rid.as_deref()))
+}
+
+#[derive(Deserialize)]
+pub(crate) struct OidcCallbackQuery {
+    code: Option<String>,
+    state: Option<String>,
+    error: Option<String>,
+}
+
+/// `GET /auth/oidc/callback`: finishes the login and links the identity to an
+/// existing account by verified email. Never creates an account.
+pub(crate) async fn oidc_callback(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(q): Query<OidcCallbackQuery>,
+) -> Response {
+    let rid = web::request_id(&headers);
+    let result: Reply = async {
+        let oidc = state.inner.oidc.as_ref().ok_or(ApiError::NotFound("OIDC sign-in"))?;
+        if let Some(error) = q.error {
+            let error: String = error.chars().filter(|c| c.is_ascii_graphic()).take(64).collect();
+            return Err(ApiError::Unauthenticated(format!(
+                "the identity provider did not sign you in ({error})"
+            )));
+        }
+        let (Some(code), Some(returned_state)) = (q.code, q.state) else {
+            return Err(ApiError::bad_input("code", "the callback lacks code or state"));
+        };
+        let expired = || {
+            ApiError::bad_input("state", "this sign-in attempt expired or was already used; start again")
+        };
+        let (pending_json, org_slug) = auth_db::take_oidc_login(state.db(), &token::hash_token(&returned_state))
+            .await?
+            .ok_or_else(expired)?;
+        let pending = serde_json::from_value(pending_json).map_err(|_| expired())?;
+        let identity = oidc
+            .complete(&pending, &returned_state, &code)
+            .await
+            .map_err(|e| ApiError::Unauthenticated(e.to_string()))?;
+        let db = state.db();
+        let user_id = match auth_db::identity_user(db, &identity.issuer, &identity.subject).await? {
+            Some(user) => user,
+            None => lookup::user_by_email(db, &identity.email).await?.ok_or_else(|| {
+                ApiError::Forbidden(
+                    "no Accord account uses this email address; ask your organization's admin to invite you"
+                        .into(),
+                )
+            })?,
+        };
+        let mut utx = db.user(user_id).await?;
+        let memberships = auth_db::memberships(&mut utx).await?;
+        utx.commit().await?;
+        let (org_id, role) = choose_org(db, &memberships, org_slug.as_deref()).await?;
+        auth_db::link_identity(db, &identity.issuer, &identity.subject, user_id).await?;
+        let mut response = start_session(&state, user_id, org_id, role, rid.clone(), "auth.sign_in_oidc").await?;
+        // A browser arrives here: send it home, keeping the cookie.
+        *response.status_mut() = StatusCode::SEE_OTHER;
+        response
+            .headers_mut()
+            .insert(header::LOCATION, header::HeaderValue::from_static("/"));
+        Ok(response)
+    }
+    .await;
+    result.unwrap_or_else(|e| e.into_response_with(rid.as_deref()))
+}

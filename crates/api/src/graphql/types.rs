@@ -1,0 +1,472 @@
+//! GraphQL object, enum and input types, thin wrappers over the data layer's rows.
+
+use accord_db::{cases, members, orgs, sessions};
+use accord_domain::{Action, CaseStatus, Grant, PartyKind, Role, SessionStatus};
+use async_graphql::{ComplexObject, Context, Enum, InputObject, Object, SimpleObject};
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+use super::{authorize, read};
+use crate::ApiError;
+
+/// A member's role in the organization.
+#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
+#[graphql(name = "Role")]
+pub enum GqlRole {
+    /// Runs the organization: members, cases, compliance.
+    OrgAdmin,
+    /// Mediates the cases assigned to them.
+    Mediator,
+    /// A party to a case.
+    Party,
+    /// Counsel or interpreter: sees the cases they are on.
+    Observer,
+}
+
+/// Where a case stands.
+#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
+#[graphql(name = "CaseStatus")]
+pub enum GqlCaseStatus {
+    /// Active.
+    Open,
+    /// Paused.
+    OnHold,
+    /// Agreement reached.
+    Settled,
+    /// Finished.
+    Closed,
+}
+
+/// The capacity in which a person is on a case.
+#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
+#[graphql(name = "PartyKind")]
+pub enum GqlPartyKind {
+    /// A party to the dispute.
+    Party,
+    /// A party's lawyer.
+    Counsel,
+    /// An interpreter.
+    Interpreter,
+}
+
+/// Where a scheduled session stands.
+#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
+#[graphql(name = "SessionStatus")]
+pub enum GqlSessionStatus {
+    /// Planned.
+    Scheduled,
+    /// Called off.
+    Cancelled,
+    /// Held.
+    Completed,
+}
+
+macro_rules! convert {
+    ($gql:ident, $domain:ident, [$($variant:ident),+]) => {
+        impl From<$domain> for $gql {
+            fn from(v: $domain) -> Self { match v { $($domain::$variant => $gql::$variant),+ } }
+        }
+        impl From<$gql> for $domain {
+            fn from(v: $gql) -> Self { match v { $($gql::$variant => $domain::$variant),+ } }
+        }
+    };
+}
+convert!(GqlRole, Role, [OrgAdmin, Mediator, Party, Observer]);
+convert!(GqlCaseStatus, CaseStatus, [Open, OnHold, Settled, Closed]);
+convert!(GqlPartyKind, PartyKind, [Party, Counsel, Interpreter]);
+convert!(GqlSessionStatus, SessionStatus, [Scheduled, Cancelled, Completed]);
+
+/// An account as members of the organization see it.
+#[derive(SimpleObject, Clone, Debug)]
+#[graphql(name = "User")]
+pub struct User {
+    /// Its id.
+    pub id: Uuid,
+    /// Email address.
+    pub email: String,
+    /// Display name.
+    pub display_name: String,
+}
+
+/// The signed-in user in the current organization.
+#[derive(Debug, Clone)]
+pub struct Viewer {
+    pub(crate) member: members::Member,
+}
+
+#[Object]
+impl Viewer {
+    /// The account.
+    async fn user(&self) -> User {
+        member_user(&self.member)
+    }
+    /// The role in this organization.
+    async fn role(&self) -> GqlRole {
+        self.member.role.into()
+    }
+    /// The organization the session is signed in to.
+    async fn organization(&self, ctx: &Context<'_>) -> async_graphql::Result<Organization> {
+        read(ctx, |tx| Box::pin(async move { Ok(Organization(orgs::current(tx).await?)) })).await
+    }
+}
+
+pub(crate) fn member_user(m: &members::Member) -> User {
+    User {
+        id: m.user_id.as_uuid(),
+        email: m.email.as_str().to_owned(),
+        display_name: m.display_name.as_str().to_owned(),
+    }
+}
+
+/// An organization (a mediation provider).
+#[derive(Debug, Clone)]
+pub struct Organization(pub(crate) orgs::Organization);
+
+#[Object]
+impl Organization {
+    /// Its id.
+    async fn id(&self) -> Uuid {
+        self.0.id.as_uuid()
+    }
+    /// Short name used at sign-in.
+    async fn slug(&self) -> &str {
+        self.0.slug.as_str()
+    }
+    /// Display name.
+    async fn name(&self) -> &str {
+        self.0.name.as_str()
+    }
+    /// When it was created.
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+}
+
+/// A member of the organization.
+#[derive(Debug, Clone)]
+pub struct Member(pub(crate) members::Member);
+
+#[Object]
+impl Member {
+    /// The account.
+    async fn user(&self) -> User {
+        member_user(&self.0)
+    }
+    /// The role in this organization.
+    async fn role(&self) -> GqlRole {
+        self.0.role.into()
+    }
+    /// When they joined.
+    async fn joined_at(&self) -> DateTime<Utc> {
+        self.0.joined_at
+    }
+    /// Whether they have set a password yet.
+    async fn activated(&self) -> bool {
+        self.0.activated
+    }
+}
+
+/// A mediation case.
+#[derive(SimpleObject, Debug, Clone)]
+#[graphql(complex, name = "Case")]
+pub struct Case {
+    /// Its id.
+    pub id: Uuid,
+    /// The organization's reference, unique in the organization.
+    pub reference: String,
+    /// Title.
+    pub title: String,
+    /// Where it stands.
+    pub status: GqlCaseStatus,
+    /// When it was opened.
+    pub created_at: DateTime<Utc>,
+    /// When it last changed.
+    pub updated_at: DateTime<Utc>,
+    #[graphql(skip)]
+    pub(crate) inner: cases::Case,
+}
+
+impl From<cases::Case> for Case {
+    fn from(c: cases::Case) -> Self {
+        Case {
+            id: c.id.as_uuid(),
+            reference: c.reference.as_str().to_owned(),
+            title: c.title.as_str().to_owned(),
+            status: c.status.into(),
+            created_at: c.created_at,
+            updated_at: c.updated_at,
+            inner: c,
+        }
+    }
+}
+
+#[ComplexObject]
+impl Case {
+    /// The assigned mediator.
+    async fn mediator(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Member>> {
+        let Some(mediator) = self.inner.mediator_id else {
+            return Ok(None);
+        };
+        read(ctx, move |tx| {
+            Box::pin(async move {
+                match members::get(tx, mediator).await {
+                    Ok(m) => Ok(Some(Member(m))),
+                    Err(accord_db::DbError::NotFound) => Ok(None),
+                    Err(e) => Err(e.into()),
+                }
+            })
+        })
+        .await
+    }
+
+    /// The people on the case. Contact details only for roles allowed to see them.
+    async fn parties(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Party>> {
+        let case_id = self.inner.id;
+        read(ctx, move |tx| {
+            Box::pin(async move {
+                let show_contact = match accord_domain::grant(tx.actor().role, Action::ViewPartyContacts) {
+                    Grant::Deny => false,
+                    // Viewing the case already proved involvement for Involved grants.
+                    Grant::Involved | Grant::OrgWide => true,
+                };
+                Ok(cases::parties(tx, case_id)
+                    .await?
+                    .into_iter()
+                    .map(|p| Party::new(p, show_contact))
+                    .collect())
+            })
+        })
+        .await
+    }
+
+    /// The case's sessions, by start time.
+    async fn sessions(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Session>> {
+        let case_id = self.inner.id;
+        read(ctx, move |tx| {
+            Box::pin(async move {
+                let visibility = authorize(tx, Action::ViewSessions, Some(case_id)).await?;
+                Ok(sessions::list(tx, visibility, Some(case_id), None, None)
+                    .await?
+                    .into_iter()
+                    .map(Session::from)
+                    .collect())
+            })
+        })
+        .await
+    }
+}
+
+/// A person on a case.
+#[derive(SimpleObject, Debug, Clone)]
+#[graphql(name = "Party")]
+pub struct Party {
+    /// Its id.
+    pub id: Uuid,
+    /// The case.
+    pub case_id: Uuid,
+    /// Party, counsel or interpreter.
+    pub kind: GqlPartyKind,
+    /// Name.
+    pub display_name: String,
+    /// Email address; null for roles that may not see contact details.
+    pub email: Option<String>,
+    /// The linked account, when the person is a member.
+    pub user_id: Option<Uuid>,
+    /// When they were added.
+    pub created_at: DateTime<Utc>,
+}
+
+impl Party {
+    pub(crate) fn new(p: cases::Party, show_contact: bool) -> Self {
+        Party {
+            id: p.id.as_uuid(),
+            case_id: p.case_id.as_uuid(),
+            kind: p.kind.into(),
+            display_name: p.display_name.as_str().to_owned(),
+            email: show_contact.then(|| p.email.as_str().to_owned()),
+            user_id: p.user_id.map(|u| u.as_uuid()),
+            created_at: p.created_at,
+        }
+    }
+}
+
+/// A scheduled mediation session.
+#[derive(SimpleObject, Debug, Clone)]
+#[graphql(name = "Session")]
+pub struct Session {
+    /// Its id.
+    pub id: Uuid,
+    /// The case.
+    pub case_id: Uuid,
+    /// Start, as a UTC instant.
+    pub starts_at: DateTime<Utc>,
+    /// End, as a UTC instant.
+    pub ends_at: DateTime<Utc>,
+    /// The IANA time zone it was planned in.
+    pub time_zone: String,
+    /// Start as wall-clock time in `timeZone` (RFC 3339 with offset).
+    pub local_starts_at: String,
+    /// Length in minutes.
+    pub duration_minutes: i32,
+    /// Where it stands.
+    pub status: GqlSessionStatus,
+    /// Whether parties wait in a lobby until admitted.
+    pub lobby_enabled: bool,
+    /// When it was scheduled.
+    pub created_at: DateTime<Utc>,
+    /// When it last changed.
+    pub updated_at: DateTime<Utc>,
+}
+
+impl From<sessions::Session> for Session {
+    fn from(s: sessions::Session) -> Self {
+        Session {
+            id: s.id.as_uuid(),
+            case_id: s.case_id.as_uuid(),
+            starts_at: s.schedule.starts_at(),
+            ends_at: s.schedule.ends_at(),
+            time_zone: s.schedule.time_zone().as_str().to_owned(),
+            local_starts_at: s.schedule.local_start().to_rfc3339(),
+            duration_minutes: i32::try_from(s.schedule.duration().minutes()).unwrap_or(i32::MAX),
+            status: s.status.into(),
+            lobby_enabled: s.lobby_enabled,
+            created_at: s.created_at,
+            updated_at: s.updated_at,
+        }
+    }
+}
+
+/// A page of cases.
+#[derive(SimpleObject, Debug)]
+pub struct CaseConnection {
+    /// The cases with their cursors.
+    pub edges: Vec<CaseEdge>,
+    /// Where the page ends.
+    pub page_info: PageInfo,
+}
+
+/// A case and its cursor.
+#[derive(SimpleObject, Debug)]
+pub struct CaseEdge {
+    /// Pass as `after` to continue after this case.
+    pub cursor: String,
+    /// The case.
+    pub node: Case,
+}
+
+/// Paging state.
+#[derive(SimpleObject, Debug)]
+pub struct PageInfo {
+    /// Whether more items follow.
+    pub has_next_page: bool,
+    /// The last edge's cursor.
+    pub end_cursor: Option<String>,
+}
+
+/// An entry of the audit log (identifiers only).
+#[derive(SimpleObject, Debug)]
+pub struct AuditEvent {
+    /// Position in the organization's chain, from 1.
+    pub seq: i64,
+    /// Its id.
+    pub id: Uuid,
+    /// When it happened.
+    pub occurred_at: DateTime<Utc>,
+    /// Who did it; null for the system.
+    pub actor_user_id: Option<Uuid>,
+    /// What was done, e.g. `case.create`.
+    pub action: String,
+    /// The kind of object acted on.
+    pub target_type: String,
+    /// The object acted on.
+    pub target_id: Option<Uuid>,
+    /// The request that did it.
+    pub request_id: Option<String>,
+    /// This event's chain hash, hex.
+    pub hash: String,
+}
+
+impl From<accord_db::audit::AuditEvent> for AuditEvent {
+    fn from(e: accord_db::audit::AuditEvent) -> Self {
+        AuditEvent {
+            seq: e.seq,
+            id: e.id.as_uuid(),
+            occurred_at: e.occurred_at,
+            actor_user_id: e.actor_user_id.map(|u| u.as_uuid()),
+            action: e.action,
+            target_type: e.target_type,
+            target_id: e.target_id,
+            request_id: e.request_id,
+            hash: e.hash.iter().map(|b| format!("{b:02x}")).collect(),
+        }
+    }
+}
+
+/// Inviting someone into the organization.
+#[derive(InputObject, Debug)]
+pub struct InviteMemberInput {
+    /// Their email address; a password-setup link goes there.
+    pub email: String,
+    /// Their name.
+    pub display_name: String,
+    /// The role they get.
+    pub role: GqlRole,
+}
+
+/// Opening a case.
+#[derive(InputObject, Debug)]
+pub struct CreateCaseInput {
+    /// The organization's reference, e.g. `MED-2026-0042`.
+    pub reference: String,
+    /// Title.
+    pub title: String,
+    /// A member with the mediator role to assign now.
+    pub mediator_id: Option<Uuid>,
+}
+
+/// Adding a person to a case.
+#[derive(InputObject, Debug)]
+pub struct AddPartyInput {
+    /// The case.
+    pub case_id: Uuid,
+    /// Party, counsel or interpreter.
+    pub kind: GqlPartyKind,
+    /// Name.
+    pub display_name: String,
+    /// Email address.
+    pub email: String,
+}
+
+/// Scheduling a session.
+#[derive(InputObject, Debug)]
+pub struct ScheduleSessionInput {
+    /// The case.
+    pub case_id: Uuid,
+    /// Start, as an instant (RFC 3339 with offset).
+    pub starts_at: DateTime<Utc>,
+    /// The IANA time zone it is planned in, e.g. `Europe/London`.
+    pub time_zone: String,
+    /// Length in minutes (15 to 720).
+    pub duration_minutes: i32,
+}
+
+/// Moving a session.
+#[derive(InputObject, Debug)]
+pub struct RescheduleSessionInput {
+    /// The session.
+    pub id: Uuid,
+    /// New start.
+    pub starts_at: DateTime<Utc>,
+    /// New time zone; unchanged when omitted.
+    pub time_zone: Option<String>,
+    /// New length; unchanged when omitted.
+    pub duration_minutes: Option<i32>,
+}
+
+/// Maps "no such row" to a not-found error naming the kind of object.
+pub(crate) fn not_found(what: &'static str) -> impl Fn(accord_db::DbError) -> ApiError {
+    move |e| match e {
+        accord_db::DbError::NotFound => ApiError::NotFound(what),
+        other => other.into(),
+    }
+}

@@ -1,0 +1,149 @@
+//! Accord's HTTP surface.
+//!
+//! - `/graphql` ([`graphql`]): the async-graphql schema, one request = one tenant
+//!   transaction, every resolver authorised by the permission matrix, stable
+//!   `extensions.code` on every error, depth and complexity limits.
+//! - `/auth/*` ([`auth_routes`]): sign-in (password, TOTP, OIDC), sign-out,
+//!   single-use password links. The unauthenticated ones sit behind a per-IP
+//!   rate limit (tower-governor) that answers `429` with `Retry-After`.
+//! - Web sessions are HttpOnly cookies; state-changing requests made with one
+//!   must carry the session's CSRF token in `x-csrf-token` ([`web`]).
+//!
+//! [`app`] builds the router from an [`AppState`]; the server binds it.
+
+mod auth_routes;
+mod error;
+pub mod graphql;
+pub mod outbox;
+mod state;
+pub mod web;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::http::{HeaderName, HeaderValue, Request};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use tower_governor::governor::GovernorConfigBuilder;
+use tower_governor::key_extractor::{PeerIpKeyExtractor, SmartIpKeyExtractor};
+use tower_governor::{GovernorError, GovernorLayer};
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::set_header::SetResponseHeaderLayer;
+use tower_http::trace::TraceLayer;
+
+pub use error::ApiError;
+pub use graphql::schema_sdl;
+pub use state::{ApiConfig, AppState, RateLimitConfig};
+
+/// Largest request body accepted on `/graphql`.
+pub const GRAPHQL_BODY_LIMIT: usize = 64 * 1024;
+/// Largest request body accepted on `/auth/*`.
+pub const AUTH_BODY_LIMIT: usize = 8 * 1024;
+
+fn rate_limited(err: GovernorError) -> Response {
+    match err {
+        GovernorError::TooManyRequests { wait_time, .. } => ApiError::RateLimited {
+            retry_after: wait_time.max(1),
+        }
+        .into_response(),
+        GovernorError::UnableToExtractKey => {
+            ApiError::Internal("cannot tell the client's address for rate limiting".into())
+                .into_response()
+        }
+        GovernorError::Other { .. } => ApiError::Internal("rate limiter".into()).into_response(),
+    }
+}
+
+/// The routes that an attacker could hammer without signing in: sign-in,
+/// password links (invitation redemption), OIDC callbacks.
+fn limited_routes(state: &AppState) -> Router<AppState> {
+    let limits = state.config().rate_limit;
+    let routes = Router::new()
+        .route("/auth/sign-in", post(auth_routes::sign_in))
+        .route("/auth/password", post(auth_routes::set_password))
+        .route("/auth/password/reset", post(auth_routes::request_reset))
+        .route("/auth/oidc/start", get(auth_routes::oidc_start))
+        .route("/auth/oidc/callback", get(auth_routes::oidc_callback));
+    let period = limits.replenish_every;
+    if limits.trust_forwarded_headers {
+        let config = GovernorConfigBuilder::default()
+            .period(period)
+            .burst_size(limits.burst.max(1))
+            .key_extractor(SmartIpKeyExtractor)
+            .finish()
+            .map(Arc::new);
+        match config {
+            Some(config) => routes.layer(GovernorLayer::new(config).error_handler(rate_limited)),
+            None => routes,
+        }
+    } else {
+        let config = GovernorConfigBuilder::default()
+            .period(period)
+            .burst_size(limits.burst.max(1))
+            .key_extractor(PeerIpKeyExtractor)
+            .finish()
+            .map(Arc::new);
+        match config {
+            Some(config) => routes.layer(GovernorLayer::new(config).error_handler(rate_limited)),
+            None => routes,
+        }
+    }
+}
+
+/// The whole HTTP app. Serve it with connect info (`into_make_service_with_connect_info::<SocketAddr>`):
+/// the rate limits key on the peer address.
+pub fn app(state: AppState) -> Router {
+    let x_request_id = HeaderName::from_static("x-request-id");
+    let auth = limited_routes(&state)
+        .route("/auth/session", get(auth_routes::current_session))
+        .route("/auth/sign-out", post(auth_routes::sign_out))
+        .route("/auth/sign-out-everywhere", post(auth_routes::sign_out_everywhere))
+        .route("/auth/totp/setup", post(auth_routes::totp_setup))
+        .route("/auth/totp/confirm", post(auth_routes::totp_confirm))
+        .route("/auth/totp/disable", post(auth_routes::totp_disable))
+        .layer(RequestBodyLimitLayer::new(AUTH_BODY_LIMIT));
+    let api = Router::new()
+        .route("/graphql", post(graphql::handler).get(graphql::graphiql))
+        .layer(RequestBodyLimitLayer::new(GRAPHQL_BODY_LIMIT));
+    Router::new()
+        .merge(auth)
+        .merge(api)
+        .route("/healthz", get(|| async { "ok" }))
+        .fallback(|| async { ApiError::NotFound("page").into_response() })
+        .with_state(state)
+        .layer(SetResponseHeaderLayer::overriding(
+            axum::http::header::CACHE_CONTROL,
+            HeaderValue::from_static("no-store"),
+        ))
+        .layer(SetResponseHeaderLayer::overriding(
+            HeaderName::from_static("x-content-type-options"),
+            HeaderValue::from_static("nosniff"),
+        ))
+        .layer(PropagateRequestIdLayer::new(x_request_id.clone()))
+        // Spans carry method, path and request id only: never bodies, queries or cookies.
+        .layer(TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
+            let rid = req
+                .headers()
+                .get("x-request-id")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("");
+            tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id = %rid)
+        }))
+        .layer(SetRequestIdLayer::new(x_request_id, MakeRequestUuid))
+}
+
+/// Binds nothing: serves the app on an existing listener until `shutdown` resolves.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    state: AppState,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(
+        listener,
+        app(state).into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
+}
