@@ -1,0 +1,285 @@
+//! The command line: `serve` runs the HTTP API; `migrate` applies the schema as
+//! its owner; `admin` creates organizations and accounts; `audit verify` checks
+//! an org's hash chain; `dev` migrates, seeds a demo org and serves, for local
+//! development; `graphql-schema` prints the schema the API serves.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use accord_api::outbox::FileOutbox;
+use accord_auth::oidc::{OidcClient, OidcConfig};
+use accord_db::auth::LinkPurpose;
+use accord_db::{audit, lookup, members, orgs, AdminDb, Db};
+use accord_domain::{DisplayName, EmailAddress, OrgName, OrgSlug, Role};
+use anyhow::{bail, Context as _};
+use clap::{Parser, Subcommand};
+use secrecy::ExposeSecret;
+use sqlx::migrate::MigrateDatabase;
+
+use crate::config::Config;
+use crate::seed;
+
+#[derive(Parser, Debug)]
+#[command(name = "accord", version, about = "Confidential online mediation")]
+pub struct Cli {
+    /// Configuration file (default: ./accord.toml when present).
+    #[arg(long, global = true, env = "ACCORD_CONFIG")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Run the HTTP API.
+    Serve,
+    /// Create the database if needed and apply pending migrations (as the schema owner).
+    Migrate,
+    /// Operator commands.
+    Admin {
+        #[command(subcommand)]
+        command: AdminCommand,
+    },
+    /// Audit log commands.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
+    /// Migrate, seed the demo organization (once), print the logins, and serve.
+    Dev,
+    /// Print the GraphQL schema (SDL) served by the API.
+    GraphqlSchema,
+}
+
+#[derive(Subcommand, Debug)]
+enum AdminCommand {
+    /// Create an organization.
+    CreateOrg {
+        /// Short name used at sign-in, e.g. `northside-mediation`.
+        #[arg(long)]
+        slug: String,
+        /// Display name.
+        #[arg(long)]
+        name: String,
+    },
+    /// Create an account in an organization and print its one-time password-setup link.
+    CreateUser {
+        /// The organization's slug.
+        #[arg(long)]
+        org: String,
+        /// Email address.
+        #[arg(long)]
+        email: String,
+        /// Display name.
+        #[arg(long)]
+        name: String,
+        /// org_admin, mediator, party or observer.
+        #[arg(long, default_value = "org_admin")]
+        role: String,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum AuditCommand {
+    /// Check an organization's audit chain; exits 1 when anything was edited, deleted or reordered.
+    Verify {
+        /// The organization's slug.
+        #[arg(long)]
+        org: String,
+    },
+}
+
+fn init_tracing(config: &Config) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(&config.log.filter));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    if config.log.json {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}
+
+fn admin_url(config: &Config) -> String {
+    config
+        .database
+        .admin_url
+        .as_ref()
+        .unwrap_or(&config.database.url)
+        .expose_secret()
+        .to_owned()
+}
+
+async fn admin_db(config: &Config) -> anyhow::Result<AdminDb> {
+    AdminDb::connect(&admin_url(config))
+        .await
+        .context("connecting to Postgres as the schema owner (database.admin_url)")
+}
+
+async fn migrate(config: &Config) -> anyhow::Result<()> {
+    let url = admin_url(config);
+    if !sqlx::Postgres::database_exists(&url)
+        .await
+        .context("checking that the database exists (database.admin_url)")?
+    {
+        sqlx::Postgres::create_database(&url)
+            .await
+            .context("creating the database")?;
+    }
+    admin_db(config).await?.migrate().await.context("applying migrations")?;
+    Ok(())
+}
+
+async fn org_id(db: &AdminDb, slug: &str) -> anyhow::Result<accord_domain::OrgId> {
+    let slug = OrgSlug::parse(slug)?;
+    let app = Db::from_pool(db.pool().clone());
+    lookup::org_by_slug(&app, &slug)
+        .await?
+        .with_context(|| format!("no organization has the slug {}", slug.as_str()))
+}
+
+/// Creates an account in `org` and returns its password-setup link.
+pub async fn create_user(
+    db: &AdminDb,
+    config: &Config,
+    org: accord_domain::OrgId,
+    email: &EmailAddress,
+    name: &DisplayName,
+    role: Role,
+) -> anyhow::Result<String> {
+    let mut tx = db.system_tenant(org, None).await?;
+    let invited = members::invite(&mut tx, email, name, role).await?;
+    audit::append(&mut tx, "member.invite", "user", Some(invited.member.user_id.as_uuid())).await?;
+    let token = accord_auth::token::new_token();
+    let expires = chrono::Utc::now() + chrono::Duration::hours(config.auth.setup_link_ttl_hours as i64);
+    accord_db::auth::create_password_link(
+        tx.conn(),
+        &accord_auth::token::hash_token(&token),
+        invited.member.user_id,
+        LinkPurpose::Setup,
+        expires,
+    )
+    .await?;
+    tx.commit().await?;
+    let mut url = config.http.public_url.clone();
+    url.set_path("/password");
+    url.set_fragment(Some(&format!("token={token}")));
+    Ok(url.to_string())
+}
+
+async fn serve(config: &Config) -> anyhow::Result<()> {
+    let db = Db::connect(config.database.url.expose_secret())
+        .await
+        .context("connecting to Postgres as the application role (database.url)")?;
+    let oidc = match &config.oidc {
+        Some(o) => Some(
+            OidcClient::discover(OidcConfig {
+                issuer_url: o.issuer_url.clone(),
+                client_id: o.client_id.clone(),
+                client_secret: o.client_secret.clone(),
+                redirect_url: config.oidc_redirect_url(o),
+            })
+            .await
+            .context("discovering the OIDC provider (oidc.issuer_url)")?,
+        ),
+        None => None,
+    };
+    let outbox = FileOutbox::new(&config.outbox.dir)
+        .with_context(|| format!("creating the outbox directory {}", config.outbox.dir.display()))?;
+    let state = accord_api::AppState::new(db, config.api(), oidc, Arc::new(outbox));
+    let listener = tokio::net::TcpListener::bind(config.http.listen)
+        .await
+        .with_context(|| format!("listening on {}", config.http.listen))?;
+    tracing::info!(address = %listener.local_addr()?, "serving the API");
+    accord_api::serve(listener, state, shutdown_signal()).await?;
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+}
+
+/// Runs one command.
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    if let Command::GraphqlSchema = cli.command {
+        print!("{}", accord_api::schema_sdl());
+        return Ok(());
+    }
+    let config = Config::load(cli.config.as_deref())?;
+    init_tracing(&config);
+    match cli.command {
+        Command::GraphqlSchema => {}
+        Command::Serve => serve(&config).await?,
+        Command::Migrate => {
+            migrate(&config).await?;
+            println!("migrations applied");
+        }
+        Command::Admin { command } => {
+            let db = admin_db(&config).await?;
+            match command {
+                AdminCommand::CreateOrg { slug, name } => {
+                    let id = orgs::create(&db, &OrgSlug::parse(&slug)?, &OrgName::parse(&name)?).await?;
+                    println!("created organization {slug} ({id})");
+                }
+                AdminCommand::CreateUser { org, email, name, role } => {
+                    let org_id = org_id(&db, &org).await?;
+                    let role: Role = role.parse()?;
+                    let link = create_user(
+                        &db,
+                        &config,
+                        org_id,
+                        &EmailAddress::parse(&email)?,
+                        &DisplayName::parse(&name)?,
+                        role,
+                    )
+                    .await?;
+                    println!("created account; send this one-time password-setup link to its owner:\n{link}");
+                }
+            }
+        }
+        Command::Audit {
+            command: AuditCommand::Verify { org },
+        } => {
+            let db = admin_db(&config).await?;
+            let org_id = org_id(&db, &org).await?;
+            let mut tx = db.system_tenant(org_id, None).await?;
+            let report = audit::verify(&mut tx).await?;
+            tx.commit().await?;
+            if report.problems.is_empty() {
+                println!("audit chain of {org} is intact ({} events)", report.events);
+            } else {
+                for p in &report.problems {
+                    println!("{p}");
+                }
+                bail!(
+                    "audit chain of {org} is broken: {} problem(s) in {} events",
+                    report.problems.len(),
+                    report.events
+                );
+            }
+        }
+        Command::Dev => {
+            migrate(&config).await?;
+            let db = admin_db(&config).await?;
+            let logins = seed::demo(&db).await?;
+            seed::print_banner(&config, &logins);
+            serve(&config).await?;
+        }
+    }
+    Ok(())
+}
+

@@ -1,0 +1,298 @@
+//! Typed, layered configuration: built-in defaults, then `accord.toml` (or the
+//! file named by `--config`), then `ACCORD__SECTION__KEY` environment variables.
+//! Unknown keys are refused by name, so a typo never silently falls back to a
+//! default. Secrets are `SecretString`s: they print as `[REDACTED]`.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use figment::providers::{Env, Format, Serialized, Toml};
+use figment::Figment;
+use secrecy::SecretString;
+use serde::{Deserialize, Serialize};
+use url::Url;
+
+/// Everything the `accord` binary can be told.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Development conveniences (GraphiQL, introspection). Never in production.
+    pub dev_mode: bool,
+    /// HTTP listener and public address.
+    pub http: HttpConfig,
+    /// Postgres connections.
+    pub database: DatabaseConfig,
+    /// Sign-in and session lifetimes.
+    pub auth: AuthConfig,
+    /// Per-IP limits on sign-in and link routes.
+    pub rate_limit: RateLimitSection,
+    /// Staff sign-in through an OpenID Connect provider (optional).
+    pub oidc: Option<OidcSection>,
+    /// Where outgoing messages are written until a mail service is configured.
+    pub outbox: OutboxConfig,
+    /// Logging.
+    pub log: LogConfig,
+}
+
+/// HTTP settings.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HttpConfig {
+    /// Address to listen on.
+    pub listen: SocketAddr,
+    /// The URL users reach Accord at (links in messages start with it).
+    pub public_url: Url,
+}
+
+/// Database settings.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DatabaseConfig {
+    /// The application's connection, as the `accord_app` role (no table
+    /// ownership, no BYPASSRLS).
+    #[serde(serialize_with = "redacted")]
+    pub url: SecretString,
+    /// The schema owner's connection, for `accord migrate` and operator commands.
+    #[serde(serialize_with = "redacted_opt")]
+    pub admin_url: Option<SecretString>,
+}
+
+/// Sign-in settings.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuthConfig {
+    /// Lifetime of a web session.
+    pub session_ttl_hours: u64,
+    /// Lifetime of a password-setup link for a new account.
+    pub setup_link_ttl_hours: u64,
+    /// Lifetime of a password-reset link.
+    pub reset_link_ttl_minutes: u64,
+    /// Mark cookies `Secure`; defaults to true unless `public_url` is plain http.
+    pub secure_cookies: Option<bool>,
+}
+
+/// Rate-limit settings.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RateLimitSection {
+    /// Attempts one client address may make at once.
+    pub burst: u32,
+    /// One further attempt is allowed after this many milliseconds.
+    pub replenish_ms: u64,
+    /// Use `X-Forwarded-For` for the client address (only behind a trusted proxy).
+    pub trust_forwarded_headers: bool,
+}
+
+/// OpenID Connect settings.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OidcSection {
+    /// The provider's issuer URL (discovery at `/.well-known/openid-configuration`).
+    pub issuer_url: Url,
+    /// This client's id at the provider.
+    pub client_id: String,
+    /// This client's secret at the provider.
+    #[serde(serialize_with = "redacted")]
+    pub client_secret: SecretString,
+    /// Where the provider sends browsers back; defaults to `<public_url>/auth/oidc/callback`.
+    pub redirect_url: Option<Url>,
+}
+
+/// Outbox settings.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OutboxConfig {
+    /// Directory of message files.
+    pub dir: PathBuf,
+}
+
+/// Logging settings.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogConfig {
+    /// `tracing` filter, e.g. `info,accord_api=debug`.
+    pub filter: String,
+    /// One JSON object per line instead of text.
+    pub json: bool,
+}
+
+fn redacted<S: serde::Serializer>(_: &SecretString, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str("[REDACTED]")
+}
+
+fn redacted_opt<S: serde::Serializer>(v: &Option<SecretString>, s: S) -> Result<S::Ok, S::Error> {
+    match v {
+        Some(_) => s.serialize_str("[REDACTED]"),
+        None => s.serialize_none(),
+    }
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            dev_mode: false,
+            http: HttpConfig {
+                listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+                public_url: Url::parse("http://127.0.0.1:8080/").unwrap_or_else(|_| unreachable_url()),
+            },
+            database: DatabaseConfig {
+                url: SecretString::from("postgres://accord_app@127.0.0.1:5432/accord"),
+                admin_url: None,
+            },
+            auth: AuthConfig {
+                session_ttl_hours: 12,
+                setup_link_ttl_hours: 72,
+                reset_link_ttl_minutes: 30,
+                secure_cookies: None,
+            },
+            rate_limit: RateLimitSection {
+                burst: 10,
+                replenish_ms: 6000,
+                trust_forwarded_headers: false,
+            },
+            oidc: None,
+            outbox: OutboxConfig {
+                dir: PathBuf::from(".data/outbox"),
+            },
+            log: LogConfig {
+                filter: "info".into(),
+                json: false,
+            },
+        }
+    }
+}
+
+fn unreachable_url() -> Url {
+    // The default public URL above is a valid literal; this is never reached.
+    Url::parse("http://127.0.0.1/").unwrap_or_else(|_| unreachable_url())
+}
+
+/// Why configuration could not be loaded.
+#[derive(Debug, thiserror::Error)]
+#[error("configuration: {0}")]
+pub struct ConfigError(String);
+
+impl Config {
+    /// Loads defaults, then `file` (when it exists; an explicitly named file must
+    /// exist), then the environment.
+    pub fn load(file: Option<&Path>) -> Result<Config, ConfigError> {
+        let mut figment = Figment::from(Serialized::defaults(Config::default()));
+        match file {
+            Some(path) if !path.exists() => {
+                return Err(ConfigError(format!("the file {} does not exist", path.display())))
+            }
+            Some(path) => figment = figment.merge(Toml::file_exact(path)),
+            None => figment = figment.merge(Toml::file_exact("accord.toml")),
+        }
+        Self::extract(figment.merge(Env::prefixed("ACCORD__").split("__")))
+    }
+
+    fn extract(figment: Figment) -> Result<Config, ConfigError> {
+        let config: Config = figment.extract().map_err(|e| {
+            // figment names the offending key and where it came from.
+            ConfigError(e.to_string())
+        })?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        if !matches!(self.http.public_url.scheme(), "http" | "https") {
+            return Err(ConfigError("http.public_url must be an http(s) URL".into()));
+        }
+        if self.rate_limit.burst == 0 || self.rate_limit.replenish_ms == 0 {
+            return Err(ConfigError("rate_limit.burst and rate_limit.replenish_ms must be positive".into()));
+        }
+        if self.auth.session_ttl_hours == 0 || self.auth.setup_link_ttl_hours == 0 || self.auth.reset_link_ttl_minutes == 0 {
+            return Err(ConfigError("auth lifetimes must be positive".into()));
+        }
+        Ok(())
+    }
+
+    /// Whether cookies get `Secure`.
+    pub fn secure_cookies(&self) -> bool {
+        self.auth
+            .secure_cookies
+            .unwrap_or(self.http.public_url.scheme() == "https")
+    }
+
+    /// The API's view of this configuration.
+    pub fn api(&self) -> accord_api::ApiConfig {
+        accord_api::ApiConfig {
+            public_url: self.http.public_url.clone(),
+            secure_cookies: self.secure_cookies(),
+            dev_mode: self.dev_mode,
+            session_ttl: Duration::from_secs(self.auth.session_ttl_hours * 3600),
+            setup_link_ttl: Duration::from_secs(self.auth.setup_link_ttl_hours * 3600),
+            reset_link_ttl: Duration::from_secs(self.auth.reset_link_ttl_minutes * 60),
+            rate_limit: accord_api::RateLimitConfig {
+                burst: self.rate_limit.burst,
+                replenish_every: Duration::from_millis(self.rate_limit.replenish_ms),
+                trust_forwarded_headers: self.rate_limit.trust_forwarded_headers,
+            },
+        }
+    }
+
+    /// The redirect URL registered at the identity provider.
+    pub fn oidc_redirect_url(&self, oidc: &OidcSection) -> Url {
+        oidc.redirect_url.clone().unwrap_or_else(|| {
+            let mut url = self.http.public_url.clone();
+            url.set_path("/auth/oidc/callback");
+            url
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load_toml(toml: &str) -> Result<Config, ConfigError> {
+        Config::extract(Figment::from(Serialized::defaults(Config::default())).merge(Toml::string(toml)))
+    }
+
+    #[test]
+    fn defaults_are_valid() {
+        let c = load_toml("").unwrap();
+        assert!(!c.secure_cookies(), "plain-http localhost default");
+        assert!(!c.dev_mode);
+    }
+
+    #[test]
+    fn unknown_keys_are_refused_by_name() {
+        let err = load_toml("[http]\nlisten = \"127.0.0.1:1\"\npublik_url = \"http://x/\"\n").unwrap_err();
+        assert!(err.to_string().contains("publik_url"), "{err}");
+        let err = load_toml("[databse]\nurl = \"postgres://x\"\n").unwrap_err();
+        assert!(err.to_string().contains("databse"), "{err}");
+    }
+
+    #[test]
+    fn secrets_never_print() {
+        let c = load_toml("[database]\nurl = \"postgres://app:hunter2@db/accord\"\n").unwrap();
+        let debug = format!("{c:?}");
+        let json = serde_json::to_string(&c).unwrap();
+        assert!(!debug.contains("hunter2"), "{debug}");
+        assert!(!json.contains("hunter2"), "{json}");
+    }
+
+    #[test]
+    fn https_public_url_makes_cookies_secure() {
+        let c = load_toml("[http]\nlisten = \"0.0.0.0:8080\"\npublic_url = \"https://accord.example\"\n").unwrap();
+        assert!(c.secure_cookies());
+        let c = load_toml("[http]\nlisten = \"0.0.0.0:8080\"\npublic_url = \"ftp://x\"\n").unwrap_err();
+        assert!(c.to_string().contains("public_url"));
+    }
+
+    #[test]
+    fn environment_overrides_file() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file("accord.toml", "[rate_limit]\nburst = 3\nreplenish_ms = 100\ntrust_forwarded_headers = false\n")?;
+            jail.set_env("ACCORD__RATE_LIMIT__BURST", "7");
+            let c = Config::load(None).map_err(|e| e.to_string())?;
+            assert_eq!(c.rate_limit.burst, 7);
+            assert_eq!(c.rate_limit.replenish_ms, 100);
+            Ok(())
+        });
+    }
+}

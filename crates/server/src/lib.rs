@@ -1,0 +1,8 @@
+//! The `accord` binary's library: layered configuration ([`config`]), the
+//! command line ([`cli`]) and the demo data that `accord dev` seeds ([`seed`]).
+//! Wiring lives here so integration tests can drive the same code paths as the
+//! binary.
+
+pub mod cli;
+pub mod config;
+pub mod seed;

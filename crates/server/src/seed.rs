@@ -1,0 +1,110 @@
+//! The demo organization that `accord dev` creates on first start.
+
+use accord_db::{audit, cases, lookup, members, orgs, sessions, AdminDb, Db};
+use accord_domain::{
+    CaseReference, CaseTitle, DisplayName, EmailAddress, IanaTimeZone, OrgName, OrgSlug, PartyKind,
+    PlainPassword, Role, Schedule, SessionDuration,
+};
+use chrono::{Days, NaiveTime, TimeZone, Utc};
+
+use crate::config::Config;
+
+/// The slug of the demo organization.
+pub const DEMO_ORG: &str = "demo";
+/// The password every demo account gets. Demo data only.
+pub const DEMO_PASSWORD: &str = "demo-password-accord";
+
+/// A demo account to print.
+#[derive(Debug)]
+pub struct Login {
+    pub role: Role,
+    pub email: &'static str,
+}
+
+const PEOPLE: [(&str, &str, Role); 4] = [
+    ("admin@demo.accord.test", "Ada Admin", Role::OrgAdmin),
+    ("mediator@demo.accord.test", "Mo Mediator", Role::Mediator),
+    ("party.one@demo.accord.test", "Pat Claimant", Role::Party),
+    ("party.two@demo.accord.test", "Robin Respondent", Role::Party),
+];
+
+/// Creates the demo org (one admin, one mediator, two parties, one case with a
+/// scheduled session) unless it exists, and returns the logins.
+pub async fn demo(admin: &AdminDb) -> anyhow::Result<Vec<Login>> {
+    let logins = PEOPLE
+        .iter()
+        .map(|(email, _, role)| Login { role: *role, email })
+        .collect();
+    let app = Db::from_pool(admin.pool().clone());
+    let slug = OrgSlug::parse(DEMO_ORG)?;
+    if lookup::org_by_slug(&app, &slug).await?.is_some() {
+        return Ok(logins);
+    }
+    let org = orgs::create(admin, &slug, &OrgName::parse("Demo Mediation Services")?).await?;
+
+    let mut ids = Vec::new();
+    let mut tx = admin.system_tenant(org, None).await?;
+    for (email, name, role) in PEOPLE {
+        let invited = members::invite(&mut tx, &EmailAddress::parse(email)?, &DisplayName::parse(name)?, role).await?;
+        audit::append(&mut tx, "member.invite", "user", Some(invited.member.user_id.as_uuid())).await?;
+        ids.push(invited.member.user_id);
+    }
+    tx.commit().await?;
+
+    let hash = accord_auth::password::hash_password(&PlainPassword::parse(DEMO_PASSWORD)?)?;
+    for id in &ids {
+        let mut utx = app.user(*id).await?;
+        accord_db::auth::set_password_hash(&mut utx, &hash).await?;
+        utx.commit().await?;
+    }
+
+    let mut tx = app.tenant(org, ids[0], None).await?;
+    let case = cases::create(
+        &mut tx,
+        &CaseReference::parse("DEMO-0001")?,
+        &CaseTitle::parse("Harbour Lane Bakery v. Quayside Properties: commercial lease dispute")?,
+        Some(ids[1]),
+    )
+    .await?;
+    audit::append(&mut tx, "case.create", "case", Some(case.id.as_uuid())).await?;
+    for (email, name, _) in &PEOPLE[2..] {
+        let party = cases::add_party(&mut tx, case.id, PartyKind::Party, &DisplayName::parse(name)?, &EmailAddress::parse(email)?).await?;
+        audit::append(&mut tx, "party.add", "party", Some(party.id.as_uuid())).await?;
+    }
+    let zone = IanaTimeZone::parse("Europe/London")?;
+    let tomorrow = Utc::now().with_timezone(&zone.tz()).date_naive() + Days::new(1);
+    let start_local = tomorrow.and_time(NaiveTime::from_hms_opt(10, 0, 0).unwrap_or_default());
+    let starts_at = zone
+        .tz()
+        .from_local_datetime(&start_local)
+        .earliest()
+        .map(|t| t.with_timezone(&Utc))
+        .unwrap_or_else(|| Utc::now() + chrono::Duration::days(1));
+    let schedule = Schedule::new(starts_at, zone, SessionDuration::from_minutes(120)?);
+    let session = sessions::schedule(&mut tx, case.id, &schedule).await?;
+    audit::append(&mut tx, "session.schedule", "session", Some(session.id.as_uuid())).await?;
+    tx.commit().await?;
+    Ok(logins)
+}
+
+/// Prints where to go and how to sign in.
+pub fn print_banner(config: &Config, logins: &[Login]) {
+    let base = config.http.public_url.as_str().trim_end_matches('/');
+    println!();
+    println!("Accord is starting (development mode).");
+    println!("  GraphQL API:  {base}/graphql   (GraphiQL in a browser)");
+    println!("  Sign in:      POST {base}/auth/sign-in");
+    println!("  Outbox:       {}", config.outbox.dir.display());
+    println!();
+    println!("Demo organization \"{DEMO_ORG}\"; every account's password is {DEMO_PASSWORD}");
+    for login in logins {
+        println!("  {:<10} {}", login.role.as_str(), login.email);
+    }
+    println!();
+    println!("Try it:");
+    println!("  curl -s -c .data/cookies -H 'content-type: application/json' \\");
+    println!("       -d '{{\"email\":\"admin@demo.accord.test\",\"password\":\"{DEMO_PASSWORD}\"}}' {base}/auth/sign-in");
+    println!("  curl -s -b .data/cookies -H 'content-type: application/json' \\");
+    println!("       -d '{{\"query\":\"{{ cases {{ edges {{ node {{ reference title status }} }} }} }}\"}}' {base}/graphql");
+    println!();
+}
