@@ -339,22 +339,31 @@ pub async fn spend_password_link(
     db: &Db,
     token_hash: &[u8; 32],
 ) -> Result<(UserTx, LinkPurpose), LinkError> {
+    #[derive(sqlx::FromRow)]
+    struct LinkRow {
+        id: Uuid,
+        user_id: Uuid,
+        purpose: String,
+        used_at: Option<DateTime<Utc>>,
+        expired: bool,
+    }
     let mut tx = db.unscoped().await?;
-    let row: Option<(Uuid, Uuid, String, Option<DateTime<Utc>>, bool)> = sqlx::query_as(
-        "SELECT id, user_id, purpose, used_at, expires_at <= now() FROM password_links \
+    let row: Option<LinkRow> = sqlx::query_as(
+        "SELECT id, user_id, purpose, used_at, expires_at <= now() AS expired FROM password_links \
          WHERE token_hash = $1 FOR UPDATE",
     )
     .bind(token_hash.as_slice())
     .fetch_optional(&mut *tx)
     .await
     .map_err(DbError::from)?;
-    let (id, user_id, purpose, used_at, expired) = row.ok_or(LinkError::Unknown)?;
-    if used_at.is_some() {
+    let link = row.ok_or(LinkError::Unknown)?;
+    if link.used_at.is_some() {
         return Err(LinkError::Used);
     }
-    if expired {
+    if link.expired {
         return Err(LinkError::Expired);
     }
+    let (id, user_id, purpose) = (link.id, link.user_id, link.purpose);
     sqlx::query("UPDATE password_links SET used_at = now() WHERE id = $1")
         .bind(id)
         .execute(&mut *tx)

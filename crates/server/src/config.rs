@@ -183,7 +183,10 @@ impl Config {
                 return Err(ConfigError(format!("the file {} does not exist", path.display())))
             }
             Some(path) => figment = figment.merge(Toml::file_exact(path)),
-            None => figment = figment.merge(Toml::file_exact("accord.toml")),
+            None if Path::new("accord.toml").exists() => {
+                figment = figment.merge(Toml::file_exact("accord.toml"))
+            }
+            None => {}
         }
         Self::extract(figment.merge(Env::prefixed("ACCORD__").split("__")))
     }

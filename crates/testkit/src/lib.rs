@@ -164,8 +164,40 @@ pub async fn spawn_app() -> anyhow::Result<TestApp> {
 
 /// Starts the app on `127.0.0.1:0`.
 pub async fn spawn_app_with(options: AppOptions) -> anyhow::Result<TestApp> {
-    let db = TestDb::new().await?;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    spawn_on(listener, options).await
+}
+
+/// The client id and secret the test identity provider knows.
+pub const OIDC_CLIENT_ID: &str = "accord";
+const OIDC_CLIENT_SECRET: &str = "accord-test-secret";
+
+/// Starts the test identity provider and the app configured to sign in with it
+/// (callback `<base>/auth/oidc/callback`).
+pub async fn spawn_app_with_idp() -> anyhow::Result<(TestApp, oidc::TestIdp)> {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let redirect = url::Url::parse(&format!("http://{}/auth/oidc/callback", listener.local_addr()?))?;
+    let idp = oidc::TestIdp::start(&redirect).await?;
+    let client = OidcClient::discover(accord_auth::oidc::OidcConfig {
+        issuer_url: idp.issuer.clone(),
+        client_id: OIDC_CLIENT_ID.into(),
+        client_secret: OIDC_CLIENT_SECRET.to_owned().into(),
+        redirect_url: redirect,
+    })
+    .await?;
+    let app = spawn_on(
+        listener,
+        AppOptions {
+            oidc: Some(client),
+            ..AppOptions::default()
+        },
+    )
+    .await?;
+    Ok((app, idp))
+}
+
+async fn spawn_on(listener: tokio::net::TcpListener, options: AppOptions) -> anyhow::Result<TestApp> {
+    let db = TestDb::new().await?;
     let addr = listener.local_addr()?;
     let base_url = format!("http://{addr}");
     let outbox_dir = std::env::temp_dir().join(format!("accord-outbox-{}", uuid::Uuid::new_v4().simple()));

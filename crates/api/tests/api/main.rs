@@ -2,3 +2,5 @@
 //! database per test, see accord-testkit).
 
 mod flows;
+mod oidc;
+mod schema;
