@@ -229,7 +229,13 @@ pub(crate) async fn sign_out(State(state): State<AppState>, headers: HeaderMap, 
     let rid = signed_in.request_id.clone();
     let result: Reply = async {
         signed_in.check_csrf(&headers)?;
-        auth_db::revoke_web_session(state.db(), signed_in.session.id).await?;
+        let s = signed_in.session;
+        auth_db::revoke_web_session(state.db(), s.id).await?;
+        // The membership may be gone already; signing out still succeeds then.
+        if let Ok(mut tx) = state.db().tenant(s.org_id, s.user_id, rid.clone()).await {
+            audit::append(&mut tx, "auth.sign_out", "user", Some(s.user_id.as_uuid())).await?;
+            tx.commit().await?;
+        }
         let mut response = StatusCode::NO_CONTENT.into_response();
         response
             .headers_mut()
