@@ -65,8 +65,6 @@ CREATE TABLE users (
     totp_secret         bytea,                -- set once TOTP is confirmed
     totp_pending_secret bytea,                -- between "set up" and "confirm"
     totp_last_step      bigint,               -- last accepted time step, so a code cannot be replayed
-    failed_sign_ins     integer NOT NULL DEFAULT 0,
-    locked_until        timestamptz,
     created_at          timestamptz NOT NULL DEFAULT now()
 );
 
@@ -112,8 +110,8 @@ CREATE POLICY users_insert ON users FOR INSERT WITH CHECK (accord_org() IS NOT N
 CREATE POLICY users_update ON users FOR UPDATE
     USING (id = accord_user()) WITH CHECK (id = accord_user());
 GRANT SELECT, INSERT ON users TO accord_app;
-GRANT UPDATE (display_name, password_hash, totp_secret, totp_pending_secret, totp_last_step,
-              failed_sign_ins, locked_until) ON users TO accord_app;
+GRANT UPDATE (display_name, password_hash, totp_secret, totp_pending_secret, totp_last_step)
+    ON users TO accord_app;
 GRANT SELECT (id, email) ON users TO accord_lookup;
 
 -- The only ways to find a row before a tenant is known. Each returns an id and nothing more.

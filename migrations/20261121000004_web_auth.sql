@@ -1,5 +1,5 @@
 -- Sign-in state: web sessions, single-use password links, TOTP recovery codes,
--- linked OIDC identities and pending OIDC logins.
+-- linked OIDC identities, pending OIDC logins and the sign-in throttle.
 --
 -- These rows belong to an account, not to a tenant, and hold only identifiers
 -- and hashes of secrets (never a token itself), so they are looked up by hash
@@ -58,3 +58,14 @@ CREATE TABLE oidc_logins (
     expires_at  timestamptz NOT NULL
 );
 GRANT SELECT, INSERT, DELETE ON oidc_logins TO accord_app;
+
+-- Consecutive failed sign-ins per email address, keyed by a hash of the
+-- address whether or not an account uses it: a lock-out that only existing
+-- accounts could get would tell an attacker which addresses have accounts.
+CREATE TABLE sign_in_throttle (
+    email_hash    bytea PRIMARY KEY CHECK (length(email_hash) = 32),
+    failures      integer NOT NULL DEFAULT 0,
+    locked_until  timestamptz,
+    updated_at    timestamptz NOT NULL DEFAULT now()
+);
+GRANT SELECT, INSERT, UPDATE, DELETE ON sign_in_throttle TO accord_app;

@@ -37,7 +37,9 @@ fn parse_body<T: DeserializeOwned>(body: &Bytes) -> Result<T, ApiError> {
 }
 
 /// Runs a CPU-heavy password operation off the async threads.
-async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Result<T, ApiError> {
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, ApiError> {
     tokio::task::spawn_blocking(f)
         .await
         .map_err(|e| ApiError::Internal(format!("blocking task: {e}")))
@@ -62,7 +64,11 @@ fn wrong_credentials() -> ApiError {
 }
 
 /// `POST /auth/sign-in`
-pub(crate) async fn sign_in(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+pub(crate) async fn sign_in(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     let rid = web::request_id(&headers);
     match sign_in_inner(&state, rid.clone(), &body).await {
         Ok(r) => r,
@@ -74,19 +80,36 @@ async fn sign_in_inner(state: &AppState, rid: Option<String>, body: &Bytes) -> R
     let req: SignInRequest = parse_body(body)?;
     let email = EmailAddress::parse(&req.email)?;
     let db = state.db();
-    let Some(user_id) = lookup::user_by_email(db, &email).await? else {
-        let candidate = req.password.clone();
-        blocking(move || password::dummy_verify(&candidate)).await?;
-        return Err(wrong_credentials());
-    };
-    let mut utx = db.user(user_id).await?;
-    // FOR UPDATE: concurrent attempts on one account are counted one by one.
-    let creds = auth_db::credentials(&mut utx).await?;
     let now = Utc::now();
-    if let Some(until) = creds.locked_until.filter(|until| *until > now) {
+    // The throttle is keyed by address, known or not, and its row lock
+    // serialises attempts on one address across requests and nodes.
+    let key = lockout::throttle_key(&email);
+    let mut throttle_tx = db.unscoped().await?;
+    let throttle = auth_db::lock_throttle(&mut throttle_tx, &key).await?;
+    if let Some(until) = throttle.locked_until.filter(|until| *until > now) {
         let retry_after = u64::try_from((until - now).num_seconds().max(1)).unwrap_or(1);
         return Err(ApiError::RateLimited { retry_after });
     }
+    let failed = |mut tx: sqlx::Transaction<'static, sqlx::Postgres>| async move {
+        let failures = throttle.failures.saturating_add(1);
+        auth_db::record_failed_sign_in(
+            &mut tx,
+            &key,
+            failures,
+            lockout::locked_until(failures, now),
+        )
+        .await?;
+        tx.commit().await.map_err(accord_db::DbError::from)?;
+        Err::<Response, ApiError>(wrong_credentials())
+    };
+
+    let Some(user_id) = lookup::user_by_email(db, &email).await? else {
+        let candidate = req.password.clone();
+        blocking(move || password::dummy_verify(&candidate)).await?;
+        return failed(throttle_tx).await;
+    };
+    let mut utx = db.user(user_id).await?;
+    let creds = auth_db::credentials(&mut utx).await?;
     let candidate = req.password.clone();
     let stored = creds.password_hash.clone();
     let password_ok = blocking(move || match stored {
@@ -97,9 +120,11 @@ async fn sign_in_inner(state: &AppState, rid: Option<String>, body: &Bytes) -> R
         }
     })
     .await?;
-    let second_factor_ok = match (&creds.totp_secret, password_ok) {
-        (None, _) | (_, false) => true,
-        (Some(secret), true) => match (&req.totp_code, &req.recovery_code) {
+    if !password_ok {
+        return failed(throttle_tx).await;
+    }
+    if let Some(secret) = &creds.totp_secret {
+        let second_factor_ok = match (&req.totp_code, &req.recovery_code) {
             (Some(code), _) => {
                 match totp::verify(secret, code, now.timestamp(), creds.totp_last_step) {
                     Some(step) => {
@@ -119,19 +144,18 @@ async fn sign_in_inner(state: &AppState, rid: Option<String>, body: &Bytes) -> R
                     "enter the 6-digit code from your authenticator app, or a recovery code",
                 ));
             }
-        },
-    };
-    if !(password_ok && second_factor_ok) {
-        let failures = creds.failed_sign_ins.saturating_add(1);
-        auth_db::record_failed_sign_in(&mut utx, failures, lockout::locked_until(failures, now))
-            .await?;
-        utx.commit().await?;
-        tracing::info!(user_id = %user_id, failures, "failed sign-in");
-        return Err(wrong_credentials());
+        };
+        if !second_factor_ok {
+            return failed(throttle_tx).await;
+        }
     }
-    auth_db::record_successful_sign_in(&mut utx).await?;
+    auth_db::clear_throttle(&mut throttle_tx, &key).await?;
     let memberships = auth_db::memberships(&mut utx).await?;
     utx.commit().await?;
+    throttle_tx
+        .commit()
+        .await
+        .map_err(accord_db::DbError::from)?;
     let (org_id, role) = choose_org(db, &memberships, req.org.as_deref()).await?;
     start_session(state, user_id, org_id, role, rid, "auth.sign_in").await
 }
@@ -142,11 +166,14 @@ async fn choose_org(
     memberships: &[(OrgId, Role)],
     slug: Option<&str>,
 ) -> Result<(OrgId, Role), ApiError> {
-    let not_member = || ApiError::Forbidden("this account is not a member of that organization".into());
+    let not_member =
+        || ApiError::Forbidden("this account is not a member of that organization".into());
     match slug {
         Some(slug) => {
             let slug = OrgSlug::parse(slug)?;
-            let org = lookup::org_by_slug(db, &slug).await?.ok_or_else(not_member)?;
+            let org = lookup::org_by_slug(db, &slug)
+                .await?
+                .ok_or_else(not_member)?;
             memberships
                 .iter()
                 .find(|(o, _)| *o == org)
@@ -205,7 +232,10 @@ async fn start_session(
 }
 
 /// `GET /auth/session`: who is signed in, with the CSRF token for this session.
-pub(crate) async fn current_session(State(state): State<AppState>, signed_in: SignedIn) -> Response {
+pub(crate) async fn current_session(
+    State(state): State<AppState>,
+    signed_in: SignedIn,
+) -> Response {
     let rid = signed_in.request_id.clone();
     let result: Reply = async {
         let s = signed_in.session;
@@ -225,7 +255,11 @@ pub(crate) async fn current_session(State(state): State<AppState>, signed_in: Si
 }
 
 /// `POST /auth/sign-out`
-pub(crate) async fn sign_out(State(state): State<AppState>, headers: HeaderMap, signed_in: SignedIn) -> Response {
+pub(crate) async fn sign_out(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    signed_in: SignedIn,
+) -> Response {
     let rid = signed_in.request_id.clone();
     let result: Reply = async {
         signed_in.check_csrf(&headers)?;
@@ -237,9 +271,10 @@ pub(crate) async fn sign_out(State(state): State<AppState>, headers: HeaderMap, 
             tx.commit().await?;
         }
         let mut response = StatusCode::NO_CONTENT.into_response();
-        response
-            .headers_mut()
-            .insert(header::SET_COOKIE, web::clear_cookie(state.config().secure_cookies));
+        response.headers_mut().insert(
+            header::SET_COOKIE,
+            web::clear_cookie(state.config().secure_cookies),
+        );
         Ok(response)
     }
     .await;
@@ -258,12 +293,19 @@ pub(crate) async fn sign_out_everywhere(
         let s = signed_in.session;
         let ended = auth_db::revoke_all_web_sessions(state.db(), s.user_id).await?;
         let mut tx = state.db().tenant(s.org_id, s.user_id, rid.clone()).await?;
-        audit::append(&mut tx, "auth.sign_out_everywhere", "user", Some(s.user_id.as_uuid())).await?;
+        audit::append(
+            &mut tx,
+            "auth.sign_out_everywhere",
+            "user",
+            Some(s.user_id.as_uuid()),
+        )
+        .await?;
         tx.commit().await?;
         let mut response = Json(json!({ "endedSessions": ended })).into_response();
-        response
-            .headers_mut()
-            .insert(header::SET_COOKIE, web::clear_cookie(state.config().secure_cookies));
+        response.headers_mut().insert(
+            header::SET_COOKIE,
+            web::clear_cookie(state.config().secure_cookies),
+        );
         Ok(response)
     }
     .await;
@@ -278,7 +320,11 @@ struct SetPasswordRequest {
 }
 
 /// `POST /auth/password`: sets a password with a single-use setup or reset link.
-pub(crate) async fn set_password(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+pub(crate) async fn set_password(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     let rid = web::request_id(&headers);
     let result: Reply = async {
         let req: SetPasswordRequest = parse_body(&body)?;
@@ -286,14 +332,18 @@ pub(crate) async fn set_password(State(state): State<AppState>, headers: HeaderM
         let hash = blocking(move || password::hash_password(&new_password))
             .await?
             .map_err(|e| ApiError::Internal(e.to_string()))?;
-        let (mut utx, _purpose) = auth_db::spend_password_link(state.db(), &token::hash_token(&req.token))
-            .await
-            .map_err(|e| match e {
-                LinkError::Db(db) => ApiError::from(db),
-                other => ApiError::bad_input("token", other.to_string()),
-            })?;
+        let (mut utx, _purpose) =
+            auth_db::spend_password_link(state.db(), &token::hash_token(&req.token))
+                .await
+                .map_err(|e| match e {
+                    LinkError::Db(db) => ApiError::from(db),
+                    other => ApiError::bad_input("token", other.to_string()),
+                })?;
         let user_id = utx.user_id();
+        let email = auth_db::credentials(&mut utx).await?.email;
         auth_db::set_password_hash(&mut utx, &hash).await?;
+        // A new password lifts a lock-out on the address.
+        auth_db::clear_throttle(utx.conn(), &lockout::throttle_key(&email)).await?;
         utx.commit().await?;
         // A new password ends every existing session: whoever knew the old one is out.
         auth_db::revoke_all_web_sessions(state.db(), user_id).await?;
@@ -311,7 +361,11 @@ struct ResetRequest {
 
 /// `POST /auth/password/reset`: mails a reset link if the account exists. The
 /// answer is the same either way, so it reveals nothing about who has an account.
-pub(crate) async fn request_reset(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+pub(crate) async fn request_reset(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     let rid = web::request_id(&headers);
     let result: Reply = async {
         let req: ResetRequest = parse_body(&body)?;
@@ -326,9 +380,9 @@ pub(crate) async fn request_reset(State(state): State<AppState>, headers: Header
                     subject: "Reset your Accord password".into(),
                     body: format!(
                         "Someone asked to reset the password of your Accord account.\n\n\
-                         To choose a new password, open this link (it works once, for {} minutes):\n{link}\n\n\
+                         To choose a new password, open this link (it works once, for {}):\n{link}\n\n\
                          If you did not ask for this, ignore this message.",
-                        state.config().reset_link_ttl.as_secs() / 60
+                        lifetime(state.config().reset_link_ttl)
                     ),
                 },
             )?;
@@ -341,6 +395,19 @@ pub(crate) async fn request_reset(State(state): State<AppState>, headers: Header
     }
     .await;
     result.unwrap_or_else(|e| e.into_response_with(rid.as_deref()))
+}
+
+/// A link lifetime in words: "3 days", "2 hours", "30 minutes", "1 minute".
+pub(crate) fn lifetime(d: Duration) -> String {
+    let minutes = (d.as_secs() / 60).max(1);
+    let (n, unit) = if minutes.is_multiple_of(24 * 60) {
+        (minutes / (24 * 60), "day")
+    } else if minutes.is_multiple_of(60) {
+        (minutes / 60, "hour")
+    } else {
+        (minutes, "minute")
+    };
+    format!("{n} {unit}{}", if n == 1 { "" } else { "s" })
 }
 
 /// Creates a single-use password link on `conn` and returns its URL.
@@ -380,7 +447,11 @@ pub(crate) fn deliver(state: &AppState, message: OutboundMessage) -> Result<(), 
 }
 
 /// `POST /auth/totp/setup`: starts TOTP enrolment; returns the secret to scan.
-pub(crate) async fn totp_setup(State(state): State<AppState>, headers: HeaderMap, signed_in: SignedIn) -> Response {
+pub(crate) async fn totp_setup(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    signed_in: SignedIn,
+) -> Response {
     let rid = signed_in.request_id.clone();
     let result: Reply = async {
         signed_in.check_csrf(&headers)?;
@@ -427,8 +498,13 @@ pub(crate) async fn totp_confirm(
         let secret = creds.totp_pending_secret.ok_or_else(|| {
             ApiError::Conflict("start two-factor enrolment first (POST /auth/totp/setup)".into())
         })?;
-        let step = totp::verify(&secret, &req.code, Utc::now().timestamp(), None)
-            .ok_or_else(|| ApiError::bad_input("code", "that code does not match; check the device's clock and try the next code"))?;
+        let step =
+            totp::verify(&secret, &req.code, Utc::now().timestamp(), None).ok_or_else(|| {
+                ApiError::bad_input(
+                    "code",
+                    "that code does not match; check the device's clock and try the next code",
+                )
+            })?;
         auth_db::enable_totp(&mut utx, &secret, step).await?;
         let codes = totp::new_recovery_codes();
         let hashes: Vec<[u8; 32]> = codes.iter().map(|c| totp::hash_recovery_code(c)).collect();
@@ -436,7 +512,13 @@ pub(crate) async fn totp_confirm(
         utx.commit().await?;
         let s = signed_in.session;
         let mut tx = state.db().tenant(s.org_id, s.user_id, rid.clone()).await?;
-        audit::append(&mut tx, "auth.totp_enable", "user", Some(s.user_id.as_uuid())).await?;
+        audit::append(
+            &mut tx,
+            "auth.totp_enable",
+            "user",
+            Some(s.user_id.as_uuid()),
+        )
+        .await?;
         tx.commit().await?;
         Ok(Json(json!({ "recoveryCodes": codes })).into_response())
     }
@@ -460,13 +542,24 @@ pub(crate) async fn totp_disable(
         let secret = creds
             .totp_secret
             .ok_or_else(|| ApiError::Conflict("two-factor sign-in is not on".into()))?;
-        totp::verify(&secret, &req.code, Utc::now().timestamp(), creds.totp_last_step)
-            .ok_or_else(|| ApiError::bad_input("code", "that code does not match"))?;
+        totp::verify(
+            &secret,
+            &req.code,
+            Utc::now().timestamp(),
+            creds.totp_last_step,
+        )
+        .ok_or_else(|| ApiError::bad_input("code", "that code does not match"))?;
         auth_db::disable_totp(&mut utx).await?;
         utx.commit().await?;
         let s = signed_in.session;
         let mut tx = state.db().tenant(s.org_id, s.user_id, rid.clone()).await?;
-        audit::append(&mut tx, "auth.totp_disable", "user", Some(s.user_id.as_uuid())).await?;
+        audit::append(
+            &mut tx,
+            "auth.totp_disable",
+            "user",
+            Some(s.user_id.as_uuid()),
+        )
+        .await?;
         tx.commit().await?;
         Ok(StatusCode::NO_CONTENT.into_response())
     }
@@ -487,7 +580,11 @@ pub(crate) async fn oidc_start(
 ) -> Response {
     let rid = web::request_id(&headers);
     let result: Reply = async {
-        let oidc = state.inner.oidc.as_ref().ok_or(ApiError::NotFound("OIDC sign-in"))?;
+        let oidc = state
+            .inner
+            .oidc
+            .as_ref()
+            .ok_or(ApiError::NotFound("OIDC sign-in"))?;
         if let Some(slug) = &q.org {
             OrgSlug::parse(slug)?;
         }
@@ -570,4 +667,18 @@ pub(crate) async fn oidc_callback(
     }
     .await;
     result.unwrap_or_else(|e| e.into_response_with(rid.as_deref()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::lifetime;
+    use std::time::Duration;
+
+    #[test]
+    fn lifetimes_read_naturally() {
+        assert_eq!(lifetime(Duration::from_secs(72 * 3600)), "3 days");
+        assert_eq!(lifetime(Duration::from_secs(3600)), "1 hour");
+        assert_eq!(lifetime(Duration::from_secs(90 * 60)), "90 minutes");
+        assert_eq!(lifetime(Duration::from_secs(1)), "1 minute");
+    }
 }

@@ -6,9 +6,9 @@
 //! of another org is `NOT_FOUND`, exactly like one that does not exist.
 
 use accord_db::DbError;
+use async_graphql::ErrorExtensions as _;
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use async_graphql::ErrorExtensions as _;
 use serde_json::json;
 
 /// Everything a request can fail with.
@@ -114,7 +114,8 @@ impl ApiError {
     /// As a REST response with the request id, for the `/auth` routes.
     pub fn into_response_with(self, request_id: Option<&str>) -> Response {
         let status = self.status();
-        let mut body = json!({ "error": { "code": self.code(), "message": self.client_message(request_id) } });
+        let mut body =
+            json!({ "error": { "code": self.code(), "message": self.client_message(request_id) } });
         if let ApiError::BadUserInput {
             field: Some(field), ..
         } = &self
@@ -162,7 +163,10 @@ impl From<accord_domain::ValidationError> for ApiError {
 
 impl From<accord_domain::Denied> for ApiError {
     fn from(err: accord_domain::Denied) -> Self {
-        ApiError::Forbidden(format!("your role may not {}", err.action.as_str().replace('_', " ")))
+        ApiError::Forbidden(format!(
+            "your role may not {}",
+            err.action.as_str().replace('_', " ")
+        ))
     }
 }
 
@@ -175,7 +179,10 @@ impl From<accord_domain::TransitionError> for ApiError {
 impl From<accord_db::members::MembershipChangeError> for ApiError {
     fn from(err: accord_db::members::MembershipChangeError) -> Self {
         match err {
-            accord_db::members::MembershipChangeError::LastAdmin => ApiError::Conflict(err.to_string()),
+            accord_db::members::MembershipChangeError::LastAdmin
+            | accord_db::members::MembershipChangeError::StillMediating => {
+                ApiError::Conflict(err.to_string())
+            }
             accord_db::members::MembershipChangeError::Db(db) => db.into(),
         }
     }

@@ -42,6 +42,27 @@ pub const GRAPHQL_BODY_LIMIT: usize = 64 * 1024;
 /// Largest request body accepted on `/auth/*`.
 pub const AUTH_BODY_LIMIT: usize = 8 * 1024;
 
+/// Gives tower-http's plain-text 413 a body with a code, in the route's shape.
+fn coded_413(
+    graphql: bool,
+    limit: usize,
+) -> impl Fn(Response) -> std::future::Ready<Response> + Clone {
+    move |response: Response| {
+        if response.status() != axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+            return std::future::ready(response);
+        }
+        let message = format!("the request body is larger than {} KiB", limit / 1024);
+        let body = if graphql {
+            serde_json::json!({ "errors": [{ "message": message, "extensions": { "code": "BAD_USER_INPUT" } }] })
+        } else {
+            serde_json::json!({ "error": { "code": "BAD_USER_INPUT", "message": message } })
+        };
+        std::future::ready(
+            (axum::http::StatusCode::PAYLOAD_TOO_LARGE, axum::Json(body)).into_response(),
+        )
+    }
+}
+
 fn rate_limited(err: GovernorError) -> Response {
     match err {
         GovernorError::TooManyRequests { wait_time, .. } => ApiError::RateLimited {
@@ -66,7 +87,10 @@ fn limited_routes(state: &AppState) -> Router<AppState> {
         .route("/auth/password/reset", post(auth_routes::request_reset))
         .route("/auth/oidc/start", get(auth_routes::oidc_start))
         .route("/auth/oidc/callback", get(auth_routes::oidc_callback));
-    let period = limits.replenish_every;
+    // A zero period would make the limiter unbuildable; a millisecond is the floor.
+    let period = limits
+        .replenish_every
+        .max(std::time::Duration::from_millis(1));
     if limits.trust_forwarded_headers {
         let config = GovernorConfigBuilder::default()
             .period(period)
@@ -99,14 +123,25 @@ pub fn app(state: AppState) -> Router {
     let auth = limited_routes(&state)
         .route("/auth/session", get(auth_routes::current_session))
         .route("/auth/sign-out", post(auth_routes::sign_out))
-        .route("/auth/sign-out-everywhere", post(auth_routes::sign_out_everywhere))
+        .route(
+            "/auth/sign-out-everywhere",
+            post(auth_routes::sign_out_everywhere),
+        )
         .route("/auth/totp/setup", post(auth_routes::totp_setup))
         .route("/auth/totp/confirm", post(auth_routes::totp_confirm))
         .route("/auth/totp/disable", post(auth_routes::totp_disable))
-        .layer(RequestBodyLimitLayer::new(AUTH_BODY_LIMIT));
+        .layer(RequestBodyLimitLayer::new(AUTH_BODY_LIMIT))
+        .layer(axum::middleware::map_response(coded_413(
+            false,
+            AUTH_BODY_LIMIT,
+        )));
     let api = Router::new()
         .route("/graphql", post(graphql::handler).get(graphql::graphiql))
-        .layer(RequestBodyLimitLayer::new(GRAPHQL_BODY_LIMIT));
+        .layer(RequestBodyLimitLayer::new(GRAPHQL_BODY_LIMIT))
+        .layer(axum::middleware::map_response(coded_413(
+            true,
+            GRAPHQL_BODY_LIMIT,
+        )));
     Router::new()
         .merge(auth)
         .merge(api)

@@ -63,7 +63,10 @@ impl Outbox for FileOutbox {
             uuid::Uuid::new_v4()
         );
         let tmp = self.dir.join(format!(".{name}.tmp"));
-        std::fs::write(&tmp, serde_json::to_vec_pretty(message).map_err(std::io::Error::other)?)?;
+        std::fs::write(
+            &tmp,
+            serde_json::to_vec_pretty(message).map_err(std::io::Error::other)?,
+        )?;
         // Rename so a reader never sees half a message.
         std::fs::rename(tmp, self.dir.join(name))
     }

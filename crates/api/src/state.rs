@@ -75,7 +75,12 @@ impl std::fmt::Debug for AppState {
 
 impl AppState {
     /// Assembles the state; `oidc` is `None` when no identity provider is configured.
-    pub fn new(db: Db, config: ApiConfig, oidc: Option<OidcClient>, outbox: Arc<dyn Outbox>) -> Self {
+    pub fn new(
+        db: Db,
+        config: ApiConfig,
+        oidc: Option<OidcClient>,
+        outbox: Arc<dyn Outbox>,
+    ) -> Self {
         let schema = crate::graphql::build_schema(config.dev_mode);
         AppState {
             inner: Arc::new(Inner {

@@ -85,7 +85,8 @@ impl SignedIn {
             Ok(())
         } else {
             Err(ApiError::Forbidden(
-                "missing or wrong CSRF token: send the x-csrf-token header you got at sign-in".into(),
+                "missing or wrong CSRF token: send the x-csrf-token header you got at sign-in"
+                    .into(),
             ))
         }
     }
@@ -93,7 +94,10 @@ impl SignedIn {
 
 /// Resolves the session cookie to a live session; `None` when there is no
 /// cookie or it is expired, revoked or unknown.
-pub async fn lookup_session(state: &AppState, headers: &HeaderMap) -> Result<Option<SignedIn>, ApiError> {
+pub async fn lookup_session(
+    state: &AppState,
+    headers: &HeaderMap,
+) -> Result<Option<SignedIn>, ApiError> {
     let Some(token) = session_token(headers, state.config().secure_cookies) else {
         return Ok(None);
     };
@@ -108,7 +112,10 @@ pub async fn lookup_session(state: &AppState, headers: &HeaderMap) -> Result<Opt
 impl FromRequestParts<AppState> for SignedIn {
     type Rejection = axum::response::Response;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
         let rid = request_id(&parts.headers);
         match lookup_session(state, &parts.headers).await {
             Ok(Some(signed_in)) => Ok(signed_in),

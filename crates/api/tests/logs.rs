@@ -32,7 +32,8 @@ async fn no_mediation_content_reaches_the_logs() -> anyhow::Result<()> {
 
     let app = spawn_app().await?;
     let org = app.org("northside").await?;
-    app.member(org, "ada.admin@northside.test", Role::OrgAdmin).await?;
+    app.member(org, "ada.admin@northside.test", Role::OrgAdmin)
+        .await?;
     let admin = app.sign_in("ada.admin@northside.test", None).await?;
     let case = admin
         .ok(
@@ -50,7 +51,10 @@ async fn no_mediation_content_reaches_the_logs() -> anyhow::Result<()> {
     // Failure paths log too: a wrong password, a conflict, a bad input.
     let wrong = app
         .client()
-        .post_json("/auth/sign-in", &json!({"email": "ada.admin@northside.test", "password": "Hunter2-wrong-password"}))
+        .post_json(
+            "/auth/sign-in",
+            &json!({"email": "ada.admin@northside.test", "password": "Hunter2-wrong-password"}),
+        )
         .await?;
     assert_eq!(wrong.0, 401);
     admin
@@ -63,10 +67,15 @@ async fn no_mediation_content_reaches_the_logs() -> anyhow::Result<()> {
     sqlx::query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND usename = 'accord_app'")
         .execute(app.db.admin.pool())
         .await?;
-    let _ = admin.graphql("{ cases { edges { node { title } } } }", json!({})).await?;
+    let _ = admin
+        .graphql("{ cases { edges { node { title } } } }", json!({}))
+        .await?;
 
     let logs = String::from_utf8(capture.0.lock().unwrap().clone())?;
-    assert!(logs.contains("request"), "the capture should have seen request spans:\n{logs}");
+    assert!(
+        logs.contains("request"),
+        "the capture should have seen request spans:\n{logs}"
+    );
     for secret in [
         "ada.admin@northside.test",
         "Zanzibar",
@@ -76,7 +85,10 @@ async fn no_mediation_content_reaches_the_logs() -> anyhow::Result<()> {
         PASSWORD_MARK,
         admin.csrf.as_deref().unwrap(),
     ] {
-        assert!(!logs.contains(secret), "{secret:?} leaked into the logs:\n{logs}");
+        assert!(
+            !logs.contains(secret),
+            "{secret:?} leaked into the logs:\n{logs}"
+        );
     }
     Ok(())
 }

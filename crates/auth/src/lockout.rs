@@ -5,6 +5,7 @@
 //! (typos); after that each failure doubles the wait, up to an hour.
 
 use chrono::{DateTime, Duration, Utc};
+use sha2::{Digest, Sha256};
 
 /// Failures allowed before the account starts backing off.
 pub const FREE_FAILURES: i32 = 5;
@@ -26,6 +27,15 @@ pub fn lock_duration(failures: i32) -> Option<Duration> {
 /// The lock to store after the `failures`-th failure at `now`.
 pub fn locked_until(failures: i32, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
     lock_duration(failures).map(|d| now + d)
+}
+
+/// The key failures are counted under: a hash of the normalised address, the
+/// same whether or not an account uses it.
+pub fn throttle_key(email: &accord_domain::EmailAddress) -> [u8; 32] {
+    let mut h = Sha256::new();
+    h.update(b"accord-sign-in-throttle\0");
+    h.update(email.as_str().as_bytes());
+    h.finalize().into()
 }
 
 #[cfg(test)]

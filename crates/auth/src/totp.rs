@@ -58,7 +58,11 @@ pub fn code_at_step(secret: &[u8], step: i64) -> String {
         | u32::from(digest[offset + 1]) << 16
         | u32::from(digest[offset + 2]) << 8
         | u32::from(digest[offset + 3]);
-    format!("{:0width$}", binary % 10u32.pow(DIGITS), width = DIGITS as usize)
+    format!(
+        "{:0width$}",
+        binary % 10u32.pow(DIGITS),
+        width = DIGITS as usize
+    )
 }
 
 /// Checks `code` against the steps around `unix_seconds` (one step of clock
@@ -153,6 +157,9 @@ mod tests {
         let unique: std::collections::HashSet<_> = codes.iter().collect();
         assert_eq!(unique.len(), 10);
         let c = &codes[0];
-        assert_eq!(hash_recovery_code(c), hash_recovery_code(&c.to_uppercase().replace('-', " ")));
+        assert_eq!(
+            hash_recovery_code(c),
+            hash_recovery_code(&c.to_uppercase().replace('-', " "))
+        );
     }
 }

@@ -70,7 +70,10 @@ impl AuditEvent {
         put_opt(&mut h, actor.as_ref().map(|a| a.as_bytes().as_slice()));
         put(&mut h, self.action.as_bytes());
         put(&mut h, self.target_type.as_bytes());
-        put_opt(&mut h, self.target_id.as_ref().map(|t| t.as_bytes().as_slice()));
+        put_opt(
+            &mut h,
+            self.target_id.as_ref().map(|t| t.as_bytes().as_slice()),
+        );
         put_opt(&mut h, self.request_id.as_deref().map(str::as_bytes));
         put(&mut h, &self.prev_hash);
         h.finalize().into()
@@ -236,12 +239,18 @@ impl std::fmt::Display for ChainProblem {
         match self {
             ChainProblem::Edited { seq } => write!(f, "event {seq} was edited"),
             ChainProblem::BrokenLink { seq } => {
-                write!(f, "event {seq} does not follow the event before it (removed or reordered)")
+                write!(
+                    f,
+                    "event {seq} does not follow the event before it (removed or reordered)"
+                )
             }
             ChainProblem::Missing { expected, found } => {
                 write!(f, "events {expected}..{found} are missing")
             }
-            ChainProblem::HeadMismatch { chain_seq, head_seq } => write!(
+            ChainProblem::HeadMismatch {
+                chain_seq,
+                head_seq,
+            } => write!(
                 f,
                 "the chain ends at event {chain_seq} but the head records event {head_seq}"
             ),

@@ -23,10 +23,6 @@ pub struct Credentials {
     pub totp_pending_secret: Option<Vec<u8>>,
     /// The last accepted TOTP time step.
     pub totp_last_step: Option<i64>,
-    /// Failed sign-ins since the last success.
-    pub failed_sign_ins: i32,
-    /// Sign-in is refused until then.
-    pub locked_until: Option<DateTime<Utc>>,
 }
 
 #[derive(sqlx::FromRow)]
@@ -37,8 +33,6 @@ struct CredentialsRow {
     totp_secret: Option<Vec<u8>>,
     totp_pending_secret: Option<Vec<u8>>,
     totp_last_step: Option<i64>,
-    failed_sign_ins: i32,
-    locked_until: Option<DateTime<Utc>>,
 }
 
 /// The account's credentials.
@@ -46,7 +40,7 @@ pub async fn credentials(utx: &mut UserTx) -> Result<Credentials, DbError> {
     let id = utx.user_id().as_uuid();
     let r: CredentialsRow = sqlx::query_as(
         "SELECT email, display_name, password_hash, totp_secret, totp_pending_secret, \
-         totp_last_step, failed_sign_ins, locked_until FROM users WHERE id = $1 FOR UPDATE",
+         totp_last_step FROM users WHERE id = $1 FOR UPDATE",
     )
     .bind(id)
     .fetch_one(utx.conn())
@@ -58,47 +52,86 @@ pub async fn credentials(utx: &mut UserTx) -> Result<Credentials, DbError> {
         totp_secret: r.totp_secret,
         totp_pending_secret: r.totp_pending_secret,
         totp_last_step: r.totp_last_step,
-        failed_sign_ins: r.failed_sign_ins,
-        locked_until: r.locked_until,
+    })
+}
+
+/// The failed-sign-in count of one email address (known or not).
+#[derive(Debug, Clone, Copy)]
+pub struct Throttle {
+    /// Consecutive failures.
+    pub failures: i32,
+    /// Sign-in is refused until then.
+    pub locked_until: Option<DateTime<Utc>>,
+}
+
+/// Reads the throttle of an email hash and locks its row until `conn`'s
+/// transaction ends, so concurrent attempts on one address are counted one by
+/// one. Also forgets stale rows.
+pub async fn lock_throttle(
+    conn: &mut sqlx::PgConnection,
+    email_hash: &[u8; 32],
+) -> Result<Throttle, DbError> {
+    sqlx::query(
+        "DELETE FROM sign_in_throttle WHERE updated_at < now() - interval '1 day' \
+         AND (locked_until IS NULL OR locked_until < now())",
+    )
+    .execute(&mut *conn)
+    .await?;
+    sqlx::query("INSERT INTO sign_in_throttle (email_hash) VALUES ($1) ON CONFLICT DO NOTHING")
+        .bind(email_hash.as_slice())
+        .execute(&mut *conn)
+        .await?;
+    let (failures, locked_until): (i32, Option<DateTime<Utc>>) = sqlx::query_as(
+        "SELECT failures, locked_until FROM sign_in_throttle WHERE email_hash = $1 FOR UPDATE",
+    )
+    .bind(email_hash.as_slice())
+    .fetch_one(&mut *conn)
+    .await?;
+    Ok(Throttle {
+        failures,
+        locked_until,
     })
 }
 
 /// Records a failed sign-in and the lock (if any) that follows from it.
 pub async fn record_failed_sign_in(
-    utx: &mut UserTx,
-    failed_sign_ins: i32,
+    conn: &mut sqlx::PgConnection,
+    email_hash: &[u8; 32],
+    failures: i32,
     locked_until: Option<DateTime<Utc>>,
 ) -> Result<(), DbError> {
-    let id = utx.user_id().as_uuid();
-    sqlx::query("UPDATE users SET failed_sign_ins = $2, locked_until = $3 WHERE id = $1")
-        .bind(id)
-        .bind(failed_sign_ins)
-        .bind(locked_until)
-        .execute(utx.conn())
+    sqlx::query(
+        "UPDATE sign_in_throttle SET failures = $2, locked_until = $3, updated_at = now() \
+         WHERE email_hash = $1",
+    )
+    .bind(email_hash.as_slice())
+    .bind(failures)
+    .bind(locked_until)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Forgets the failures of an address (after a successful sign-in or a new password).
+pub async fn clear_throttle(
+    conn: &mut sqlx::PgConnection,
+    email_hash: &[u8; 32],
+) -> Result<(), DbError> {
+    sqlx::query("DELETE FROM sign_in_throttle WHERE email_hash = $1")
+        .bind(email_hash.as_slice())
+        .execute(conn)
         .await?;
     Ok(())
 }
 
-/// Clears the failure count after a successful sign-in.
-pub async fn record_successful_sign_in(utx: &mut UserTx) -> Result<(), DbError> {
-    let id = utx.user_id().as_uuid();
-    sqlx::query("UPDATE users SET failed_sign_ins = 0, locked_until = NULL WHERE id = $1")
-        .bind(id)
-        .execute(utx.conn())
-        .await?;
-    Ok(())
-}
-
-/// Stores a new password hash and clears any lock.
+/// Stores a new password hash.
 pub async fn set_password_hash(utx: &mut UserTx, hash: &str) -> Result<(), DbError> {
     let id = utx.user_id().as_uuid();
-    sqlx::query(
-        "UPDATE users SET password_hash = $2, failed_sign_ins = 0, locked_until = NULL WHERE id = $1",
-    )
-    .bind(id)
-    .bind(hash)
-    .execute(utx.conn())
-    .await?;
+    sqlx::query("UPDATE users SET password_hash = $2 WHERE id = $1")
+        .bind(id)
+        .bind(hash)
+        .execute(utx.conn())
+        .await?;
     Ok(())
 }
 
@@ -187,11 +220,12 @@ pub async fn use_recovery_code(utx: &mut UserTx, hash: &[u8; 32]) -> Result<bool
 /// The orgs the account belongs to, with its role in each.
 pub async fn memberships(utx: &mut UserTx) -> Result<Vec<(OrgId, Role)>, DbError> {
     let id = utx.user_id().as_uuid();
-    let rows: Vec<(Uuid, String)> =
-        sqlx::query_as("SELECT org_id, role FROM memberships WHERE user_id = $1 ORDER BY created_at")
-            .bind(id)
-            .fetch_all(utx.conn())
-            .await?;
+    let rows: Vec<(Uuid, String)> = sqlx::query_as(
+        "SELECT org_id, role FROM memberships WHERE user_id = $1 ORDER BY created_at",
+    )
+    .bind(id)
+    .fetch_all(utx.conn())
+    .await?;
     rows.into_iter()
         .map(|(org, role)| Ok((OrgId::from_uuid(org), role.parse()?)))
         .collect()
@@ -238,7 +272,10 @@ pub async fn create_web_session(
 }
 
 /// The live (unexpired, unrevoked) web session for a token hash.
-pub async fn live_web_session(db: &Db, token_hash: &[u8; 32]) -> Result<Option<WebSession>, DbError> {
+pub async fn live_web_session(
+    db: &Db,
+    token_hash: &[u8; 32],
+) -> Result<Option<WebSession>, DbError> {
     let row: Option<(Uuid, Uuid, Uuid, DateTime<Utc>)> = sqlx::query_as(
         "SELECT id, user_id, org_id, expires_at FROM web_sessions \
          WHERE token_hash = $1 AND revoked_at IS NULL AND expires_at > now()",
@@ -379,18 +416,28 @@ pub async fn spend_password_link(
 }
 
 /// The account linked to an OIDC subject, if any.
-pub async fn identity_user(db: &Db, issuer: &str, subject: &str) -> Result<Option<UserId>, DbError> {
-    let id: Option<Uuid> =
-        sqlx::query_scalar("SELECT user_id FROM user_identities WHERE issuer = $1 AND subject = $2")
-            .bind(issuer)
-            .bind(subject)
-            .fetch_optional(db.pool())
-            .await?;
+pub async fn identity_user(
+    db: &Db,
+    issuer: &str,
+    subject: &str,
+) -> Result<Option<UserId>, DbError> {
+    let id: Option<Uuid> = sqlx::query_scalar(
+        "SELECT user_id FROM user_identities WHERE issuer = $1 AND subject = $2",
+    )
+    .bind(issuer)
+    .bind(subject)
+    .fetch_optional(db.pool())
+    .await?;
     Ok(id.map(UserId::from_uuid))
 }
 
 /// Links an OIDC subject to an account.
-pub async fn link_identity(db: &Db, issuer: &str, subject: &str, user_id: UserId) -> Result<(), DbError> {
+pub async fn link_identity(
+    db: &Db,
+    issuer: &str,
+    subject: &str,
+    user_id: UserId,
+) -> Result<(), DbError> {
     sqlx::query(
         "INSERT INTO user_identities (issuer, subject, user_id) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
     )

@@ -168,7 +168,11 @@ pub async fn list(
 }
 
 /// Stores a new status (the caller checked the transition).
-pub async fn set_status(tx: &mut TenantTx, id: CaseId, status: CaseStatus) -> Result<Case, DbError> {
+pub async fn set_status(
+    tx: &mut TenantTx,
+    id: CaseId,
+    status: CaseStatus,
+) -> Result<Case, DbError> {
     let row: CaseRow = sqlx::query_as(&format!(
         "UPDATE cases SET status = $3, updated_at = now() WHERE org_id = $1 AND id = $2 \
          RETURNING {CASE_COLUMNS}"

@@ -141,6 +141,9 @@ pub enum MembershipChangeError {
     /// The org would be left without an admin.
     #[error("an organization must keep at least one org admin")]
     LastAdmin,
+    /// The member mediates cases and would stop being a mediator.
+    #[error("this member mediates one or more cases; assign another mediator first")]
+    StillMediating,
     /// Anything from the data layer.
     #[error(transparent)]
     Db(#[from] DbError),
@@ -173,6 +176,19 @@ pub async fn change_role(
     let current = get(tx, user_id).await?;
     if current.role == Role::OrgAdmin && role != Role::OrgAdmin {
         ensure_not_last_admin(tx, user_id).await?;
+    }
+    if current.role == Role::Mediator && role != Role::Mediator {
+        let mediating: bool = sqlx::query_scalar(
+            "SELECT EXISTS (SELECT 1 FROM cases WHERE org_id = $1 AND mediator_id = $2)",
+        )
+        .bind(tx.actor().org_id.as_uuid())
+        .bind(user_id.as_uuid())
+        .fetch_one(tx.conn())
+        .await
+        .map_err(DbError::from)?;
+        if mediating {
+            return Err(MembershipChangeError::StillMediating);
+        }
     }
     sqlx::query("UPDATE memberships SET role = $3 WHERE org_id = $1 AND user_id = $2")
         .bind(tx.actor().org_id.as_uuid())

@@ -92,7 +92,9 @@ enum AuditCommand {
 fn init_tracing(config: &Config) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(&config.log.filter));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     if config.log.json {
         builder.json().init();
     } else {
@@ -126,7 +128,11 @@ async fn migrate(config: &Config) -> anyhow::Result<()> {
             .await
             .context("creating the database")?;
     }
-    admin_db(config).await?.migrate().await.context("applying migrations")?;
+    admin_db(config)
+        .await?
+        .migrate()
+        .await
+        .context("applying migrations")?;
     Ok(())
 }
 
@@ -149,9 +155,16 @@ pub async fn create_user(
 ) -> anyhow::Result<String> {
     let mut tx = db.system_tenant(org, None).await?;
     let invited = members::invite(&mut tx, email, name, role).await?;
-    audit::append(&mut tx, "member.invite", "user", Some(invited.member.user_id.as_uuid())).await?;
+    audit::append(
+        &mut tx,
+        "member.invite",
+        "user",
+        Some(invited.member.user_id.as_uuid()),
+    )
+    .await?;
     let token = accord_auth::token::new_token();
-    let expires = chrono::Utc::now() + chrono::Duration::hours(config.auth.setup_link_ttl_hours as i64);
+    let expires =
+        chrono::Utc::now() + chrono::Duration::hours(config.auth.setup_link_ttl_hours as i64);
     accord_db::auth::create_password_link(
         tx.conn(),
         &accord_auth::token::hash_token(&token),
@@ -184,8 +197,12 @@ async fn serve(config: &Config) -> anyhow::Result<()> {
         ),
         None => None,
     };
-    let outbox = FileOutbox::new(&config.outbox.dir)
-        .with_context(|| format!("creating the outbox directory {}", config.outbox.dir.display()))?;
+    let outbox = FileOutbox::new(&config.outbox.dir).with_context(|| {
+        format!(
+            "creating the outbox directory {}",
+            config.outbox.dir.display()
+        )
+    })?;
     let state = accord_api::AppState::new(db, config.api(), oidc, Arc::new(outbox));
     let listener = tokio::net::TcpListener::bind(config.http.listen)
         .await
@@ -232,10 +249,16 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let db = admin_db(&config).await?;
             match command {
                 AdminCommand::CreateOrg { slug, name } => {
-                    let id = orgs::create(&db, &OrgSlug::parse(&slug)?, &OrgName::parse(&name)?).await?;
+                    let id =
+                        orgs::create(&db, &OrgSlug::parse(&slug)?, &OrgName::parse(&name)?).await?;
                     println!("created organization {slug} ({id})");
                 }
-                AdminCommand::CreateUser { org, email, name, role } => {
+                AdminCommand::CreateUser {
+                    org,
+                    email,
+                    name,
+                    role,
+                } => {
                     let org_id = org_id(&db, &org).await?;
                     let role: Role = role.parse()?;
                     let link = create_user(
@@ -282,4 +305,3 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     }
     Ok(())
 }
-

@@ -134,7 +134,8 @@ impl Default for Config {
             dev_mode: false,
             http: HttpConfig {
                 listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
-                public_url: Url::parse("http://127.0.0.1:8080/").unwrap_or_else(|_| unreachable_url()),
+                public_url: Url::parse("http://127.0.0.1:8080/")
+                    .unwrap_or_else(|_| unreachable_url()),
             },
             database: DatabaseConfig {
                 url: SecretString::from("postgres://accord_app@127.0.0.1:5432/accord"),
@@ -180,7 +181,10 @@ impl Config {
         let mut figment = Figment::from(Serialized::defaults(Config::default()));
         match file {
             Some(path) if !path.exists() => {
-                return Err(ConfigError(format!("the file {} does not exist", path.display())))
+                return Err(ConfigError(format!(
+                    "the file {} does not exist",
+                    path.display()
+                )))
             }
             Some(path) => figment = figment.merge(Toml::file_exact(path)),
             None if Path::new("accord.toml").exists() => {
@@ -205,9 +209,14 @@ impl Config {
             return Err(ConfigError("http.public_url must be an http(s) URL".into()));
         }
         if self.rate_limit.burst == 0 || self.rate_limit.replenish_ms == 0 {
-            return Err(ConfigError("rate_limit.burst and rate_limit.replenish_ms must be positive".into()));
+            return Err(ConfigError(
+                "rate_limit.burst and rate_limit.replenish_ms must be positive".into(),
+            ));
         }
-        if self.auth.session_ttl_hours == 0 || self.auth.setup_link_ttl_hours == 0 || self.auth.reset_link_ttl_minutes == 0 {
+        if self.auth.session_ttl_hours == 0
+            || self.auth.setup_link_ttl_hours == 0
+            || self.auth.reset_link_ttl_minutes == 0
+        {
             return Err(ConfigError("auth lifetimes must be positive".into()));
         }
         Ok(())
@@ -252,7 +261,9 @@ mod tests {
     use super::*;
 
     fn load_toml(toml: &str) -> Result<Config, ConfigError> {
-        Config::extract(Figment::from(Serialized::defaults(Config::default())).merge(Toml::string(toml)))
+        Config::extract(
+            Figment::from(Serialized::defaults(Config::default())).merge(Toml::string(toml)),
+        )
     }
 
     #[test]
@@ -264,7 +275,8 @@ mod tests {
 
     #[test]
     fn unknown_keys_are_refused_by_name() {
-        let err = load_toml("[http]\nlisten = \"127.0.0.1:1\"\npublik_url = \"http://x/\"\n").unwrap_err();
+        let err = load_toml("[http]\nlisten = \"127.0.0.1:1\"\npublik_url = \"http://x/\"\n")
+            .unwrap_err();
         assert!(err.to_string().contains("publik_url"), "{err}");
         let err = load_toml("[databse]\nurl = \"postgres://x\"\n").unwrap_err();
         assert!(err.to_string().contains("databse"), "{err}");
@@ -281,16 +293,23 @@ mod tests {
 
     #[test]
     fn https_public_url_makes_cookies_secure() {
-        let c = load_toml("[http]\nlisten = \"0.0.0.0:8080\"\npublic_url = \"https://accord.example\"\n").unwrap();
+        let c = load_toml(
+            "[http]\nlisten = \"0.0.0.0:8080\"\npublic_url = \"https://accord.example\"\n",
+        )
+        .unwrap();
         assert!(c.secure_cookies());
-        let c = load_toml("[http]\nlisten = \"0.0.0.0:8080\"\npublic_url = \"ftp://x\"\n").unwrap_err();
+        let c =
+            load_toml("[http]\nlisten = \"0.0.0.0:8080\"\npublic_url = \"ftp://x\"\n").unwrap_err();
         assert!(c.to_string().contains("public_url"));
     }
 
     #[test]
     fn environment_overrides_file() {
         figment::Jail::expect_with(|jail| {
-            jail.create_file("accord.toml", "[rate_limit]\nburst = 3\nreplenish_ms = 100\ntrust_forwarded_headers = false\n")?;
+            jail.create_file(
+                "accord.toml",
+                "[rate_limit]\nburst = 3\nreplenish_ms = 100\ntrust_forwarded_headers = false\n",
+            )?;
             jail.set_env("ACCORD__RATE_LIMIT__BURST", "7");
             let c = Config::load(None).map_err(|e| e.to_string())?;
             assert_eq!(c.rate_limit.burst, 7);

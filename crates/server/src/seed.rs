@@ -25,7 +25,11 @@ const PEOPLE: [(&str, &str, Role); 4] = [
     ("admin@demo.accord.test", "Ada Admin", Role::OrgAdmin),
     ("mediator@demo.accord.test", "Mo Mediator", Role::Mediator),
     ("party.one@demo.accord.test", "Pat Claimant", Role::Party),
-    ("party.two@demo.accord.test", "Robin Respondent", Role::Party),
+    (
+        "party.two@demo.accord.test",
+        "Robin Respondent",
+        Role::Party,
+    ),
 ];
 
 /// Creates the demo org (one admin, one mediator, two parties, one case with a
@@ -45,8 +49,20 @@ pub async fn demo(admin: &AdminDb) -> anyhow::Result<Vec<Login>> {
     let mut ids = Vec::new();
     let mut tx = admin.system_tenant(org, None).await?;
     for (email, name, role) in PEOPLE {
-        let invited = members::invite(&mut tx, &EmailAddress::parse(email)?, &DisplayName::parse(name)?, role).await?;
-        audit::append(&mut tx, "member.invite", "user", Some(invited.member.user_id.as_uuid())).await?;
+        let invited = members::invite(
+            &mut tx,
+            &EmailAddress::parse(email)?,
+            &DisplayName::parse(name)?,
+            role,
+        )
+        .await?;
+        audit::append(
+            &mut tx,
+            "member.invite",
+            "user",
+            Some(invited.member.user_id.as_uuid()),
+        )
+        .await?;
         ids.push(invited.member.user_id);
     }
     tx.commit().await?;
@@ -68,7 +84,14 @@ pub async fn demo(admin: &AdminDb) -> anyhow::Result<Vec<Login>> {
     .await?;
     audit::append(&mut tx, "case.create", "case", Some(case.id.as_uuid())).await?;
     for (email, name, _) in &PEOPLE[2..] {
-        let party = cases::add_party(&mut tx, case.id, PartyKind::Party, &DisplayName::parse(name)?, &EmailAddress::parse(email)?).await?;
+        let party = cases::add_party(
+            &mut tx,
+            case.id,
+            PartyKind::Party,
+            &DisplayName::parse(name)?,
+            &EmailAddress::parse(email)?,
+        )
+        .await?;
         audit::append(&mut tx, "party.add", "party", Some(party.id.as_uuid())).await?;
     }
     let zone = IanaTimeZone::parse("Europe/London")?;
@@ -82,7 +105,13 @@ pub async fn demo(admin: &AdminDb) -> anyhow::Result<Vec<Login>> {
         .unwrap_or_else(|| Utc::now() + chrono::Duration::days(1));
     let schedule = Schedule::new(starts_at, zone, SessionDuration::from_minutes(120)?);
     let session = sessions::schedule(&mut tx, case.id, &schedule).await?;
-    audit::append(&mut tx, "session.schedule", "session", Some(session.id.as_uuid())).await?;
+    audit::append(
+        &mut tx,
+        "session.schedule",
+        "session",
+        Some(session.id.as_uuid()),
+    )
+    .await?;
     tx.commit().await?;
     Ok(logins)
 }

@@ -17,7 +17,11 @@ fn accord(db: &TestDb, args: &[&str]) -> Output {
 }
 
 fn text(o: &Output) -> String {
-    format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
 }
 
 #[tokio::test]
@@ -33,43 +37,113 @@ async fn migrate_creates_and_migrates_a_new_database() -> anyhow::Result<()> {
     assert!(out.status.success(), "{}", text(&out));
     // The new database has the schema: connect to it and look.
     let conn_pool = sqlx::PgPool::connect(admin_url.as_str()).await?;
-    let count: i64 = sqlx::query_scalar("SELECT count(*) FROM pg_tables WHERE tablename IN ('cases', 'audit_events', 'users')")
-        .fetch_one(&conn_pool)
-        .await?;
+    let count: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM pg_tables WHERE tablename IN ('cases', 'audit_events', 'users')",
+    )
+    .fetch_one(&conn_pool)
+    .await?;
     conn_pool.close().await;
     assert_eq!(count, 3);
-    sqlx::query(&format!("DROP DATABASE {fresh} WITH (FORCE)")).execute(db.admin.pool()).await?;
+    sqlx::query(&format!("DROP DATABASE {fresh} WITH (FORCE)"))
+        .execute(db.admin.pool())
+        .await?;
     Ok(())
 }
 
 #[tokio::test]
 async fn operators_create_orgs_and_users_and_verify_the_audit_chain() -> anyhow::Result<()> {
     let db = TestDb::new().await?;
-    let out = accord(&db, &["admin", "create-org", "--slug", "northside", "--name", "Northside Mediation"]);
+    let out = accord(
+        &db,
+        &[
+            "admin",
+            "create-org",
+            "--slug",
+            "northside",
+            "--name",
+            "Northside Mediation",
+        ],
+    );
     assert!(out.status.success(), "{}", text(&out));
-    let out = accord(&db, &["admin", "create-org", "--slug", "northside", "--name", "Again"]);
+    let out = accord(
+        &db,
+        &[
+            "admin",
+            "create-org",
+            "--slug",
+            "northside",
+            "--name",
+            "Again",
+        ],
+    );
     assert!(!out.status.success(), "a duplicate slug must fail");
 
     let out = accord(
         &db,
-        &["admin", "create-user", "--org", "northside", "--email", "Ada@Northside.test", "--name", "Ada", "--role", "org_admin"],
+        &[
+            "admin",
+            "create-user",
+            "--org",
+            "northside",
+            "--email",
+            "Ada@Northside.test",
+            "--name",
+            "Ada",
+            "--role",
+            "org_admin",
+        ],
     );
     assert!(out.status.success(), "{}", text(&out));
     let stdout = String::from_utf8(out.stdout)?;
-    let link = stdout.lines().find(|l| l.contains("/password#token=")).expect("a setup link");
+    let link = stdout
+        .lines()
+        .find(|l| l.contains("/password#token="))
+        .expect("a setup link");
     let token = link.split("token=").nth(1).unwrap();
     assert_eq!(token.len(), 43);
     // The link is stored only as a hash.
-    let stored: i64 = sqlx::query_scalar("SELECT count(*) FROM password_links WHERE token_hash = sha256($1::bytea)")
-        .bind(token.as_bytes())
-        .fetch_one(db.admin.pool())
-        .await?;
+    let stored: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM password_links WHERE token_hash = sha256($1::bytea)",
+    )
+    .bind(token.as_bytes())
+    .fetch_one(db.admin.pool())
+    .await?;
     assert_eq!(stored, 1);
 
-    let bad = accord(&db, &["admin", "create-user", "--org", "nowhere", "--email", "b@x.test", "--name", "B"]);
+    let bad = accord(
+        &db,
+        &[
+            "admin",
+            "create-user",
+            "--org",
+            "nowhere",
+            "--email",
+            "b@x.test",
+            "--name",
+            "B",
+        ],
+    );
     assert!(!bad.status.success());
-    assert!(text(&bad).contains("no organization has the slug nowhere"), "{}", text(&bad));
-    let bad = accord(&db, &["admin", "create-user", "--org", "northside", "--email", "b@x.test", "--name", "B", "--role", "king"]);
+    assert!(
+        text(&bad).contains("no organization has the slug nowhere"),
+        "{}",
+        text(&bad)
+    );
+    let bad = accord(
+        &db,
+        &[
+            "admin",
+            "create-user",
+            "--org",
+            "northside",
+            "--email",
+            "b@x.test",
+            "--name",
+            "B",
+            "--role",
+            "king",
+        ],
+    );
     assert!(!bad.status.success());
 
     let ok = accord(&db, &["audit", "verify", "--org", "northside"]);
@@ -77,12 +151,20 @@ async fn operators_create_orgs_and_users_and_verify_the_audit_chain() -> anyhow:
     assert!(text(&ok).contains("intact (2 events)"), "{}", text(&ok));
 
     let mut tx = db.admin.pool().begin().await?;
-    sqlx::query("SET LOCAL session_replication_role = replica").execute(&mut *tx).await?;
-    sqlx::query("UPDATE audit_events SET target_id = gen_random_uuid() WHERE seq = 2").execute(&mut *tx).await?;
+    sqlx::query("SET LOCAL session_replication_role = replica")
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query("UPDATE audit_events SET target_id = gen_random_uuid() WHERE seq = 2")
+        .execute(&mut *tx)
+        .await?;
     tx.commit().await?;
     let broken = accord(&db, &["audit", "verify", "--org", "northside"]);
     assert_eq!(broken.status.code(), Some(1));
-    assert!(text(&broken).contains("event 2 was edited"), "{}", text(&broken));
+    assert!(
+        text(&broken).contains("event 2 was edited"),
+        "{}",
+        text(&broken)
+    );
     Ok(())
 }
 
@@ -107,8 +189,15 @@ fn unknown_configuration_keys_are_refused_by_name() {
 
 #[test]
 fn the_schema_command_prints_the_checked_in_schema() {
-    let out = Command::new(env!("CARGO_BIN_EXE_accord")).arg("graphql-schema").output().expect("run accord");
+    let out = Command::new(env!("CARGO_BIN_EXE_accord"))
+        .arg("graphql-schema")
+        .output()
+        .expect("run accord");
     assert!(out.status.success());
-    let checked_in = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../graphql/schema.graphql")).unwrap();
+    let checked_in = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../graphql/schema.graphql"
+    ))
+    .unwrap();
     assert_eq!(String::from_utf8(out.stdout).unwrap(), checked_in);
 }

@@ -20,7 +20,9 @@ use accord_api::outbox::{FileOutbox, OutboundMessage};
 use accord_api::{ApiConfig, AppState, RateLimitConfig};
 use accord_auth::oidc::OidcClient;
 use accord_db::{members, orgs, AdminDb, Db};
-use accord_domain::{DisplayName, EmailAddress, OrgId, OrgName, OrgSlug, PlainPassword, Role, UserId};
+use accord_domain::{
+    DisplayName, EmailAddress, OrgId, OrgName, OrgSlug, PlainPassword, Role, UserId,
+};
 use anyhow::Context as _;
 use serde_json::{json, Value};
 use sqlx::Connection as _;
@@ -67,7 +69,9 @@ impl TestDb {
         let mut conn = sqlx::PgConnection::connect(&base)
             .await
             .with_context(|| "connecting to the test Postgres cluster (ACCORD_TEST_DATABASE_URL); scripts/test starts one")?;
-        sqlx::query(&format!("CREATE DATABASE {name}")).execute(&mut conn).await?;
+        sqlx::query(&format!("CREATE DATABASE {name}"))
+            .execute(&mut conn)
+            .await?;
         conn.close().await?;
         let admin_url = with_database(&base, &name, None)?;
         let admin = AdminDb::connect(&admin_url).await?;
@@ -91,7 +95,10 @@ impl Drop for TestDb {
         // Async drop does not exist: drop the database from a short-lived runtime
         // on its own thread, and wait so the next test starts clean.
         let handle = std::thread::spawn(move || {
-            let Ok(rt) = tokio::runtime::Builder::new_current_thread().enable_all().build() else {
+            let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            else {
                 return;
             };
             rt.block_on(async move {
@@ -176,7 +183,10 @@ const OIDC_CLIENT_SECRET: &str = "accord-test-secret";
 /// (callback `<base>/auth/oidc/callback`).
 pub async fn spawn_app_with_idp() -> anyhow::Result<(TestApp, oidc::TestIdp)> {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let redirect = url::Url::parse(&format!("http://{}/auth/oidc/callback", listener.local_addr()?))?;
+    let redirect = url::Url::parse(&format!(
+        "http://{}/auth/oidc/callback",
+        listener.local_addr()?
+    ))?;
     let idp = oidc::TestIdp::start(&redirect).await?;
     let client = OidcClient::discover(accord_auth::oidc::OidcConfig {
         issuer_url: idp.issuer.clone(),
@@ -196,11 +206,15 @@ pub async fn spawn_app_with_idp() -> anyhow::Result<(TestApp, oidc::TestIdp)> {
     Ok((app, idp))
 }
 
-async fn spawn_on(listener: tokio::net::TcpListener, options: AppOptions) -> anyhow::Result<TestApp> {
+async fn spawn_on(
+    listener: tokio::net::TcpListener,
+    options: AppOptions,
+) -> anyhow::Result<TestApp> {
     let db = TestDb::new().await?;
     let addr = listener.local_addr()?;
     let base_url = format!("http://{addr}");
-    let outbox_dir = std::env::temp_dir().join(format!("accord-outbox-{}", uuid::Uuid::new_v4().simple()));
+    let outbox_dir =
+        std::env::temp_dir().join(format!("accord-outbox-{}", uuid::Uuid::new_v4().simple()));
     let outbox = FileOutbox::new(&outbox_dir)?;
     let config = ApiConfig {
         public_url: url::Url::parse(&base_url)?,
@@ -211,7 +225,12 @@ async fn spawn_on(listener: tokio::net::TcpListener, options: AppOptions) -> any
         reset_link_ttl: Duration::from_secs(1800),
         rate_limit: options.rate_limit,
     };
-    let state = AppState::new(db.app.clone(), config, options.oidc, Arc::new(outbox.clone()));
+    let state = AppState::new(
+        db.app.clone(),
+        config,
+        options.oidc,
+        Arc::new(outbox.clone()),
+    );
     let server = tokio::spawn(async move {
         let _ = accord_api::serve(listener, state, std::future::pending()).await;
     });
@@ -228,7 +247,12 @@ async fn spawn_on(listener: tokio::net::TcpListener, options: AppOptions) -> any
 impl TestApp {
     /// Creates an organization.
     pub async fn org(&self, slug: &str) -> anyhow::Result<OrgId> {
-        Ok(orgs::create(&self.db.admin, &OrgSlug::parse(slug)?, &OrgName::parse(&format!("Org {slug}"))?).await?)
+        Ok(orgs::create(
+            &self.db.admin,
+            &OrgSlug::parse(slug)?,
+            &OrgName::parse(&format!("Org {slug}"))?,
+        )
+        .await?)
     }
 
     /// Creates an account in `org` with `role` and the password [`PASSWORD`].
@@ -273,7 +297,11 @@ impl TestApp {
             body["org"] = json!(org);
         }
         let response = client.post_json("/auth/sign-in", &body).await?;
-        anyhow::ensure!(response.0 == 200, "sign-in of {email} failed: {:?}", response);
+        anyhow::ensure!(
+            response.0 == 200,
+            "sign-in of {email} failed: {:?}",
+            response
+        );
         client.csrf = response.1["csrfToken"].as_str().map(str::to_owned);
         Ok(client)
     }
@@ -298,21 +326,31 @@ pub struct Client {
 impl Client {
     /// POSTs JSON with the CSRF header (when known); returns status and JSON body.
     pub async fn post_json(&self, path: &str, body: &Value) -> anyhow::Result<(u16, Value)> {
-        let mut request = self.http.post(format!("{}{path}", self.base_url)).json(body);
+        let mut request = self
+            .http
+            .post(format!("{}{path}", self.base_url))
+            .json(body);
         if let Some(csrf) = &self.csrf {
             request = request.header("x-csrf-token", csrf);
         }
         let response = request.send().await?;
         let status = response.status().as_u16();
         let text = response.text().await?;
-        let value = if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap_or(Value::String(text)) };
+        let value = if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap_or(Value::String(text))
+        };
         Ok((status, value))
     }
 
     /// Runs a GraphQL operation; returns the whole response body.
     pub async fn graphql(&self, query: &str, variables: Value) -> anyhow::Result<Value> {
         let (_, body) = self
-            .post_json("/graphql", &json!({ "query": query, "variables": variables }))
+            .post_json(
+                "/graphql",
+                &json!({ "query": query, "variables": variables }),
+            )
             .await?;
         Ok(body)
     }

@@ -140,6 +140,17 @@ pub(crate) async fn authorize(
     }
 }
 
+/// Refuses `action` when the actor's role may never do it, before any object is
+/// looked up: otherwise "forbidden" for an existing id and "not found" for a
+/// missing one would tell a party which ids exist.
+pub(crate) fn deny_early(tx: &TenantTx, action: Action) -> Result<(), ApiError> {
+    let role = tx.actor().role;
+    match accord_domain::grant(role, action) {
+        Grant::Deny => Err(accord_domain::Denied { role, action }.into()),
+        Grant::Involved | Grant::OrgWide => Ok(()),
+    }
+}
+
 type BoxFut<'t, T> = Pin<Box<dyn Future<Output = Result<T, ApiError>> + Send + 't>>;
 
 /// Runs a mutation in a savepoint of the request transaction: on error its
@@ -205,7 +216,11 @@ fn has_mutation(query: &str) -> bool {
 }
 
 /// `POST /graphql`
-pub(crate) async fn handler(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+pub(crate) async fn handler(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     let rid = web::request_id(&headers);
     let rid = rid.as_deref();
     let is_json = headers
@@ -284,7 +299,12 @@ pub(crate) async fn handler(State(state): State<AppState>, headers: HeaderMap, b
 /// `GET /graphql`: GraphiQL in development, nothing otherwise.
 pub(crate) async fn graphiql(State(state): State<AppState>) -> Response {
     if state.config().dev_mode {
-        Html(async_graphql::http::GraphiQLSource::build().endpoint("/graphql").finish()).into_response()
+        Html(
+            async_graphql::http::GraphiQLSource::build()
+                .endpoint("/graphql")
+                .finish(),
+        )
+        .into_response()
     } else {
         ApiError::NotFound("page").into_response()
     }

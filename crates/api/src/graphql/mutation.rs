@@ -15,14 +15,19 @@ use super::types::{
     not_found, AddPartyInput, Case, CreateCaseInput, GqlCaseStatus, GqlRole, InviteMemberInput,
     Member, Party, RescheduleSessionInput, ScheduleSessionInput, Session,
 };
-use super::{authorize, mutate, rctx};
+use super::{authorize, deny_early, mutate, rctx};
 use crate::auth_routes::issue_password_link;
 use crate::outbox::OutboundMessage;
 use crate::ApiError;
 
 /// Fails unless `user` is a member of the org with the mediator role.
 async fn ensure_mediator(tx: &mut accord_db::TenantTx, user: UserId) -> Result<(), ApiError> {
-    let not_mediator = || ApiError::bad_input("mediatorId", "that member is not a mediator of this organization");
+    let not_mediator = || {
+        ApiError::bad_input(
+            "mediatorId",
+            "that member is not a mediator of this organization",
+        )
+    };
     match members::get(tx, user).await {
         Ok(m) if m.role == Role::Mediator => Ok(()),
         Ok(_) | Err(accord_db::DbError::NotFound) => Err(not_mediator()),
@@ -53,7 +58,11 @@ pub struct Mutation;
 impl Mutation {
     /// Invites someone into the organization. A new account gets a single-use
     /// password-setup link by email; an existing account is told it was added.
-    async fn invite_member(&self, ctx: &Context<'_>, input: InviteMemberInput) -> async_graphql::Result<Member> {
+    async fn invite_member(
+        &self,
+        ctx: &Context<'_>,
+        input: InviteMemberInput,
+    ) -> async_graphql::Result<Member> {
         let state = rctx(ctx).state().clone();
         let (member, message) = mutate(ctx, move |tx| {
             Box::pin(async move {
@@ -67,8 +76,8 @@ impl Mutation {
                     let link = issue_password_link(&state, tx.conn(), user, LinkPurpose::Setup).await?;
                     format!(
                         "You have been invited to Accord.\n\nChoose your password with this link \
-                         (it works once, for {} hours):\n{link}\n",
-                        state.config().setup_link_ttl.as_secs() / 3600
+                         (it works once, for {}):\n{link}\n",
+                        crate::auth_routes::lifetime(state.config().setup_link_ttl)
                     )
                 } else {
                     "You have been added to another organization on Accord. Sign in as usual to see it.\n".into()
@@ -78,7 +87,7 @@ impl Mutation {
                     subject: "Your Accord invitation".into(),
                     body,
                 };
-                Ok((Member(invited.member), message))
+                Ok((Member::from(invited.member), message))
             })
         })
         .await?;
@@ -87,17 +96,25 @@ impl Mutation {
     }
 
     /// Changes a member's role. The organization always keeps one org admin.
-    async fn change_member_role(&self, ctx: &Context<'_>, user_id: Uuid, role: GqlRole) -> async_graphql::Result<Member> {
+    async fn change_member_role(
+        &self,
+        ctx: &Context<'_>,
+        user_id: Uuid,
+        role: GqlRole,
+    ) -> async_graphql::Result<Member> {
         mutate(ctx, move |tx| {
             Box::pin(async move {
                 authorize(tx, Action::ManageMembers, None).await?;
                 let user = UserId::from_uuid(user_id);
-                let member = members::change_role(tx, user, role.into()).await.map_err(|e| match e {
-                    members::MembershipChangeError::Db(db) => not_found("member")(db),
-                    other => other.into(),
-                })?;
+                let member =
+                    members::change_role(tx, user, role.into())
+                        .await
+                        .map_err(|e| match e {
+                            members::MembershipChangeError::Db(db) => not_found("member")(db),
+                            other => other.into(),
+                        })?;
                 audit::append(tx, "member.change_role", "user", Some(user_id)).await?;
-                Ok(Member(member))
+                Ok(Member::from(member))
             })
         })
         .await
@@ -108,10 +125,12 @@ impl Mutation {
         mutate(ctx, move |tx| {
             Box::pin(async move {
                 authorize(tx, Action::ManageMembers, None).await?;
-                members::remove(tx, UserId::from_uuid(user_id)).await.map_err(|e| match e {
-                    members::MembershipChangeError::Db(db) => not_found("member")(db),
-                    other => other.into(),
-                })?;
+                members::remove(tx, UserId::from_uuid(user_id))
+                    .await
+                    .map_err(|e| match e {
+                        members::MembershipChangeError::Db(db) => not_found("member")(db),
+                        other => other.into(),
+                    })?;
                 audit::append(tx, "member.remove", "user", Some(user_id)).await?;
                 Ok(user_id)
             })
@@ -120,7 +139,11 @@ impl Mutation {
     }
 
     /// Opens a case.
-    async fn create_case(&self, ctx: &Context<'_>, input: CreateCaseInput) -> async_graphql::Result<Case> {
+    async fn create_case(
+        &self,
+        ctx: &Context<'_>,
+        input: CreateCaseInput,
+    ) -> async_graphql::Result<Case> {
         mutate(ctx, move |tx| {
             Box::pin(async move {
                 authorize(tx, Action::CreateCase, None).await?;
@@ -139,7 +162,12 @@ impl Mutation {
     }
 
     /// Moves a case to a new status along the allowed transitions.
-    async fn update_case_status(&self, ctx: &Context<'_>, id: Uuid, status: GqlCaseStatus) -> async_graphql::Result<Case> {
+    async fn update_case_status(
+        &self,
+        ctx: &Context<'_>,
+        id: Uuid,
+        status: GqlCaseStatus,
+    ) -> async_graphql::Result<Case> {
         mutate(ctx, move |tx| {
             Box::pin(async move {
                 let id = CaseId::from_uuid(id);
@@ -155,7 +183,12 @@ impl Mutation {
     }
 
     /// Assigns a mediator to a case, or clears the assignment with null.
-    async fn assign_mediator(&self, ctx: &Context<'_>, case_id: Uuid, mediator_id: Option<Uuid>) -> async_graphql::Result<Case> {
+    async fn assign_mediator(
+        &self,
+        ctx: &Context<'_>,
+        case_id: Uuid,
+        mediator_id: Option<Uuid>,
+    ) -> async_graphql::Result<Case> {
         mutate(ctx, move |tx| {
             Box::pin(async move {
                 let id = CaseId::from_uuid(case_id);
@@ -174,7 +207,11 @@ impl Mutation {
     }
 
     /// Adds a party, counsel or interpreter to a case.
-    async fn add_party(&self, ctx: &Context<'_>, input: AddPartyInput) -> async_graphql::Result<Party> {
+    async fn add_party(
+        &self,
+        ctx: &Context<'_>,
+        input: AddPartyInput,
+    ) -> async_graphql::Result<Party> {
         mutate(ctx, move |tx| {
             Box::pin(async move {
                 let case_id = CaseId::from_uuid(input.case_id);
@@ -195,10 +232,13 @@ impl Mutation {
     async fn remove_party(&self, ctx: &Context<'_>, party_id: Uuid) -> async_graphql::Result<Uuid> {
         mutate(ctx, move |tx| {
             Box::pin(async move {
+                deny_early(tx, Action::ManageParties)?;
                 let id = PartyId::from_uuid(party_id);
                 let party = cases::party(tx, id).await.map_err(not_found("party"))?;
                 authorize(tx, Action::ManageParties, Some(party.case_id)).await?;
-                cases::remove_party(tx, id).await.map_err(not_found("party"))?;
+                cases::remove_party(tx, id)
+                    .await
+                    .map_err(not_found("party"))?;
                 audit::append(tx, "party.remove", "party", Some(party_id)).await?;
                 Ok(party_id)
             })
@@ -207,7 +247,11 @@ impl Mutation {
     }
 
     /// Schedules a session on a case.
-    async fn schedule_session(&self, ctx: &Context<'_>, input: ScheduleSessionInput) -> async_graphql::Result<Session> {
+    async fn schedule_session(
+        &self,
+        ctx: &Context<'_>,
+        input: ScheduleSessionInput,
+    ) -> async_graphql::Result<Session> {
         mutate(ctx, move |tx| {
             Box::pin(async move {
                 let case_id = CaseId::from_uuid(input.case_id);
@@ -221,7 +265,13 @@ impl Mutation {
                 );
                 schedule.ensure_future(Utc::now())?;
                 let session = sessions::schedule(tx, case_id, &schedule).await?;
-                audit::append(tx, "session.schedule", "session", Some(session.id.as_uuid())).await?;
+                audit::append(
+                    tx,
+                    "session.schedule",
+                    "session",
+                    Some(session.id.as_uuid()),
+                )
+                .await?;
                 Ok(session.into())
             })
         })
@@ -229,9 +279,14 @@ impl Mutation {
     }
 
     /// Moves a scheduled session to a new time.
-    async fn reschedule_session(&self, ctx: &Context<'_>, input: RescheduleSessionInput) -> async_graphql::Result<Session> {
+    async fn reschedule_session(
+        &self,
+        ctx: &Context<'_>,
+        input: RescheduleSessionInput,
+    ) -> async_graphql::Result<Session> {
         mutate(ctx, move |tx| {
             Box::pin(async move {
+                deny_early(tx, Action::ScheduleSession)?;
                 let id = SessionId::from_uuid(input.id);
                 let current = sessions::get(tx, id).await.map_err(not_found("session"))?;
                 authorize(tx, Action::ScheduleSession, Some(current.case_id)).await?;
@@ -263,6 +318,7 @@ impl Mutation {
     async fn cancel_session(&self, ctx: &Context<'_>, id: Uuid) -> async_graphql::Result<Session> {
         mutate(ctx, move |tx| {
             Box::pin(async move {
+                deny_early(tx, Action::ScheduleSession)?;
                 let sid = SessionId::from_uuid(id);
                 let current = sessions::get(tx, sid).await.map_err(not_found("session"))?;
                 authorize(tx, Action::ScheduleSession, Some(current.case_id)).await?;

@@ -42,7 +42,10 @@ fn page_size(first: i32) -> Result<u32, ApiError> {
     if (1..=MAX_PAGE).contains(&first) {
         Ok(first.unsigned_abs())
     } else {
-        Err(ApiError::bad_input("first", format!("ask for 1 to {MAX_PAGE} items")))
+        Err(ApiError::bad_input(
+            "first",
+            format!("ask for 1 to {MAX_PAGE} items"),
+        ))
     }
 }
 
@@ -56,7 +59,10 @@ impl Query {
     async fn viewer(&self, ctx: &Context<'_>) -> async_graphql::Result<Viewer> {
         read(ctx, |tx| {
             Box::pin(async move {
-                let user = tx.actor().user_id.ok_or_else(|| ApiError::Unauthenticated("sign in first".into()))?;
+                let user = tx
+                    .actor()
+                    .user_id
+                    .ok_or_else(|| ApiError::Unauthenticated("sign in first".into()))?;
                 Ok(Viewer {
                     member: members::get(tx, user).await?,
                 })
@@ -81,7 +87,11 @@ impl Query {
         read(ctx, |tx| {
             Box::pin(async move {
                 authorize(tx, Action::ViewMembers, None).await?;
-                Ok(members::list(tx).await?.into_iter().map(Member).collect())
+                Ok(members::list(tx)
+                    .await?
+                    .into_iter()
+                    .map(Member::from)
+                    .collect())
             })
         })
         .await
@@ -89,7 +99,7 @@ impl Query {
 
     /// Cases newest first, a page at a time. Mediators, parties and observers see
     /// only the cases they are on.
-    #[graphql(complexity = "5 + first.max(0) as usize * child_complexity")]
+    #[graphql(complexity = "5 + first.clamp(0, MAX_PAGE) as usize * child_complexity")]
     async fn cases(
         &self,
         ctx: &Context<'_>,

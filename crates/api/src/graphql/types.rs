@@ -74,7 +74,11 @@ macro_rules! convert {
 convert!(GqlRole, Role, [OrgAdmin, Mediator, Party, Observer]);
 convert!(GqlCaseStatus, CaseStatus, [Open, OnHold, Settled, Closed]);
 convert!(GqlPartyKind, PartyKind, [Party, Counsel, Interpreter]);
-convert!(GqlSessionStatus, SessionStatus, [Scheduled, Cancelled, Completed]);
+convert!(
+    GqlSessionStatus,
+    SessionStatus,
+    [Scheduled, Cancelled, Completed]
+);
 
 /// An account as members of the organization see it.
 #[derive(SimpleObject, Clone, Debug)]
@@ -82,8 +86,8 @@ convert!(GqlSessionStatus, SessionStatus, [Scheduled, Cancelled, Completed]);
 pub struct User {
     /// Its id.
     pub id: Uuid,
-    /// Email address.
-    pub email: String,
+    /// Email address; null for roles that may not see members' contact details.
+    pub email: Option<String>,
     /// Display name.
     pub display_name: String,
 }
@@ -106,14 +110,17 @@ impl Viewer {
     }
     /// The organization the session is signed in to.
     async fn organization(&self, ctx: &Context<'_>) -> async_graphql::Result<Organization> {
-        read(ctx, |tx| Box::pin(async move { Ok(Organization(orgs::current(tx).await?)) })).await
+        read(ctx, |tx| {
+            Box::pin(async move { Ok(Organization(orgs::current(tx).await?)) })
+        })
+        .await
     }
 }
 
 pub(crate) fn member_user(m: &members::Member) -> User {
     User {
         id: m.user_id.as_uuid(),
-        email: m.email.as_str().to_owned(),
+        email: Some(m.email.as_str().to_owned()),
         display_name: m.display_name.as_str().to_owned(),
     }
 }
@@ -144,25 +151,42 @@ impl Organization {
 
 /// A member of the organization.
 #[derive(Debug, Clone)]
-pub struct Member(pub(crate) members::Member);
+pub struct Member {
+    pub(crate) inner: members::Member,
+    /// Whether the viewer may see contact details and account state.
+    pub(crate) show_contact: bool,
+}
+
+impl From<members::Member> for Member {
+    fn from(inner: members::Member) -> Self {
+        Member {
+            inner,
+            show_contact: true,
+        }
+    }
+}
 
 #[Object]
 impl Member {
     /// The account.
     async fn user(&self) -> User {
-        member_user(&self.0)
+        let mut user = member_user(&self.inner);
+        if !self.show_contact {
+            user.email = None;
+        }
+        user
     }
     /// The role in this organization.
     async fn role(&self) -> GqlRole {
-        self.0.role.into()
+        self.inner.role.into()
     }
     /// When they joined.
     async fn joined_at(&self) -> DateTime<Utc> {
-        self.0.joined_at
+        self.inner.joined_at
     }
-    /// Whether they have set a password yet.
-    async fn activated(&self) -> bool {
-        self.0.activated
+    /// Whether they have set a password yet; null for roles that may not see members.
+    async fn activated(&self) -> Option<bool> {
+        self.show_contact.then_some(self.inner.activated)
     }
 }
 
@@ -202,15 +226,21 @@ impl From<cases::Case> for Case {
 
 #[ComplexObject]
 impl Case {
-    /// The assigned mediator.
+    /// The assigned mediator. Their email is shown only to roles that may see
+    /// members' contact details.
     async fn mediator(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Member>> {
         let Some(mediator) = self.inner.mediator_id else {
             return Ok(None);
         };
         read(ctx, move |tx| {
             Box::pin(async move {
+                let show_contact =
+                    accord_domain::grant(tx.actor().role, Action::ViewMembers) != Grant::Deny;
                 match members::get(tx, mediator).await {
-                    Ok(m) => Ok(Some(Member(m))),
+                    Ok(m) => Ok(Some(Member {
+                        inner: m,
+                        show_contact,
+                    })),
                     Err(accord_db::DbError::NotFound) => Ok(None),
                     Err(e) => Err(e.into()),
                 }
@@ -224,11 +254,12 @@ impl Case {
         let case_id = self.inner.id;
         read(ctx, move |tx| {
             Box::pin(async move {
-                let show_contact = match accord_domain::grant(tx.actor().role, Action::ViewPartyContacts) {
-                    Grant::Deny => false,
-                    // Viewing the case already proved involvement for Involved grants.
-                    Grant::Involved | Grant::OrgWide => true,
-                };
+                let show_contact =
+                    match accord_domain::grant(tx.actor().role, Action::ViewPartyContacts) {
+                        Grant::Deny => false,
+                        // Viewing the case already proved involvement for Involved grants.
+                        Grant::Involved | Grant::OrgWide => true,
+                    };
                 Ok(cases::parties(tx, case_id)
                     .await?
                     .into_iter()

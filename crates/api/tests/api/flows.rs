@@ -8,8 +8,11 @@ use serde_json::json;
 async fn admin_runs_a_case_from_creation_to_schedule() -> anyhow::Result<()> {
     let app = spawn_app().await?;
     let org = app.org("northside").await?;
-    app.member(org, "admin@northside.test", Role::OrgAdmin).await?;
-    let mediator = app.member(org, "med@northside.test", Role::Mediator).await?;
+    app.member(org, "admin@northside.test", Role::OrgAdmin)
+        .await?;
+    let mediator = app
+        .member(org, "med@northside.test", Role::Mediator)
+        .await?;
     let admin = app.sign_in("admin@northside.test", None).await?;
 
     let data = admin
@@ -20,7 +23,10 @@ async fn admin_runs_a_case_from_creation_to_schedule() -> anyhow::Result<()> {
         .await?;
     let case_id = data["createCase"]["id"].as_str().unwrap().to_owned();
     assert_eq!(data["createCase"]["status"], "OPEN");
-    assert_eq!(data["createCase"]["mediator"]["user"]["email"], "med@northside.test");
+    assert_eq!(
+        data["createCase"]["mediator"]["user"]["email"],
+        "med@northside.test"
+    );
 
     admin
         .ok(
@@ -34,7 +40,10 @@ async fn admin_runs_a_case_from_creation_to_schedule() -> anyhow::Result<()> {
             json!({ "c": case_id }),
         )
         .await?;
-    assert_eq!(data["scheduleSession"]["localStartsAt"], "2031-03-30T10:00:00+01:00");
+    assert_eq!(
+        data["scheduleSession"]["localStartsAt"],
+        "2031-03-30T10:00:00+01:00"
+    );
     assert_eq!(data["scheduleSession"]["status"], "SCHEDULED");
 
     let data = admin
@@ -46,8 +55,23 @@ async fn admin_runs_a_case_from_creation_to_schedule() -> anyhow::Result<()> {
     assert_eq!(node["sessions"][0]["durationMinutes"], 90);
     assert_eq!(data["cases"]["pageInfo"]["hasNextPage"], false);
 
-    let data = admin.ok("{ auditEvents { seq action } }", json!({})).await?;
-    let actions: Vec<&str> = data["auditEvents"].as_array().unwrap().iter().map(|e| e["action"].as_str().unwrap()).collect();
-    assert_eq!(actions[..4], ["session.schedule", "party.add", "case.create", "auth.sign_in"]);
+    let data = admin
+        .ok("{ auditEvents { seq action } }", json!({}))
+        .await?;
+    let actions: Vec<&str> = data["auditEvents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        actions[..4],
+        [
+            "session.schedule",
+            "party.add",
+            "case.create",
+            "auth.sign_in"
+        ]
+    );
     Ok(())
 }

@@ -1,6 +1,10 @@
 //! Integration tests of the HTTP API against a real Postgres (one fresh
 //! database per test, see accord-testkit).
 
+mod abuse;
 mod flows;
+mod isolation;
 mod oidc;
+mod roles;
 mod schema;
+mod signin;

@@ -12,7 +12,11 @@ async fn sign_in_via_idp(
     client: &accord_testkit::Client,
     login: &str,
 ) -> anyhow::Result<reqwest::Response> {
-    let start = client.http.get(format!("{}/auth/oidc/start", app.base_url)).send().await?;
+    let start = client
+        .http
+        .get(format!("{}/auth/oidc/start", app.base_url))
+        .send()
+        .await?;
     anyhow::ensure!(start.status().is_redirection(), "start: {}", start.status());
     let to_idp = url::Url::parse(start.headers()["location"].to_str()?)?;
     let back = idp.authorize(&to_idp, login).await?;
@@ -23,14 +27,20 @@ async fn sign_in_via_idp(
 async fn a_member_signs_in_with_the_identity_provider() -> anyhow::Result<()> {
     let (app, idp) = spawn_app_with_idp().await?;
     let org = app.org("northside").await?;
-    app.member(org, "alice@example.test", Role::Mediator).await?;
+    app.member(org, "alice@example.test", Role::Mediator)
+        .await?;
     let client = app.client();
     let callback = sign_in_via_idp(&app, &idp, &client, "alice@example.test").await?;
     assert_eq!(callback.status(), 303);
     assert_eq!(callback.headers()["location"], "/");
     let cookie = callback.headers()["set-cookie"].to_str()?.to_owned();
-    assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax"), "{cookie}");
-    let data = client.ok("{ viewer { role user { email } } }", json!({})).await?;
+    assert!(
+        cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax"),
+        "{cookie}"
+    );
+    let data = client
+        .ok("{ viewer { role user { email } } }", json!({}))
+        .await?;
     assert_eq!(data["viewer"]["user"]["email"], "alice@example.test");
     assert_eq!(data["viewer"]["role"], "MEDIATOR");
 
@@ -50,12 +60,19 @@ async fn an_unknown_email_is_refused_and_no_account_is_made() -> anyhow::Result<
     assert_eq!(callback.status(), 403);
     let body: serde_json::Value = callback.json().await?;
     assert_eq!(body["error"]["code"], "FORBIDDEN");
-    assert!(body["error"]["message"].as_str().unwrap().contains("ask your organization's admin"));
-    let accounts: i64 = sqlx::query_scalar("SELECT count(*) FROM users WHERE email = 'bob@example.test'")
-        .fetch_one(app.db.admin.pool())
-        .await?;
+    assert!(body["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("ask your organization's admin"));
+    let accounts: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM users WHERE email = 'bob@example.test'")
+            .fetch_one(app.db.admin.pool())
+            .await?;
     assert_eq!(accounts, 0);
-    assert_eq!(client.graphql("{ viewer { role } }", json!({})).await?["errors"][0]["extensions"]["code"], "UNAUTHENTICATED");
+    assert_eq!(
+        client.graphql("{ viewer { role } }", json!({})).await?["errors"][0]["extensions"]["code"],
+        "UNAUTHENTICATED"
+    );
     Ok(())
 }
 
@@ -76,13 +93,21 @@ async fn bad_id_tokens_and_replayed_callbacks_are_refused() -> anyhow::Result<()
         assert!(callback.headers().get("set-cookie").is_none(), "{login}");
         let body: serde_json::Value = callback.json().await?;
         assert_eq!(body["error"]["code"], "UNAUTHENTICATED");
-        assert!(body["error"]["message"].as_str().unwrap().contains(reason), "{login}: {body}");
+        assert!(
+            body["error"]["message"].as_str().unwrap().contains(reason),
+            "{login}: {body}"
+        );
     }
 
     // The same callback URL twice: the pending login is spent by the first.
-    app.member(org, "alice@example.test", Role::Mediator).await?;
+    app.member(org, "alice@example.test", Role::Mediator)
+        .await?;
     let client = app.client();
-    let start = client.http.get(format!("{}/auth/oidc/start", app.base_url)).send().await?;
+    let start = client
+        .http
+        .get(format!("{}/auth/oidc/start", app.base_url))
+        .send()
+        .await?;
     let to_idp = url::Url::parse(start.headers()["location"].to_str()?)?;
     let back = idp.authorize(&to_idp, "alice@example.test").await?;
     assert_eq!(client.http.get(back.as_str()).send().await?.status(), 303);

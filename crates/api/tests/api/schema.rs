@@ -2,7 +2,8 @@
 
 #[test]
 fn checked_in_schema_matches_the_code() {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../graphql/schema.graphql");
+    let path =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../graphql/schema.graphql");
     let generated = accord_api::schema_sdl();
     if std::env::var_os("ACCORD_UPDATE_SCHEMA").is_some() {
         std::fs::write(&path, &generated).expect("write graphql/schema.graphql");
