@@ -304,6 +304,8 @@ mod tests {
     }
 
     #[test]
+    // figment::Jail's closure must return figment's own (large) error type.
+    #[allow(clippy::result_large_err)]
     fn environment_overrides_file() {
         figment::Jail::expect_with(|jail| {
             jail.create_file(
