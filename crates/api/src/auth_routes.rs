@@ -26,7 +26,26 @@ use crate::{ApiError, AppState};
 /// How long the identity provider has to send the browser back.
 const OIDC_LOGIN_TTL: Duration = Duration::from_secs(600);
 
+/// Handlers answer with a response or an error; the error's body carries its
+/// code, and internal errors a reference to the log line (whose span holds the
+/// request id).
 type Reply = Result<Response, ApiError>;
+
+/// Records an account event in the org of the signed-in session.
+async fn audit_session_event(
+    state: &AppState,
+    signed_in: &SignedIn,
+    action: &str,
+) -> Result<(), ApiError> {
+    let s = signed_in.session;
+    let mut tx = state
+        .db()
+        .tenant(s.org_id, s.user_id, signed_in.request_id.clone())
+        .await?;
+    audit::append(&mut tx, action, "user", Some(s.user_id.as_uuid())).await?;
+    tx.commit().await?;
+    Ok(())
+}
 
 /// Parses a JSON body with a clear error for the client.
 fn parse_body<T: DeserializeOwned>(body: &Bytes) -> Result<T, ApiError> {
@@ -232,26 +251,19 @@ async fn start_session(
 }
 
 /// `GET /auth/session`: who is signed in, with the CSRF token for this session.
-pub(crate) async fn current_session(
-    State(state): State<AppState>,
-    signed_in: SignedIn,
-) -> Response {
+pub(crate) async fn current_session(State(state): State<AppState>, signed_in: SignedIn) -> Reply {
     let rid = signed_in.request_id.clone();
-    let result: Reply = async {
-        let s = signed_in.session;
-        let tx = state.db().tenant(s.org_id, s.user_id, rid.clone()).await?;
-        let role = tx.actor().role;
-        Ok(Json(json!({
-            "csrfToken": token::csrf_token(&signed_in.token),
-            "userId": s.user_id,
-            "orgId": s.org_id,
-            "role": role.as_str(),
-            "expiresAt": s.expires_at,
-        }))
-        .into_response())
-    }
-    .await;
-    result.unwrap_or_else(|e| e.into_response_with(rid.as_deref()))
+    let s = signed_in.session;
+    let tx = state.db().tenant(s.org_id, s.user_id, rid.clone()).await?;
+    let role = tx.actor().role;
+    Ok(Json(json!({
+        "csrfToken": token::csrf_token(&signed_in.token),
+        "userId": s.user_id,
+        "orgId": s.org_id,
+        "role": role.as_str(),
+        "expiresAt": s.expires_at,
+    }))
+    .into_response())
 }
 
 /// `POST /auth/sign-out`
@@ -259,26 +271,22 @@ pub(crate) async fn sign_out(
     State(state): State<AppState>,
     headers: HeaderMap,
     signed_in: SignedIn,
-) -> Response {
-    let rid = signed_in.request_id.clone();
-    let result: Reply = async {
-        signed_in.check_csrf(&headers)?;
-        let s = signed_in.session;
-        auth_db::revoke_web_session(state.db(), s.id).await?;
-        // The membership may be gone already; signing out still succeeds then.
-        if let Ok(mut tx) = state.db().tenant(s.org_id, s.user_id, rid.clone()).await {
-            audit::append(&mut tx, "auth.sign_out", "user", Some(s.user_id.as_uuid())).await?;
-            tx.commit().await?;
+) -> Reply {
+    signed_in.check_csrf(&headers)?;
+    let s = signed_in.session;
+    auth_db::revoke_web_session(state.db(), s.id).await?;
+    // The membership may be gone already; signing out still succeeds then.
+    if let Err(e) = audit_session_event(&state, &signed_in, "auth.sign_out").await {
+        if !matches!(e, ApiError::Unauthenticated(_)) {
+            return Err(e);
         }
-        let mut response = StatusCode::NO_CONTENT.into_response();
-        response.headers_mut().insert(
-            header::SET_COOKIE,
-            web::clear_cookie(state.config().secure_cookies),
-        );
-        Ok(response)
     }
-    .await;
-    result.unwrap_or_else(|e| e.into_response_with(rid.as_deref()))
+    let mut response = StatusCode::NO_CONTENT.into_response();
+    response.headers_mut().insert(
+        header::SET_COOKIE,
+        web::clear_cookie(state.config().secure_cookies),
+    );
+    Ok(response)
 }
 
 /// `POST /auth/sign-out-everywhere`: ends every session of the account.
@@ -286,30 +294,17 @@ pub(crate) async fn sign_out_everywhere(
     State(state): State<AppState>,
     headers: HeaderMap,
     signed_in: SignedIn,
-) -> Response {
-    let rid = signed_in.request_id.clone();
-    let result: Reply = async {
-        signed_in.check_csrf(&headers)?;
-        let s = signed_in.session;
-        let ended = auth_db::revoke_all_web_sessions(state.db(), s.user_id).await?;
-        let mut tx = state.db().tenant(s.org_id, s.user_id, rid.clone()).await?;
-        audit::append(
-            &mut tx,
-            "auth.sign_out_everywhere",
-            "user",
-            Some(s.user_id.as_uuid()),
-        )
-        .await?;
-        tx.commit().await?;
-        let mut response = Json(json!({ "endedSessions": ended })).into_response();
-        response.headers_mut().insert(
-            header::SET_COOKIE,
-            web::clear_cookie(state.config().secure_cookies),
-        );
-        Ok(response)
-    }
-    .await;
-    result.unwrap_or_else(|e| e.into_response_with(rid.as_deref()))
+) -> Reply {
+    signed_in.check_csrf(&headers)?;
+    let s = signed_in.session;
+    let ended = auth_db::revoke_all_web_sessions(state.db(), s.user_id).await?;
+    audit_session_event(&state, &signed_in, "auth.sign_out_everywhere").await?;
+    let mut response = Json(json!({ "endedSessions": ended })).into_response();
+    response.headers_mut().insert(
+        header::SET_COOKIE,
+        web::clear_cookie(state.config().secure_cookies),
+    );
+    Ok(response)
 }
 
 #[derive(Deserialize)]
@@ -320,37 +315,28 @@ struct SetPasswordRequest {
 }
 
 /// `POST /auth/password`: sets a password with a single-use setup or reset link.
-pub(crate) async fn set_password(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    let rid = web::request_id(&headers);
-    let result: Reply = async {
-        let req: SetPasswordRequest = parse_body(&body)?;
-        let new_password = PlainPassword::parse(&req.password)?;
-        let hash = blocking(move || password::hash_password(&new_password))
-            .await?
-            .map_err(|e| ApiError::Internal(e.to_string()))?;
-        let (mut utx, _purpose) =
-            auth_db::spend_password_link(state.db(), &token::hash_token(&req.token))
-                .await
-                .map_err(|e| match e {
-                    LinkError::Db(db) => ApiError::from(db),
-                    other => ApiError::bad_input("token", other.to_string()),
-                })?;
-        let user_id = utx.user_id();
-        let email = auth_db::credentials(&mut utx).await?.email;
-        auth_db::set_password_hash(&mut utx, &hash).await?;
-        // A new password lifts a lock-out on the address.
-        auth_db::clear_throttle(utx.conn(), &lockout::throttle_key(&email)).await?;
-        utx.commit().await?;
-        // A new password ends every existing session: whoever knew the old one is out.
-        auth_db::revoke_all_web_sessions(state.db(), user_id).await?;
-        Ok(Json(json!({ "status": "password set; sign in with it now" })).into_response())
-    }
-    .await;
-    result.unwrap_or_else(|e| e.into_response_with(rid.as_deref()))
+pub(crate) async fn set_password(State(state): State<AppState>, body: Bytes) -> Reply {
+    let req: SetPasswordRequest = parse_body(&body)?;
+    let new_password = PlainPassword::parse(&req.password)?;
+    let hash = blocking(move || password::hash_password(&new_password))
+        .await?
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    let (mut utx, _purpose) =
+        auth_db::spend_password_link(state.db(), &token::hash_token(&req.token))
+            .await
+            .map_err(|e| match e {
+                LinkError::Db(db) => ApiError::from(db),
+                other => ApiError::bad_input("token", other.to_string()),
+            })?;
+    let user_id = utx.user_id();
+    let email = auth_db::credentials(&mut utx).await?.email;
+    auth_db::set_password_hash(&mut utx, &hash).await?;
+    // A new password lifts a lock-out on the address.
+    auth_db::clear_throttle(utx.conn(), &lockout::throttle_key(&email)).await?;
+    utx.commit().await?;
+    // A new password ends every existing session: whoever knew the old one is out.
+    auth_db::revoke_all_web_sessions(state.db(), user_id).await?;
+    Ok(Json(json!({ "status": "password set; sign in with it now" })).into_response())
 }
 
 #[derive(Deserialize)]
@@ -361,40 +347,36 @@ struct ResetRequest {
 
 /// `POST /auth/password/reset`: mails a reset link if the account exists. The
 /// answer is the same either way, so it reveals nothing about who has an account.
-pub(crate) async fn request_reset(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    let rid = web::request_id(&headers);
-    let result: Reply = async {
-        let req: ResetRequest = parse_body(&body)?;
-        let email = EmailAddress::parse(&req.email)?;
-        if let Some(user_id) = lookup::user_by_email(state.db(), &email).await? {
-            let mut conn = state.db().pool().acquire().await.map_err(accord_db::DbError::from)?;
-            let link = issue_password_link(&state, &mut conn, user_id, LinkPurpose::Reset).await?;
-            deliver(
-                &state,
-                OutboundMessage {
-                    to: email.as_str().to_owned(),
-                    subject: "Reset your Accord password".into(),
-                    body: format!(
-                        "Someone asked to reset the password of your Accord account.\n\n\
-                         To choose a new password, open this link (it works once, for {}):\n{link}\n\n\
-                         If you did not ask for this, ignore this message.",
-                        lifetime(state.config().reset_link_ttl)
-                    ),
-                },
-            )?;
-        }
-        Ok((
-            StatusCode::ACCEPTED,
-            Json(json!({ "status": "if an account uses this address, a reset link is on its way" })),
-        )
-            .into_response())
+pub(crate) async fn request_reset(State(state): State<AppState>, body: Bytes) -> Reply {
+    let req: ResetRequest = parse_body(&body)?;
+    let email = EmailAddress::parse(&req.email)?;
+    if let Some(user_id) = lookup::user_by_email(state.db(), &email).await? {
+        let mut conn = state
+            .db()
+            .pool()
+            .acquire()
+            .await
+            .map_err(accord_db::DbError::from)?;
+        let link = issue_password_link(&state, &mut conn, user_id, LinkPurpose::Reset).await?;
+        deliver(
+            &state,
+            OutboundMessage {
+                to: email.as_str().to_owned(),
+                subject: "Reset your Accord password".into(),
+                body: format!(
+                    "Someone asked to reset the password of your Accord account.\n\n\
+                     To choose a new password, open this link (it works once, for {}):\n{link}\n\n\
+                     If you did not ask for this, ignore this message.",
+                    lifetime(state.config().reset_link_ttl)
+                ),
+            },
+        )?;
     }
-    .await;
-    result.unwrap_or_else(|e| e.into_response_with(rid.as_deref()))
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(json!({ "status": "if an account uses this address, a reset link is on its way" })),
+    )
+        .into_response())
 }
 
 /// A link lifetime in words: "3 days", "2 hours", "30 minutes", "1 minute".
@@ -451,28 +433,23 @@ pub(crate) async fn totp_setup(
     State(state): State<AppState>,
     headers: HeaderMap,
     signed_in: SignedIn,
-) -> Response {
-    let rid = signed_in.request_id.clone();
-    let result: Reply = async {
-        signed_in.check_csrf(&headers)?;
-        let mut utx = state.db().user(signed_in.session.user_id).await?;
-        let creds = auth_db::credentials(&mut utx).await?;
-        if creds.totp_secret.is_some() {
-            return Err(ApiError::Conflict(
-                "two-factor sign-in is already on; turn it off first to enrol a new device".into(),
-            ));
-        }
-        let secret = totp::new_secret();
-        auth_db::set_totp_pending(&mut utx, &secret).await?;
-        utx.commit().await?;
-        Ok(Json(json!({
-            "secret": totp::secret_base32(&secret),
-            "otpauthUri": totp::provisioning_uri(&secret, "Accord", creds.email.as_str()),
-        }))
-        .into_response())
+) -> Reply {
+    signed_in.check_csrf(&headers)?;
+    let mut utx = state.db().user(signed_in.session.user_id).await?;
+    let creds = auth_db::credentials(&mut utx).await?;
+    if creds.totp_secret.is_some() {
+        return Err(ApiError::Conflict(
+            "two-factor sign-in is already on; turn it off first to enrol a new device".into(),
+        ));
     }
-    .await;
-    result.unwrap_or_else(|e| e.into_response_with(rid.as_deref()))
+    let secret = totp::new_secret();
+    auth_db::set_totp_pending(&mut utx, &secret).await?;
+    utx.commit().await?;
+    Ok(Json(json!({
+        "secret": totp::secret_base32(&secret),
+        "otpauthUri": totp::provisioning_uri(&secret, "Accord", creds.email.as_str()),
+    }))
+    .into_response())
 }
 
 #[derive(Deserialize)]
@@ -488,42 +465,27 @@ pub(crate) async fn totp_confirm(
     headers: HeaderMap,
     signed_in: SignedIn,
     body: Bytes,
-) -> Response {
-    let rid = signed_in.request_id.clone();
-    let result: Reply = async {
-        signed_in.check_csrf(&headers)?;
-        let req: CodeRequest = parse_body(&body)?;
-        let mut utx = state.db().user(signed_in.session.user_id).await?;
-        let creds = auth_db::credentials(&mut utx).await?;
-        let secret = creds.totp_pending_secret.ok_or_else(|| {
-            ApiError::Conflict("start two-factor enrolment first (POST /auth/totp/setup)".into())
-        })?;
-        let step =
-            totp::verify(&secret, &req.code, Utc::now().timestamp(), None).ok_or_else(|| {
-                ApiError::bad_input(
-                    "code",
-                    "that code does not match; check the device's clock and try the next code",
-                )
-            })?;
-        auth_db::enable_totp(&mut utx, &secret, step).await?;
-        let codes = totp::new_recovery_codes();
-        let hashes: Vec<[u8; 32]> = codes.iter().map(|c| totp::hash_recovery_code(c)).collect();
-        auth_db::replace_recovery_codes(&mut utx, &hashes).await?;
-        utx.commit().await?;
-        let s = signed_in.session;
-        let mut tx = state.db().tenant(s.org_id, s.user_id, rid.clone()).await?;
-        audit::append(
-            &mut tx,
-            "auth.totp_enable",
-            "user",
-            Some(s.user_id.as_uuid()),
+) -> Reply {
+    signed_in.check_csrf(&headers)?;
+    let req: CodeRequest = parse_body(&body)?;
+    let mut utx = state.db().user(signed_in.session.user_id).await?;
+    let creds = auth_db::credentials(&mut utx).await?;
+    let secret = creds.totp_pending_secret.ok_or_else(|| {
+        ApiError::Conflict("start two-factor enrolment first (POST /auth/totp/setup)".into())
+    })?;
+    let step = totp::verify(&secret, &req.code, Utc::now().timestamp(), None).ok_or_else(|| {
+        ApiError::bad_input(
+            "code",
+            "that code does not match; check the device's clock and try the next code",
         )
-        .await?;
-        tx.commit().await?;
-        Ok(Json(json!({ "recoveryCodes": codes })).into_response())
-    }
-    .await;
-    result.unwrap_or_else(|e| e.into_response_with(rid.as_deref()))
+    })?;
+    auth_db::enable_totp(&mut utx, &secret, step).await?;
+    let codes = totp::new_recovery_codes();
+    let hashes: Vec<[u8; 32]> = codes.iter().map(|c| totp::hash_recovery_code(c)).collect();
+    auth_db::replace_recovery_codes(&mut utx, &hashes).await?;
+    utx.commit().await?;
+    audit_session_event(&state, &signed_in, "auth.totp_enable").await?;
+    Ok(Json(json!({ "recoveryCodes": codes })).into_response())
 }
 
 /// `POST /auth/totp/disable`: turns TOTP off, given a current code.
@@ -532,39 +494,25 @@ pub(crate) async fn totp_disable(
     headers: HeaderMap,
     signed_in: SignedIn,
     body: Bytes,
-) -> Response {
-    let rid = signed_in.request_id.clone();
-    let result: Reply = async {
-        signed_in.check_csrf(&headers)?;
-        let req: CodeRequest = parse_body(&body)?;
-        let mut utx = state.db().user(signed_in.session.user_id).await?;
-        let creds = auth_db::credentials(&mut utx).await?;
-        let secret = creds
-            .totp_secret
-            .ok_or_else(|| ApiError::Conflict("two-factor sign-in is not on".into()))?;
-        totp::verify(
-            &secret,
-            &req.code,
-            Utc::now().timestamp(),
-            creds.totp_last_step,
-        )
-        .ok_or_else(|| ApiError::bad_input("code", "that code does not match"))?;
-        auth_db::disable_totp(&mut utx).await?;
-        utx.commit().await?;
-        let s = signed_in.session;
-        let mut tx = state.db().tenant(s.org_id, s.user_id, rid.clone()).await?;
-        audit::append(
-            &mut tx,
-            "auth.totp_disable",
-            "user",
-            Some(s.user_id.as_uuid()),
-        )
-        .await?;
-        tx.commit().await?;
-        Ok(StatusCode::NO_CONTENT.into_response())
-    }
-    .await;
-    result.unwrap_or_else(|e| e.into_response_with(rid.as_deref()))
+) -> Reply {
+    signed_in.check_csrf(&headers)?;
+    let req: CodeRequest = parse_body(&body)?;
+    let mut utx = state.db().user(signed_in.session.user_id).await?;
+    let creds = auth_db::credentials(&mut utx).await?;
+    let secret = creds
+        .totp_secret
+        .ok_or_else(|| ApiError::Conflict("two-factor sign-in is not on".into()))?;
+    totp::verify(
+        &secret,
+        &req.code,
+        Utc::now().timestamp(),
+        creds.totp_last_step,
+    )
+    .ok_or_else(|| ApiError::bad_input("code", "that code does not match"))?;
+    auth_db::disable_totp(&mut utx).await?;
+    utx.commit().await?;
+    audit_session_event(&state, &signed_in, "auth.totp_disable").await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
 }
 
 #[derive(Deserialize)]
@@ -575,34 +523,28 @@ pub(crate) struct OidcStartQuery {
 /// `GET /auth/oidc/start?org=…`: sends the browser to the identity provider.
 pub(crate) async fn oidc_start(
     State(state): State<AppState>,
-    headers: HeaderMap,
     Query(q): Query<OidcStartQuery>,
-) -> Response {
-    let rid = web::request_id(&headers);
-    let result: Reply = async {
-        let oidc = state
-            .inner
-            .oidc
-            .as_ref()
-            .ok_or(ApiError::NotFound("OIDC sign-in"))?;
-        if let Some(slug) = &q.org {
-            OrgSlug::parse(slug)?;
-        }
-        let (url, pending) = oidc.begin();
-        let pending_json = serde_json::to_value(&pending)
-            .map_err(|e| ApiError::Internal(format!("pending login: {e}")))?;
-        auth_db::store_oidc_login(
-            state.db(),
-            &token::hash_token(&pending.state),
-            &pending_json,
-            q.org.as_deref(),
-            Utc::now() + chrono_duration(OIDC_LOGIN_TTL),
-        )
-        .await?;
-        Ok(Redirect::to(url.as_str()).into_response())
+) -> Reply {
+    let oidc = state
+        .inner
+        .oidc
+        .as_ref()
+        .ok_or(ApiError::NotFound("OIDC sign-in"))?;
+    if let Some(slug) = &q.org {
+        OrgSlug::parse(slug)?;
     }
-    .await;
-    result.unwrap_or_else(|e| e.into_response_with(rid.as_deref()))
+    let (url, pending) = oidc.begin();
+    let pending_json = serde_json::to_value(&pending)
+        .map_err(|e| ApiError::Internal(format!("pending login: {e}")))?;
+    auth_db::store_oidc_login(
+        state.db(),
+        &token::hash_token(&pending.state),
+        &pending_json,
+        q.org.as_deref(),
+        Utc::now() + chrono_duration(OIDC_LOGIN_TTL),
+    )
+    .await?;
+    Ok(Redirect::to(url.as_str()).into_response())
 }
 
 #[derive(Deserialize)]
@@ -618,55 +560,74 @@ pub(crate) async fn oidc_callback(
     State(state): State<AppState>,
     headers: HeaderMap,
     Query(q): Query<OidcCallbackQuery>,
-) -> Response {
+) -> Reply {
     let rid = web::request_id(&headers);
-    let result: Reply = async {
-        let oidc = state.inner.oidc.as_ref().ok_or(ApiError::NotFound("OIDC sign-in"))?;
-        if let Some(error) = q.error {
-            let error: String = error.chars().filter(|c| c.is_ascii_graphic()).take(64).collect();
-            return Err(ApiError::Unauthenticated(format!(
-                "the identity provider did not sign you in ({error})"
-            )));
-        }
-        let (Some(code), Some(returned_state)) = (q.code, q.state) else {
-            return Err(ApiError::bad_input("code", "the callback lacks code or state"));
-        };
-        let expired = || {
-            ApiError::bad_input("state", "this sign-in attempt expired or was already used; start again")
-        };
-        let (pending_json, org_slug) = auth_db::take_oidc_login(state.db(), &token::hash_token(&returned_state))
+    let oidc = state
+        .inner
+        .oidc
+        .as_ref()
+        .ok_or(ApiError::NotFound("OIDC sign-in"))?;
+    if let Some(error) = q.error {
+        let error: String = error
+            .chars()
+            .filter(|c| c.is_ascii_graphic())
+            .take(64)
+            .collect();
+        return Err(ApiError::Unauthenticated(format!(
+            "the identity provider did not sign you in ({error})"
+        )));
+    }
+    let (Some(code), Some(returned_state)) = (q.code, q.state) else {
+        return Err(ApiError::bad_input(
+            "code",
+            "the callback lacks code or state",
+        ));
+    };
+    let expired = || {
+        ApiError::bad_input(
+            "state",
+            "this sign-in attempt expired or was already used; start again",
+        )
+    };
+    let (pending_json, org_slug) =
+        auth_db::take_oidc_login(state.db(), &token::hash_token(&returned_state))
             .await?
             .ok_or_else(expired)?;
-        let pending = serde_json::from_value(pending_json).map_err(|_| expired())?;
-        let identity = oidc
-            .complete(&pending, &returned_state, &code)
-            .await
-            .map_err(|e| ApiError::Unauthenticated(e.to_string()))?;
-        let db = state.db();
-        let user_id = match auth_db::identity_user(db, &identity.issuer, &identity.subject).await? {
-            Some(user) => user,
-            None => lookup::user_by_email(db, &identity.email).await?.ok_or_else(|| {
-                ApiError::Forbidden(
-                    "no Accord account uses this email address; ask your organization's admin to invite you"
-                        .into(),
-                )
-            })?,
-        };
-        let mut utx = db.user(user_id).await?;
-        let memberships = auth_db::memberships(&mut utx).await?;
-        utx.commit().await?;
-        let (org_id, role) = choose_org(db, &memberships, org_slug.as_deref()).await?;
-        auth_db::link_identity(db, &identity.issuer, &identity.subject, user_id).await?;
-        let mut response = start_session(&state, user_id, org_id, role, rid.clone(), "auth.sign_in_oidc").await?;
-        // A browser arrives here: send it home, keeping the cookie.
-        *response.status_mut() = StatusCode::SEE_OTHER;
-        response
-            .headers_mut()
-            .insert(header::LOCATION, header::HeaderValue::from_static("/"));
-        Ok(response)
-    }
-    .await;
-    result.unwrap_or_else(|e| e.into_response_with(rid.as_deref()))
+    let pending = serde_json::from_value(pending_json).map_err(|_| expired())?;
+    let identity = oidc
+        .complete(&pending, &returned_state, &code)
+        .await
+        .map_err(|e| ApiError::Unauthenticated(e.to_string()))?;
+    let db = state.db();
+    let user_id = match auth_db::identity_user(db, &identity.issuer, &identity.subject).await? {
+        Some(user) => user,
+        None => lookup::user_by_email(db, &identity.email).await?.ok_or_else(|| {
+            ApiError::Forbidden(
+                "no Accord account uses this email address; ask your organization's admin to invite you"
+                    .into(),
+            )
+        })?,
+    };
+    let mut utx = db.user(user_id).await?;
+    let memberships = auth_db::memberships(&mut utx).await?;
+    utx.commit().await?;
+    let (org_id, role) = choose_org(db, &memberships, org_slug.as_deref()).await?;
+    auth_db::link_identity(db, &identity.issuer, &identity.subject, user_id).await?;
+    let mut response = start_session(
+        &state,
+        user_id,
+        org_id,
+        role,
+        rid.clone(),
+        "auth.sign_in_oidc",
+    )
+    .await?;
+    // A browser arrives here: send it home, keeping the cookie.
+    *response.status_mut() = StatusCode::SEE_OTHER;
+    response
+        .headers_mut()
+        .insert(header::LOCATION, header::HeaderValue::from_static("/"));
+    Ok(response)
 }
 
 #[cfg(test)]

@@ -144,6 +144,20 @@ async fn org_id(db: &AdminDb, slug: &str) -> anyhow::Result<accord_domain::OrgId
         .with_context(|| format!("no organization has the slug {}", slug.as_str()))
 }
 
+/// Adds someone to the transaction's org (creating the account if needed) and
+/// records it in the audit log, as the API's `inviteMember` does.
+pub async fn invite(
+    tx: &mut accord_db::TenantTx,
+    email: &EmailAddress,
+    name: &DisplayName,
+    role: Role,
+) -> anyhow::Result<members::Invited> {
+    let invited = members::invite(tx, email, name, role).await?;
+    let user = invited.member.user_id.as_uuid();
+    audit::append(tx, "member.invite", "user", Some(user)).await?;
+    Ok(invited)
+}
+
 /// Creates an account in `org` and returns its password-setup link.
 pub async fn create_user(
     db: &AdminDb,
@@ -154,14 +168,7 @@ pub async fn create_user(
     role: Role,
 ) -> anyhow::Result<String> {
     let mut tx = db.system_tenant(org, None).await?;
-    let invited = members::invite(&mut tx, email, name, role).await?;
-    audit::append(
-        &mut tx,
-        "member.invite",
-        "user",
-        Some(invited.member.user_id.as_uuid()),
-    )
-    .await?;
+    let invited = invite(&mut tx, email, name, role).await?;
     let token = accord_auth::token::new_token();
     let expires =
         chrono::Utc::now() + chrono::Duration::hours(config.auth.setup_link_ttl_hours as i64);

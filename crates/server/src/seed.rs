@@ -1,6 +1,6 @@
 //! The demo organization that `accord dev` creates on first start.
 
-use accord_db::{audit, cases, lookup, members, orgs, sessions, AdminDb, Db};
+use accord_db::{audit, cases, lookup, orgs, sessions, AdminDb, Db};
 use accord_domain::{
     CaseReference, CaseTitle, DisplayName, EmailAddress, IanaTimeZone, OrgName, OrgSlug, PartyKind,
     PlainPassword, Role, Schedule, SessionDuration,
@@ -49,18 +49,11 @@ pub async fn demo(admin: &AdminDb) -> anyhow::Result<Vec<Login>> {
     let mut ids = Vec::new();
     let mut tx = admin.system_tenant(org, None).await?;
     for (email, name, role) in PEOPLE {
-        let invited = members::invite(
+        let invited = crate::cli::invite(
             &mut tx,
             &EmailAddress::parse(email)?,
             &DisplayName::parse(name)?,
             role,
-        )
-        .await?;
-        audit::append(
-            &mut tx,
-            "member.invite",
-            "user",
-            Some(invited.member.user_id.as_uuid()),
         )
         .await?;
         ids.push(invited.member.user_id);
