@@ -26,7 +26,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
 use tower_governor::governor::GovernorConfigBuilder;
-use tower_governor::key_extractor::{PeerIpKeyExtractor, SmartIpKeyExtractor};
+use tower_governor::key_extractor::{KeyExtractor, PeerIpKeyExtractor, SmartIpKeyExtractor};
 use tower_governor::{GovernorError, GovernorLayer};
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
@@ -87,33 +87,49 @@ fn limited_routes(state: &AppState) -> Router<AppState> {
         .route("/auth/password/reset", post(auth_routes::request_reset))
         .route("/auth/oidc/start", get(auth_routes::oidc_start))
         .route("/auth/oidc/callback", get(auth_routes::oidc_callback));
+    if limits.trust_forwarded_headers {
+        rate_limit(routes, limits, SmartIpKeyExtractor)
+    } else {
+        rate_limit(routes, limits, PeerIpKeyExtractor)
+    }
+}
+
+/// How often idle client addresses are forgotten by the limiter.
+const LIMITER_SWEEP: std::time::Duration = std::time::Duration::from_secs(60);
+
+fn rate_limit<K>(routes: Router<AppState>, limits: RateLimitConfig, key: K) -> Router<AppState>
+where
+    K: KeyExtractor + Send + Sync + 'static,
+    K::Key: Send + Sync + 'static,
+{
     // A zero period would make the limiter unbuildable; a millisecond is the floor.
     let period = limits
         .replenish_every
         .max(std::time::Duration::from_millis(1));
-    if limits.trust_forwarded_headers {
-        let config = GovernorConfigBuilder::default()
-            .period(period)
-            .burst_size(limits.burst.max(1))
-            .key_extractor(SmartIpKeyExtractor)
-            .finish()
-            .map(Arc::new);
-        match config {
-            Some(config) => routes.layer(GovernorLayer::new(config).error_handler(rate_limited)),
-            None => routes,
-        }
-    } else {
-        let config = GovernorConfigBuilder::default()
-            .period(period)
-            .burst_size(limits.burst.max(1))
-            .key_extractor(PeerIpKeyExtractor)
-            .finish()
-            .map(Arc::new);
-        match config {
-            Some(config) => routes.layer(GovernorLayer::new(config).error_handler(rate_limited)),
-            None => routes,
-        }
+    let Some(config) = GovernorConfigBuilder::default()
+        .period(period)
+        .burst_size(limits.burst.max(1))
+        .key_extractor(key)
+        .finish()
+    else {
+        return routes;
+    };
+    let config = Arc::new(config);
+    // Without a sweep every address ever seen stays in memory: a client with a
+    // large address pool could grow it without bound. The task ends with the app.
+    if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+        let limiter = Arc::downgrade(config.limiter());
+        runtime.spawn(async move {
+            loop {
+                tokio::time::sleep(LIMITER_SWEEP).await;
+                match limiter.upgrade() {
+                    Some(limiter) => limiter.retain_recent(),
+                    None => break,
+                }
+            }
+        });
     }
+    routes.layer(GovernorLayer::new(config).error_handler(rate_limited))
 }
 
 /// The whole HTTP app. Serve it with connect info (`into_make_service_with_connect_info::<SocketAddr>`):
