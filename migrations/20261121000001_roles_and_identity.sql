@@ -115,6 +115,9 @@ GRANT UPDATE (display_name, password_hash, totp_secret, totp_pending_secret, tot
 GRANT SELECT (id, email) ON users TO accord_lookup;
 
 -- The only ways to find a row before a tenant is known. Each returns an id and nothing more.
+-- Handing a function to accord_lookup needs that role to have CREATE on the
+-- schema (PostgreSQL checks it for the new owner); it keeps it only for this.
+GRANT CREATE ON SCHEMA public TO accord_lookup;
 CREATE FUNCTION accord_lookup_user_by_email(p_email text) RETURNS uuid
     LANGUAGE sql STABLE SECURITY DEFINER SET search_path = public, pg_temp
     AS $$ SELECT id FROM users WHERE email = lower(p_email) $$;
@@ -128,3 +131,4 @@ CREATE FUNCTION accord_lookup_org_by_slug(p_slug text) RETURNS uuid
 ALTER FUNCTION accord_lookup_org_by_slug(text) OWNER TO accord_lookup;
 REVOKE ALL ON FUNCTION accord_lookup_org_by_slug(text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION accord_lookup_org_by_slug(text) TO accord_app;
+REVOKE CREATE ON SCHEMA public FROM accord_lookup;

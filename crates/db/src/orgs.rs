@@ -43,6 +43,12 @@ impl TryFrom<OrgRow> for Organization {
 pub async fn create(admin: &AdminDb, slug: &OrgSlug, name: &OrgName) -> Result<OrgId, DbError> {
     let id = OrgId::new();
     let mut tx = admin.begin().await?;
+    // The owner is bound by row-level security too (FORCE): name the new org as
+    // the transaction's tenant so the policy admits the row.
+    sqlx::query("SELECT set_config('accord.org_id', $1, true)")
+        .bind(id.to_string())
+        .execute(&mut *tx)
+        .await?;
     sqlx::query("INSERT INTO organizations (id, slug, name) VALUES ($1, $2, $3)")
         .bind(id.as_uuid())
         .bind(slug.as_str())
