@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use accord_auth::{lockout, password, token, totp};
 use accord_db::auth::{self as auth_db, LinkError, LinkPurpose};
-use accord_db::{audit, lookup, Db};
+use accord_db::{audit, lookup, Db, UserTx};
 use accord_domain::{EmailAddress, OrgId, OrgSlug, PlainPassword, Role, UserId};
 use axum::body::Bytes;
 use axum::extract::{Query, State};
@@ -101,33 +101,32 @@ async fn sign_in_inner(state: &AppState, rid: Option<String>, body: &Bytes) -> R
     let db = state.db();
     let now = Utc::now();
     // The throttle is keyed by address, known or not, and its row lock
-    // serialises attempts on one address across requests and nodes.
+    // serialises attempts on one address across requests and nodes. All of
+    // sign-in runs on this one connection, so a burst of sign-ins can never
+    // hold the pool while waiting for a second connection.
     let key = lockout::throttle_key(&email);
-    let mut throttle_tx = db.unscoped().await?;
-    let throttle = auth_db::lock_throttle(&mut throttle_tx, &key).await?;
+    let mut tx = db.unscoped().await?;
+    let throttle = auth_db::lock_throttle(&mut tx, &key).await?;
     if let Some(until) = throttle.locked_until.filter(|until| *until > now) {
         let retry_after = u64::try_from((until - now).num_seconds().max(1)).unwrap_or(1);
         return Err(ApiError::RateLimited { retry_after });
     }
-    let failed = |mut tx: sqlx::Transaction<'static, sqlx::Postgres>| async move {
-        let failures = throttle.failures.saturating_add(1);
-        auth_db::record_failed_sign_in(
-            &mut tx,
-            &key,
-            failures,
-            lockout::locked_until(failures, now),
-        )
-        .await?;
-        tx.commit().await.map_err(accord_db::DbError::from)?;
-        Err::<Response, ApiError>(wrong_credentials())
-    };
+    let failures = throttle.failures.saturating_add(1);
+    let lock = lockout::locked_until(failures, now);
 
-    let Some(user_id) = lookup::user_by_email(db, &email).await? else {
+    let Some(user_id) = lookup::user_by_email_on(&mut tx, &email).await? else {
         let candidate = req.password.clone();
         blocking(move || password::dummy_verify(&candidate)).await?;
-        return failed(throttle_tx).await;
+        auth_db::record_failed_sign_in(&mut tx, &key, failures, lock).await?;
+        tx.commit().await.map_err(accord_db::DbError::from)?;
+        return Err(wrong_credentials());
     };
-    let mut utx = db.user(user_id).await?;
+    let mut utx = UserTx::scope(tx, user_id).await?;
+    let failed = |mut utx: UserTx| async move {
+        auth_db::record_failed_sign_in(utx.conn(), &key, failures, lock).await?;
+        utx.commit().await?;
+        Err::<Response, ApiError>(wrong_credentials())
+    };
     let creds = auth_db::credentials(&mut utx).await?;
     let candidate = req.password.clone();
     let stored = creds.password_hash.clone();
@@ -140,7 +139,7 @@ async fn sign_in_inner(state: &AppState, rid: Option<String>, body: &Bytes) -> R
     })
     .await?;
     if !password_ok {
-        return failed(throttle_tx).await;
+        return failed(utx).await;
     }
     if let Some(secret) = &creds.totp_secret {
         let second_factor_ok = match (&req.totp_code, &req.recovery_code) {
@@ -165,16 +164,12 @@ async fn sign_in_inner(state: &AppState, rid: Option<String>, body: &Bytes) -> R
             }
         };
         if !second_factor_ok {
-            return failed(throttle_tx).await;
+            return failed(utx).await;
         }
     }
-    auth_db::clear_throttle(&mut throttle_tx, &key).await?;
+    auth_db::clear_throttle(utx.conn(), &key).await?;
     let memberships = auth_db::memberships(&mut utx).await?;
     utx.commit().await?;
-    throttle_tx
-        .commit()
-        .await
-        .map_err(accord_db::DbError::from)?;
     let (org_id, role) = choose_org(db, &memberships, req.org.as_deref()).await?;
     start_session(state, user_id, org_id, role, rid, "auth.sign_in").await
 }
@@ -318,9 +313,8 @@ struct SetPasswordRequest {
 pub(crate) async fn set_password(State(state): State<AppState>, body: Bytes) -> Reply {
     let req: SetPasswordRequest = parse_body(&body)?;
     let new_password = PlainPassword::parse(&req.password)?;
-    let hash = blocking(move || password::hash_password(&new_password))
-        .await?
-        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    // The link is checked (and locked) before any hashing, so invalid tokens
+    // cost no password work.
     let (mut utx, _purpose) =
         auth_db::spend_password_link(state.db(), &token::hash_token(&req.token))
             .await
@@ -328,9 +322,13 @@ pub(crate) async fn set_password(State(state): State<AppState>, body: Bytes) -> 
                 LinkError::Db(db) => ApiError::from(db),
                 other => ApiError::bad_input("token", other.to_string()),
             })?;
+    let hash = blocking(move || password::hash_password(&new_password))
+        .await?
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
     let user_id = utx.user_id();
     let email = auth_db::credentials(&mut utx).await?.email;
     auth_db::set_password_hash(&mut utx, &hash).await?;
+    auth_db::void_password_links(&mut utx).await?;
     // A new password lifts a lock-out on the address.
     auth_db::clear_throttle(utx.conn(), &lockout::throttle_key(&email)).await?;
     utx.commit().await?;

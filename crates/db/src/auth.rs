@@ -124,6 +124,17 @@ pub async fn clear_throttle(
     Ok(())
 }
 
+/// Voids every unused password link of the account: after a password is set,
+/// an older setup or reset link must not set another.
+pub async fn void_password_links(utx: &mut UserTx) -> Result<(), DbError> {
+    let id = utx.user_id().as_uuid();
+    sqlx::query("UPDATE password_links SET used_at = now() WHERE user_id = $1 AND used_at IS NULL")
+        .bind(id)
+        .execute(utx.conn())
+        .await?;
+    Ok(())
+}
+
 /// Stores a new password hash.
 pub async fn set_password_hash(utx: &mut UserTx, hash: &str) -> Result<(), DbError> {
     let id = utx.user_id().as_uuid();

@@ -7,9 +7,18 @@ use crate::{Db, DbError};
 
 /// The account registered under `email`, if any.
 pub async fn user_by_email(db: &Db, email: &EmailAddress) -> Result<Option<UserId>, DbError> {
+    let mut conn = db.pool().acquire().await?;
+    user_by_email_on(&mut conn, email).await
+}
+
+/// [`user_by_email`] on a connection the caller holds (inside its transaction).
+pub async fn user_by_email_on(
+    conn: &mut sqlx::PgConnection,
+    email: &EmailAddress,
+) -> Result<Option<UserId>, DbError> {
     let id: Option<uuid::Uuid> = sqlx::query_scalar("SELECT accord_lookup_user_by_email($1)")
         .bind(email.as_str())
-        .fetch_one(db.pool())
+        .fetch_one(conn)
         .await?;
     Ok(id.map(UserId::from_uuid))
 }

@@ -153,8 +153,9 @@ impl TenantTx {
 }
 
 impl UserTx {
-    /// Narrows an unscoped transaction to one account.
-    pub(crate) async fn scope(
+    /// Narrows an unscoped transaction (from [`Db::unscoped`]) to one account,
+    /// keeping what it has done and locked so far.
+    pub async fn scope(
         mut tx: Transaction<'static, Postgres>,
         user_id: UserId,
     ) -> Result<Self, DbError> {
