@@ -69,11 +69,16 @@ CREATE TABLE users (
 );
 
 -- Membership of a user in an org, with the role that drives the permission matrix.
+-- The name is the one this org gave the person, and `joined_at` stays NULL until
+-- they first sign in to this org: an org that invites an address learns nothing
+-- about an account the address may already have elsewhere.
 CREATE TABLE memberships (
-    org_id      uuid NOT NULL REFERENCES organizations (id),
-    user_id     uuid NOT NULL REFERENCES users (id),
-    role        text NOT NULL CHECK (role IN ('org_admin', 'mediator', 'party', 'observer')),
-    created_at  timestamptz NOT NULL DEFAULT now(),
+    org_id        uuid NOT NULL REFERENCES organizations (id),
+    user_id       uuid NOT NULL REFERENCES users (id),
+    role          text NOT NULL CHECK (role IN ('org_admin', 'mediator', 'party', 'observer')),
+    display_name  text NOT NULL CHECK (length(display_name) BETWEEN 1 AND 200),
+    created_at    timestamptz NOT NULL DEFAULT now(),
+    joined_at     timestamptz,
     PRIMARY KEY (org_id, user_id)
 );
 CREATE INDEX memberships_user ON memberships (user_id);
@@ -92,7 +97,7 @@ CREATE POLICY memberships_update ON memberships FOR UPDATE
     USING (org_id = accord_org()) WITH CHECK (org_id = accord_org());
 CREATE POLICY memberships_delete ON memberships FOR DELETE USING (org_id = accord_org());
 GRANT SELECT, INSERT, DELETE ON memberships TO accord_app;
-GRANT UPDATE (role) ON memberships TO accord_app;
+GRANT UPDATE (role, display_name, joined_at) ON memberships TO accord_app;
 GRANT SELECT ON memberships TO accord_lookup;
 
 -- Users are visible to themselves and to the orgs they are members of.

@@ -228,6 +228,7 @@ async fn start_session(
     )
     .await?;
     let mut tx = db.tenant(org_id, user_id, rid).await?;
+    accord_db::members::mark_joined(&mut tx).await?;
     audit::append(&mut tx, action, "user", Some(user_id.as_uuid())).await?;
     tx.commit().await?;
     let body = json!({

@@ -18,8 +18,8 @@ pub struct Member {
     pub role: Role,
     /// When the membership began.
     pub joined_at: DateTime<Utc>,
-    /// Whether the account has set a password (or only holds a setup link).
-    pub activated: bool,
+    /// Whether they have signed in to this org yet.
+    pub joined: bool,
 }
 
 #[derive(sqlx::FromRow)]
@@ -29,7 +29,7 @@ struct MemberRow {
     display_name: String,
     role: String,
     joined_at: DateTime<Utc>,
-    activated: bool,
+    joined: bool,
 }
 
 impl TryFrom<MemberRow> for Member {
@@ -41,13 +41,13 @@ impl TryFrom<MemberRow> for Member {
             display_name: DisplayName::parse(&r.display_name)?,
             role: r.role.parse()?,
             joined_at: r.joined_at,
-            activated: r.activated,
+            joined: r.joined,
         })
     }
 }
 
-const SELECT_MEMBER: &str = "SELECT m.user_id, u.email, u.display_name, m.role, \
-     m.created_at AS joined_at, (u.password_hash IS NOT NULL) AS activated \
+const SELECT_MEMBER: &str = "SELECT m.user_id, u.email, m.display_name, m.role, \
+     m.created_at AS joined_at, (m.joined_at IS NOT NULL) AS joined \
      FROM memberships m JOIN users u ON u.id = m.user_id";
 
 /// Every member of the org, by display name.
@@ -122,17 +122,38 @@ pub async fn invite(
             (id, true)
         }
     };
-    sqlx::query("INSERT INTO memberships (org_id, user_id, role) VALUES ($1, $2, $3)")
-        .bind(tx.actor().org_id.as_uuid())
-        .bind(user_id.as_uuid())
-        .bind(role.as_str())
-        .execute(tx.conn())
-        .await?;
+    sqlx::query(
+        "INSERT INTO memberships (org_id, user_id, role, display_name) VALUES ($1, $2, $3, $4)",
+    )
+    .bind(tx.actor().org_id.as_uuid())
+    .bind(user_id.as_uuid())
+    .bind(role.as_str())
+    .bind(display_name.as_str())
+    .execute(tx.conn())
+    .await?;
     let member = get(tx, user_id).await?;
     Ok(Invited {
         member,
         new_account,
     })
+}
+
+/// Records that the transaction's user has signed in to its org (the first
+/// time marks the invitation as taken up).
+pub async fn mark_joined(tx: &mut TenantTx) -> Result<(), DbError> {
+    let actor = tx.actor();
+    let Some(user) = actor.user_id else {
+        return Ok(());
+    };
+    sqlx::query(
+        "UPDATE memberships SET joined_at = now() \
+         WHERE org_id = $1 AND user_id = $2 AND joined_at IS NULL",
+    )
+    .bind(actor.org_id.as_uuid())
+    .bind(user.as_uuid())
+    .execute(tx.conn())
+    .await?;
+    Ok(())
 }
 
 /// Why a membership change was refused.

@@ -184,9 +184,10 @@ impl Member {
     async fn joined_at(&self) -> DateTime<Utc> {
         self.inner.joined_at
     }
-    /// Whether they have set a password yet; null for roles that may not see members.
+    /// Whether they have signed in to this organization yet (false while an
+    /// invitation is not taken up); null for roles that may not see members.
     async fn activated(&self) -> Option<bool> {
-        self.show_contact.then_some(self.inner.activated)
+        self.show_contact.then_some(self.inner.joined)
     }
 }
 

@@ -370,3 +370,55 @@ async fn removal_from_one_org_does_not_fall_back_to_another() -> anyhow::Result<
 fn app_org(side: &Side) -> anyhow::Result<accord_domain::OrgId> {
     Ok(side.org.parse()?)
 }
+
+#[tokio::test]
+async fn inviting_an_address_reveals_nothing_about_accounts_elsewhere() -> anyhow::Result<()> {
+    let app = accord_testkit::spawn_app().await?;
+    let a = app.org("org-a").await?;
+    let b = app.org("org-b").await?;
+    app.member(a, "admin@a.test", accord_domain::Role::OrgAdmin)
+        .await?;
+    app.member(b, "alice@elsewhere.test", accord_domain::Role::Mediator)
+        .await?;
+    // Alice uses her account in org B.
+    app.sign_in("alice@elsewhere.test", Some("org-b")).await?;
+    let admin = app.sign_in("admin@a.test", None).await?;
+    let invite = "mutation($e: String!) { inviteMember(input: {email: $e, displayName: \"Typed Name\", role: PARTY}) { user { email displayName } role activated } }";
+    let existing = admin
+        .ok(invite, json!({ "e": "alice@elsewhere.test" }))
+        .await?;
+    let fresh = admin.ok(invite, json!({ "e": "nobody@new.test" })).await?;
+    let strip = |mut v: serde_json::Value| {
+        v["inviteMember"]["user"]["email"] = json!(null);
+        v
+    };
+    assert_eq!(
+        strip(existing.clone()),
+        strip(fresh),
+        "an existing account must look like a new one"
+    );
+    assert_eq!(
+        existing["inviteMember"]["user"]["displayName"],
+        "Typed Name"
+    );
+    assert_eq!(existing["inviteMember"]["activated"], false);
+
+    // Once Alice signs in to org A, A sees that she joined; still under A's name for her.
+    app.sign_in("alice@elsewhere.test", Some("org-a")).await?;
+    let members = admin
+        .ok(
+            "{ members { user { email displayName } activated } }",
+            json!({}),
+        )
+        .await?;
+    let alice = members["members"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["user"]["email"] == "alice@elsewhere.test")
+        .unwrap()
+        .clone();
+    assert_eq!(alice["activated"], true);
+    assert_eq!(alice["user"]["displayName"], "Typed Name");
+    Ok(())
+}
