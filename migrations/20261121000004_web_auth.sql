@@ -50,10 +50,12 @@ CREATE TABLE user_identities (
 GRANT SELECT, INSERT ON user_identities TO accord_app;
 
 -- Between redirecting to the identity provider and its callback: the nonce and
--- PKCE verifier stay server-side, keyed by a hash of the state parameter.
+-- PKCE verifier stay server-side (for at most ten minutes), keyed by a hash of
+-- the state parameter; binding_hash ties the login to the browser that began it.
 CREATE TABLE oidc_logins (
-    state_hash  bytea PRIMARY KEY CHECK (length(state_hash) = 32),
-    pending     jsonb NOT NULL,
+    state_hash    bytea PRIMARY KEY CHECK (length(state_hash) = 32),
+    binding_hash  bytea NOT NULL CHECK (length(binding_hash) = 32),
+    pending       jsonb NOT NULL,
     org_slug    text,
     expires_at  timestamptz NOT NULL
 );

@@ -48,7 +48,18 @@ async fn audit_session_event(
 }
 
 /// Parses a JSON body with a clear error for the client.
-fn parse_body<T: DeserializeOwned>(body: &Bytes) -> Result<T, ApiError> {
+///
+/// Only `application/json` is accepted: a cross-site HTML form can send
+/// `text/plain` that happens to be JSON, but never `application/json`, so this
+/// keeps other sites from signing a browser in (login CSRF) or using a link.
+fn parse_body<T: DeserializeOwned>(headers: &HeaderMap, body: &Bytes) -> Result<T, ApiError> {
+    let is_json = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if !is_json {
+        return Err(ApiError::UnsupportedMediaType);
+    }
     serde_json::from_slice(body).map_err(|e| ApiError::BadUserInput {
         field: None,
         message: format!("the request body is not valid JSON for this endpoint: {e}"),
@@ -87,16 +98,10 @@ pub(crate) async fn sign_in(
     State(state): State<AppState>,
     headers: HeaderMap,
     body: Bytes,
-) -> Response {
+) -> Reply {
+    let state = &state;
     let rid = web::request_id(&headers);
-    match sign_in_inner(&state, rid.clone(), &body).await {
-        Ok(r) => r,
-        Err(e) => e.into_response_with(rid.as_deref()),
-    }
-}
-
-async fn sign_in_inner(state: &AppState, rid: Option<String>, body: &Bytes) -> Reply {
-    let req: SignInRequest = parse_body(body)?;
+    let req: SignInRequest = parse_body(&headers, &body)?;
     let email = EmailAddress::parse(&req.email)?;
     let db = state.db();
     let now = Utc::now();
@@ -293,8 +298,8 @@ pub(crate) async fn sign_out_everywhere(
 ) -> Reply {
     signed_in.check_csrf(&headers)?;
     let s = signed_in.session;
-    let ended = auth_db::revoke_all_web_sessions(state.db(), s.user_id).await?;
     audit_session_event(&state, &signed_in, "auth.sign_out_everywhere").await?;
+    let ended = auth_db::revoke_all_web_sessions(state.db(), s.user_id).await?;
     let mut response = Json(json!({ "endedSessions": ended })).into_response();
     response.headers_mut().insert(
         header::SET_COOKIE,
@@ -311,8 +316,12 @@ struct SetPasswordRequest {
 }
 
 /// `POST /auth/password`: sets a password with a single-use setup or reset link.
-pub(crate) async fn set_password(State(state): State<AppState>, body: Bytes) -> Reply {
-    let req: SetPasswordRequest = parse_body(&body)?;
+pub(crate) async fn set_password(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Reply {
+    let req: SetPasswordRequest = parse_body(&headers, &body)?;
     let new_password = PlainPassword::parse(&req.password)?;
     // The link is checked (and locked) before any hashing, so invalid tokens
     // cost no password work.
@@ -346,19 +355,38 @@ struct ResetRequest {
 
 /// `POST /auth/password/reset`: mails a reset link if the account exists. The
 /// answer is the same either way, so it reveals nothing about who has an account.
-pub(crate) async fn request_reset(State(state): State<AppState>, body: Bytes) -> Reply {
-    let req: ResetRequest = parse_body(&body)?;
+pub(crate) async fn request_reset(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Reply {
+    let req: ResetRequest = parse_body(&headers, &body)?;
     let email = EmailAddress::parse(&req.email)?;
-    if let Some(user_id) = lookup::user_by_email(state.db(), &email).await? {
+    // The link is made and sent after the answer, so neither the time taken
+    // nor a delivery failure tells the caller whether the account exists.
+    tokio::spawn(async move {
+        if let Err(e) = send_reset_link(&state, &email).await {
+            e.client_message(None);
+        }
+    });
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(json!({ "status": "if an account uses this address, a reset link is on its way" })),
+    )
+        .into_response())
+}
+
+async fn send_reset_link(state: &AppState, email: &EmailAddress) -> Result<(), ApiError> {
+    if let Some(user_id) = lookup::user_by_email(state.db(), email).await? {
         let mut conn = state
             .db()
             .pool()
             .acquire()
             .await
             .map_err(accord_db::DbError::from)?;
-        let link = issue_password_link(&state, &mut conn, user_id, LinkPurpose::Reset).await?;
+        let link = issue_password_link(state, &mut conn, user_id, LinkPurpose::Reset).await?;
         deliver(
-            &state,
+            state,
             OutboundMessage {
                 to: email.as_str().to_owned(),
                 subject: "Reset your Accord password".into(),
@@ -371,11 +399,7 @@ pub(crate) async fn request_reset(State(state): State<AppState>, body: Bytes) ->
             },
         )?;
     }
-    Ok((
-        StatusCode::ACCEPTED,
-        Json(json!({ "status": "if an account uses this address, a reset link is on its way" })),
-    )
-        .into_response())
+    Ok(())
 }
 
 /// A link lifetime in words: "3 days", "2 hours", "30 minutes", "1 minute".
@@ -466,7 +490,7 @@ pub(crate) async fn totp_confirm(
     body: Bytes,
 ) -> Reply {
     signed_in.check_csrf(&headers)?;
-    let req: CodeRequest = parse_body(&body)?;
+    let req: CodeRequest = parse_body(&headers, &body)?;
     let mut utx = state.db().user(signed_in.session.user_id).await?;
     let creds = auth_db::credentials(&mut utx).await?;
     let secret = creds.totp_pending_secret.ok_or_else(|| {
@@ -482,8 +506,10 @@ pub(crate) async fn totp_confirm(
     let codes = totp::new_recovery_codes();
     let hashes: Vec<[u8; 32]> = codes.iter().map(|c| totp::hash_recovery_code(c)).collect();
     auth_db::replace_recovery_codes(&mut utx, &hashes).await?;
-    utx.commit().await?;
+    // Audit first: once TOTP is committed, the answer carrying the only copy
+    // of the recovery codes must not be lost to a later failure.
     audit_session_event(&state, &signed_in, "auth.totp_enable").await?;
+    utx.commit().await?;
     Ok(Json(json!({ "recoveryCodes": codes })).into_response())
 }
 
@@ -495,7 +521,7 @@ pub(crate) async fn totp_disable(
     body: Bytes,
 ) -> Reply {
     signed_in.check_csrf(&headers)?;
-    let req: CodeRequest = parse_body(&body)?;
+    let req: CodeRequest = parse_body(&headers, &body)?;
     let mut utx = state.db().user(signed_in.session.user_id).await?;
     let creds = auth_db::credentials(&mut utx).await?;
     let secret = creds
@@ -535,15 +561,29 @@ pub(crate) async fn oidc_start(
     let (url, pending) = oidc.begin();
     let pending_json = serde_json::to_value(&pending)
         .map_err(|e| ApiError::Internal(format!("pending login: {e}")))?;
+    // The callback must come back to this browser: a cookie holds a secret
+    // whose hash is stored with the pending login (login CSRF otherwise lets
+    // an attacker hand a victim a callback URL for the attacker's account).
+    let binding = token::new_token();
     auth_db::store_oidc_login(
         state.db(),
         &token::hash_token(&pending.state),
+        &token::hash_token(&binding),
         &pending_json,
         q.org.as_deref(),
         Utc::now() + chrono_duration(OIDC_LOGIN_TTL),
     )
     .await?;
-    Ok(Redirect::to(url.as_str()).into_response())
+    let mut response = Redirect::to(url.as_str()).into_response();
+    response.headers_mut().insert(
+        header::SET_COOKIE,
+        web::oidc_binding_cookie(
+            state.config().secure_cookies,
+            &binding,
+            OIDC_LOGIN_TTL.as_secs(),
+        ),
+    );
+    Ok(response)
 }
 
 #[derive(Deserialize)]
@@ -588,10 +628,22 @@ pub(crate) async fn oidc_callback(
             "this sign-in attempt expired or was already used; start again",
         )
     };
-    let (pending_json, org_slug) =
-        auth_db::take_oidc_login(state.db(), &token::hash_token(&returned_state))
-            .await?
-            .ok_or_else(expired)?;
+    let pending_login = auth_db::take_oidc_login(state.db(), &token::hash_token(&returned_state))
+        .await?
+        .ok_or_else(expired)?;
+    let binding = web::oidc_binding(&headers, state.config().secure_cookies).unwrap_or_default();
+    let same_browser: bool = subtle::ConstantTimeEq::ct_eq(
+        &token::hash_token(&binding)[..],
+        &pending_login.binding_hash[..],
+    )
+    .into();
+    if !same_browser {
+        return Err(ApiError::bad_input(
+            "state",
+            "this sign-in was started in another browser; start again here",
+        ));
+    }
+    let (pending_json, org_slug) = (pending_login.pending, pending_login.org_slug);
     let pending = serde_json::from_value(pending_json).map_err(|_| expired())?;
     let identity = oidc
         .complete(&pending, &returned_state, &code)
@@ -609,8 +661,20 @@ pub(crate) async fn oidc_callback(
     };
     let mut utx = db.user(user_id).await?;
     let memberships = auth_db::memberships(&mut utx).await?;
+    let uses_totp = auth_db::credentials(&mut utx).await?.totp_secret.is_some();
     utx.commit().await?;
+    if uses_totp {
+        // The identity provider cannot vouch for Accord's second factor.
+        return Err(ApiError::Forbidden(
+            "this account uses two-factor sign-in: sign in with your password and code".into(),
+        ));
+    }
     let (org_id, role) = choose_org(db, &memberships, org_slug.as_deref()).await?;
+    if !matches!(role, Role::OrgAdmin | Role::Mediator) {
+        return Err(ApiError::Forbidden(
+            "single sign-on is for staff; sign in with your password".into(),
+        ));
+    }
     auth_db::link_identity(db, &identity.issuer, &identity.subject, user_id).await?;
     let mut response = start_session(
         &state,
@@ -626,6 +690,10 @@ pub(crate) async fn oidc_callback(
     response
         .headers_mut()
         .insert(header::LOCATION, header::HeaderValue::from_static("/"));
+    response.headers_mut().append(
+        header::SET_COOKIE,
+        web::oidc_binding_cookie(state.config().secure_cookies, "", 0),
+    );
     Ok(response)
 }
 

@@ -31,6 +31,9 @@ pub enum ApiError {
         /// What is wrong, for a person.
         message: String,
     },
+    /// The body is not JSON.
+    #[error("send this request as JSON (Content-Type: application/json)")]
+    UnsupportedMediaType,
     /// The request collides with the current state.
     #[error("{0}")]
     Conflict(String),
@@ -52,7 +55,7 @@ impl ApiError {
             ApiError::Unauthenticated(_) => "UNAUTHENTICATED",
             ApiError::Forbidden(_) => "FORBIDDEN",
             ApiError::NotFound(_) => "NOT_FOUND",
-            ApiError::BadUserInput { .. } => "BAD_USER_INPUT",
+            ApiError::BadUserInput { .. } | ApiError::UnsupportedMediaType => "BAD_USER_INPUT",
             ApiError::Conflict(_) => "CONFLICT",
             ApiError::RateLimited { .. } => "RATE_LIMITED",
             ApiError::Internal(_) => "INTERNAL",
@@ -65,6 +68,7 @@ impl ApiError {
             ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::BadUserInput { .. } => StatusCode::BAD_REQUEST,
+            ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,

@@ -183,6 +183,12 @@ pub fn app(state: AppState) -> Router {
             tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id = %rid)
         }))
         .layer(SetRequestIdLayer::new(x_request_id, MakeRequestUuid))
+        // The id is the server's own: a client-chosen one would land in the
+        // audit chain and could pose as another request's error reference.
+        .layer(axum::middleware::map_request(|mut req: Request<axum::body::Body>| async move {
+            req.headers_mut().remove("x-request-id");
+            req
+        }))
 }
 
 /// Binds nothing: serves the app on an existing listener until `shutdown` resolves.

@@ -41,9 +41,36 @@ pub fn clear_cookie(secure: bool) -> HeaderValue {
     HeaderValue::from_str(&value).unwrap_or_else(|_| HeaderValue::from_static(""))
 }
 
+/// The name of the cookie that ties an OIDC callback to the browser that started it.
+fn oidc_cookie_name(secure: bool) -> &'static str {
+    if secure {
+        "__Host-accord_oidc"
+    } else {
+        "accord_oidc"
+    }
+}
+
+/// `Set-Cookie` for the OIDC browser binding (`max_age_seconds` 0 removes it).
+pub fn oidc_binding_cookie(secure: bool, value: &str, max_age_seconds: u64) -> HeaderValue {
+    let secure_attr = if secure { "; Secure" } else { "" };
+    let value = format!(
+        "{}={value}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age_seconds}{secure_attr}",
+        oidc_cookie_name(secure)
+    );
+    HeaderValue::from_str(&value).unwrap_or_else(|_| HeaderValue::from_static(""))
+}
+
+/// The OIDC browser binding from the request's cookies, if any.
+pub fn oidc_binding(headers: &HeaderMap, secure: bool) -> Option<String> {
+    cookie(headers, oidc_cookie_name(secure))
+}
+
 /// The session token from the request's cookies, if any.
 pub fn session_token(headers: &HeaderMap, secure: bool) -> Option<String> {
-    let name = cookie_name(secure);
+    cookie(headers, cookie_name(secure))
+}
+
+fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
     headers
         .get_all(axum::http::header::COOKIE)
         .iter()

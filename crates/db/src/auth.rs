@@ -460,10 +460,12 @@ pub async fn link_identity(
     Ok(())
 }
 
-/// Keeps a pending OIDC login until its callback.
+/// Keeps a pending OIDC login until its callback. `binding_hash` is the hash
+/// of the secret in the starting browser's cookie.
 pub async fn store_oidc_login(
     db: &Db,
     state_hash: &[u8; 32],
+    binding_hash: &[u8; 32],
     pending: &serde_json::Value,
     org_slug: Option<&str>,
     expires_at: DateTime<Utc>,
@@ -472,9 +474,11 @@ pub async fn store_oidc_login(
         .execute(db.pool())
         .await?;
     sqlx::query(
-        "INSERT INTO oidc_logins (state_hash, pending, org_slug, expires_at) VALUES ($1, $2, $3, $4)",
+        "INSERT INTO oidc_logins (state_hash, binding_hash, pending, org_slug, expires_at) \
+         VALUES ($1, $2, $3, $4, $5)",
     )
     .bind(state_hash.as_slice())
+    .bind(binding_hash.as_slice())
     .bind(pending)
     .bind(org_slug)
     .bind(expires_at)
@@ -483,16 +487,34 @@ pub async fn store_oidc_login(
     Ok(())
 }
 
+/// A pending OIDC login taken back at its callback.
+#[derive(Debug)]
+pub struct PendingOidcLogin {
+    /// What the OIDC client needs to finish (nonce, PKCE verifier).
+    pub pending: serde_json::Value,
+    /// The org named at the start, if any.
+    pub org_slug: Option<String>,
+    /// Hash of the starting browser's binding secret.
+    pub binding_hash: Vec<u8>,
+}
+
 /// Takes (and deletes) a pending, unexpired OIDC login.
 pub async fn take_oidc_login(
     db: &Db,
     state_hash: &[u8; 32],
-) -> Result<Option<(serde_json::Value, Option<String>)>, DbError> {
-    let row: Option<(serde_json::Value, Option<String>, bool)> = sqlx::query_as(
-        "DELETE FROM oidc_logins WHERE state_hash = $1 RETURNING pending, org_slug, expires_at > now()",
+) -> Result<Option<PendingOidcLogin>, DbError> {
+    let row: Option<(serde_json::Value, Option<String>, Vec<u8>, bool)> = sqlx::query_as(
+        "DELETE FROM oidc_logins WHERE state_hash = $1 \
+         RETURNING pending, org_slug, binding_hash, expires_at > now()",
     )
     .bind(state_hash.as_slice())
     .fetch_optional(db.pool())
     .await?;
-    Ok(row.and_then(|(pending, slug, live)| live.then_some((pending, slug))))
+    Ok(row.and_then(|(pending, org_slug, binding_hash, live)| {
+        live.then_some(PendingOidcLogin {
+            pending,
+            org_slug,
+            binding_hash,
+        })
+    }))
 }

@@ -26,9 +26,11 @@ async fn a_createrole_owner_migrates_and_runs_operator_commands() -> anyhow::Res
     let database = format!("accord_test_{suffix}");
     let base = cluster_url();
     let mut su = sqlx::PgConnection::connect(&base).await?;
-    sqlx::query(&format!("CREATE ROLE {owner} LOGIN CREATEROLE NOSUPERUSER NOBYPASSRLS"))
-        .execute(&mut su)
-        .await?;
+    sqlx::query(&format!(
+        "CREATE ROLE {owner} LOGIN CREATEROLE NOSUPERUSER NOBYPASSRLS"
+    ))
+    .execute(&mut su)
+    .await?;
     sqlx::query(&format!("CREATE DATABASE {database} OWNER {owner}"))
         .execute(&mut su)
         .await?;
@@ -36,7 +38,12 @@ async fn a_createrole_owner_migrates_and_runs_operator_commands() -> anyhow::Res
     let result = async {
         let admin = AdminDb::connect(&as_user(&base, &owner, &database)).await?;
         admin.migrate().await?;
-        let org = orgs::create(&admin, &OrgSlug::parse("northside")?, &OrgName::parse("Northside")?).await?;
+        let org = orgs::create(
+            &admin,
+            &OrgSlug::parse("northside")?,
+            &OrgName::parse("Northside")?,
+        )
+        .await?;
         let mut tx = admin.system_tenant(org, None).await?;
         let invited = members::invite(
             &mut tx,
@@ -68,6 +75,8 @@ async fn a_createrole_owner_migrates_and_runs_operator_commands() -> anyhow::Res
     sqlx::query(&format!("DROP DATABASE IF EXISTS {database} WITH (FORCE)"))
         .execute(&mut su)
         .await?;
-    sqlx::query(&format!("DROP ROLE IF EXISTS {owner}")).execute(&mut su).await?;
+    sqlx::query(&format!("DROP ROLE IF EXISTS {owner}"))
+        .execute(&mut su)
+        .await?;
     result
 }

@@ -41,10 +41,18 @@ pub async fn demo(admin: &AdminDb) -> anyhow::Result<Vec<Login>> {
         .collect();
     let app = Db::from_pool(admin.pool().clone());
     let slug = OrgSlug::parse(DEMO_ORG)?;
-    if lookup::org_by_slug(&app, &slug).await?.is_some() {
+    // Seeded means the demo admin exists; an org left behind by an interrupted
+    // seed is reused rather than blocking every later start.
+    if lookup::user_by_email(&app, &EmailAddress::parse(PEOPLE[0].0)?)
+        .await?
+        .is_some()
+    {
         return Ok(logins);
     }
-    let org = orgs::create(admin, &slug, &OrgName::parse("Demo Mediation Services")?).await?;
+    let org = match lookup::org_by_slug(&app, &slug).await? {
+        Some(org) => org,
+        None => orgs::create(admin, &slug, &OrgName::parse("Demo Mediation Services")?).await?,
+    };
 
     let mut ids = Vec::new();
     let mut tx = admin.system_tenant(org, None).await?;

@@ -310,6 +310,22 @@ impl TestApp {
     pub fn messages(&self) -> Vec<OutboundMessage> {
         self.outbox.messages().unwrap_or_default()
     }
+
+    /// Waits (up to 5 s) for a message to `to` to reach the outbox; some are
+    /// sent after the request that caused them has been answered.
+    pub async fn wait_for_message_to(&self, to: &str) -> anyhow::Result<OutboundMessage> {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+        loop {
+            if let Some(m) = self.messages().into_iter().rev().find(|m| m.to == to) {
+                return Ok(m);
+            }
+            anyhow::ensure!(
+                tokio::time::Instant::now() < deadline,
+                "no message to {to} within 5 s"
+            );
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+    }
 }
 
 /// An HTTP client that keeps cookies and the session's CSRF token.

@@ -282,8 +282,16 @@ pub(crate) async fn handler(
         }
     }
     let tx = ctx.tx.lock().await.take();
-    if let Some(tx) = tx {
-        if let Err(e) = tx.commit().await {
+    if let Some(mut tx) = tx {
+        // A statement that failed outside a savepoint leaves the transaction
+        // aborted, and Postgres then answers COMMIT with a silent ROLLBACK. Probe
+        // first, so a reply never reports writes that were not kept.
+        let alive = sqlx::query("SELECT 1").execute(tx.conn()).await;
+        let committed = match alive {
+            Ok(_) => tx.commit().await,
+            Err(e) => Err(accord_db::DbError::from(e)),
+        };
+        if let Err(e) = committed {
             return reject(StatusCode::INTERNAL_SERVER_ERROR, e.into(), rid);
         }
     }

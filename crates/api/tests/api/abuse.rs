@@ -1035,3 +1035,39 @@ async fn collisions_with_the_current_state_are_conflicts() -> anyhow::Result<()>
     assert_eq!(data["case"]["status"], "CLOSED");
     Ok(())
 }
+
+#[tokio::test]
+async fn auth_bodies_must_be_json_and_request_ids_are_the_servers() -> anyhow::Result<()> {
+    let app = accord_testkit::spawn_app().await?;
+    let org = app.org("acme").await?;
+    app.member(org, "admin@acme.test", accord_domain::Role::OrgAdmin)
+        .await?;
+    // A cross-site form can post text/plain that parses as JSON: refused.
+    let forged = app
+        .client()
+        .http
+        .post(format!("{}/auth/sign-in", app.base_url))
+        .header("content-type", "text/plain")
+        .body(format!(
+            "{{\"email\":\"admin@acme.test\",\"password\":\"{}\"}}",
+            accord_testkit::PASSWORD
+        ))
+        .send()
+        .await?;
+    assert_eq!(forged.status(), 415);
+    assert!(forged.headers().get("set-cookie").is_none());
+    let body: serde_json::Value = forged.json().await?;
+    assert_eq!(body["error"]["code"], "BAD_USER_INPUT");
+
+    let chosen = app
+        .client()
+        .http
+        .get(format!("{}/healthz", app.base_url))
+        .header("x-request-id", "pick-me")
+        .send()
+        .await?;
+    let id = chosen.headers()["x-request-id"].to_str()?;
+    assert_ne!(id, "pick-me");
+    assert!(uuid::Uuid::parse_str(id).is_ok(), "{id}");
+    Ok(())
+}

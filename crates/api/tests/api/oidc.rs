@@ -115,3 +115,72 @@ async fn bad_id_tokens_and_replayed_callbacks_are_refused() -> anyhow::Result<()
     assert_eq!(replay.status(), 400);
     Ok(())
 }
+
+#[tokio::test]
+async fn a_callback_only_completes_in_the_browser_that_started_it() -> anyhow::Result<()> {
+    let (app, idp) = spawn_app_with_idp().await?;
+    let org = app.org("northside").await?;
+    app.member(org, "alice@example.test", Role::Mediator)
+        .await?;
+    // The attacker starts a login and signs in at the IdP as themselves...
+    let attacker = app.client();
+    let start = attacker
+        .http
+        .get(format!("{}/auth/oidc/start", app.base_url))
+        .send()
+        .await?;
+    let to_idp = url::Url::parse(start.headers()["location"].to_str()?)?;
+    let back = idp.authorize(&to_idp, "alice@example.test").await?;
+    // ...and hands the callback URL to a victim's browser.
+    let victim = app.client();
+    let callback = victim.http.get(back.as_str()).send().await?;
+    assert_eq!(callback.status(), 400);
+    assert!(callback.headers().get("set-cookie").is_none());
+    let body: serde_json::Value = callback.json().await?;
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("another browser"),
+        "{body}"
+    );
+    assert_eq!(
+        victim.graphql("{ viewer { role } }", json!({})).await?["errors"][0]["extensions"]["code"],
+        "UNAUTHENTICATED"
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn single_sign_on_is_for_staff_without_a_second_factor() -> anyhow::Result<()> {
+    let (app, idp) = spawn_app_with_idp().await?;
+    let org = app.org("northside").await?;
+    app.member(org, "alice@example.test", Role::Party).await?;
+    let callback = sign_in_via_idp(&app, &idp, &app.client(), "alice@example.test").await?;
+    assert_eq!(callback.status(), 403);
+    let body: serde_json::Value = callback.json().await?;
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("for staff"),
+        "{body}"
+    );
+
+    let bob = app.member(org, "bob@example.test", Role::Mediator).await?;
+    sqlx::query("UPDATE users SET totp_secret = '\\x3132333435363738393031323334353637383930' WHERE id = $1")
+        .bind(bob.as_uuid())
+        .execute(app.db.admin.pool())
+        .await?;
+    let callback = sign_in_via_idp(&app, &idp, &app.client(), "bob@example.test").await?;
+    assert_eq!(callback.status(), 403);
+    let body: serde_json::Value = callback.json().await?;
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("two-factor"),
+        "{body}"
+    );
+    Ok(())
+}

@@ -663,6 +663,7 @@ async fn a_new_password_ends_the_accounts_existing_sessions() -> anyhow::Result<
     )
     .await?;
     assert_eq!(requested.status, 202, "{requested:?}");
+    app.wait_for_message_to("pat@acme.test").await?;
     let token = link_token(&app, "pat@acme.test")?;
     let set = post(
         &app.client(),
@@ -988,6 +989,10 @@ async fn reset_requests_look_the_same_for_known_and_unknown_addresses() -> anyho
     assert_eq!(known.status, 202, "{known:?}");
     assert_eq!(known.body, unknown.body);
     assert!(known.set_cookie().is_empty());
+    // Mail goes out after the answer; the unknown address's request was
+    // handled first, so by the time the known one's message is here, any
+    // message to the unknown address would be too.
+    app.wait_for_message_to("pat@acme.test").await?;
     let messages = app.messages();
     assert_eq!(messages.len(), before + 1);
     let message = messages.last().context("no message")?;
@@ -1214,6 +1219,17 @@ async fn a_new_password_voids_every_other_outstanding_link() -> anyhow::Result<(
     )
     .await?;
     assert_eq!(reset.status, 202);
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while app
+        .messages()
+        .iter()
+        .filter(|m| m.to == "new@northside.test")
+        .count()
+        < 2
+    {
+        anyhow::ensure!(std::time::Instant::now() < deadline, "no reset message");
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
     let reset = link_token(&app, "new@northside.test")?;
     assert_ne!(setup, reset);
     let first = post(
