@@ -344,6 +344,24 @@ pub(crate) async fn set_password(
     utx.commit().await?;
     // A new password ends every existing session: whoever knew the old one is out.
     auth_db::revoke_all_web_sessions(state.db(), user_id).await?;
+    // The account is not in one org; each org it belongs to records the change.
+    let mut utx = state.db().user(user_id).await?;
+    let memberships = auth_db::memberships(&mut utx).await?;
+    utx.commit().await?;
+    for (org_id, _) in memberships {
+        let mut tx = state
+            .db()
+            .tenant(org_id, user_id, web::request_id(&headers))
+            .await?;
+        audit::append(
+            &mut tx,
+            "auth.password_set",
+            "user",
+            Some(user_id.as_uuid()),
+        )
+        .await?;
+        tx.commit().await?;
+    }
     Ok(Json(json!({ "status": "password set; sign in with it now" })).into_response())
 }
 

@@ -1258,3 +1258,38 @@ async fn a_new_password_voids_every_other_outstanding_link() -> anyhow::Result<(
     );
     Ok(())
 }
+
+#[tokio::test]
+async fn setting_a_password_is_in_the_audit_log() -> anyhow::Result<()> {
+    let app = spawn_app().await?;
+    let org = app.org("northside").await?;
+    app.member(org, "admin@northside.test", Role::OrgAdmin)
+        .await?;
+    let admin = app.sign_in("admin@northside.test", None).await?;
+    invite(&admin, "new@northside.test").await?;
+    let token = link_token(&app, "new@northside.test")?;
+    let set = post(
+        &app.client(),
+        "/auth/password",
+        &json!({ "token": token, "password": "a brand new password" }),
+    )
+    .await?;
+    assert_eq!(set.status, 200, "{set:?}");
+    let events = admin
+        .ok("{ auditEvents(first: 5) { action targetId } }", json!({}))
+        .await?;
+    let newest = &events["auditEvents"][0];
+    assert_eq!(newest["action"], "auth.password_set", "{events}");
+    let member = admin
+        .ok("{ members { user { id email } } }", json!({}))
+        .await?;
+    let id = member["members"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["user"]["email"] == "new@northside.test")
+        .unwrap()["user"]["id"]
+        .clone();
+    assert_eq!(newest["targetId"], id);
+    Ok(())
+}
