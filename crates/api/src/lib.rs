@@ -12,6 +12,7 @@
 //! [`app`] builds the router from an [`AppState`]; the server binds it.
 
 mod auth_routes;
+pub mod client_ip;
 mod error;
 pub mod graphql;
 pub mod outbox;
@@ -26,13 +27,14 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
 use tower_governor::governor::GovernorConfigBuilder;
-use tower_governor::key_extractor::{KeyExtractor, PeerIpKeyExtractor, SmartIpKeyExtractor};
+use tower_governor::key_extractor::KeyExtractor;
 use tower_governor::{GovernorError, GovernorLayer};
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
 
+pub use client_ip::ClientKey;
 pub use error::ApiError;
 pub use graphql::schema_sdl;
 pub use state::{ApiConfig, AppState, RateLimitConfig};
@@ -87,11 +89,7 @@ fn limited_routes(state: &AppState) -> Router<AppState> {
         .route("/auth/password/reset", post(auth_routes::request_reset))
         .route("/auth/oidc/start", get(auth_routes::oidc_start))
         .route("/auth/oidc/callback", get(auth_routes::oidc_callback));
-    if limits.trust_forwarded_headers {
-        rate_limit(routes, limits, SmartIpKeyExtractor)
-    } else {
-        rate_limit(routes, limits, PeerIpKeyExtractor)
-    }
+    rate_limit(routes, limits, ClientKey::new(limits.trusted_proxy_hops))
 }
 
 /// How often idle client addresses are forgotten by the limiter.

@@ -17,9 +17,9 @@ pub struct RateLimitConfig {
     pub burst: u32,
     /// One more attempt is allowed after each period.
     pub replenish_every: Duration,
-    /// Take the client address from `X-Forwarded-For`/`Forwarded` (only behind a
-    /// trusted load balancer that sets them).
-    pub trust_forwarded_headers: bool,
+    /// How many trusted proxies append to `X-Forwarded-For` in front of the
+    /// app; 0 keys on the TCP peer (see [`crate::client_ip::ClientKey`]).
+    pub trusted_proxy_hops: usize,
 }
 
 impl Default for RateLimitConfig {
@@ -27,7 +27,7 @@ impl Default for RateLimitConfig {
         RateLimitConfig {
             burst: 10,
             replenish_every: Duration::from_secs(6),
-            trust_forwarded_headers: false,
+            trusted_proxy_hops: 0,
         }
     }
 }

@@ -80,8 +80,9 @@ pub struct RateLimitSection {
     pub burst: u32,
     /// One further attempt is allowed after this many milliseconds.
     pub replenish_ms: u64,
-    /// Use `X-Forwarded-For` for the client address (only behind a trusted proxy).
-    pub trust_forwarded_headers: bool,
+    /// How many trusted proxies append to `X-Forwarded-For` in front of Accord;
+    /// 0 means clients connect directly and the header is ignored.
+    pub trusted_proxy_hops: usize,
 }
 
 /// OpenID Connect settings.
@@ -150,7 +151,7 @@ impl Default for Config {
             rate_limit: RateLimitSection {
                 burst: 10,
                 replenish_ms: 6000,
-                trust_forwarded_headers: false,
+                trusted_proxy_hops: 0,
             },
             oidc: None,
             outbox: OutboxConfig {
@@ -241,7 +242,7 @@ impl Config {
             rate_limit: accord_api::RateLimitConfig {
                 burst: self.rate_limit.burst,
                 replenish_every: Duration::from_millis(self.rate_limit.replenish_ms),
-                trust_forwarded_headers: self.rate_limit.trust_forwarded_headers,
+                trusted_proxy_hops: self.rate_limit.trusted_proxy_hops,
             },
         }
     }
@@ -310,7 +311,7 @@ mod tests {
         figment::Jail::expect_with(|jail| {
             jail.create_file(
                 "accord.toml",
-                "[rate_limit]\nburst = 3\nreplenish_ms = 100\ntrust_forwarded_headers = false\n",
+                "[rate_limit]\nburst = 3\nreplenish_ms = 100\ntrusted_proxy_hops = 1\n",
             )?;
             jail.set_env("ACCORD__RATE_LIMIT__BURST", "7");
             let c = Config::load(None).map_err(|e| e.to_string())?;

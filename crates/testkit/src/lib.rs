@@ -133,7 +133,7 @@ impl Default for AppOptions {
             rate_limit: RateLimitConfig {
                 burst: 1000,
                 replenish_every: Duration::from_millis(1),
-                trust_forwarded_headers: false,
+                trusted_proxy_hops: 0,
             },
             dev_mode: false,
             setup_link_ttl: Duration::from_secs(3600),

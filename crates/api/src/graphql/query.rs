@@ -24,12 +24,21 @@ pub(crate) fn encode_cursor(c: &cases::Case) -> String {
     B64.encode(format!("{}:{}", c.created_at.timestamp_micros(), c.id))
 }
 
+/// Earliest and latest (exclusive) `created_at`, in Unix microseconds, that a
+/// cursor this API issued can carry: 2000-01-01 and 3000-01-01 UTC. Cases are
+/// stamped `now()`, so anything outside is forged, and a time outside Postgres's
+/// `timestamptz` range would fail in the database as an internal error.
+const CURSOR_MICROS: std::ops::Range<i64> = 946_684_800_000_000..32_503_680_000_000_000;
+
 fn decode_cursor(raw: &str) -> Result<CaseCursor, ApiError> {
     let bad = || ApiError::bad_input("after", "this cursor is not one this API gave out");
     let bytes = B64.decode(raw).map_err(|_| bad())?;
     let text = String::from_utf8(bytes).map_err(|_| bad())?;
     let (micros, id) = text.split_once(':').ok_or_else(bad)?;
     let micros: i64 = micros.parse().map_err(|_| bad())?;
+    if !CURSOR_MICROS.contains(&micros) {
+        return Err(bad());
+    }
     let created_at = DateTime::<Utc>::from_timestamp_micros(micros).ok_or_else(bad)?;
     let id: Uuid = id.parse().map_err(|_| bad())?;
     Ok(CaseCursor {
@@ -193,5 +202,21 @@ impl Query {
             })
         })
         .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::CURSOR_MICROS;
+    use chrono::NaiveDate;
+
+    fn micros(year: i32) -> i64 {
+        let midnight = NaiveDate::from_ymd_opt(year, 1, 1).and_then(|d| d.and_hms_opt(0, 0, 0));
+        midnight.unwrap().and_utc().timestamp_micros()
+    }
+
+    #[test]
+    fn the_cursor_window_is_2000_to_3000() {
+        assert_eq!(CURSOR_MICROS, micros(2000)..micros(3000));
     }
 }

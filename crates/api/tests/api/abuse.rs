@@ -250,7 +250,7 @@ fn tight_limit() -> AppOptions {
         rate_limit: RateLimitConfig {
             burst: 3,
             replenish_every: Duration::from_secs(60),
-            trust_forwarded_headers: false,
+            trusted_proxy_hops: 0,
         },
         ..AppOptions::default()
     }
@@ -1069,5 +1069,39 @@ async fn auth_bodies_must_be_json_and_request_ids_are_the_servers() -> anyhow::R
     let id = chosen.headers()["x-request-id"].to_str()?;
     assert_ne!(id, "pick-me");
     assert!(uuid::Uuid::parse_str(id).is_ok(), "{id}");
+    Ok(())
+}
+
+#[tokio::test]
+async fn behind_a_proxy_the_limit_keys_on_the_address_the_proxy_saw() -> anyhow::Result<()> {
+    let app = accord_testkit::spawn_app_with(accord_testkit::AppOptions {
+        rate_limit: accord_api::RateLimitConfig {
+            burst: 2,
+            replenish_every: std::time::Duration::from_secs(60),
+            trusted_proxy_hops: 1,
+        },
+        ..Default::default()
+    })
+    .await?;
+    let attempt = |forwarded: &'static str| {
+        let client = app.client();
+        async move {
+            client
+                .http
+                .post(format!("{}/auth/sign-in", client.base_url))
+                .header("x-forwarded-for", forwarded)
+                .json(&serde_json::json!({ "email": "a@b.test", "password": "wrong-password-123" }))
+                .send()
+                .await
+                .map(|r| r.status().as_u16())
+        }
+    };
+    // Left-most entries are the client's to invent; the proxy's entry is the
+    // right-most. Two hosts of one IPv6 /64 are one subscriber.
+    assert_eq!(attempt("1.1.1.1, 2001:db8:1:2::10").await?, 401);
+    assert_eq!(attempt("9.9.9.9, 2001:db8:1:2::20").await?, 401);
+    assert_eq!(attempt("7.7.7.7, 2001:db8:1:2:ffff::1").await?, 429);
+    // Another subscriber has a bucket of their own.
+    assert_eq!(attempt("2001:db8:1:3::10").await?, 401);
     Ok(())
 }
