@@ -49,6 +49,8 @@ pub struct ApiConfig {
     pub reset_link_ttl: Duration,
     /// Rate limits on the unauthenticated routes.
     pub rate_limit: RateLimitConfig,
+    /// Keys that sign join tokens for the SFU.
+    pub join_keys: accord_auth::join::JoinKeys,
 }
 
 /// Shared state of the HTTP app.

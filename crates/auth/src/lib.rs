@@ -13,6 +13,7 @@
 //!
 //! The API crate composes these with the data layer into sign-in flows.
 
+pub mod join;
 pub mod lockout;
 pub mod oidc;
 pub mod password;

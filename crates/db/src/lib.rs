@@ -21,6 +21,7 @@ pub mod audit;
 pub mod auth;
 pub mod cases;
 mod error;
+pub mod join_tokens;
 pub mod lookup;
 pub mod members;
 pub mod orgs;

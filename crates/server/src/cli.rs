@@ -210,7 +210,7 @@ async fn serve(config: &Config) -> anyhow::Result<()> {
             config.outbox.dir.display()
         )
     })?;
-    let state = accord_api::AppState::new(db, config.api(), oidc, Arc::new(outbox));
+    let state = accord_api::AppState::new(db, config.api()?, oidc, Arc::new(outbox));
     let listener = tokio::net::TcpListener::bind(config.http.listen)
         .await
         .with_context(|| format!("listening on {}", config.http.listen))?;

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use figment::providers::{Env, Format, Serialized, Toml};
 use figment::Figment;
-use secrecy::SecretString;
+use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 use url::Url;
 
@@ -31,6 +31,8 @@ pub struct Config {
     pub oidc: Option<OidcSection>,
     /// Where outgoing messages are written until a mail service is configured.
     pub outbox: OutboxConfig,
+    /// Keys that sign join tokens for the SFU.
+    pub join_tokens: JoinTokensSection,
     /// Logging.
     pub log: LogConfig,
 }
@@ -100,6 +102,28 @@ pub struct OidcSection {
     pub redirect_url: Option<Url>,
 }
 
+/// Join-token signing keys, newest first: the first signs, all verify, so a
+/// key is rotated by putting a new one first and dropping the old one once its
+/// tokens (two minutes) are gone. Every node must have the same list. With none,
+/// each start makes a key of its own, which suits a single node only.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JoinTokensSection {
+    /// The keys.
+    pub keys: Vec<JoinKeySection>,
+}
+
+/// One join-token signing key.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JoinKeySection {
+    /// Key id, e.g. `2026-11`.
+    pub kid: String,
+    /// P-256 private key, PKCS#8 PEM (`openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256`).
+    #[serde(serialize_with = "redacted")]
+    pub pem: SecretString,
+}
+
 /// Outbox settings.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -157,6 +181,7 @@ impl Default for Config {
             outbox: OutboxConfig {
                 dir: PathBuf::from(".data/outbox"),
             },
+            join_tokens: JoinTokensSection::default(),
             log: LogConfig {
                 filter: "info".into(),
                 json: false,
@@ -231,8 +256,25 @@ impl Config {
     }
 
     /// The API's view of this configuration.
-    pub fn api(&self) -> accord_api::ApiConfig {
-        accord_api::ApiConfig {
+    pub fn api(&self) -> Result<accord_api::ApiConfig, ConfigError> {
+        let issuer = self.http.public_url.as_str().trim_end_matches('/');
+        let join_keys = if self.join_tokens.keys.is_empty() {
+            tracing::warn!(
+                "no join_tokens.keys configured: join tokens are signed with a key made at start, \
+                 valid on this node only"
+            );
+            accord_auth::join::JoinKeys::generate(issuer, "ephemeral")
+        } else {
+            let keys: Vec<(String, String)> = self
+                .join_tokens
+                .keys
+                .iter()
+                .map(|k| (k.kid.clone(), k.pem.expose_secret().to_owned()))
+                .collect();
+            accord_auth::join::JoinKeys::from_pem(issuer, &keys)
+                .map_err(|e| ConfigError(e.to_string()))?
+        };
+        Ok(accord_api::ApiConfig {
             public_url: self.http.public_url.clone(),
             secure_cookies: self.secure_cookies(),
             dev_mode: self.dev_mode,
@@ -244,7 +286,8 @@ impl Config {
                 replenish_every: Duration::from_millis(self.rate_limit.replenish_ms),
                 trusted_proxy_hops: self.rate_limit.trusted_proxy_hops,
             },
-        }
+            join_keys,
+        })
     }
 
     /// The redirect URL registered at the identity provider.

@@ -153,6 +153,8 @@ pub struct TestApp {
     pub db: TestDb,
     /// Its outbox.
     pub outbox: FileOutbox,
+    /// The keys its join tokens are signed with.
+    pub join_keys: accord_auth::join::JoinKeys,
     outbox_dir: PathBuf,
     server: tokio::task::JoinHandle<()>,
 }
@@ -216,6 +218,7 @@ async fn spawn_on(
     let outbox_dir =
         std::env::temp_dir().join(format!("accord-outbox-{}", uuid::Uuid::new_v4().simple()));
     let outbox = FileOutbox::new(&outbox_dir)?;
+    let join_keys = accord_auth::join::JoinKeys::generate(&base_url, "test");
     let config = ApiConfig {
         public_url: url::Url::parse(&base_url)?,
         secure_cookies: false,
@@ -224,6 +227,7 @@ async fn spawn_on(
         setup_link_ttl: options.setup_link_ttl,
         reset_link_ttl: Duration::from_secs(1800),
         rate_limit: options.rate_limit,
+        join_keys: join_keys.clone(),
     };
     let state = AppState::new(
         db.app.clone(),
@@ -239,6 +243,7 @@ async fn spawn_on(
         base_url,
         db,
         outbox,
+        join_keys,
         outbox_dir,
         server,
     })

@@ -1,19 +1,20 @@
 //! Write operations. Each authorises through the permission matrix, runs in its
 //! own savepoint, and appends an audit event (identifiers only).
 
+use accord_auth::join::{self, DeviceKey};
 use accord_db::auth::LinkPurpose;
 use accord_db::{audit, cases, members, sessions};
 use accord_domain::{
     Action, CaseId, CaseReference, CaseStatus, CaseTitle, DisplayName, EmailAddress, IanaTimeZone,
-    PartyId, Role, Schedule, SessionDuration, SessionId, SessionStatus, UserId,
+    PartyId, PartyKind, Role, Schedule, SessionDuration, SessionId, SessionStatus, UserId,
 };
 use async_graphql::{Context, Object};
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use super::types::{
     not_found, AddPartyInput, Case, CreateCaseInput, GqlCaseStatus, GqlRole, InviteMemberInput,
-    Member, Party, RescheduleSessionInput, ScheduleSessionInput, Session,
+    JoinToken, Member, Party, RescheduleSessionInput, ScheduleSessionInput, Session,
 };
 use super::{authorize, deny_early, mutate, rctx};
 use crate::auth_routes::issue_password_link;
@@ -309,6 +310,81 @@ impl Mutation {
                 let session = sessions::reschedule(tx, id, &schedule).await?;
                 audit::append(tx, "session.reschedule", "session", Some(input.id)).await?;
                 Ok(session.into())
+            })
+        })
+        .await
+    }
+
+    /// A join token for the viewer's device to enter the session's live room:
+    /// for its case's mediator and the people on its case, bound to the device
+    /// key given (a P-256 public key in JWK form, as WebCrypto exports it).
+    async fn join_token(
+        &self,
+        ctx: &Context<'_>,
+        session_id: Uuid,
+        device_key: async_graphql::Json<serde_json::Value>,
+    ) -> async_graphql::Result<JoinToken> {
+        let keys = rctx(ctx).state().config().join_keys.clone();
+        mutate(ctx, move |tx| {
+            Box::pin(async move {
+                let device = DeviceKey::from_jwk(&device_key.0)
+                    .map_err(|e| ApiError::bad_input("deviceKey", e.to_string()))?;
+                let actor = tx.actor();
+                let user = actor
+                    .user_id
+                    .ok_or_else(|| ApiError::Forbidden("only people can join sessions".into()))?;
+                let sid = SessionId::from_uuid(session_id);
+                let session = sessions::get(tx, sid).await.map_err(not_found("session"))?;
+                let case = cases::get(tx, session.case_id)
+                    .await
+                    .map_err(not_found("session"))?;
+                let party = cases::parties(tx, case.id)
+                    .await?
+                    .into_iter()
+                    .find(|p| p.user_id == Some(user));
+                let own_rooms = if session.lobby_enabled {
+                    "lobby"
+                } else {
+                    "main"
+                };
+                let (role, rooms) = match (case.mediator_id == Some(user), party) {
+                    (true, _) => ("mediator", vec!["*".to_owned()]),
+                    (false, Some(p)) if p.kind == PartyKind::Party => {
+                        ("party", vec![own_rooms.to_owned()])
+                    }
+                    (false, Some(_)) => ("observer", vec![own_rooms.to_owned()]),
+                    (false, None) => {
+                        // Those who may see the session learn why; others learn nothing.
+                        authorize(tx, Action::ViewSessions, Some(case.id)).await?;
+                        return Err(ApiError::Forbidden(
+                            "only the session's mediator and the people on its case can join it"
+                                .into(),
+                        ));
+                    }
+                };
+                if session.status != SessionStatus::Scheduled {
+                    return Err(ApiError::Conflict(format!(
+                        "the session is {}; it can no longer be joined",
+                        session.status.as_str()
+                    )));
+                }
+                let (token, claims) = keys.issue(
+                    Utc::now(),
+                    join::MAX_LIFETIME,
+                    actor.org_id.as_uuid(),
+                    session_id,
+                    user.as_uuid(),
+                    role,
+                    rooms,
+                    &device,
+                );
+                audit::append(tx, "session.issue_join_token", "session", Some(session_id)).await?;
+                Ok(JoinToken {
+                    token,
+                    expires_at: DateTime::from_timestamp(claims.exp, 0).unwrap_or_else(Utc::now),
+                    role: claims.role,
+                    rooms: claims.rooms,
+                })
             })
         })
         .await

@@ -495,6 +495,19 @@ pub struct RescheduleSessionInput {
     pub duration_minutes: Option<i32>,
 }
 
+/// A token that lets one device into a session's live room once, within two minutes.
+#[derive(SimpleObject, Debug)]
+pub struct JoinToken {
+    /// The signed token, to present to the SFU with a signature of its challenge.
+    pub token: String,
+    /// When it stops working.
+    pub expires_at: DateTime<Utc>,
+    /// The role in the session: `mediator`, `party` or `observer`.
+    pub role: String,
+    /// Rooms the participant may enter on their own (`*` for all).
+    pub rooms: Vec<String>,
+}
+
 /// Maps "no such row" to a not-found error naming the kind of object.
 pub(crate) fn not_found(what: &'static str) -> impl Fn(accord_db::DbError) -> ApiError {
     move |e| match e {

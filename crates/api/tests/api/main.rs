@@ -5,6 +5,7 @@ mod abuse;
 mod cursor;
 mod flows;
 mod isolation;
+mod join;
 mod oidc;
 mod roles;
 mod schema;
