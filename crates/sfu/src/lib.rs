@@ -1,0 +1,12 @@
+//! Accord's SFU: the authority on live sessions.
+//!
+//! - [`protocol`]: the signaling messages (JSON over WebSocket), parsed strictly
+//!   and within bounds.
+//! - [`session`]: the sans-IO session core: lobby, main room and caucus rooms,
+//!   the mediator's commands, timers on the caller's clock, and the rule that
+//!   decides who receives whose media. Media forwarding (one str0m `Rtc` per
+//!   participant, one UDP port) is driven from it by a thin driver that owns the
+//!   sockets and the clock.
+
+pub mod protocol;
+pub mod session;

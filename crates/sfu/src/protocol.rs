@@ -1,0 +1,418 @@
+//! The signaling protocol: JSON messages over the session WebSocket, one per
+//! text frame, each an object with a `type`.
+//!
+//! Parsing is strict and bounded: a frame over [`MAX_MESSAGE_BYTES`], an unknown
+//! `type`, an unknown field or a value out of range is a [`ProtocolError`] the
+//! server answers with an `error` message; it never panics.
+
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+/// Largest client message accepted, in bytes.
+pub const MAX_MESSAGE_BYTES: usize = 16 * 1024;
+/// Longest chat or broadcast text, in characters.
+pub const MAX_TEXT_CHARS: usize = 2000;
+/// Longest caucus name, in characters.
+pub const MAX_ROOM_NAME_CHARS: usize = 60;
+/// Longest timer, in seconds (four hours).
+pub const MAX_TIMER_SECONDS: u32 = 4 * 3600;
+
+/// A participant in a live session (the account id of the person).
+pub type ParticipantId = Uuid;
+
+/// Where a participant is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", tag = "kind", content = "id")]
+pub enum RoomId {
+    /// Waiting to be admitted; nothing is forwarded to or from here.
+    Lobby,
+    /// The joint session.
+    Main,
+    /// A private caucus room.
+    Caucus(Uuid),
+}
+
+/// What a client may send.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "camelCase", deny_unknown_fields)]
+pub enum ClientMessage {
+    /// Mediator: let someone in from the lobby.
+    Admit {
+        /// Who.
+        participant: ParticipantId,
+    },
+    /// Mediator: turn someone away from the lobby, optionally saying why.
+    Deny {
+        /// Who.
+        participant: ParticipantId,
+        /// Shown to them.
+        message: Option<String>,
+    },
+    /// Mediator: open a caucus room.
+    CreateCaucus {
+        /// Its name, shown to those in it and to the mediator.
+        name: String,
+    },
+    /// Mediator: close an empty caucus room.
+    CloseCaucus {
+        /// Which.
+        room: RoomId,
+    },
+    /// Mediator: move someone (themselves included) to a room.
+    Move {
+        /// Who.
+        participant: ParticipantId,
+        /// Where.
+        room: RoomId,
+    },
+    /// Mediator: everyone admitted back to the main room.
+    RecallAll,
+    /// Mediator: a text shown in every room.
+    Broadcast {
+        /// The text.
+        text: String,
+    },
+    /// Mediator: a countdown on a room, with a warning a minute before the end.
+    SetTimer {
+        /// Which room.
+        room: RoomId,
+        /// How long.
+        seconds: u32,
+    },
+    /// Mediator: stop a room's countdown.
+    ClearTimer {
+        /// Which room.
+        room: RoomId,
+    },
+    /// Mediator: stop forwarding someone's audio.
+    Mute {
+        /// Who.
+        participant: ParticipantId,
+    },
+    /// Mediator: ask someone to unmute (only they can).
+    AskUnmute {
+        /// Who.
+        participant: ParticipantId,
+    },
+    /// Mediator: end someone's participation; they cannot come back.
+    Remove {
+        /// Who.
+        participant: ParticipantId,
+    },
+    /// Mediator: while locked, nobody new may join, even into the lobby.
+    Lock {
+        /// Locked or not.
+        locked: bool,
+    },
+    /// Anyone: mute or unmute oneself (unmuting after a mediator's mute too).
+    SetMuted {
+        /// Muted or not.
+        muted: bool,
+    },
+    /// Anyone admitted: raise or lower one's hand.
+    SetHand {
+        /// Raised or not.
+        raised: bool,
+    },
+    /// Anyone admitted: start or stop sharing a screen (one sharer per room).
+    SetSharing {
+        /// Sharing or not.
+        sharing: bool,
+    },
+    /// Anyone admitted: a chat message to one's room (not stored).
+    Chat {
+        /// The text.
+        text: String,
+    },
+}
+
+/// Why a client message was refused before it reached the session.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ProtocolError {
+    /// Over [`MAX_MESSAGE_BYTES`].
+    #[error("the message is larger than {MAX_MESSAGE_BYTES} bytes")]
+    TooLarge,
+    /// Not JSON, unknown `type`, unknown or missing fields, wrong types.
+    #[error("the message is not understood: {0}")]
+    Malformed(String),
+    /// Understood, but a value is out of range.
+    #[error("{0}")]
+    Invalid(&'static str),
+}
+
+impl ProtocolError {
+    /// Stable code for the `error` message.
+    pub fn code(&self) -> &'static str {
+        match self {
+            ProtocolError::TooLarge => "TOO_LARGE",
+            ProtocolError::Malformed(_) => "MALFORMED",
+            ProtocolError::Invalid(_) => "INVALID",
+        }
+    }
+}
+
+fn text_ok(text: &str, max: usize) -> bool {
+    let n = text.chars().count();
+    n >= 1 && n <= max && !text.chars().any(|c| c.is_control() && c != '\n')
+}
+
+/// Parses and validates one client frame.
+pub fn parse_client_message(frame: &str) -> Result<ClientMessage, ProtocolError> {
+    if frame.len() > MAX_MESSAGE_BYTES {
+        return Err(ProtocolError::TooLarge);
+    }
+    let message: ClientMessage = serde_json::from_str(frame).map_err(|e| {
+        // serde_json's message names the field or type, never echoes values at length.
+        let mut text = e.to_string();
+        text.truncate(200);
+        ProtocolError::Malformed(text)
+    })?;
+    match &message {
+        ClientMessage::Broadcast { text } | ClientMessage::Chat { text }
+            if !text_ok(text, MAX_TEXT_CHARS) =>
+        {
+            Err(ProtocolError::Invalid(
+                "text must be 1 to 2000 characters without control characters",
+            ))
+        }
+        ClientMessage::Deny {
+            message: Some(text),
+            ..
+        } if !text_ok(text, MAX_TEXT_CHARS) => Err(ProtocolError::Invalid(
+            "message must be 1 to 2000 characters without control characters",
+        )),
+        ClientMessage::CreateCaucus { name }
+            if !text_ok(name.trim(), MAX_ROOM_NAME_CHARS) || name.contains('\n') =>
+        {
+            Err(ProtocolError::Invalid(
+                "a caucus name must be 1 to 60 characters on one line",
+            ))
+        }
+        ClientMessage::SetTimer { seconds, .. }
+            if *seconds == 0 || *seconds > MAX_TIMER_SECONDS =>
+        {
+            Err(ProtocolError::Invalid(
+                "a timer must last 1 second to 4 hours",
+            ))
+        }
+        _ => Ok(message),
+    }
+}
+
+/// A participant as others see them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ParticipantView {
+    /// Who.
+    pub id: ParticipantId,
+    /// Their role in the session.
+    pub role: SessionRole,
+    /// Where they are.
+    pub room: RoomId,
+    /// Their audio is not forwarded.
+    pub muted: bool,
+    /// Hand raised.
+    pub hand_raised: bool,
+    /// Sharing a screen.
+    pub sharing: bool,
+}
+
+/// A room as those who may see it see it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RoomView {
+    /// Which.
+    pub id: RoomId,
+    /// Its name (`Main room`, `Lobby`, or the caucus's).
+    pub name: String,
+    /// Milliseconds left on its timer, if one runs.
+    pub timer_remaining_ms: Option<u64>,
+}
+
+/// Role in a live session.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum SessionRole {
+    /// Runs the session.
+    Mediator,
+    /// A party.
+    Party,
+    /// Counsel or interpreter.
+    Observer,
+}
+
+/// What the server sends.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "camelCase")]
+pub enum ServerMessage {
+    /// What the recipient may see of the session: for a mediator everything;
+    /// for others their own room and who is in it.
+    State {
+        /// The recipient.
+        you: ParticipantId,
+        /// Whether the session is locked.
+        locked: bool,
+        /// Visible rooms.
+        rooms: Vec<RoomView>,
+        /// Visible participants.
+        participants: Vec<ParticipantView>,
+    },
+    /// Mediator: someone is waiting in the lobby.
+    Knock {
+        /// Who.
+        participant: ParticipantId,
+    },
+    /// You were turned away.
+    Denied {
+        /// The mediator's message, if any.
+        message: Option<String>,
+    },
+    /// You were removed from the session.
+    Removed,
+    /// The mediator muted you.
+    MutedByMediator,
+    /// The mediator asks you to unmute.
+    UnmuteRequested,
+    /// A text from the mediator to every room.
+    Broadcast {
+        /// The text.
+        text: String,
+    },
+    /// A chat message in your room.
+    Chat {
+        /// Who wrote it.
+        from: ParticipantId,
+        /// The text.
+        text: String,
+    },
+    /// One minute left on your room's timer.
+    TimerWarning {
+        /// The room.
+        room: RoomId,
+    },
+    /// Your room's timer ran out.
+    TimerExpired {
+        /// The room.
+        room: RoomId,
+    },
+    /// Your message was refused; nothing changed.
+    Error {
+        /// Stable code: `TOO_LARGE`, `MALFORMED`, `INVALID`, `FORBIDDEN`, `NOT_FOUND`, `CONFLICT`.
+        code: String,
+        /// For a person.
+        message: String,
+    },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn parses_each_message_and_refuses_the_rest() {
+        let id = Uuid::nil();
+        assert_eq!(
+            parse_client_message(&format!(
+                r#"{{"type":"move","participant":"{id}","room":{{"kind":"main"}}}}"#
+            )),
+            Ok(ClientMessage::Move {
+                participant: id,
+                room: RoomId::Main
+            })
+        );
+        assert_eq!(
+            parse_client_message(
+                r#"{"type":"setTimer","room":{"kind":"caucus","id":"00000000-0000-0000-0000-000000000000"},"seconds":600}"#
+            ),
+            Ok(ClientMessage::SetTimer {
+                room: RoomId::Caucus(id),
+                seconds: 600
+            })
+        );
+        assert_eq!(
+            parse_client_message(r#"{"type":"recallAll"}"#),
+            Ok(ClientMessage::RecallAll)
+        );
+        for bad in [
+            "",
+            "null",
+            "[]",
+            r#"{"type":"fly"}"#,
+            r#"{"type":"chat"}"#,
+            r#"{"type":"chat","text":"hi","extra":1}"#,
+            r#"{"type":"move","participant":"not-a-uuid","room":{"kind":"main"}}"#,
+            r#"{"type":"move","participant":"00000000-0000-0000-0000-000000000000","room":{"kind":"attic"}}"#,
+            r#"{"type":"setTimer","room":{"kind":"main"},"seconds":-1}"#,
+        ] {
+            assert!(
+                matches!(parse_client_message(bad), Err(ProtocolError::Malformed(_))),
+                "{bad}"
+            );
+        }
+        for invalid in [
+            r#"{"type":"chat","text":""}"#,
+            r#"{"type":"chat","text":"\u0007"}"#,
+            r#"{"type":"createCaucus","name":"  "}"#,
+            r#"{"type":"createCaucus","name":"a\nb"}"#,
+            r#"{"type":"setTimer","room":{"kind":"main"},"seconds":0}"#,
+            r#"{"type":"setTimer","room":{"kind":"main"},"seconds":14401}"#,
+        ] {
+            assert!(
+                matches!(
+                    parse_client_message(invalid),
+                    Err(ProtocolError::Invalid(_))
+                ),
+                "{invalid}"
+            );
+        }
+        let huge = format!(
+            r#"{{"type":"chat","text":"{}"}}"#,
+            "x".repeat(MAX_MESSAGE_BYTES)
+        );
+        assert_eq!(parse_client_message(&huge), Err(ProtocolError::TooLarge));
+        let long = format!(
+            r#"{{"type":"chat","text":"{}"}}"#,
+            "é".repeat(MAX_TEXT_CHARS + 1)
+        );
+        assert!(matches!(
+            parse_client_message(&long),
+            Err(ProtocolError::Invalid(_))
+        ));
+    }
+
+    #[test]
+    fn server_messages_have_a_stable_shape() {
+        let m = ServerMessage::TimerWarning { room: RoomId::Main };
+        assert_eq!(
+            serde_json::to_string(&m).unwrap(),
+            r#"{"type":"timerWarning","room":{"kind":"main"}}"#
+        );
+    }
+
+    proptest! {
+        // Whatever arrives, the parser answers; it never panics.
+        #[test]
+        fn never_panics_on_arbitrary_text(frame in ".{0,400}") {
+            let _ = parse_client_message(&frame);
+        }
+
+        #[test]
+        fn never_panics_on_json_like_frames(
+            kind in "[a-zA-Z]{0,14}",
+            key in "[a-zA-Z]{0,12}",
+            value in prop_oneof![Just("1".to_owned()), Just("\"x\"".to_owned()), Just("null".to_owned()), Just("{}".to_owned()), Just("[]".to_owned()), "-?[0-9]{1,25}"],
+        ) {
+            let frame = format!(r#"{{"type":"{kind}","{key}":{value}}}"#);
+            let _ = parse_client_message(&frame);
+        }
+
+        // Every valid message survives a round trip through its own JSON.
+        #[test]
+        fn chat_round_trips(text in "[^\\p{Cc}]{1,200}") {
+            let m = ClientMessage::Chat { text };
+            let json = serde_json::to_string(&m).unwrap();
+            prop_assert_eq!(parse_client_message(&json), Ok(m));
+        }
+    }
+}

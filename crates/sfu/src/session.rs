@@ -1,0 +1,567 @@
+//! The live-session core: who is where, who may hear and see whom, and what
+//! the mediator's commands do. Sans-IO: it never reads a clock or touches a
+//! socket. The driver feeds it joins, leaves, parsed client messages and the
+//! current time, and drains [`Output`]s (messages to send, connections to close,
+//! "routes changed" for the media path) and [`LiveSession::poll_timeout`].
+//!
+//! The media rule lives here too ([`LiveSession::may_receive`]): a participant
+//! receives media only from others in the same room, and nothing flows to or
+//! from the lobby. The forwarding path asks it on every route change, so a
+//! move takes effect in the same step that changes the room.
+
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::time::{Duration, Instant};
+
+use uuid::Uuid;
+
+use crate::protocol::{
+    ClientMessage, ParticipantId, ParticipantView, RoomId, RoomView, ServerMessage, SessionRole,
+};
+
+/// How long before a timer ends its warning goes out.
+pub const TIMER_WARNING: Duration = Duration::from_secs(60);
+
+/// Why a connection is closed by the session.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CloseReason {
+    /// The mediator turned them away from the lobby.
+    Denied,
+    /// The mediator removed them.
+    Removed,
+}
+
+/// Something for the driver to do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Output {
+    /// Send a message to one participant.
+    Send {
+        /// To whom.
+        to: ParticipantId,
+        /// What.
+        message: ServerMessage,
+    },
+    /// Close a participant's connection.
+    Close {
+        /// Whose.
+        who: ParticipantId,
+        /// Why.
+        reason: CloseReason,
+    },
+    /// Rooms, mutes or membership changed: recompute media routes.
+    RoutesChanged,
+}
+
+/// Why a join was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum JoinRefused {
+    /// The mediator locked the session.
+    #[error("the session is locked")]
+    Locked,
+    /// The mediator removed this participant.
+    #[error("you were removed from this session")]
+    Removed,
+}
+
+#[derive(Debug, Clone)]
+struct Member {
+    role: SessionRole,
+    room: RoomId,
+    connected: bool,
+    muted: bool,
+    hand_raised: bool,
+    sharing: bool,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Timer {
+    ends: Instant,
+    warned: bool,
+}
+
+/// One live session.
+#[derive(Debug)]
+pub struct LiveSession {
+    seed: u64,
+    caucuses_made: u64,
+    locked: bool,
+    members: BTreeMap<ParticipantId, Member>,
+    removed: BTreeSet<ParticipantId>,
+    caucuses: BTreeMap<Uuid, String>,
+    timers: BTreeMap<RoomId, Timer>,
+    outputs: VecDeque<Output>,
+}
+
+fn error(code: &str, message: &str) -> ServerMessage {
+    ServerMessage::Error {
+        code: code.to_owned(),
+        message: message.to_owned(),
+    }
+}
+
+impl LiveSession {
+    /// A session with no one in it. `seed` makes caucus ids unique to it.
+    pub fn new(seed: u64) -> Self {
+        LiveSession {
+            seed,
+            caucuses_made: 0,
+            locked: false,
+            members: BTreeMap::new(),
+            removed: BTreeSet::new(),
+            caucuses: BTreeMap::new(),
+            timers: BTreeMap::new(),
+            outputs: VecDeque::new(),
+        }
+    }
+
+    /// The next thing for the driver to do.
+    pub fn poll_output(&mut self) -> Option<Output> {
+        self.outputs.pop_front()
+    }
+
+    /// When [`LiveSession::handle_timeout`] must next be called.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        self.timers
+            .values()
+            .map(|t| match t.ends.checked_sub(TIMER_WARNING) {
+                Some(warn) if !t.warned => warn,
+                _ => t.ends,
+            })
+            .min()
+    }
+
+    /// Where a participant is, if they are in the session.
+    pub fn room_of(&self, who: ParticipantId) -> Option<RoomId> {
+        self.members.get(&who).map(|m| m.room)
+    }
+
+    /// Whether `receiver` may receive `sender`'s media right now: both
+    /// connected, in the same room, and that room is not the lobby.
+    pub fn may_receive(&self, receiver: ParticipantId, sender: ParticipantId) -> bool {
+        match (self.members.get(&receiver), self.members.get(&sender)) {
+            (Some(r), Some(s)) => {
+                receiver != sender
+                    && r.connected
+                    && s.connected
+                    && r.room == s.room
+                    && r.room != RoomId::Lobby
+            }
+            _ => false,
+        }
+    }
+
+    /// [`LiveSession::may_receive`], and the sender is not muted.
+    pub fn may_receive_audio(&self, receiver: ParticipantId, sender: ParticipantId) -> bool {
+        self.may_receive(receiver, sender) && self.members.get(&sender).is_some_and(|s| !s.muted)
+    }
+
+    /// A participant's connection arrived (first time or again). `rooms` are the
+    /// rooms their join token lets them enter on their own: `*` (mediators),
+    /// `lobby` or `main`. Someone coming back finds their room and state as they
+    /// left them.
+    pub fn join(
+        &mut self,
+        who: ParticipantId,
+        role: SessionRole,
+        rooms: &[String],
+    ) -> Result<(), JoinRefused> {
+        if self.removed.contains(&who) {
+            return Err(JoinRefused::Removed);
+        }
+        if let Some(member) = self.members.get_mut(&who) {
+            member.connected = true;
+        } else {
+            if self.locked && role != SessionRole::Mediator {
+                return Err(JoinRefused::Locked);
+            }
+            let room = if rooms.iter().any(|r| r == "*" || r == "main") {
+                RoomId::Main
+            } else {
+                RoomId::Lobby
+            };
+            self.members.insert(
+                who,
+                Member {
+                    role,
+                    room,
+                    connected: true,
+                    muted: false,
+                    hand_raised: false,
+                    sharing: false,
+                },
+            );
+            if room == RoomId::Lobby {
+                for mediator in self.mediators() {
+                    self.send(mediator, ServerMessage::Knock { participant: who });
+                }
+            }
+        }
+        self.changed();
+        Ok(())
+    }
+
+    /// A participant's connection went away; they keep their place until
+    /// [`LiveSession::forget`] (the driver's reconnection grace period).
+    pub fn disconnected(&mut self, who: ParticipantId) {
+        if let Some(member) = self.members.get_mut(&who) {
+            member.connected = false;
+            member.sharing = false;
+            self.changed();
+        }
+    }
+
+    /// A participant's grace period ran out: they are gone.
+    pub fn forget(&mut self, who: ParticipantId) {
+        if self.members.remove(&who).is_some() {
+            self.changed();
+        }
+    }
+
+    /// Handles a parsed message from a participant.
+    pub fn handle(&mut self, now: Instant, from: ParticipantId, message: ClientMessage) {
+        let Some(sender) = self.members.get(&from).cloned() else {
+            return;
+        };
+        let is_mediator = sender.role == SessionRole::Mediator;
+        let result = match message {
+            ClientMessage::SetMuted { muted } => {
+                self.update(from, |m| m.muted = muted);
+                Ok(())
+            }
+            ClientMessage::SetHand { raised } => self.admitted(&sender).map(|()| {
+                self.update(from, |m| m.hand_raised = raised);
+            }),
+            ClientMessage::SetSharing { sharing } => self.set_sharing(from, &sender, sharing),
+            ClientMessage::Chat { text } => self.admitted(&sender).map(|()| {
+                for to in self.in_room(sender.room) {
+                    self.send(
+                        to,
+                        ServerMessage::Chat {
+                            from,
+                            text: text.clone(),
+                        },
+                    );
+                }
+            }),
+            // Everything below is the mediator's.
+            _ if !is_mediator => Err(error("FORBIDDEN", "only the mediator can do that")),
+            ClientMessage::Admit { participant } => self.in_lobby(participant).map(|()| {
+                self.update(participant, |m| m.room = RoomId::Main);
+            }),
+            ClientMessage::Deny {
+                participant,
+                message,
+            } => self.in_lobby(participant).map(|()| {
+                self.send(participant, ServerMessage::Denied { message });
+                self.outputs.push_back(Output::Close {
+                    who: participant,
+                    reason: CloseReason::Denied,
+                });
+                self.members.remove(&participant);
+                self.changed();
+            }),
+            ClientMessage::CreateCaucus { name } => {
+                self.caucuses_made += 1;
+                let id = Uuid::from_u64_pair(self.seed, self.caucuses_made);
+                self.caucuses.insert(id, name.trim().to_owned());
+                self.changed();
+                Ok(())
+            }
+            ClientMessage::CloseCaucus { room } => self.close_caucus(room),
+            ClientMessage::Move { participant, room } => self.move_to(participant, room),
+            ClientMessage::RecallAll => {
+                let admitted: Vec<ParticipantId> = self
+                    .members
+                    .iter()
+                    .filter(|(_, m)| m.room != RoomId::Lobby)
+                    .map(|(id, _)| *id)
+                    .collect();
+                for id in admitted {
+                    self.update(id, |m| {
+                        m.room = RoomId::Main;
+                        m.sharing = false;
+                    });
+                }
+                self.timers.retain(|room, _| *room == RoomId::Main);
+                Ok(())
+            }
+            ClientMessage::Broadcast { text } => {
+                let everyone: Vec<ParticipantId> = self
+                    .members
+                    .iter()
+                    .filter(|(_, m)| m.room != RoomId::Lobby && m.connected)
+                    .map(|(id, _)| *id)
+                    .collect();
+                for to in everyone {
+                    self.send(to, ServerMessage::Broadcast { text: text.clone() });
+                }
+                Ok(())
+            }
+            ClientMessage::SetTimer { room, seconds } => self.room_exists(room).map(|()| {
+                let ends = now + Duration::from_secs(u64::from(seconds));
+                // A timer shorter than the warning period gets no warning.
+                let warned = seconds <= TIMER_WARNING.as_secs() as u32;
+                self.timers.insert(room, Timer { ends, warned });
+                self.changed();
+            }),
+            ClientMessage::ClearTimer { room } => {
+                if self.timers.remove(&room).is_some() {
+                    self.changed();
+                }
+                Ok(())
+            }
+            ClientMessage::Mute { participant } => self.exists(participant).map(|()| {
+                self.update(participant, |m| m.muted = true);
+                self.send(participant, ServerMessage::MutedByMediator);
+            }),
+            ClientMessage::AskUnmute { participant } => self.exists(participant).map(|()| {
+                self.send(participant, ServerMessage::UnmuteRequested);
+            }),
+            ClientMessage::Remove { participant } => {
+                if participant == from {
+                    Err(error(
+                        "CONFLICT",
+                        "you cannot remove yourself; leave instead",
+                    ))
+                } else {
+                    self.exists(participant).map(|()| {
+                        self.send(participant, ServerMessage::Removed);
+                        self.outputs.push_back(Output::Close {
+                            who: participant,
+                            reason: CloseReason::Removed,
+                        });
+                        self.members.remove(&participant);
+                        self.removed.insert(participant);
+                        self.changed();
+                    })
+                }
+            }
+            ClientMessage::Lock { locked } => {
+                self.locked = locked;
+                self.changed();
+                Ok(())
+            }
+        };
+        if let Err(message) = result {
+            self.send(from, message);
+        }
+    }
+
+    /// Fires timer warnings and expiries due at `now`.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        let rooms: Vec<RoomId> = self.timers.keys().copied().collect();
+        for room in rooms {
+            let Some(timer) = self.timers.get(&room).copied() else {
+                continue;
+            };
+            if now >= timer.ends {
+                self.timers.remove(&room);
+                self.notify_room(room, ServerMessage::TimerExpired { room });
+                self.changed();
+            } else if !timer.warned && now + TIMER_WARNING >= timer.ends {
+                if let Some(t) = self.timers.get_mut(&room) {
+                    t.warned = true;
+                }
+                self.notify_room(room, ServerMessage::TimerWarning { room });
+            }
+        }
+    }
+
+    fn notify_room(&mut self, room: RoomId, message: ServerMessage) {
+        let mut to: BTreeSet<ParticipantId> = self.in_room(room).into_iter().collect();
+        to.extend(self.mediators());
+        for who in to {
+            self.send(who, message.clone());
+        }
+    }
+
+    fn set_sharing(
+        &mut self,
+        from: ParticipantId,
+        sender: &Member,
+        sharing: bool,
+    ) -> Result<(), ServerMessage> {
+        if !sharing {
+            self.update(from, |m| m.sharing = false);
+            return Ok(());
+        }
+        self.admitted(sender)?;
+        if sender.role == SessionRole::Observer {
+            return Err(error("FORBIDDEN", "observers cannot share their screen"));
+        }
+        let taken = self
+            .members
+            .iter()
+            .any(|(id, m)| *id != from && m.room == sender.room && m.sharing);
+        if taken {
+            return Err(error("CONFLICT", "someone in this room is already sharing"));
+        }
+        self.update(from, |m| m.sharing = true);
+        Ok(())
+    }
+
+    fn move_to(&mut self, who: ParticipantId, room: RoomId) -> Result<(), ServerMessage> {
+        self.exists(who)?;
+        self.room_exists(room)?;
+        self.update(who, |m| {
+            if m.room != room {
+                // One sharer per room: a share does not follow its sharer.
+                m.sharing = false;
+                m.hand_raised = false;
+            }
+            m.room = room;
+        });
+        Ok(())
+    }
+
+    fn close_caucus(&mut self, room: RoomId) -> Result<(), ServerMessage> {
+        let RoomId::Caucus(id) = room else {
+            return Err(error("CONFLICT", "only caucus rooms can be closed"));
+        };
+        self.room_exists(room)?;
+        if self.members.values().any(|m| m.room == room) {
+            return Err(error("CONFLICT", "move everyone out of the caucus first"));
+        }
+        self.caucuses.remove(&id);
+        self.timers.remove(&room);
+        self.changed();
+        Ok(())
+    }
+
+    fn exists(&self, who: ParticipantId) -> Result<(), ServerMessage> {
+        if self.members.contains_key(&who) {
+            Ok(())
+        } else {
+            Err(error("NOT_FOUND", "that participant is not in the session"))
+        }
+    }
+
+    fn in_lobby(&self, who: ParticipantId) -> Result<(), ServerMessage> {
+        match self.members.get(&who) {
+            Some(m) if m.room == RoomId::Lobby => Ok(()),
+            Some(_) => Err(error("CONFLICT", "that participant is not in the lobby")),
+            None => Err(error("NOT_FOUND", "that participant is not in the session")),
+        }
+    }
+
+    fn admitted(&self, member: &Member) -> Result<(), ServerMessage> {
+        if member.room == RoomId::Lobby {
+            Err(error("FORBIDDEN", "wait for the mediator to admit you"))
+        } else {
+            Ok(())
+        }
+    }
+
+    fn room_exists(&self, room: RoomId) -> Result<(), ServerMessage> {
+        match room {
+            RoomId::Lobby | RoomId::Main => Ok(()),
+            RoomId::Caucus(id) if self.caucuses.contains_key(&id) => Ok(()),
+            RoomId::Caucus(_) => Err(error("NOT_FOUND", "no such caucus room")),
+        }
+    }
+
+    fn update(&mut self, who: ParticipantId, f: impl FnOnce(&mut Member)) {
+        if let Some(member) = self.members.get_mut(&who) {
+            f(member);
+            self.changed();
+        }
+    }
+
+    fn mediators(&self) -> Vec<ParticipantId> {
+        self.members
+            .iter()
+            .filter(|(_, m)| m.role == SessionRole::Mediator && m.connected)
+            .map(|(id, _)| *id)
+            .collect()
+    }
+
+    fn in_room(&self, room: RoomId) -> Vec<ParticipantId> {
+        if room == RoomId::Lobby {
+            return Vec::new();
+        }
+        self.members
+            .iter()
+            .filter(|(_, m)| m.room == room && m.connected)
+            .map(|(id, _)| *id)
+            .collect()
+    }
+
+    fn send(&mut self, to: ParticipantId, message: ServerMessage) {
+        self.outputs.push_back(Output::Send { to, message });
+    }
+
+    /// Routes changed; everyone connected gets their new view.
+    fn changed(&mut self) {
+        if self.outputs.back() != Some(&Output::RoutesChanged) {
+            self.outputs.push_back(Output::RoutesChanged);
+        }
+        let connected: Vec<ParticipantId> = self
+            .members
+            .iter()
+            .filter(|(_, m)| m.connected)
+            .map(|(id, _)| *id)
+            .collect();
+        // Views replace earlier ones still queued, so a burst of changes sends one state each.
+        self.outputs.retain(|o| {
+            !matches!(
+                o,
+                Output::Send {
+                    message: ServerMessage::State { .. },
+                    ..
+                }
+            )
+        });
+        for who in connected {
+            let view = self.view_for(who);
+            self.outputs.push_back(Output::Send {
+                to: who,
+                message: view,
+            });
+        }
+    }
+
+    fn view_for(&self, who: ParticipantId) -> ServerMessage {
+        let Some(me) = self.members.get(&who) else {
+            return error("NOT_FOUND", "you are not in the session");
+        };
+        let sees_all = me.role == SessionRole::Mediator;
+        let room_view = |id: RoomId| RoomView {
+            id,
+            name: match id {
+                RoomId::Lobby => "Lobby".to_owned(),
+                RoomId::Main => "Main room".to_owned(),
+                RoomId::Caucus(c) => self.caucuses.get(&c).cloned().unwrap_or_default(),
+            },
+            timer_remaining_ms: None,
+        };
+        let rooms: Vec<RoomView> = if sees_all {
+            [RoomId::Lobby, RoomId::Main]
+                .into_iter()
+                .chain(self.caucuses.keys().map(|c| RoomId::Caucus(*c)))
+                .map(room_view)
+                .collect()
+        } else {
+            vec![room_view(me.room)]
+        };
+        let participants = self
+            .members
+            .iter()
+            .filter(|(id, m)| {
+                sees_all || **id == who || (me.room != RoomId::Lobby && m.room == me.room)
+            })
+            .map(|(id, m)| ParticipantView {
+                id: *id,
+                role: m.role,
+                room: m.room,
+                muted: m.muted,
+                hand_raised: m.hand_raised,
+                sharing: m.sharing,
+            })
+            .collect();
+        ServerMessage::State {
+            you: who,
+            locked: self.locked,
+            rooms,
+            participants,
+        }
+    }
+}
