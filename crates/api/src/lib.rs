@@ -95,10 +95,11 @@ fn limited_routes(state: &AppState) -> Router<AppState> {
 /// How often idle client addresses are forgotten by the limiter.
 const LIMITER_SWEEP: std::time::Duration = std::time::Duration::from_secs(60);
 
-fn rate_limit<K>(routes: Router<AppState>, limits: RateLimitConfig, key: K) -> Router<AppState>
+fn rate_limit<K, S>(routes: Router<S>, limits: RateLimitConfig, key: K) -> Router<S>
 where
     K: KeyExtractor + Send + Sync + 'static,
     K::Key: Send + Sync + 'static,
+    S: Clone + Send + Sync + 'static,
 {
     // A zero period would make the limiter unbuildable; a millisecond is the floor.
     let period = limits
@@ -156,12 +157,22 @@ pub fn app(state: AppState) -> Router {
             true,
             GRAPHQL_BODY_LIMIT,
         )));
+    // Connection attempts to the SFU's signaling count against the same
+    // per-client limit as sign-in.
+    let hub = accord_sfu::signaling::Hub::new(state.db().clone(), state.config().join_keys.clone());
+    let limits = state.config().rate_limit;
+    let sfu = rate_limit(
+        accord_sfu::signaling::router(hub),
+        limits,
+        ClientKey::new(limits.trusted_proxy_hops),
+    );
     Router::new()
         .merge(auth)
         .merge(api)
         .route("/healthz", get(|| async { "ok" }))
         .fallback(|| async { ApiError::NotFound("page").into_response() })
         .with_state(state)
+        .merge(sfu)
         .layer(SetResponseHeaderLayer::overriding(
             axum::http::header::CACHE_CONTROL,
             HeaderValue::from_static("no-store"),

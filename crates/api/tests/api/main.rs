@@ -9,4 +9,5 @@ mod join;
 mod oidc;
 mod roles;
 mod schema;
+mod sfu;
 mod signin;

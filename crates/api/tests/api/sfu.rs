@@ -1,0 +1,301 @@
+//! The SFU's signaling WebSocket: the device-bound join handshake, with every
+//! refusal its own close code, and the live-session commands over it.
+
+use accord_domain::Role;
+use accord_testkit::{spawn_app, Client, TestApp};
+use base64::Engine as _;
+use futures_util::{SinkExt, StreamExt};
+use p256::ecdsa::signature::Signer;
+use p256::ecdsa::{Signature, SigningKey, VerifyingKey};
+use serde_json::{json, Value};
+use tokio_tungstenite::tungstenite::Message;
+
+const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+const JOIN: &str =
+    "mutation($s: UUID!, $k: JSON!) { joinToken(sessionId: $s, deviceKey: $k) { token } }";
+
+type Ws =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+struct Device {
+    secret: SigningKey,
+    jwk: Value,
+}
+
+fn device() -> Device {
+    let secret = SigningKey::random(&mut rand::rngs::OsRng);
+    let point = VerifyingKey::from(&secret).to_encoded_point(false);
+    let jwk = json!({ "kty": "EC", "crv": "P-256", "x": B64.encode(point.x().unwrap()), "y": B64.encode(point.y().unwrap()) });
+    Device { secret, jwk }
+}
+
+async fn token(client: &Client, session: &str, device: &Device) -> anyhow::Result<String> {
+    let data = client
+        .ok(JOIN, json!({ "s": session, "k": device.jwk }))
+        .await?;
+    Ok(data["joinToken"]["token"].as_str().unwrap().to_owned())
+}
+
+async fn next(ws: &mut Ws) -> anyhow::Result<Message> {
+    loop {
+        let frame = tokio::time::timeout(std::time::Duration::from_secs(5), ws.next())
+            .await?
+            .ok_or_else(|| anyhow::anyhow!("the socket ended"))??;
+        if !matches!(frame, Message::Ping(_) | Message::Pong(_)) {
+            return Ok(frame);
+        }
+    }
+}
+
+async fn json_of_type(ws: &mut Ws, kind: &str) -> anyhow::Result<Value> {
+    loop {
+        match next(ws).await? {
+            Message::Text(text) => {
+                let v: Value = serde_json::from_str(&text)?;
+                if v["type"] == kind {
+                    return Ok(v);
+                }
+            }
+            other => anyhow::bail!("expected a {kind} message, got {other:?}"),
+        }
+    }
+}
+
+/// Connects and answers the challenge; `sign_with` signs the nonce and `present` is the key shown.
+async fn connect(
+    app: &TestApp,
+    session: &str,
+    token: &str,
+    sign_with: &Device,
+    present: &Device,
+) -> anyhow::Result<Ws> {
+    let url = format!("ws://{}/sfu/ws?session={session}", app.addr);
+    let (mut ws, _) = tokio_tungstenite::connect_async(url).await?;
+    let challenge = json_of_type(&mut ws, "challenge").await?;
+    let nonce = challenge["nonce"].as_str().unwrap();
+    let signature: Signature = sign_with.secret.sign(nonce.as_bytes());
+    let hello = json!({ "type": "hello", "token": token, "deviceKey": present.jwk, "signature": B64.encode(signature.to_bytes()) });
+    ws.send(Message::Text(hello.to_string().into())).await?;
+    Ok(ws)
+}
+
+async fn closed_with(ws: &mut Ws) -> anyhow::Result<(u16, String)> {
+    match next(ws).await? {
+        Message::Close(Some(frame)) => Ok((u16::from(frame.code), frame.reason.to_string())),
+        other => anyhow::bail!("expected a close, got {other:?}"),
+    }
+}
+
+struct World {
+    app: TestApp,
+    mediator: Client,
+    party: Client,
+    session: String,
+    other_session: String,
+}
+
+async fn world() -> anyhow::Result<World> {
+    let app = spawn_app().await?;
+    let org = app.org("northside").await?;
+    app.member(org, "admin@n.test", Role::OrgAdmin).await?;
+    let mediator_id = app.member(org, "med@n.test", Role::Mediator).await?;
+    app.member(org, "party@n.test", Role::Party).await?;
+    let admin = app.sign_in("admin@n.test", None).await?;
+    let case = admin
+        .ok("mutation($m: UUID) { createCase(input: {reference: \"S-1\", title: \"T\", mediatorId: $m}) { id } }", json!({ "m": mediator_id }))
+        .await?["createCase"]["id"].as_str().unwrap().to_owned();
+    admin
+        .ok("mutation($c: UUID!) { addParty(input: {caseId: $c, kind: PARTY, displayName: \"P\", email: \"party@n.test\"}) { id } }", json!({ "c": case }))
+        .await?;
+    let schedule = "mutation($c: UUID!) { scheduleSession(input: {caseId: $c, startsAt: \"2031-01-01T10:00:00Z\", timeZone: \"UTC\", durationMinutes: 60}) { id } }";
+    let session = admin.ok(schedule, json!({ "c": case })).await?["scheduleSession"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let other_session = admin.ok(schedule, json!({ "c": case })).await?["scheduleSession"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    Ok(World {
+        mediator: app.sign_in("med@n.test", None).await?,
+        party: app.sign_in("party@n.test", None).await?,
+        app,
+        session,
+        other_session,
+    })
+}
+
+#[tokio::test]
+async fn a_party_knocks_and_the_mediator_admits_them() -> anyhow::Result<()> {
+    let w = world().await?;
+    let (md, pd) = (device(), device());
+    let mut mediator = connect(
+        &w.app,
+        &w.session,
+        &token(&w.mediator, &w.session, &md).await?,
+        &md,
+        &md,
+    )
+    .await?;
+    let state = json_of_type(&mut mediator, "state").await?;
+    let mediator_id = state["you"].as_str().unwrap().to_owned();
+    let mut party = connect(
+        &w.app,
+        &w.session,
+        &token(&w.party, &w.session, &pd).await?,
+        &pd,
+        &pd,
+    )
+    .await?;
+    let knock = json_of_type(&mut mediator, "knock").await?;
+    let party_id = knock["participant"].as_str().unwrap().to_owned();
+    let waiting = json_of_type(&mut party, "state").await?;
+    assert_eq!(waiting["participants"][0]["room"]["kind"], "lobby");
+
+    // A party cannot admit anyone; a garbage frame is answered, not fatal.
+    party
+        .send(Message::Text(
+            json!({ "type": "admit", "participant": mediator_id })
+                .to_string()
+                .into(),
+        ))
+        .await?;
+    assert_eq!(
+        json_of_type(&mut party, "error").await?["code"],
+        "FORBIDDEN"
+    );
+    party
+        .send(Message::Text("{\"type\":\"teleport\"}".into()))
+        .await?;
+    assert_eq!(
+        json_of_type(&mut party, "error").await?["code"],
+        "MALFORMED"
+    );
+
+    mediator
+        .send(Message::Text(
+            json!({ "type": "admit", "participant": party_id })
+                .to_string()
+                .into(),
+        ))
+        .await?;
+    loop {
+        let state = json_of_type(&mut party, "state").await?;
+        let me = state["participants"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["id"] == party_id.as_str())
+            .unwrap()
+            .clone();
+        if me["room"]["kind"] == "main" {
+            assert_eq!(
+                state["participants"].as_array().unwrap().len(),
+                2,
+                "the party now sees the mediator"
+            );
+            break;
+        }
+    }
+    // Room-scoped chat reaches the mediator.
+    party
+        .send(Message::Text(
+            json!({ "type": "chat", "text": "hello" })
+                .to_string()
+                .into(),
+        ))
+        .await?;
+    let chat = json_of_type(&mut mediator, "chat").await?;
+    assert_eq!(chat["from"], party_id.as_str());
+
+    // Removal closes the party's socket with 4410; a new token cannot bring them back.
+    mediator
+        .send(Message::Text(
+            json!({ "type": "remove", "participant": party_id })
+                .to_string()
+                .into(),
+        ))
+        .await?;
+    let (code, _) = loop {
+        match next(&mut party).await? {
+            Message::Close(Some(frame)) => break (u16::from(frame.code), frame.reason.to_string()),
+            _ => continue,
+        }
+    };
+    assert_eq!(code, 4410);
+    let pd2 = device();
+    let mut again = connect(
+        &w.app,
+        &w.session,
+        &token(&w.party, &w.session, &pd2).await?,
+        &pd2,
+        &pd2,
+    )
+    .await?;
+    assert_eq!(closed_with(&mut again).await?.0, 4410);
+    Ok(())
+}
+
+#[tokio::test]
+async fn stolen_replayed_forged_and_misdirected_tokens_are_refused() -> anyhow::Result<()> {
+    let w = world().await?;
+    let (mine, thief) = (device(), device());
+    let t = token(&w.party, &w.session, &mine).await?;
+
+    // Another device presenting its own key with a stolen token.
+    let mut ws = connect(&w.app, &w.session, &t, &thief, &thief).await?;
+    let (code, reason) = closed_with(&mut ws).await?;
+    assert_eq!(
+        (code, reason.contains("another device")),
+        (4403, true),
+        "{reason}"
+    );
+    // Presenting the right public key without its private key.
+    let mut ws = connect(&w.app, &w.session, &t, &thief, &mine).await?;
+    assert_eq!(closed_with(&mut ws).await?.0, 4401);
+    // A token for another session.
+    let mut ws = connect(&w.app, &w.other_session, &t, &mine, &mine).await?;
+    let (code, reason) = closed_with(&mut ws).await?;
+    assert_eq!(
+        (code, reason.contains("another session")),
+        (4403, true),
+        "{reason}"
+    );
+    // Tampered: a changed character in the payload.
+    let mut parts: Vec<String> = t.split('.').map(str::to_owned).collect();
+    parts[1] = parts[1].replacen('e', "f", 1);
+    let mut ws = connect(&w.app, &w.session, &parts.join("."), &mine, &mine).await?;
+    assert_eq!(closed_with(&mut ws).await?.0, 4401);
+    // Expired: issued long ago with the server's own key.
+    let claims = w.app.join_keys.verify(&t, chrono::Utc::now())?;
+    let old = chrono::Utc::now() - chrono::Duration::minutes(10);
+    let device_key = accord_auth::join::DeviceKey::from_jwk(&mine.jwk)?;
+    let (expired, _) = w.app.join_keys.issue(
+        old,
+        accord_auth::join::MAX_LIFETIME,
+        claims.org,
+        claims.sid,
+        claims.sub,
+        "party",
+        claims.rooms.clone(),
+        &device_key,
+    );
+    let mut ws = connect(&w.app, &w.session, &expired, &mine, &mine).await?;
+    let (code, reason) = closed_with(&mut ws).await?;
+    assert_eq!((code, reason.contains("expired")), (4401, true), "{reason}");
+
+    // The genuine use works once; a replay is refused.
+    let mut ws = connect(&w.app, &w.session, &t, &mine, &mine).await?;
+    json_of_type(&mut ws, "state").await?;
+    let mut replay = connect(&w.app, &w.session, &t, &mine, &mine).await?;
+    assert_eq!(closed_with(&mut replay).await?.0, 4409);
+
+    // A hello that is not one.
+    let url = format!("ws://{}/sfu/ws?session={}", w.app.addr, w.session);
+    let (mut raw, _) = tokio_tungstenite::connect_async(url).await?;
+    json_of_type(&mut raw, "challenge").await?;
+    raw.send(Message::Text("{\"type\":\"hello\"}".into()))
+        .await?;
+    assert_eq!(closed_with(&mut raw).await?.0, 4400);
+    Ok(())
+}
