@@ -20,7 +20,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use crate::outbox::OutboundMessage;
-use crate::web::{self, SignedIn};
+use crate::web::{self, Cookie, SignedIn};
 use crate::{ApiError, AppState};
 
 /// How long the identity provider has to send the browser back.
@@ -53,11 +53,7 @@ async fn audit_session_event(
 /// `text/plain` that happens to be JSON, but never `application/json`, so this
 /// keeps other sites from signing a browser in (login CSRF) or using a link.
 fn parse_body<T: DeserializeOwned>(headers: &HeaderMap, body: &Bytes) -> Result<T, ApiError> {
-    let is_json = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/json"));
-    if !is_json {
+    if !web::is_json(headers) {
         return Err(ApiError::UnsupportedMediaType);
     }
     serde_json::from_slice(body).map_err(|e| ApiError::BadUserInput {
@@ -246,7 +242,7 @@ async fn start_session(
     let mut response = Json(body).into_response();
     response.headers_mut().insert(
         header::SET_COOKIE,
-        web::session_cookie(state.config().secure_cookies, &session_token, ttl.as_secs()),
+        Cookie::Session.set(state.config().secure_cookies, &session_token, ttl.as_secs()),
     );
     Ok(response)
 }
@@ -285,7 +281,7 @@ pub(crate) async fn sign_out(
     let mut response = StatusCode::NO_CONTENT.into_response();
     response.headers_mut().insert(
         header::SET_COOKIE,
-        web::clear_cookie(state.config().secure_cookies),
+        Cookie::Session.clear(state.config().secure_cookies),
     );
     Ok(response)
 }
@@ -303,7 +299,7 @@ pub(crate) async fn sign_out_everywhere(
     let mut response = Json(json!({ "endedSessions": ended })).into_response();
     response.headers_mut().insert(
         header::SET_COOKIE,
-        web::clear_cookie(state.config().secure_cookies),
+        Cookie::Session.clear(state.config().secure_cookies),
     );
     Ok(response)
 }
@@ -433,17 +429,32 @@ pub(crate) fn lifetime(d: Duration) -> String {
     format!("{n} {unit}{}", if n == 1 { "" } else { "s" })
 }
 
-/// Creates a single-use password link on `conn` and returns its URL.
+/// Creates a single-use password link with the configured lifetime.
 pub(crate) async fn issue_password_link(
     state: &AppState,
     conn: &mut sqlx::PgConnection,
     user_id: UserId,
     purpose: LinkPurpose,
 ) -> Result<String, ApiError> {
+    let config = state.config();
     let ttl = match purpose {
-        LinkPurpose::Setup => state.config().setup_link_ttl,
-        LinkPurpose::Reset => state.config().reset_link_ttl,
+        LinkPurpose::Setup => config.setup_link_ttl,
+        LinkPurpose::Reset => config.reset_link_ttl,
     };
+    Ok(create_password_link(conn, &config.public_url, user_id, purpose, ttl).await?)
+}
+
+/// Creates a single-use password link on `conn` (in the caller's transaction)
+/// and returns its URL, `<public_url>/password#token=…`: the token rides in the
+/// fragment so it never reaches a server log or a `Referer` header. Only its
+/// hash is stored.
+pub async fn create_password_link(
+    conn: &mut sqlx::PgConnection,
+    public_url: &url::Url,
+    user_id: UserId,
+    purpose: LinkPurpose,
+    ttl: Duration,
+) -> Result<String, accord_db::DbError> {
     let secret = token::new_token();
     auth_db::create_password_link(
         conn,
@@ -453,7 +464,7 @@ pub(crate) async fn issue_password_link(
         Utc::now() + chrono_duration(ttl),
     )
     .await?;
-    let mut url = state.config().public_url.clone();
+    let mut url = public_url.clone();
     url.set_path("/password");
     url.set_query(None);
     url.set_fragment(Some(&format!("token={secret}")));
@@ -595,7 +606,7 @@ pub(crate) async fn oidc_start(
     let mut response = Redirect::to(url.as_str()).into_response();
     response.headers_mut().insert(
         header::SET_COOKIE,
-        web::oidc_binding_cookie(
+        Cookie::OidcBinding.set(
             state.config().secure_cookies,
             &binding,
             OIDC_LOGIN_TTL.as_secs(),
@@ -649,7 +660,9 @@ pub(crate) async fn oidc_callback(
     let pending_login = auth_db::take_oidc_login(state.db(), &token::hash_token(&returned_state))
         .await?
         .ok_or_else(expired)?;
-    let binding = web::oidc_binding(&headers, state.config().secure_cookies).unwrap_or_default();
+    let binding = Cookie::OidcBinding
+        .read(&headers, state.config().secure_cookies)
+        .unwrap_or_default();
     let same_browser: bool = subtle::ConstantTimeEq::ct_eq(
         &token::hash_token(&binding)[..],
         &pending_login.binding_hash[..],
@@ -710,7 +723,7 @@ pub(crate) async fn oidc_callback(
         .insert(header::LOCATION, header::HeaderValue::from_static("/"));
     response.headers_mut().append(
         header::SET_COOKIE,
-        web::oidc_binding_cookie(state.config().secure_cookies, "", 0),
+        Cookie::OidcBinding.clear(state.config().secure_cookies),
     );
     Ok(response)
 }

@@ -34,6 +34,7 @@ use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetReques
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
 
+pub use auth_routes::create_password_link;
 pub use client_ip::ClientKey;
 pub use error::ApiError;
 pub use graphql::schema_sdl;

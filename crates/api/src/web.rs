@@ -12,74 +12,65 @@ use crate::{ApiError, AppState};
 /// Header carrying the CSRF token on state-changing requests.
 pub const CSRF_HEADER: &str = "x-csrf-token";
 
-/// The session cookie's name: `__Host-` binds it to this exact origin over HTTPS.
-pub fn cookie_name(secure: bool) -> &'static str {
-    if secure {
-        "__Host-accord_session"
-    } else {
-        "accord_session"
+/// The cookies Accord sets. Both are HttpOnly and SameSite=Lax; over https
+/// they are `Secure` and `__Host-` prefixed, which binds them to this exact
+/// origin.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cookie {
+    /// The web session.
+    Session,
+    /// Ties an OIDC callback to the browser that started the login.
+    OidcBinding,
+}
+
+impl Cookie {
+    /// The cookie's name.
+    pub fn name(self, secure: bool) -> &'static str {
+        match (self, secure) {
+            (Cookie::Session, true) => "__Host-accord_session",
+            (Cookie::Session, false) => "accord_session",
+            (Cookie::OidcBinding, true) => "__Host-accord_oidc",
+            (Cookie::OidcBinding, false) => "accord_oidc",
+        }
+    }
+
+    /// `Set-Cookie` with `value` for `max_age_seconds` (an empty value and 0 remove it).
+    pub fn set(self, secure: bool, value: &str, max_age_seconds: u64) -> HeaderValue {
+        let secure_attr = if secure { "; Secure" } else { "" };
+        let header = format!(
+            "{}={value}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age_seconds}{secure_attr}",
+            self.name(secure)
+        );
+        HeaderValue::from_str(&header).unwrap_or_else(|_| HeaderValue::from_static(""))
+    }
+
+    /// `Set-Cookie` that removes the cookie.
+    pub fn clear(self, secure: bool) -> HeaderValue {
+        self.set(secure, "", 0)
+    }
+
+    /// The cookie's value in the request, if present and of a sane length.
+    pub fn read(self, headers: &HeaderMap, secure: bool) -> Option<String> {
+        let name = self.name(secure);
+        headers
+            .get_all(axum::http::header::COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(';'))
+            .filter_map(|pair| pair.trim().split_once('='))
+            .find(|(k, _)| *k == name)
+            .map(|(_, v)| v.to_owned())
+            .filter(|v| !v.is_empty() && v.len() <= 128)
     }
 }
 
-/// `Set-Cookie` for a new session.
-pub fn session_cookie(secure: bool, token: &str, max_age_seconds: u64) -> HeaderValue {
-    let secure_attr = if secure { "; Secure" } else { "" };
-    let value = format!(
-        "{}={token}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age_seconds}{secure_attr}",
-        cookie_name(secure)
-    );
-    HeaderValue::from_str(&value).unwrap_or_else(|_| HeaderValue::from_static(""))
-}
-
-/// `Set-Cookie` that removes the session cookie.
-pub fn clear_cookie(secure: bool) -> HeaderValue {
-    let secure_attr = if secure { "; Secure" } else { "" };
-    let value = format!(
-        "{}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0{secure_attr}",
-        cookie_name(secure)
-    );
-    HeaderValue::from_str(&value).unwrap_or_else(|_| HeaderValue::from_static(""))
-}
-
-/// The name of the cookie that ties an OIDC callback to the browser that started it.
-fn oidc_cookie_name(secure: bool) -> &'static str {
-    if secure {
-        "__Host-accord_oidc"
-    } else {
-        "accord_oidc"
-    }
-}
-
-/// `Set-Cookie` for the OIDC browser binding (`max_age_seconds` 0 removes it).
-pub fn oidc_binding_cookie(secure: bool, value: &str, max_age_seconds: u64) -> HeaderValue {
-    let secure_attr = if secure { "; Secure" } else { "" };
-    let value = format!(
-        "{}={value}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age_seconds}{secure_attr}",
-        oidc_cookie_name(secure)
-    );
-    HeaderValue::from_str(&value).unwrap_or_else(|_| HeaderValue::from_static(""))
-}
-
-/// The OIDC browser binding from the request's cookies, if any.
-pub fn oidc_binding(headers: &HeaderMap, secure: bool) -> Option<String> {
-    cookie(headers, oidc_cookie_name(secure))
-}
-
-/// The session token from the request's cookies, if any.
-pub fn session_token(headers: &HeaderMap, secure: bool) -> Option<String> {
-    cookie(headers, cookie_name(secure))
-}
-
-fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
+/// Whether the request says its body is JSON. A cross-site HTML form cannot
+/// send `application/json`, so requiring it shuts out form-based CSRF.
+pub fn is_json(headers: &HeaderMap) -> bool {
     headers
-        .get_all(axum::http::header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(k, _)| *k == name)
-        .map(|(_, v)| v.to_owned())
-        .filter(|v| !v.is_empty() && v.len() <= 128)
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"))
 }
 
 /// The request id set by the request-id layer.
@@ -125,7 +116,7 @@ pub async fn lookup_session(
     state: &AppState,
     headers: &HeaderMap,
 ) -> Result<Option<SignedIn>, ApiError> {
-    let Some(token) = session_token(headers, state.config().secure_cookies) else {
+    let Some(token) = Cookie::Session.read(headers, state.config().secure_cookies) else {
         return Ok(None);
     };
     let session = accord_db::auth::live_web_session(state.db(), &token::hash_token(&token)).await?;
@@ -150,5 +141,51 @@ impl FromRequestParts<AppState> for SignedIn {
                 .into_response_with(rid.as_deref())),
             Err(e) => Err(e.into_response_with(rid.as_deref())),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cookies_are_http_only_lax_and_host_bound_over_https() {
+        let https = Cookie::Session.set(true, "tok", 60);
+        assert_eq!(
+            https,
+            "__Host-accord_session=tok; Path=/; HttpOnly; SameSite=Lax; Max-Age=60; Secure"
+        );
+        let http = Cookie::OidcBinding.set(false, "b", 600);
+        assert_eq!(
+            http,
+            "accord_oidc=b; Path=/; HttpOnly; SameSite=Lax; Max-Age=600"
+        );
+        assert_eq!(
+            Cookie::Session.clear(true),
+            "__Host-accord_session=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0; Secure"
+        );
+    }
+
+    #[test]
+    fn reading_finds_only_the_named_cookie() {
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            axum::http::header::COOKIE,
+            HeaderValue::from_static("accord_sessionx=no; accord_session=yes; accord_oidc="),
+        );
+        assert_eq!(
+            Cookie::Session.read(&headers, false).as_deref(),
+            Some("yes")
+        );
+        assert_eq!(
+            Cookie::Session.read(&headers, true),
+            None,
+            "the https name differs"
+        );
+        assert_eq!(
+            Cookie::OidcBinding.read(&headers, false),
+            None,
+            "empty is absent"
+        );
     }
 }

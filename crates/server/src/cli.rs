@@ -169,22 +169,16 @@ pub async fn create_user(
 ) -> anyhow::Result<String> {
     let mut tx = db.system_tenant(org, None).await?;
     let invited = invite(&mut tx, email, name, role).await?;
-    let token = accord_auth::token::new_token();
-    let expires =
-        chrono::Utc::now() + chrono::Duration::hours(config.auth.setup_link_ttl_hours as i64);
-    accord_db::auth::create_password_link(
+    let link = accord_api::create_password_link(
         tx.conn(),
-        &accord_auth::token::hash_token(&token),
+        &config.http.public_url,
         invited.member.user_id,
         LinkPurpose::Setup,
-        expires,
+        std::time::Duration::from_secs(config.auth.setup_link_ttl_hours * 3600),
     )
     .await?;
     tx.commit().await?;
-    let mut url = config.http.public_url.clone();
-    url.set_path("/password");
-    url.set_fragment(Some(&format!("token={token}")));
-    Ok(url.to_string())
+    Ok(link)
 }
 
 async fn serve(config: &Config) -> anyhow::Result<()> {

@@ -89,6 +89,8 @@ pub struct LiveSession {
     caucuses: BTreeMap<Uuid, String>,
     timers: BTreeMap<RoomId, Timer>,
     outputs: VecDeque<Output>,
+    /// Something everyone's view depends on changed since the last poll.
+    dirty: bool,
 }
 
 fn error(code: &str, message: &str) -> ServerMessage {
@@ -110,11 +112,30 @@ impl LiveSession {
             caucuses: BTreeMap::new(),
             timers: BTreeMap::new(),
             outputs: VecDeque::new(),
+            dirty: false,
         }
     }
 
-    /// The next thing for the driver to do.
+    /// The next thing for the driver to do. Views are built here, once per
+    /// batch of changes, after the messages the changes caused.
     pub fn poll_output(&mut self) -> Option<Output> {
+        if self.dirty {
+            self.dirty = false;
+            self.outputs.push_back(Output::RoutesChanged);
+            let connected: Vec<ParticipantId> = self
+                .members
+                .iter()
+                .filter(|(_, m)| m.connected)
+                .map(|(id, _)| *id)
+                .collect();
+            for who in connected {
+                let view = self.view_for(who);
+                self.outputs.push_back(Output::Send {
+                    to: who,
+                    message: view,
+                });
+            }
+        }
         self.outputs.pop_front()
     }
 
@@ -489,34 +510,9 @@ impl LiveSession {
         self.outputs.push_back(Output::Send { to, message });
     }
 
-    /// Routes changed; everyone connected gets their new view.
+    /// Rooms, mutes or membership changed: routes and views are due.
     fn changed(&mut self) {
-        if self.outputs.back() != Some(&Output::RoutesChanged) {
-            self.outputs.push_back(Output::RoutesChanged);
-        }
-        let connected: Vec<ParticipantId> = self
-            .members
-            .iter()
-            .filter(|(_, m)| m.connected)
-            .map(|(id, _)| *id)
-            .collect();
-        // Views replace earlier ones still queued, so a burst of changes sends one state each.
-        self.outputs.retain(|o| {
-            !matches!(
-                o,
-                Output::Send {
-                    message: ServerMessage::State { .. },
-                    ..
-                }
-            )
-        });
-        for who in connected {
-            let view = self.view_for(who);
-            self.outputs.push_back(Output::Send {
-                to: who,
-                message: view,
-            });
-        }
+        self.dirty = true;
     }
 
     fn view_for(&self, who: ParticipantId) -> ServerMessage {

@@ -336,21 +336,21 @@ async fn connection(hub: Hub, session: Uuid, mut socket: WebSocket) {
     loop {
         tokio::select! {
             frame = socket.recv() => match frame {
-                Some(Ok(Message::Text(text))) => match protocol::parse_client_message(&text) {
-                    Ok(message) => {
-                        let _ = events.send(Event::Message { who, message });
-                    }
-                    Err(e) => {
-                        let error = ServerMessage::Error { code: e.code().into(), message: e.to_string() };
-                        if !send(&mut socket, &error).await {
-                            break;
+                Some(Ok(frame @ (Message::Text(_) | Message::Binary(_)))) => {
+                    let parsed = match &frame {
+                        Message::Text(text) => protocol::parse_client_message(text),
+                        _ => Err(protocol::ProtocolError::Malformed("send text frames".into())),
+                    };
+                    match parsed {
+                        Ok(message) => {
+                            let _ = events.send(Event::Message { who, message });
                         }
-                    }
-                },
-                Some(Ok(Message::Binary(_))) => {
-                    let error = ServerMessage::Error { code: "MALFORMED".into(), message: "send text frames".into() };
-                    if !send(&mut socket, &error).await {
-                        break;
+                        Err(e) => {
+                            let error = ServerMessage::Error { code: e.code().into(), message: e.to_string() };
+                            if !send(&mut socket, &error).await {
+                                break;
+                            }
+                        }
                     }
                 }
                 Some(Ok(Message::Ping(_) | Message::Pong(_))) => {}

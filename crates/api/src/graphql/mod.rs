@@ -23,7 +23,7 @@ use accord_domain::{Action, CaseId, Grant};
 use async_graphql::{Context, EmptySubscription, Schema};
 use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use tokio::sync::{MappedMutexGuard, Mutex, MutexGuard};
 
@@ -223,11 +223,7 @@ pub(crate) async fn handler(
 ) -> Response {
     let rid = web::request_id(&headers);
     let rid = rid.as_deref();
-    let is_json = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/json"));
-    if !is_json {
+    if !web::is_json(&headers) {
         return reject(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::BadUserInput {
