@@ -10,115 +10,15 @@ use accord_domain::Role;
 use accord_testkit::{spawn_app_with, AppOptions, Client, TestApp, PASSWORD};
 use anyhow::Context as _;
 use base64::Engine as _;
-use reqwest::header::RETRY_AFTER;
 use serde_json::{json, Value};
 
-/// Status, `Retry-After` and body of one response.
-#[derive(Debug)]
-struct Reply {
-    status: u16,
-    retry_after: Option<String>,
-    body: Value,
-}
-
-impl Reply {
-    /// The first GraphQL error's code.
-    fn code(&self) -> &str {
-        self.body["errors"][0]["extensions"]["code"]
-            .as_str()
-            .unwrap_or("")
-    }
-    /// The first GraphQL error's field.
-    fn field(&self) -> &str {
-        self.body["errors"][0]["extensions"]["field"]
-            .as_str()
-            .unwrap_or("")
-    }
-    /// The first GraphQL error's message.
-    fn message(&self) -> &str {
-        self.body["errors"][0]["message"].as_str().unwrap_or("")
-    }
-    /// The `/auth` error body's code.
-    fn rest_code(&self) -> &str {
-        self.body["error"]["code"].as_str().unwrap_or("")
-    }
-}
-
-/// Reads a response, failing on a 500 or on a GraphQL error without a code.
-async fn read_reply(response: reqwest::Response) -> anyhow::Result<Reply> {
-    let status = response.status().as_u16();
-    let retry_after = response
-        .headers()
-        .get(RETRY_AFTER)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned);
-    let text = response.text().await?;
-    assert!(status < 500, "the server answered {status}: {text}");
-    let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
-    if let Some(errors) = body.get("errors") {
-        let errors = errors.as_array().context("errors is not a list")?;
-        assert!(!errors.is_empty(), "empty errors list: {body}");
-        for error in errors {
-            assert!(
-                error["extensions"]["code"].is_string(),
-                "an error without extensions.code: {body}"
-            );
-        }
-    }
-    Ok(Reply {
-        status,
-        retry_after,
-        body,
-    })
-}
-
-/// POSTs a GraphQL request as JSON, with the client's CSRF token when it has one.
-async fn gql(client: &Client, query: &str, variables: Value) -> anyhow::Result<Reply> {
-    let mut request = client
-        .http
-        .post(format!("{}/graphql", client.base_url))
-        .json(&json!({ "query": query, "variables": variables }));
-    if let Some(csrf) = &client.csrf {
-        request = request.header("x-csrf-token", csrf);
-    }
-    read_reply(request.send().await?).await
-}
-
-/// POSTs any body with any content type (and the CSRF token, when known).
-async fn post_raw(
-    client: &Client,
-    path: &str,
-    content_type: Option<&str>,
-    body: Vec<u8>,
-) -> anyhow::Result<Reply> {
-    let mut request = client
-        .http
-        .post(format!("{}{path}", client.base_url))
-        .body(body);
-    if let Some(content_type) = content_type {
-        request = request.header("content-type", content_type);
-    }
-    if let Some(csrf) = &client.csrf {
-        request = request.header("x-csrf-token", csrf);
-    }
-    read_reply(request.send().await?).await
-}
-
-async fn post_json(client: &Client, path: &str, body: &Value) -> anyhow::Result<Reply> {
-    post_raw(
-        client,
-        path,
-        Some("application/json"),
-        serde_json::to_vec(body)?,
-    )
-    .await
-}
+use crate::common::{gql, post, post_raw, read_reply, Reply};
 
 /// Asserts a GraphQL request failed with `code` (and `field`, when given).
 fn assert_error(reply: &Reply, code: &str, field: Option<&str>) {
-    assert_eq!(reply.code(), code, "{reply:?}");
+    assert_eq!(reply.gql_code(), code, "{reply:?}");
     if let Some(field) = field {
-        assert_eq!(reply.field(), field, "{reply:?}");
+        assert_eq!(reply.gql_field(), field, "{reply:?}");
     }
 }
 
@@ -260,7 +160,7 @@ fn assert_rate_limited(reply: &Reply) {
     assert_eq!(reply.status, 429, "{reply:?}");
     assert_eq!(reply.rest_code(), "RATE_LIMITED", "{reply:?}");
     let retry_after: u64 = reply
-        .retry_after
+        .retry_after()
         .as_deref()
         .and_then(|v| v.parse().ok())
         .unwrap_or_else(|| panic!("no numeric Retry-After: {reply:?}"));
@@ -277,7 +177,7 @@ async fn sign_in_attempts_are_rate_limited_per_client() -> anyhow::Result<()> {
     let client = app.client();
 
     for attempt in 1..=2 {
-        let reply = post_json(
+        let reply = post(
             &client,
             "/auth/sign-in",
             &json!({ "email": "x@acme.test", "password": "wrong-password" }),
@@ -286,14 +186,14 @@ async fn sign_in_attempts_are_rate_limited_per_client() -> anyhow::Result<()> {
         assert_eq!(reply.status, 401, "attempt {attempt}: {reply:?}");
     }
     // The 4th attempt from this address, wrong or right, is throttled.
-    let wrong = post_json(
+    let wrong = post(
         &client,
         "/auth/sign-in",
         &json!({ "email": "x@acme.test", "password": "wrong-password" }),
     )
     .await?;
     assert_rate_limited(&wrong);
-    let right = post_json(
+    let right = post(
         &client,
         "/auth/sign-in",
         &json!({ "email": "admin@acme.test", "password": PASSWORD }),
@@ -312,14 +212,14 @@ async fn sign_in_attempts_are_rate_limited_per_client() -> anyhow::Result<()> {
     );
 
     // The password routes share the bucket.
-    let password = post_json(
+    let password = post(
         &client,
         "/auth/password",
         &json!({ "token": "whatever", "password": "long-enough-password" }),
     )
     .await?;
     assert_rate_limited(&password);
-    let reset = post_json(
+    let reset = post(
         &client,
         "/auth/password/reset",
         &json!({ "email": "admin@acme.test" }),
@@ -365,21 +265,21 @@ async fn every_limited_route_draws_on_the_same_bucket() -> anyhow::Result<()> {
     app.member(org, "admin@acme.test", Role::OrgAdmin).await?;
     let client = app.client();
 
-    let reset = post_json(
+    let reset = post(
         &client,
         "/auth/password/reset",
         &json!({ "email": "admin@acme.test" }),
     )
     .await?;
     assert_eq!(reset.status, 202, "{reset:?}");
-    let password = post_json(
+    let password = post(
         &client,
         "/auth/password",
         &json!({ "token": "garbage", "password": "long-enough-password" }),
     )
     .await?;
     assert_eq!(password.status, 400, "{password:?}");
-    let sign_in = post_json(
+    let sign_in = post(
         &client,
         "/auth/sign-in",
         &json!({ "email": "admin@acme.test", "password": "wrong-password" }),
@@ -401,7 +301,7 @@ async fn every_limited_route_draws_on_the_same_bucket() -> anyhow::Result<()> {
             json!({ "email": "admin@acme.test" }),
         ),
     ] {
-        let reply = post_json(&client, path, &body).await?;
+        let reply = post(&client, path, &body).await?;
         assert_rate_limited(&reply);
     }
     // Forwarded headers are not trusted: a spoofed address does not get a new bucket.
@@ -433,10 +333,10 @@ async fn malformed_and_oversized_requests_are_client_errors() -> anyhow::Result<
         assert_eq!(not_json.status, 400, "{not_json:?}");
         assert_error(&not_json, "BAD_USER_INPUT", None);
 
-        let no_query = post_json(client, "/graphql", &json!({ "variables": {} })).await?;
+        let no_query = post(client, "/graphql", &json!({ "variables": {} })).await?;
         assert_error(&no_query, "BAD_USER_INPUT", None);
 
-        let wrong_shape = post_json(client, "/graphql", &json!({ "query": 42 })).await?;
+        let wrong_shape = post(client, "/graphql", &json!({ "query": 42 })).await?;
         assert_eq!(wrong_shape.status, 400, "{wrong_shape:?}");
 
         let text = post_raw(
@@ -489,7 +389,7 @@ async fn malformed_and_oversized_requests_are_client_errors() -> anyhow::Result<
         .await?;
     assert_eq!(request.status().as_u16(), 413, "{:?}", request.text().await);
     // The /auth routes take far less.
-    let big_sign_in = post_json(
+    let big_sign_in = post(
         &anon,
         "/auth/sign-in",
         &json!({ "email": "admin@acme.test", "password": "p".repeat(16 * 1024) }),
@@ -539,7 +439,7 @@ async fn depth_and_complexity_are_limited() -> anyhow::Result<()> {
     // Depth is checked before anything else, even on made-up fields.
     let too_deep = gql(&admin, &nested(11), json!({})).await?;
     assert_error(&too_deep, "BAD_USER_INPUT", None);
-    let message = too_deep.message().to_ascii_lowercase();
+    let message = too_deep.gql_message().to_ascii_lowercase();
     assert!(
         message.contains("deep") || message.contains("depth"),
         "{too_deep:?}"
@@ -567,7 +467,7 @@ async fn depth_and_complexity_are_limited() -> anyhow::Result<()> {
     let reply = gql(&admin, wide, json!({})).await?;
     assert_error(&reply, "BAD_USER_INPUT", None);
     assert!(
-        reply.message().to_ascii_lowercase().contains("complex"),
+        reply.gql_message().to_ascii_lowercase().contains("complex"),
         "{reply:?}"
     );
     assert!(reply.body["data"].is_null(), "{reply:?}");

@@ -3,82 +3,21 @@
 
 use accord_auth::join::{verify_possession, DeviceKey, AUDIENCE};
 use accord_domain::Role;
-use accord_testkit::{spawn_app, Client, TestApp};
-use base64::Engine as _;
 use p256::ecdsa::signature::Signer;
-use p256::ecdsa::{Signature, SigningKey, VerifyingKey};
-use serde_json::{json, Value};
+use p256::ecdsa::Signature;
+use serde_json::json;
 
-const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use crate::common::{device, world};
+
 const JOIN: &str = "mutation($s: UUID!, $k: JSON!) { joinToken(sessionId: $s, deviceKey: $k) { token expiresAt role rooms } }";
-
-fn device() -> (SigningKey, Value) {
-    let secret = SigningKey::random(&mut rand::rngs::OsRng);
-    let point = VerifyingKey::from(&secret).to_encoded_point(false);
-    let jwk = json!({
-        "kty": "EC", "crv": "P-256",
-        "x": B64.encode(point.x().unwrap()), "y": B64.encode(point.y().unwrap()),
-    });
-    (secret, jwk)
-}
-
-struct World {
-    app: TestApp,
-    admin: Client,
-    mediator: Client,
-    party: Client,
-    outsider: Client,
-    session: String,
-    case: String,
-}
-
-async fn world() -> anyhow::Result<World> {
-    let app = spawn_app().await?;
-    let org = app.org("northside").await?;
-    app.member(org, "admin@n.test", Role::OrgAdmin).await?;
-    let mediator_id = app.member(org, "med@n.test", Role::Mediator).await?;
-    app.member(org, "party@n.test", Role::Party).await?;
-    app.member(org, "outsider@n.test", Role::Party).await?;
-    let admin = app.sign_in("admin@n.test", None).await?;
-    let case = admin
-        .ok(
-            "mutation($m: UUID) { createCase(input: {reference: \"J-1\", title: \"T\", mediatorId: $m}) { id } }",
-            json!({ "m": mediator_id }),
-        )
-        .await?["createCase"]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    admin
-        .ok(
-            "mutation($c: UUID!) { addParty(input: {caseId: $c, kind: PARTY, displayName: \"P\", email: \"party@n.test\"}) { id } }",
-            json!({ "c": case }),
-        )
-        .await?;
-    let session = admin
-        .ok(
-            "mutation($c: UUID!) { scheduleSession(input: {caseId: $c, startsAt: \"2031-01-01T10:00:00Z\", timeZone: \"UTC\", durationMinutes: 60}) { id } }",
-            json!({ "c": case }),
-        )
-        .await?["scheduleSession"]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    Ok(World {
-        mediator: app.sign_in("med@n.test", None).await?,
-        party: app.sign_in("party@n.test", None).await?,
-        outsider: app.sign_in("outsider@n.test", None).await?,
-        admin,
-        app,
-        session,
-        case,
-    })
-}
 
 #[tokio::test]
 async fn participants_get_a_device_bound_token() -> anyhow::Result<()> {
     let w = world().await?;
-    let (secret, jwk) = device();
+    let (secret, jwk) = {
+        let d = device();
+        (d.secret, d.jwk)
+    };
     let data = w
         .mediator
         .ok(JOIN, json!({ "s": w.session, "k": jwk }))
@@ -95,7 +34,7 @@ async fn participants_get_a_device_bound_token() -> anyhow::Result<()> {
     let signature: Signature = secret.sign(b"challenge");
     verify_possession(&claims, &bound, b"challenge", &signature.to_bytes())?;
 
-    let (_, jwk) = device();
+    let jwk = device().jwk;
     let data = w
         .party
         .ok(JOIN, json!({ "s": w.session, "k": jwk }))
@@ -128,7 +67,7 @@ async fn participants_get_a_device_bound_token() -> anyhow::Result<()> {
 #[tokio::test]
 async fn others_get_none_and_bad_keys_are_refused() -> anyhow::Result<()> {
     let w = world().await?;
-    let (_, jwk) = device();
+    let jwk = device().jwk;
     // An admin who is not on the case may see the session, so is told why.
     assert_eq!(
         w.admin
@@ -187,7 +126,6 @@ async fn others_get_none_and_bad_keys_are_refused() -> anyhow::Result<()> {
             .await?,
         "CONFLICT"
     );
-    let _ = w.case;
     Ok(())
 }
 
@@ -197,7 +135,7 @@ async fn another_orgs_session_is_not_found() -> anyhow::Result<()> {
     let other = w.app.org("southside").await?;
     w.app.member(other, "med@s.test", Role::Mediator).await?;
     let stranger = w.app.sign_in("med@s.test", None).await?;
-    let (_, jwk) = device();
+    let jwk = device().jwk;
     assert_eq!(
         stranger
             .error_code(JOIN, json!({ "s": w.session, "k": jwk }))

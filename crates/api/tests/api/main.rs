@@ -2,6 +2,7 @@
 //! database per test, see accord-testkit).
 
 mod abuse;
+mod common;
 mod cursor;
 mod flows;
 mod isolation;

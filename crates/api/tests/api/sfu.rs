@@ -1,33 +1,20 @@
 //! The SFU's signaling WebSocket: the device-bound join handshake, with every
 //! refusal its own close code, and the live-session commands over it.
 
-use accord_domain::Role;
-use accord_testkit::{spawn_app, Client, TestApp};
+use accord_testkit::{Client, TestApp};
 use base64::Engine as _;
 use futures_util::{SinkExt, StreamExt};
 use p256::ecdsa::signature::Signer;
-use p256::ecdsa::{Signature, SigningKey, VerifyingKey};
+use p256::ecdsa::Signature;
 use serde_json::{json, Value};
 use tokio_tungstenite::tungstenite::Message;
 
-const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use crate::common::{device, world, Device, B64};
 const JOIN: &str =
     "mutation($s: UUID!, $k: JSON!) { joinToken(sessionId: $s, deviceKey: $k) { token } }";
 
 type Ws =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
-
-struct Device {
-    secret: SigningKey,
-    jwk: Value,
-}
-
-fn device() -> Device {
-    let secret = SigningKey::random(&mut rand::rngs::OsRng);
-    let point = VerifyingKey::from(&secret).to_encoded_point(false);
-    let jwk = json!({ "kty": "EC", "crv": "P-256", "x": B64.encode(point.x().unwrap()), "y": B64.encode(point.y().unwrap()) });
-    Device { secret, jwk }
-}
 
 async fn token(client: &Client, session: &str, device: &Device) -> anyhow::Result<String> {
     let data = client
@@ -84,45 +71,6 @@ async fn closed_with(ws: &mut Ws) -> anyhow::Result<(u16, String)> {
         Message::Close(Some(frame)) => Ok((u16::from(frame.code), frame.reason.to_string())),
         other => anyhow::bail!("expected a close, got {other:?}"),
     }
-}
-
-struct World {
-    app: TestApp,
-    mediator: Client,
-    party: Client,
-    session: String,
-    other_session: String,
-}
-
-async fn world() -> anyhow::Result<World> {
-    let app = spawn_app().await?;
-    let org = app.org("northside").await?;
-    app.member(org, "admin@n.test", Role::OrgAdmin).await?;
-    let mediator_id = app.member(org, "med@n.test", Role::Mediator).await?;
-    app.member(org, "party@n.test", Role::Party).await?;
-    let admin = app.sign_in("admin@n.test", None).await?;
-    let case = admin
-        .ok("mutation($m: UUID) { createCase(input: {reference: \"S-1\", title: \"T\", mediatorId: $m}) { id } }", json!({ "m": mediator_id }))
-        .await?["createCase"]["id"].as_str().unwrap().to_owned();
-    admin
-        .ok("mutation($c: UUID!) { addParty(input: {caseId: $c, kind: PARTY, displayName: \"P\", email: \"party@n.test\"}) { id } }", json!({ "c": case }))
-        .await?;
-    let schedule = "mutation($c: UUID!) { scheduleSession(input: {caseId: $c, startsAt: \"2031-01-01T10:00:00Z\", timeZone: \"UTC\", durationMinutes: 60}) { id } }";
-    let session = admin.ok(schedule, json!({ "c": case })).await?["scheduleSession"]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let other_session = admin.ok(schedule, json!({ "c": case })).await?["scheduleSession"]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    Ok(World {
-        mediator: app.sign_in("med@n.test", None).await?,
-        party: app.sign_in("party@n.test", None).await?,
-        app,
-        session,
-        other_session,
-    })
 }
 
 #[tokio::test]

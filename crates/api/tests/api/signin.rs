@@ -8,91 +8,12 @@ use accord_domain::Role;
 use accord_testkit::{spawn_app, spawn_app_with, AppOptions, Client, TestApp, PASSWORD};
 use anyhow::Context as _;
 use chrono::Utc;
-use reqwest::header::{HeaderMap, RETRY_AFTER, SET_COOKIE};
+use reqwest::header::RETRY_AFTER;
 use serde_json::{json, Value};
 
+use crate::common::{post, post_raw, read_reply, Reply};
+
 const NEW_PASSWORD: &str = "a-brand-new-password-42";
-
-/// Status, headers and JSON body of one response.
-#[derive(Debug)]
-struct Reply {
-    status: u16,
-    headers: HeaderMap,
-    body: Value,
-}
-
-impl Reply {
-    fn code(&self) -> &str {
-        self.body["error"]["code"].as_str().unwrap_or("")
-    }
-    fn field(&self) -> &str {
-        self.body["error"]["field"].as_str().unwrap_or("")
-    }
-    fn message(&self) -> &str {
-        self.body["error"]["message"].as_str().unwrap_or("")
-    }
-    fn set_cookie(&self) -> Vec<String> {
-        self.headers
-            .get_all(SET_COOKIE)
-            .iter()
-            .filter_map(|v| v.to_str().ok().map(str::to_owned))
-            .collect()
-    }
-    /// The session token from `Set-Cookie`, if one was set.
-    fn session_token(&self) -> Option<String> {
-        self.set_cookie().iter().find_map(|c| {
-            c.split(';')
-                .next()
-                .and_then(|pair| pair.trim().strip_prefix("accord_session="))
-                .filter(|v| !v.is_empty())
-                .map(str::to_owned)
-        })
-    }
-}
-
-async fn read_reply(response: reqwest::Response) -> anyhow::Result<Reply> {
-    let status = response.status().as_u16();
-    assert_ne!(status, 500, "the server answered 500");
-    let headers = response.headers().clone();
-    let text = response.text().await?;
-    let body = if text.is_empty() {
-        Value::Null
-    } else {
-        serde_json::from_str(&text).unwrap_or(Value::String(text))
-    };
-    Ok(Reply {
-        status,
-        headers,
-        body,
-    })
-}
-
-/// POSTs JSON with the client's cookies and CSRF token (when it has one).
-async fn post(client: &Client, path: &str, body: &Value) -> anyhow::Result<Reply> {
-    let mut request = client
-        .http
-        .post(format!("{}{path}", client.base_url))
-        .json(body);
-    if let Some(csrf) = &client.csrf {
-        request = request.header("x-csrf-token", csrf);
-    }
-    read_reply(request.send().await?).await
-}
-
-/// POSTs a raw body with a content type.
-async fn post_raw(
-    client: &Client,
-    path: &str,
-    content_type: &str,
-    body: &'static str,
-) -> anyhow::Result<Reply> {
-    let request = client
-        .http
-        .post(format!("{}{path}", client.base_url))
-        .header("content-type", content_type)
-        .body(body);
-    read_reply(request.send().await?).await
-}
 
 /// Signs in with a JSON body on a fresh client; the client keeps the cookie
 /// and the CSRF token when it worked.
@@ -244,13 +165,13 @@ async fn wrong_password_and_unknown_email_fail_alike() -> anyhow::Result<()> {
     let unknown = sign_in_password(&app, "nobody@acme.test", "not-the-password").await?;
     for reply in [&wrong, &unknown] {
         assert_eq!(reply.status, 401, "{reply:?}");
-        assert_eq!(reply.code(), "UNAUTHENTICATED");
+        assert_eq!(reply.rest_code(), "UNAUTHENTICATED");
         assert!(
             reply.set_cookie().is_empty(),
             "a failed sign-in set a cookie: {reply:?}"
         );
     }
-    assert_eq!(wrong.message(), unknown.message());
+    assert_eq!(wrong.rest_message(), unknown.rest_message());
     assert_eq!(
         wrong.body, unknown.body,
         "the bodies tell known and unknown accounts apart"
@@ -258,7 +179,7 @@ async fn wrong_password_and_unknown_email_fail_alike() -> anyhow::Result<()> {
 
     let malformed = sign_in_password(&app, "not-an-email", PASSWORD).await?;
     assert_eq!(malformed.status, 400, "{malformed:?}");
-    assert_eq!(malformed.code(), "BAD_USER_INPUT");
+    assert_eq!(malformed.rest_code(), "BAD_USER_INPUT");
 
     let client = app.client();
     let extra = post(
@@ -268,7 +189,7 @@ async fn wrong_password_and_unknown_email_fail_alike() -> anyhow::Result<()> {
     )
     .await?;
     assert_eq!(extra.status, 400, "{extra:?}");
-    assert_eq!(extra.code(), "BAD_USER_INPUT");
+    assert_eq!(extra.rest_code(), "BAD_USER_INPUT");
     assert!(extra.set_cookie().is_empty());
 
     let missing = post(
@@ -278,17 +199,17 @@ async fn wrong_password_and_unknown_email_fail_alike() -> anyhow::Result<()> {
     )
     .await?;
     assert_eq!(missing.status, 400, "{missing:?}");
-    assert_eq!(missing.code(), "BAD_USER_INPUT");
+    assert_eq!(missing.rest_code(), "BAD_USER_INPUT");
 
     let not_json = post_raw(
         &client,
         "/auth/sign-in",
-        "application/json",
-        "email=admin@acme.test",
+        Some("application/json"),
+        b"email=admin@acme.test".to_vec(),
     )
     .await?;
     assert_eq!(not_json.status, 400, "{not_json:?}");
-    assert_eq!(not_json.code(), "BAD_USER_INPUT");
+    assert_eq!(not_json.rest_code(), "BAD_USER_INPUT");
     Ok(())
 }
 
@@ -308,7 +229,7 @@ async fn five_failures_lock_the_account_even_for_the_right_password() -> anyhow:
     }
     let locked = sign_in_password(&app, "victim@acme.test", PASSWORD).await?;
     assert_eq!(locked.status, 429, "{locked:?}");
-    assert_eq!(locked.code(), "RATE_LIMITED");
+    assert_eq!(locked.rest_code(), "RATE_LIMITED");
     assert!(
         locked.set_cookie().is_empty(),
         "a locked account got a session"
@@ -321,9 +242,9 @@ async fn five_failures_lock_the_account_even_for_the_right_password() -> anyhow:
         .parse()?;
     assert!((1..=30).contains(&retry_after), "Retry-After {retry_after}");
     assert!(
-        locked.message().contains("try again"),
+        locked.rest_message().contains("try again"),
         "{}",
-        locked.message()
+        locked.rest_message()
     );
 
     // The lock is per account.
@@ -365,8 +286,8 @@ async fn a_member_of_two_orgs_must_name_one() -> anyhow::Result<()> {
     )
     .await?;
     assert_eq!(ambiguous.status, 400, "{ambiguous:?}");
-    assert_eq!(ambiguous.code(), "BAD_USER_INPUT");
-    assert_eq!(ambiguous.field(), "org");
+    assert_eq!(ambiguous.rest_code(), "BAD_USER_INPUT");
+    assert_eq!(ambiguous.rest_field(), "org");
     assert!(ambiguous.set_cookie().is_empty());
 
     let (client, named) = sign_in(
@@ -389,7 +310,7 @@ async fn a_member_of_two_orgs_must_name_one() -> anyhow::Result<()> {
     )
     .await?;
     assert_eq!(foreign.status, 403, "{foreign:?}");
-    assert_eq!(foreign.code(), "FORBIDDEN");
+    assert_eq!(foreign.rest_code(), "FORBIDDEN");
     assert!(foreign.set_cookie().is_empty());
 
     // An org that does not exist looks exactly like one the account is not in.
@@ -533,8 +454,8 @@ async fn a_setup_link_sets_a_password_exactly_once() -> anyhow::Result<()> {
     )
     .await?;
     assert_eq!(short.status, 400, "{short:?}");
-    assert_eq!(short.code(), "BAD_USER_INPUT");
-    assert_eq!(short.field(), "password");
+    assert_eq!(short.rest_code(), "BAD_USER_INPUT");
+    assert_eq!(short.rest_field(), "password");
 
     let garbage = post(
         &anon,
@@ -543,11 +464,11 @@ async fn a_setup_link_sets_a_password_exactly_once() -> anyhow::Result<()> {
     )
     .await?;
     assert_eq!(garbage.status, 400, "{garbage:?}");
-    assert_eq!(garbage.field(), "token");
+    assert_eq!(garbage.rest_field(), "token");
     assert!(
-        garbage.message().contains("not valid"),
+        garbage.rest_message().contains("not valid"),
         "{}",
-        garbage.message()
+        garbage.rest_message()
     );
 
     let extra = post(
@@ -590,9 +511,13 @@ async fn a_setup_link_sets_a_password_exactly_once() -> anyhow::Result<()> {
     )
     .await?;
     assert_eq!(reuse.status, 400, "{reuse:?}");
-    assert_eq!(reuse.code(), "BAD_USER_INPUT");
-    assert_eq!(reuse.field(), "token");
-    assert!(reuse.message().contains("already"), "{}", reuse.message());
+    assert_eq!(reuse.rest_code(), "BAD_USER_INPUT");
+    assert_eq!(reuse.rest_field(), "token");
+    assert!(
+        reuse.rest_message().contains("already"),
+        "{}",
+        reuse.rest_message()
+    );
     assert_eq!(
         sign_in_password(&app, "new@acme.test", "an-attackers-password")
             .await?
@@ -629,9 +554,13 @@ async fn an_expired_setup_link_is_refused() -> anyhow::Result<()> {
     )
     .await?;
     assert_eq!(reply.status, 400, "{reply:?}");
-    assert_eq!(reply.code(), "BAD_USER_INPUT");
-    assert_eq!(reply.field(), "token");
-    assert!(reply.message().contains("expired"), "{}", reply.message());
+    assert_eq!(reply.rest_code(), "BAD_USER_INPUT");
+    assert_eq!(reply.rest_field(), "token");
+    assert!(
+        reply.rest_message().contains("expired"),
+        "{}",
+        reply.rest_message()
+    );
     assert_eq!(
         sign_in_password(&app, "late@acme.test", NEW_PASSWORD)
             .await?
@@ -701,7 +630,7 @@ async fn a_new_password_ends_the_accounts_existing_sessions() -> anyhow::Result<
     )
     .await?;
     assert_eq!(again.status, 400, "{again:?}");
-    assert_eq!(again.field(), "token");
+    assert_eq!(again.rest_field(), "token");
     Ok(())
 }
 
@@ -777,7 +706,7 @@ async fn enrol(app: &TestApp, email: &str) -> anyhow::Result<(Client, Authentica
     )
     .await?;
     assert_eq!(wrong.status, 400, "{wrong:?}");
-    assert_eq!(wrong.field(), "code");
+    assert_eq!(wrong.rest_field(), "code");
 
     let confirmed = post(
         &client,
@@ -807,7 +736,7 @@ async fn totp_is_required_once_on_and_codes_cannot_be_replayed() -> anyhow::Resu
     no_csrf.csrf = None;
     let refused = post(&no_csrf, "/auth/totp/setup", &json!({})).await?;
     assert_eq!(refused.status, 403, "{refused:?}");
-    assert_eq!(refused.code(), "FORBIDDEN");
+    assert_eq!(refused.rest_code(), "FORBIDDEN");
     assert!(refused.body.get("secret").is_none());
     let anonymous = post(&app.client(), "/auth/totp/setup", &json!({})).await?;
     assert_eq!(anonymous.status, 401, "{anonymous:?}");
@@ -825,8 +754,8 @@ async fn totp_is_required_once_on_and_codes_cannot_be_replayed() -> anyhow::Resu
     let password_only = json!({ "email": "med@acme.test", "password": PASSWORD });
     let (_, missing) = sign_in(&app, password_only.clone()).await?;
     assert_eq!(missing.status, 400, "{missing:?}");
-    assert_eq!(missing.code(), "BAD_USER_INPUT");
-    assert_eq!(missing.field(), "totpCode");
+    assert_eq!(missing.rest_code(), "BAD_USER_INPUT");
+    assert_eq!(missing.rest_field(), "totpCode");
     assert!(
         missing.set_cookie().is_empty(),
         "a password alone got a session"
@@ -839,7 +768,7 @@ async fn totp_is_required_once_on_and_codes_cannot_be_replayed() -> anyhow::Resu
     )
     .await?;
     assert_eq!(wrong.status, 401, "{wrong:?}");
-    assert_eq!(wrong.code(), "UNAUTHENTICATED");
+    assert_eq!(wrong.rest_code(), "UNAUTHENTICATED");
     assert!(wrong.set_cookie().is_empty());
 
     // A right code with a wrong password is still a wrong password.
@@ -893,7 +822,7 @@ async fn totp_is_required_once_on_and_codes_cannot_be_replayed() -> anyhow::Resu
     )
     .await?;
     assert_eq!(wrong_disable.status, 400, "{wrong_disable:?}");
-    assert_eq!(wrong_disable.field(), "code");
+    assert_eq!(wrong_disable.rest_field(), "code");
     let replayed_disable = post(&client, "/auth/totp/disable", &json!({ "code": code })).await?;
     assert_eq!(
         replayed_disable.status, 400,
@@ -1002,7 +931,7 @@ async fn reset_requests_look_the_same_for_known_and_unknown_addresses() -> anyho
 
     let malformed = post(&client, "/auth/password/reset", &json!({ "email": "nope" })).await?;
     assert_eq!(malformed.status, 400, "{malformed:?}");
-    assert_eq!(malformed.code(), "BAD_USER_INPUT");
+    assert_eq!(malformed.rest_code(), "BAD_USER_INPUT");
     Ok(())
 }
 
@@ -1027,8 +956,8 @@ async fn the_lockout_does_not_reveal_which_addresses_have_accounts() -> anyhow::
     }
     let (known, unknown) = (&sixth[0], &sixth[1]);
     assert_eq!(
-        (known.status, known.code()),
-        (unknown.status, unknown.code()),
+        (known.status, known.rest_code()),
+        (unknown.status, unknown.rest_code()),
         "the sixth attempt tells a locked account from no account: known {known:?}, unknown {unknown:?}"
     );
     assert_eq!(
@@ -1093,7 +1022,7 @@ async fn a_link_redeemed_concurrently_works_once() -> anyhow::Result<()> {
                 &json!({ "token": token, "password": password }),
             )
             .await;
-            reply.map(|r| (r.status, r.field().to_owned(), password))
+            reply.map(|r| (r.status, r.rest_field().to_owned(), password))
         });
     }
     let mut winners = Vec::new();
