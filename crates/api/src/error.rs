@@ -208,3 +208,55 @@ fn conflict_message(constraint: &str) -> String {
         _ => "this conflicts with existing data".into(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn internal_errors_show_a_reference_and_never_the_detail() {
+        let detail = "relation \"cases\" does not exist; password=hunter2";
+        let e = ApiError::Internal(detail.into()).into_graphql(Some("req-123"));
+        assert_eq!(e.message, "internal error (reference req-123)");
+        let ext = e.extensions.as_ref().unwrap();
+        assert_eq!(
+            ext.get("code"),
+            Some(&async_graphql::Value::from("INTERNAL"))
+        );
+
+        // Without a request id, a fresh reference is made (and logged with the detail).
+        let message = ApiError::Internal(detail.into()).client_message(None);
+        let reference = message
+            .strip_prefix("internal error (reference ")
+            .and_then(|r| r.strip_suffix(')'))
+            .unwrap();
+        assert!(uuid::Uuid::parse_str(reference).is_ok(), "{message}");
+        assert!(!message.contains("hunter2") && !message.contains("cases"));
+    }
+
+    #[test]
+    fn every_variant_has_its_stable_code_and_status() {
+        let cases = [
+            (
+                ApiError::Unauthenticated("x".into()),
+                "UNAUTHENTICATED",
+                401,
+            ),
+            (ApiError::Forbidden("x".into()), "FORBIDDEN", 403),
+            (ApiError::NotFound("case"), "NOT_FOUND", 404),
+            (ApiError::bad_input("f", "x"), "BAD_USER_INPUT", 400),
+            (ApiError::UnsupportedMediaType, "BAD_USER_INPUT", 415),
+            (ApiError::Conflict("x".into()), "CONFLICT", 409),
+            (
+                ApiError::RateLimited { retry_after: 3 },
+                "RATE_LIMITED",
+                429,
+            ),
+            (ApiError::Internal("x".into()), "INTERNAL", 500),
+        ];
+        for (error, code, status) in cases {
+            assert_eq!(error.code(), code);
+            assert_eq!(error.status().as_u16(), status, "{code}");
+        }
+    }
+}

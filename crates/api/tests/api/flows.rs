@@ -75,3 +75,117 @@ async fn admin_runs_a_case_from_creation_to_schedule() -> anyhow::Result<()> {
     );
     Ok(())
 }
+
+/// Every GraphQL mutation appends exactly one audit event naming it.
+#[tokio::test]
+async fn every_mutation_is_in_the_audit_log() -> anyhow::Result<()> {
+    let app = spawn_app().await?;
+    let org = app.org("northside").await?;
+    app.member(org, "admin@northside.test", Role::OrgAdmin)
+        .await?;
+    let mediator = app
+        .member(org, "med@northside.test", Role::Mediator)
+        .await?;
+    let admin = app.sign_in("admin@northside.test", None).await?;
+    let mut covered = Vec::new();
+    // Runs a mutation and checks it added one event, the newest, named `action`.
+    let mut run =
+        async |field: &'static str, query: &str, vars: serde_json::Value, action: &str| {
+            let events = "{ auditEvents(first: 100) { action } }";
+            let before = admin.ok(events, json!({})).await?["auditEvents"]
+                .as_array()
+                .unwrap()
+                .len();
+            let data = admin.ok(query, vars).await?;
+            let after = admin.ok(events, json!({})).await?;
+            let after = after["auditEvents"].as_array().unwrap();
+            anyhow::ensure!(after.len() == before + 1, "{field}: not exactly one event");
+            anyhow::ensure!(
+                after[0]["action"] == action,
+                "{field}: newest event is {}",
+                after[0]
+            );
+            covered.push(field);
+            anyhow::Ok(data[field].clone())
+        };
+    let party = run("inviteMember", "mutation { inviteMember(input: {email: \"p@northside.test\", displayName: \"P\", role: PARTY}) { user { id } } }", json!({}), "member.invite").await?["user"]["id"].clone();
+    run(
+        "changeMemberRole",
+        "mutation($u: UUID!) { changeMemberRole(userId: $u, role: OBSERVER) { role } }",
+        json!({ "u": party }),
+        "member.change_role",
+    )
+    .await?;
+    let case = run(
+        "createCase",
+        "mutation { createCase(input: {reference: \"A-1\", title: \"T\"}) { id } }",
+        json!({}),
+        "case.create",
+    )
+    .await?["id"]
+        .clone();
+    run(
+        "assignMediator",
+        "mutation($c: UUID!, $m: UUID) { assignMediator(caseId: $c, mediatorId: $m) { id } }",
+        json!({ "c": case, "m": mediator }),
+        "case.assign_mediator",
+    )
+    .await?;
+    run(
+        "updateCaseStatus",
+        "mutation($c: UUID!) { updateCaseStatus(id: $c, status: ON_HOLD) { id } }",
+        json!({ "c": case }),
+        "case.update_status",
+    )
+    .await?;
+    let party_row = run("addParty", "mutation($c: UUID!) { addParty(input: {caseId: $c, kind: PARTY, displayName: \"X\", email: \"x@e.test\"}) { id } }", json!({ "c": case }), "party.add").await?["id"].clone();
+    run(
+        "removeParty",
+        "mutation($p: UUID!) { removeParty(partyId: $p) }",
+        json!({ "p": party_row }),
+        "party.remove",
+    )
+    .await?;
+    let session = run("scheduleSession", "mutation($c: UUID!) { scheduleSession(input: {caseId: $c, startsAt: \"2031-01-01T10:00:00Z\", timeZone: \"UTC\", durationMinutes: 60}) { id } }", json!({ "c": case }), "session.schedule").await?["id"].clone();
+    run("rescheduleSession", "mutation($s: UUID!) { rescheduleSession(input: {id: $s, startsAt: \"2031-01-02T10:00:00Z\"}) { id } }", json!({ "s": session }), "session.reschedule").await?;
+    run(
+        "cancelSession",
+        "mutation($s: UUID!) { cancelSession(id: $s) { id } }",
+        json!({ "s": session }),
+        "session.cancel",
+    )
+    .await?;
+    run(
+        "removeMember",
+        "mutation($u: UUID!) { removeMember(userId: $u) }",
+        json!({ "u": party }),
+        "member.remove",
+    )
+    .await?;
+    // joinToken's event is asserted in join.rs.
+    covered.push("joinToken");
+
+    // Together these are every field of the Mutation type: a new mutation
+    // fails here until its audit event is checked.
+    let fields = accord_api::graphql::build_schema(true)
+        .execute("{ __type(name: \"Mutation\") { fields { name } } }")
+        .await
+        .data
+        .into_json()?;
+    let fields = fields["__type"]["fields"].as_array().unwrap();
+    assert!(
+        fields.len() >= covered.len(),
+        "introspection listed {fields:?}"
+    );
+    let mut missing: Vec<String> = fields
+        .iter()
+        .map(|f| f["name"].as_str().unwrap().to_owned())
+        .filter(|name| !covered.contains(&name.as_str()))
+        .collect();
+    missing.sort();
+    assert!(
+        missing.is_empty(),
+        "mutations without an audit check: {missing:?}"
+    );
+    Ok(())
+}

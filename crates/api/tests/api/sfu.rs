@@ -247,3 +247,29 @@ async fn stolen_replayed_forged_and_misdirected_tokens_are_refused() -> anyhow::
     assert_eq!(closed_with(&mut raw).await?.0, 4400);
     Ok(())
 }
+
+#[tokio::test]
+async fn connection_attempts_are_rate_limited_per_client() -> anyhow::Result<()> {
+    let app = accord_testkit::spawn_app_with(accord_testkit::AppOptions {
+        rate_limit: accord_api::RateLimitConfig {
+            burst: 2,
+            replenish_every: std::time::Duration::from_secs(60),
+            trusted_proxy_hops: 0,
+        },
+        ..Default::default()
+    })
+    .await?;
+    let url = format!("ws://{}/sfu/ws?session={}", app.addr, uuid::Uuid::new_v4());
+    for _ in 0..2 {
+        let (mut ws, _) = tokio_tungstenite::connect_async(&url).await?;
+        json_of_type(&mut ws, "challenge").await?;
+    }
+    match tokio_tungstenite::connect_async(&url).await {
+        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
+            assert_eq!(response.status().as_u16(), 429);
+            assert!(response.headers().get("retry-after").is_some());
+        }
+        other => anyhow::bail!("expected 429, got {:?}", other.map(|(_, r)| r.status())),
+    }
+    Ok(())
+}
