@@ -16,6 +16,7 @@ pub mod client_ip;
 mod error;
 pub mod graphql;
 pub mod outbox;
+pub mod portal;
 mod state;
 pub mod web;
 
@@ -135,7 +136,6 @@ where
 /// The whole HTTP app. Serve it with connect info (`into_make_service_with_connect_info::<SocketAddr>`):
 /// the rate limits key on the peer address.
 pub fn app(state: AppState) -> Router {
-    let x_request_id = HeaderName::from_static("x-request-id");
     let auth = limited_routes(&state)
         .route("/auth/session", get(auth_routes::current_session))
         .route("/auth/sign-out", post(auth_routes::sign_out))
@@ -160,20 +160,44 @@ pub fn app(state: AppState) -> Router {
         )));
     // Connection attempts to the SFU's signaling count against the same
     // per-client limit as sign-in.
-    let hub = accord_sfu::signaling::Hub::new(state.db().clone(), state.config().join_keys.clone());
-    let limits = state.config().rate_limit;
-    let sfu = rate_limit(
-        accord_sfu::signaling::router(hub),
-        limits,
-        ClientKey::new(limits.trusted_proxy_hops),
-    );
-    Router::new()
+    let sfu = sfu_routes(&state);
+    let routes = Router::new()
         .merge(auth)
         .merge(api)
+        .merge(portal::router(state.config().portal_dir.clone()))
         .route("/healthz", get(|| async { "ok" }))
         .fallback(|| async { ApiError::NotFound("page").into_response() })
         .with_state(state)
-        .merge(sfu)
+        .merge(sfu);
+    common_layers(routes)
+}
+
+/// The SFU's signaling (rate-limited per client like sign-in) and `/metrics`,
+/// when this process runs the SFU.
+fn sfu_routes(state: &AppState) -> Router {
+    let limits = state.config().rate_limit;
+    match &state.inner.sfu {
+        Some(hub) => rate_limit(
+            accord_sfu::signaling::router(hub.clone()),
+            limits,
+            ClientKey::new(limits.trusted_proxy_hops),
+        )
+        .merge(accord_sfu::signaling::metrics_router(hub.clone())),
+        None => Router::new(),
+    }
+}
+
+/// Only the SFU's routes and `/healthz`: `accord serve --only sfu`.
+pub fn sfu_app(state: AppState) -> Router {
+    let routes = sfu_routes(&state)
+        .route("/healthz", get(|| async { "ok" }))
+        .fallback(|| async { ApiError::NotFound("page").into_response() });
+    common_layers(routes)
+}
+
+fn common_layers(routes: Router) -> Router {
+    let x_request_id = HeaderName::from_static("x-request-id");
+    routes
         .layer(SetResponseHeaderLayer::overriding(
             axum::http::header::CACHE_CONTROL,
             HeaderValue::from_static("no-store"),
@@ -199,6 +223,20 @@ pub fn app(state: AppState) -> Router {
             req.headers_mut().remove("x-request-id");
             req
         }))
+}
+
+/// [`serve`] with only the SFU's routes ([`sfu_app`]).
+pub async fn serve_sfu_only(
+    listener: tokio::net::TcpListener,
+    state: AppState,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(
+        listener,
+        sfu_app(state).into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
 }
 
 /// Binds nothing: serves the app on an existing listener until `shutdown` resolves.

@@ -51,6 +51,8 @@ pub struct ApiConfig {
     pub rate_limit: RateLimitConfig,
     /// Keys that sign join tokens for the SFU.
     pub join_keys: accord_auth::join::JoinKeys,
+    /// The built session page (`portals/shared/dist` relative to the working directory when unset).
+    pub portal_dir: Option<std::path::PathBuf>,
 }
 
 /// Shared state of the HTTP app.
@@ -65,6 +67,7 @@ pub(crate) struct Inner {
     pub(crate) oidc: Option<OidcClient>,
     pub(crate) outbox: Arc<dyn Outbox>,
     pub(crate) schema: AccordSchema,
+    pub(crate) sfu: Option<accord_sfu::signaling::Hub>,
 }
 
 impl std::fmt::Debug for AppState {
@@ -91,6 +94,22 @@ impl AppState {
                 oidc,
                 outbox,
                 schema,
+                sfu: None,
+            }),
+        }
+    }
+
+    /// The same state, also serving the SFU's signaling and `/metrics`.
+    pub fn with_sfu(self, hub: accord_sfu::signaling::Hub) -> Self {
+        let i = &self.inner;
+        AppState {
+            inner: Arc::new(Inner {
+                db: i.db.clone(),
+                config: i.config.clone(),
+                oidc: i.oidc.clone(),
+                outbox: i.outbox.clone(),
+                schema: i.schema.clone(),
+                sfu: Some(hub),
             }),
         }
     }

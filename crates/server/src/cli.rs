@@ -31,8 +31,13 @@ pub struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Command {
-    /// Run the HTTP API.
-    Serve,
+    /// Run the HTTP API and the SFU (or one of them).
+    Serve {
+        /// Run only this part: `api` (HTTP API and portals) or `sfu`
+        /// (signaling, media port and /metrics).
+        #[arg(long, value_parser = ["api", "sfu"])]
+        only: Option<String>,
+    },
     /// Create the database if needed and apply pending migrations (as the schema owner).
     Migrate,
     /// Operator commands.
@@ -49,6 +54,8 @@ enum Command {
     Dev,
     /// Print the GraphQL schema (SDL) served by the API.
     GraphqlSchema,
+    /// Print the TypeScript types of the SFU's signaling messages.
+    ProtocolTypes,
 }
 
 #[derive(Subcommand, Debug)]
@@ -181,7 +188,15 @@ pub async fn create_user(
     Ok(link)
 }
 
-async fn serve(config: &Config) -> anyhow::Result<()> {
+/// Which parts a process serves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Parts {
+    All,
+    Api,
+    Sfu,
+}
+
+async fn serve(config: &Config, parts: Parts) -> anyhow::Result<()> {
     let db = Db::connect(config.database.url.expose_secret())
         .await
         .context("connecting to Postgres as the application role (database.url)")?;
@@ -204,12 +219,32 @@ async fn serve(config: &Config) -> anyhow::Result<()> {
             config.outbox.dir.display()
         )
     })?;
-    let state = accord_api::AppState::new(db, config.api()?, oidc, Arc::new(outbox));
+    let api = config.api()?;
+    let mut state = accord_api::AppState::new(db.clone(), api.clone(), oidc, Arc::new(outbox));
+    if parts != Parts::Api {
+        let media = accord_sfu::udp::MediaSocket::bind(config.sfu.udp_bind, &config.sfu.public_ips)
+            .with_context(|| {
+                format!(
+                    "binding the media port {} (sfu.udp_bind)",
+                    config.sfu.udp_bind
+                )
+            })?;
+        tracing::info!(
+            address = %media.local,
+            candidates = ?media.config.udp_candidates,
+            "media port open"
+        );
+        state = state.with_sfu(accord_sfu::signaling::Hub::new(db, api.join_keys, media));
+    }
     let listener = tokio::net::TcpListener::bind(config.http.listen)
         .await
         .with_context(|| format!("listening on {}", config.http.listen))?;
-    tracing::info!(address = %listener.local_addr()?, "serving the API");
-    accord_api::serve(listener, state, shutdown_signal()).await?;
+    tracing::info!(address = %listener.local_addr()?, parts = ?parts, "serving");
+    if parts == Parts::Sfu {
+        accord_api::serve_sfu_only(listener, state, shutdown_signal()).await?;
+    } else {
+        accord_api::serve(listener, state, shutdown_signal()).await?;
+    }
     Ok(())
 }
 
@@ -237,11 +272,22 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         print!("{}", accord_api::schema_sdl());
         return Ok(());
     }
+    if let Command::ProtocolTypes = cli.command {
+        print!("{}", accord_sfu::protocol::typescript());
+        return Ok(());
+    }
     let config = Config::load(cli.config.as_deref())?;
     init_tracing(&config);
     match cli.command {
-        Command::GraphqlSchema => {}
-        Command::Serve => serve(&config).await?,
+        Command::GraphqlSchema | Command::ProtocolTypes => {}
+        Command::Serve { only } => {
+            let parts = match only.as_deref() {
+                Some("api") => Parts::Api,
+                Some("sfu") => Parts::Sfu,
+                _ => Parts::All,
+            };
+            serve(&config, parts).await?
+        }
         Command::Migrate => {
             migrate(&config).await?;
             println!("migrations applied");
@@ -301,7 +347,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let db = admin_db(&config).await?;
             let logins = seed::demo(&db).await?;
             seed::print_banner(&config, &logins);
-            serve(&config).await?;
+            serve(&config, Parts::All).await?;
         }
     }
     Ok(())

@@ -33,8 +33,32 @@ pub struct Config {
     pub outbox: OutboxConfig,
     /// Keys that sign join tokens for the SFU.
     pub join_tokens: JoinTokensSection,
+    /// The SFU's media port and the addresses clients reach it at.
+    pub sfu: SfuSection,
     /// Logging.
     pub log: LogConfig,
+}
+
+/// Media settings. Every peer connection shares one UDP port.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SfuSection {
+    /// The UDP address media is received on (open this port to clients).
+    pub udp_bind: SocketAddr,
+    /// Addresses announced to clients as the media port's IPs, for a host
+    /// behind 1:1 NAT (a cloud VM's public IP). Empty: the bound address, or
+    /// this host's primary address (and loopback) when bound to all interfaces.
+    #[serde(default)]
+    pub public_ips: Vec<std::net::IpAddr>,
+}
+
+impl Default for SfuSection {
+    fn default() -> Self {
+        SfuSection {
+            udp_bind: SocketAddr::from(([0, 0, 0, 0], 3479)),
+            public_ips: Vec::new(),
+        }
+    }
 }
 
 /// HTTP settings.
@@ -45,6 +69,9 @@ pub struct HttpConfig {
     pub listen: SocketAddr,
     /// The URL users reach Accord at (links in messages start with it).
     pub public_url: Url,
+    /// The built session page (default: `portals/shared/dist` in the working directory).
+    #[serde(default)]
+    pub portal_dir: Option<PathBuf>,
 }
 
 /// Database settings.
@@ -161,6 +188,7 @@ impl Default for Config {
                 listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
                 public_url: Url::parse("http://127.0.0.1:8080/")
                     .unwrap_or_else(|_| unreachable_url()),
+                portal_dir: None,
             },
             database: DatabaseConfig {
                 url: SecretString::from("postgres://accord_app@127.0.0.1:5432/accord"),
@@ -182,6 +210,7 @@ impl Default for Config {
                 dir: PathBuf::from(".data/outbox"),
             },
             join_tokens: JoinTokensSection::default(),
+            sfu: SfuSection::default(),
             log: LogConfig {
                 filter: "info".into(),
                 json: false,
@@ -287,6 +316,7 @@ impl Config {
                 trusted_proxy_hops: self.rate_limit.trusted_proxy_hops,
             },
             join_keys,
+            portal_dir: self.http.portal_dir.clone(),
         })
     }
 

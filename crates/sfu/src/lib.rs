@@ -8,6 +8,9 @@
 //!   participant, one UDP port) is driven from it by a thin driver that owns the
 //!   sockets and the clock.
 
+pub mod media;
+pub mod metrics;
 pub mod protocol;
 pub mod session;
 pub mod signaling;
+pub mod udp;

@@ -6,10 +6,14 @@
 //! server answers with an `error` message; it never panics.
 
 use serde::{Deserialize, Serialize};
+use ts_rs::TS;
 use uuid::Uuid;
 
-/// Largest client message accepted, in bytes.
-pub const MAX_MESSAGE_BYTES: usize = 16 * 1024;
+/// Largest client message accepted, in bytes. SDP answers grow with the
+/// number of people in a room (three m-lines each), hence the size.
+pub const MAX_MESSAGE_BYTES: usize = 256 * 1024;
+/// Largest client message other than an SDP offer or answer, in bytes.
+pub const MAX_CONTROL_BYTES: usize = 16 * 1024;
 /// Longest chat or broadcast text, in characters.
 pub const MAX_TEXT_CHARS: usize = 2000;
 /// Longest caucus name, in characters.
@@ -21,7 +25,7 @@ pub const MAX_TIMER_SECONDS: u32 = 4 * 3600;
 pub type ParticipantId = Uuid;
 
 /// Where a participant is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, TS)]
 #[serde(rename_all = "camelCase", tag = "kind", content = "id")]
 pub enum RoomId {
     /// Waiting to be admitted; nothing is forwarded to or from here.
@@ -33,7 +37,7 @@ pub enum RoomId {
 }
 
 /// What a client may send.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
 #[serde(tag = "type", rename_all = "camelCase", deny_unknown_fields)]
 pub enum ClientMessage {
     /// Mediator: let someone in from the lobby.
@@ -124,6 +128,19 @@ pub enum ClientMessage {
         /// The text.
         text: String,
     },
+    /// Anyone: the client's SDP offer for its peer connection, publishing in
+    /// this order a microphone (audio), a camera (video) and a screen (video)
+    /// transceiver, each send-only. It (re)starts the participant's media; the
+    /// server answers with `answer`.
+    Offer {
+        /// The SDP.
+        sdp: String,
+    },
+    /// Anyone: the answer to the server's `offer`.
+    Answer {
+        /// The SDP.
+        sdp: String,
+    },
 }
 
 /// Why a client message was refused before it reached the session.
@@ -161,6 +178,10 @@ pub fn parse_client_message(frame: &str) -> Result<ClientMessage, ProtocolError>
     if frame.len() > MAX_MESSAGE_BYTES {
         return Err(ProtocolError::TooLarge);
     }
+    // Only SDP may be long; everything else is refused before parsing at length.
+    if frame.len() > MAX_CONTROL_BYTES && !is_sdp_frame(frame) {
+        return Err(ProtocolError::TooLarge);
+    }
     let message: ClientMessage = serde_json::from_str(frame).map_err(|e| {
         // serde_json's message names the field or type, never echoes values at length.
         let mut text = e.to_string();
@@ -195,12 +216,30 @@ pub fn parse_client_message(frame: &str) -> Result<ClientMessage, ProtocolError>
                 "a timer must last 1 second to 4 hours",
             ))
         }
+        ClientMessage::Offer { sdp } | ClientMessage::Answer { sdp }
+            if !sdp.starts_with("v=0")
+                || sdp
+                    .chars()
+                    .any(|c| c.is_control() && c != '\r' && c != '\n') =>
+        {
+            Err(ProtocolError::Invalid(
+                "the SDP is not a session description",
+            ))
+        }
         _ => Ok(message),
     }
 }
 
+/// Whether a frame declares itself an offer or answer (only those may exceed
+/// [`MAX_CONTROL_BYTES`]); checked on the raw text, before parsing.
+fn is_sdp_frame(frame: &str) -> bool {
+    let head = frame.get(..64).unwrap_or(frame);
+    let compact: String = head.chars().filter(|c| !c.is_whitespace()).collect();
+    compact.starts_with(r#"{"type":"offer","#) || compact.starts_with(r#"{"type":"answer","#)
+}
+
 /// A participant as others see them.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
 #[serde(rename_all = "camelCase")]
 pub struct ParticipantView {
     /// Who.
@@ -218,7 +257,7 @@ pub struct ParticipantView {
 }
 
 /// A room as those who may see it see it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
 #[serde(rename_all = "camelCase")]
 pub struct RoomView {
     /// Which.
@@ -230,7 +269,7 @@ pub struct RoomView {
 }
 
 /// Role in a live session.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, TS)]
 #[serde(rename_all = "camelCase")]
 pub enum SessionRole {
     /// Runs the session.
@@ -242,7 +281,7 @@ pub enum SessionRole {
 }
 
 /// What the server sends.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 #[serde(tag = "type", rename_all = "camelCase")]
 pub enum ServerMessage {
     /// What the recipient may see of the session: for a mediator everything;
@@ -302,7 +341,109 @@ pub enum ServerMessage {
         /// For a person.
         message: String,
     },
+    /// The answer to the client's `offer`.
+    Answer {
+        /// The SDP.
+        sdp: String,
+    },
+    /// The server renegotiates (tracks to receive were added or stopped); the
+    /// client answers with `answer`. No second offer comes before that answer.
+    Offer {
+        /// The SDP.
+        sdp: String,
+    },
+    /// What each of the client's receiving m-lines carries, whole each time.
+    /// The stream id of each track (`a=msid`) is the participant's id too.
+    Tracks {
+        /// One per m-line the server sends on.
+        tracks: Vec<TrackView>,
+    },
+    /// Who is speaking in the recipient's room now, if anyone.
+    Speaker {
+        /// The loudest participant over the last moment.
+        participant: Option<ParticipantId>,
+    },
+    /// For mediators: link quality of everyone in the session, every few seconds.
+    Stats {
+        /// One per connected participant with media.
+        participants: Vec<QualityView>,
+    },
 }
+
+/// What a participant publishes on one m-line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub enum MediaSource {
+    /// Their microphone.
+    Microphone,
+    /// Their camera.
+    Camera,
+    /// Their shared screen.
+    Screen,
+}
+
+/// One m-line the server sends to a client.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct TrackView {
+    /// The m-line's `mid`.
+    pub mid: String,
+    /// Whose media it carries.
+    pub participant: ParticipantId,
+    /// Which of their sources.
+    pub source: MediaSource,
+}
+
+/// One participant's link quality as the SFU measures it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct QualityView {
+    /// Who.
+    pub id: ParticipantId,
+    /// What the SFU receives from them, kbit/s.
+    pub receive_kbps: f64,
+    /// What the SFU sends them, kbit/s.
+    pub send_kbps: f64,
+    /// Fraction of their packets lost on the way to the SFU (0 to 1).
+    pub loss: f64,
+    /// Round-trip time between the SFU and them, milliseconds.
+    pub rtt_ms: Option<f64>,
+    /// Interarrival jitter of what they send, milliseconds.
+    pub jitter_ms: Option<f64>,
+}
+
+/// The TypeScript declarations of every message, for the portals'
+/// session client (`portals/shared/src/protocol.ts` is this, generated).
+pub fn typescript() -> String {
+    let cfg = ts_rs::Config::default().with_large_int("number");
+    let mut out = String::from(
+        "// Generated from crates/sfu/src/protocol.rs by `accord protocol-types`. Do not edit.\n\n",
+    );
+    for decl in [
+        RoomId::decl(&cfg),
+        SessionRole::decl(&cfg),
+        MediaSource::decl(&cfg),
+        ParticipantView::decl(&cfg),
+        RoomView::decl(&cfg),
+        TrackView::decl(&cfg),
+        QualityView::decl(&cfg),
+        ClientMessage::decl(&cfg),
+        ServerMessage::decl(&cfg),
+    ] {
+        out.push_str("export ");
+        out.push_str(&decl);
+        out.push_str("\n\n");
+    }
+    out.push_str(CONTROL_TYPES);
+    out
+}
+
+/// The handshake messages, which live outside the session's message enums.
+const CONTROL_TYPES: &str = "\
+export type Challenge = { type: \"challenge\"; nonce: string };
+
+export type Hello = { type: \"hello\"; token: string; deviceKey: JsonWebKey; signature: string };
+";
 
 #[cfg(test)]
 mod tests {

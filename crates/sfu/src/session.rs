@@ -9,13 +9,14 @@
 //! from the lobby. The forwarding path asks it on every route change, so a
 //! move takes effect in the same step that changes the room.
 
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::time::{Duration, Instant};
 
 use uuid::Uuid;
 
 use crate::protocol::{
-    ClientMessage, ParticipantId, ParticipantView, RoomId, RoomView, ServerMessage, SessionRole,
+    ClientMessage, MediaSource, ParticipantId, ParticipantView, RoomId, RoomView, ServerMessage,
+    SessionRole,
 };
 
 /// How long before a timer ends its warning goes out.
@@ -31,7 +32,7 @@ pub enum CloseReason {
 }
 
 /// Something for the driver to do.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Output {
     /// Send a message to one participant.
     Send {
@@ -49,6 +50,70 @@ pub enum Output {
     },
     /// Rooms, mutes or membership changed: recompute media routes.
     RoutesChanged,
+    /// Record in the audit log (identifiers only).
+    Audit {
+        /// Who did it.
+        actor: ParticipantId,
+        /// What: `live.join`, `live.admit`, `live.deny`, `live.move`,
+        /// `live.recall_all`, `live.mute`, `live.remove`, `live.lock`, `live.unlock`.
+        action: &'static str,
+        /// To whom.
+        subject: ParticipantId,
+    },
+}
+
+/// Which of a sender's sources one receiver gets.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Sources {
+    /// Their microphone (not while muted).
+    pub microphone: bool,
+    /// Their camera.
+    pub camera: bool,
+    /// Their screen (only while they share).
+    pub screen: bool,
+}
+
+impl Sources {
+    /// Whether `source` is among them.
+    pub fn allows(self, source: MediaSource) -> bool {
+        match source {
+            MediaSource::Microphone => self.microphone,
+            MediaSource::Camera => self.camera,
+            MediaSource::Screen => self.screen,
+        }
+    }
+}
+
+/// Who receives what from whom, as of the last change: the table the media
+/// path consults for every packet, rebuilt on [`Output::RoutesChanged`].
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Routes {
+    by_sender: HashMap<ParticipantId, Vec<(ParticipantId, Sources)>>,
+    rooms: HashMap<ParticipantId, RoomId>,
+}
+
+impl Routes {
+    /// Who receives `sender`, and which of their sources.
+    pub fn receivers(&self, sender: ParticipantId) -> &[(ParticipantId, Sources)] {
+        self.by_sender.get(&sender).map_or(&[], Vec::as_slice)
+    }
+
+    /// Whether `receiver` gets `sender`'s `source` now.
+    pub fn allows(
+        &self,
+        sender: ParticipantId,
+        receiver: ParticipantId,
+        source: MediaSource,
+    ) -> bool {
+        self.receivers(sender)
+            .iter()
+            .any(|(r, s)| *r == receiver && s.allows(source))
+    }
+
+    /// The room of each connected participant outside the lobby.
+    pub fn rooms(&self) -> &HashMap<ParticipantId, RoomId> {
+        &self.rooms
+    }
 }
 
 /// Why a join was refused.
@@ -175,6 +240,40 @@ impl LiveSession {
         self.may_receive(receiver, sender) && self.members.get(&sender).is_some_and(|s| !s.muted)
     }
 
+    /// The media routes now: [`LiveSession::may_receive`] for every pair,
+    /// with audio cut while the sender is muted and the screen only while
+    /// they share.
+    pub fn routes(&self) -> Routes {
+        let mut routes = Routes::default();
+        for (sender, s) in &self.members {
+            if s.connected && s.room != RoomId::Lobby {
+                routes.rooms.insert(*sender, s.room);
+            }
+            let receivers: Vec<(ParticipantId, Sources)> = self
+                .members
+                .keys()
+                .filter(|r| self.may_receive(**r, *sender))
+                .map(|r| {
+                    let sources = Sources {
+                        microphone: !s.muted,
+                        camera: true,
+                        screen: s.sharing,
+                    };
+                    (*r, sources)
+                })
+                .collect();
+            if !receivers.is_empty() {
+                routes.by_sender.insert(*sender, receivers);
+            }
+        }
+        routes
+    }
+
+    /// The mediators connected now.
+    pub fn connected_mediators(&self) -> Vec<ParticipantId> {
+        self.mediators()
+    }
+
     /// A participant's connection arrived (first time or again). `rooms` are the
     /// rooms their join token lets them enter on their own: `*` (mediators),
     /// `lobby` or `main`. Someone coming back finds their room and state as they
@@ -210,6 +309,7 @@ impl LiveSession {
                     sharing: false,
                 },
             );
+            self.audit(who, "live.join", who);
             if room == RoomId::Lobby {
                 for mediator in self.mediators() {
                     self.send(mediator, ServerMessage::Knock { participant: who });
@@ -244,6 +344,8 @@ impl LiveSession {
         };
         let is_mediator = sender.role == SessionRole::Mediator;
         let result = match message {
+            // The driver hands SDP to the media path; it never reaches here.
+            ClientMessage::Offer { .. } | ClientMessage::Answer { .. } => Ok(()),
             ClientMessage::SetMuted { muted } => {
                 self.update(from, |m| m.muted = muted);
                 Ok(())
@@ -267,11 +369,13 @@ impl LiveSession {
             _ if !is_mediator => Err(error("FORBIDDEN", "only the mediator can do that")),
             ClientMessage::Admit { participant } => self.in_lobby(participant).map(|()| {
                 self.update(participant, |m| m.room = RoomId::Main);
+                self.audit(from, "live.admit", participant);
             }),
             ClientMessage::Deny {
                 participant,
                 message,
             } => self.in_lobby(participant).map(|()| {
+                self.audit(from, "live.deny", participant);
                 self.send(participant, ServerMessage::Denied { message });
                 self.outputs.push_back(Output::Close {
                     who: participant,
@@ -288,7 +392,9 @@ impl LiveSession {
                 Ok(())
             }
             ClientMessage::CloseCaucus { room } => self.close_caucus(room),
-            ClientMessage::Move { participant, room } => self.move_to(participant, room),
+            ClientMessage::Move { participant, room } => self
+                .move_to(participant, room)
+                .map(|()| self.audit(from, "live.move", participant)),
             ClientMessage::RecallAll => {
                 let admitted: Vec<ParticipantId> = self
                     .members
@@ -297,6 +403,7 @@ impl LiveSession {
                     .map(|(id, _)| *id)
                     .collect();
                 for id in admitted {
+                    self.audit(from, "live.recall_all", id);
                     self.update(id, |m| {
                         m.room = RoomId::Main;
                         m.sharing = false;
@@ -331,6 +438,7 @@ impl LiveSession {
                 Ok(())
             }
             ClientMessage::Mute { participant } => self.exists(participant).map(|()| {
+                self.audit(from, "live.mute", participant);
                 self.update(participant, |m| m.muted = true);
                 self.send(participant, ServerMessage::MutedByMediator);
             }),
@@ -345,6 +453,7 @@ impl LiveSession {
                     ))
                 } else {
                     self.exists(participant).map(|()| {
+                        self.audit(from, "live.remove", participant);
                         self.send(participant, ServerMessage::Removed);
                         self.outputs.push_back(Output::Close {
                             who: participant,
@@ -357,6 +466,7 @@ impl LiveSession {
                 }
             }
             ClientMessage::Lock { locked } => {
+                self.audit(from, if locked { "live.lock" } else { "live.unlock" }, from);
                 self.locked = locked;
                 self.changed();
                 Ok(())
@@ -485,6 +595,14 @@ impl LiveSession {
             f(member);
             self.changed();
         }
+    }
+
+    fn audit(&mut self, actor: ParticipantId, action: &'static str, subject: ParticipantId) {
+        self.outputs.push_back(Output::Audit {
+            actor,
+            action,
+            subject,
+        });
     }
 
     fn mediators(&self) -> Vec<ParticipantId> {

@@ -13,7 +13,7 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use accord_auth::join::{self, DeviceKey, JoinKeys, JoinTokenError, PossessionError};
 use accord_db::Db;
@@ -25,12 +25,18 @@ use axum::Router;
 use base64::Engine as _;
 use rand::RngCore;
 use serde::Deserialize;
+use str0m::net::Protocol;
 use tokio::sync::{mpsc, oneshot};
-use tokio::time::Instant;
 use uuid::Uuid;
 
-use crate::protocol::{self, ParticipantId, ServerMessage, SessionRole};
+use crate::media::{Media, MediaOutput};
+use crate::metrics::Metrics;
+use crate::protocol::{self, ClientMessage, ParticipantId, RoomId, ServerMessage, SessionRole};
 use crate::session::{CloseReason, JoinRefused, LiveSession, Output};
+use crate::udp::{Datagram, Demux, MediaSocket};
+
+/// Datagrams queued per session before the socket reader drops them.
+const SESSION_INBOX: usize = 4096;
 
 const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::URL_SAFE_NO_PAD;
 /// How long a client has to answer the challenge.
@@ -109,6 +115,7 @@ fn token_refusal(e: JoinTokenError) -> Refusal {
 enum Event {
     Join {
         who: ParticipantId,
+        org: Uuid,
         role: SessionRole,
         rooms: Vec<String>,
         connection: u64,
@@ -143,6 +150,9 @@ struct HubInner {
     keys: JoinKeys,
     sessions: Mutex<HashMap<Uuid, mpsc::UnboundedSender<Event>>>,
     connections: std::sync::atomic::AtomicU64,
+    media: MediaSocket,
+    demux: Arc<Demux>,
+    metrics: Arc<Metrics>,
 }
 
 impl std::fmt::Debug for Hub {
@@ -152,16 +162,32 @@ impl std::fmt::Debug for Hub {
 }
 
 impl Hub {
-    /// A hub that checks tokens with `keys` and spends them in `db`.
-    pub fn new(db: Db, keys: JoinKeys) -> Self {
+    /// A hub that checks tokens with `keys`, spends them in `db`, and carries
+    /// media on `media`. Starts the socket's reader: call within a runtime.
+    pub fn new(db: Db, keys: JoinKeys, media: MediaSocket) -> Self {
+        let demux = Arc::new(Demux::default());
+        tokio::spawn(media.clone().run(demux.clone()));
         Hub {
             inner: Arc::new(HubInner {
                 db,
                 keys,
                 sessions: Mutex::new(HashMap::new()),
                 connections: std::sync::atomic::AtomicU64::new(0),
+                media,
+                demux,
+                metrics: Arc::new(Metrics::default()),
             }),
         }
+    }
+
+    /// The SFU's counters.
+    pub fn metrics(&self) -> &Arc<Metrics> {
+        &self.inner.metrics
+    }
+
+    /// The media socket's local address.
+    pub fn media_addr(&self) -> std::net::SocketAddr {
+        self.inner.media.local
     }
 
     /// The session's task, started on first use.
@@ -176,14 +202,34 @@ impl Hub {
         }
         let (tx, rx) = mpsc::unbounded_channel();
         sessions.insert(id, tx.clone());
-        tokio::spawn(run_session(id, rx));
+        let (datagrams_tx, datagrams) = mpsc::channel(SESSION_INBOX);
+        self.inner.demux.attach(id, datagrams_tx);
+        tokio::spawn(run_session(id, self.clone(), rx, datagrams));
         tx
     }
 }
 
-/// The signaling routes.
+/// The signaling route.
 pub fn router(hub: Hub) -> Router {
     Router::new().route("/sfu/ws", get(upgrade)).with_state(hub)
+}
+
+/// `/metrics`: Prometheus text, totals only (no names, no identifiers).
+pub fn metrics_router(hub: Hub) -> Router {
+    Router::new()
+        .route(
+            "/metrics",
+            get(|State(hub): State<Hub>| async move {
+                (
+                    [(
+                        axum::http::header::CONTENT_TYPE,
+                        "text/plain; version=0.0.4",
+                    )],
+                    hub.inner.metrics.render(),
+                )
+            }),
+        )
+        .with_state(hub)
 }
 
 #[derive(Deserialize)]
@@ -232,7 +278,7 @@ async fn handshake(
     hub: &Hub,
     session: Uuid,
     socket: &mut WebSocket,
-) -> Result<(ParticipantId, SessionRole, Vec<String>), Refusal> {
+) -> Result<(ParticipantId, Uuid, SessionRole, Vec<String>), Refusal> {
     let mut nonce = [0u8; 32];
     rand::thread_rng().fill_bytes(&mut nonce);
     let nonce = B64.encode(nonce);
@@ -299,13 +345,14 @@ async fn handshake(
             ))
         }
     };
-    Ok((claims.sub, role, claims.rooms))
+    Ok((claims.sub, claims.org, role, claims.rooms))
 }
 
 async fn connection(hub: Hub, session: Uuid, mut socket: WebSocket) {
-    let (who, role, rooms) = match handshake(&hub, session, &mut socket).await {
+    let (who, org, role, rooms) = match handshake(&hub, session, &mut socket).await {
         Ok(joined) => joined,
         Err(refusal) => {
+            hub.inner.metrics.join_refused();
             tracing::info!(session = %session, code = refusal.code(), "join refused");
             close(&mut socket, refusal).await;
             return;
@@ -320,6 +367,7 @@ async fn connection(hub: Hub, session: Uuid, mut socket: WebSocket) {
     let (reply, joined) = oneshot::channel();
     let _ = events.send(Event::Join {
         who,
+        org,
         role,
         rooms,
         connection,
@@ -379,90 +427,272 @@ struct Connected {
     outbox: mpsc::UnboundedSender<Outgoing>,
 }
 
-/// One session's task. It lives as long as the server: an idle one costs a
-/// few kilobytes, and ending it would race a join arriving at that moment.
-async fn run_session(id: Uuid, mut events: mpsc::UnboundedReceiver<Event>) {
-    let mut live = LiveSession::new(id.as_u64_pair().0);
-    let mut connected: HashMap<ParticipantId, Connected> = HashMap::new();
-    let mut leaving: HashMap<ParticipantId, Instant> = HashMap::new();
-    let start = Instant::now();
-    let std_start = std::time::Instant::now();
-    // The core runs on std::time::Instant; this task's clock is tokio's.
-    let to_std = |t: Instant| std_start + (t - start);
+/// One session's task: its [`LiveSession`] and its [`Media`], on one task,
+/// so neither needs a lock. It lives as long as the server: an idle one costs
+/// a few kilobytes, and ending it would race a join arriving at that moment.
+async fn run_session(
+    id: Uuid,
+    hub: Hub,
+    mut events: mpsc::UnboundedReceiver<Event>,
+    mut datagrams: mpsc::Receiver<Datagram>,
+) {
+    let mut task = SessionTask {
+        id,
+        live: LiveSession::new(id.as_u64_pair().0),
+        media: Media::new(hub.inner.media.config.clone(), hub.inner.metrics.clone()),
+        connected: HashMap::new(),
+        leaving: HashMap::new(),
+        audit: None,
+        rooms_counted: 0,
+        hub,
+    };
+    let mut batch = Vec::with_capacity(64);
     loop {
-        let core_deadline = live
-            .poll_timeout()
-            .map(|t| start + t.saturating_duration_since(std_start));
-        let deadline = leaving.values().copied().chain(core_deadline).min();
-        let event = match deadline {
-            Some(at) => tokio::select! {
-                e = events.recv() => e,
-                () = tokio::time::sleep_until(at) => {
-                    let now = Instant::now();
-                    live.handle_timeout(to_std(now));
-                    let gone: Vec<ParticipantId> = leaving.iter().filter(|(_, t)| **t <= now).map(|(w, _)| *w).collect();
-                    for who in gone {
-                        leaving.remove(&who);
-                        live.forget(who);
-                    }
-                    dispatch(&mut live, &mut connected);
-                    continue;
-                }
-            },
-            None => events.recv().await,
+        let deadline = [
+            task.live.poll_timeout(),
+            task.media.poll_timeout(),
+            task.leaving.values().copied().min(),
+        ]
+        .into_iter()
+        .flatten()
+        .min();
+        let sleep = async {
+            match deadline {
+                Some(at) => tokio::time::sleep_until(tokio::time::Instant::from_std(at)).await,
+                None => std::future::pending().await,
+            }
         };
-        let Some(event) = event else { break };
+        tokio::select! {
+            biased;
+            event = events.recv() => {
+                let Some(event) = event else { break };
+                task.event(event);
+            }
+            n = datagrams.recv_many(&mut batch, 64) => {
+                if n == 0 {
+                    break;
+                }
+                let local = task.hub.inner.media.local;
+                for d in batch.drain(..) {
+                    task.media.handle_datagram(d.at, Protocol::Udp, d.source, local, &d.data);
+                }
+            }
+            () = sleep => {
+                let now = Instant::now();
+                task.live.handle_timeout(now);
+                task.media.handle_timeout(now);
+                let gone: Vec<ParticipantId> = task.leaving.iter().filter(|(_, t)| **t <= now).map(|(w, _)| *w).collect();
+                for who in gone {
+                    task.leaving.remove(&who);
+                    task.live.forget(who);
+                    task.media.remove(now, who);
+                }
+            }
+        }
+        task.dispatch();
+    }
+}
+
+struct SessionTask {
+    id: Uuid,
+    hub: Hub,
+    live: LiveSession,
+    media: Media,
+    connected: HashMap<ParticipantId, Connected>,
+    leaving: HashMap<ParticipantId, Instant>,
+    /// Live-session events go to the audit log in order, through one writer.
+    audit: Option<mpsc::UnboundedSender<(ParticipantId, &'static str, ParticipantId)>>,
+    rooms_counted: i64,
+}
+
+impl SessionTask {
+    fn event(&mut self, event: Event) {
+        let now = Instant::now();
         match event {
             Event::Join {
                 who,
+                org,
                 role,
                 rooms,
                 connection,
                 outbox,
                 reply,
             } => {
-                let result = live.join(who, role, &rooms);
+                if self.audit.is_none() {
+                    self.audit = Some(spawn_audit_writer(self.hub.inner.db.clone(), org, self.id));
+                }
+                let result = self.live.join(who, role, &rooms);
                 if result.is_ok() {
-                    leaving.remove(&who);
-                    connected.insert(who, Connected { connection, outbox });
+                    self.leaving.remove(&who);
+                    if self.connected.is_empty() {
+                        self.hub.inner.metrics.sessions_changed(1);
+                    }
+                    if self
+                        .connected
+                        .insert(who, Connected { connection, outbox })
+                        .is_none()
+                    {
+                        self.hub.inner.metrics.participants_changed(1);
+                    }
                 }
                 let _ = reply.send(result);
             }
-            Event::Message { who, message } => live.handle(to_std(Instant::now()), who, message),
+            Event::Message {
+                who,
+                message: ClientMessage::Offer { sdp },
+            } => {
+                if let Err(e) = self.media.offer(now, who, &sdp) {
+                    self.send(who, e.to_message());
+                } else {
+                    self.media.set_routes(now, self.live.routes());
+                }
+            }
+            Event::Message {
+                who,
+                message: ClientMessage::Answer { sdp },
+            } => {
+                if let Err(e) = self.media.answer(now, who, &sdp) {
+                    self.send(who, e.to_message());
+                }
+            }
+            Event::Message { who, message } => self.live.handle(now, who, message),
             Event::Gone { who, connection } => {
-                if connected
+                if self
+                    .connected
                     .get(&who)
                     .is_some_and(|c| c.connection == connection)
                 {
-                    connected.remove(&who);
-                    live.disconnected(who);
-                    leaving.insert(who, Instant::now() + RECONNECT_GRACE);
+                    self.disconnect(who);
+                    self.live.disconnected(who);
+                    self.leaving.insert(who, now + RECONNECT_GRACE);
                 }
             }
         }
-        dispatch(&mut live, &mut connected);
     }
-}
 
-fn dispatch(live: &mut LiveSession, connected: &mut HashMap<ParticipantId, Connected>) {
-    while let Some(output) = live.poll_output() {
-        match output {
-            Output::Send { to, message } => {
-                if let Some(c) = connected.get(&to) {
-                    let _ = c.outbox.send(Outgoing::Message(message));
-                }
+    fn disconnect(&mut self, who: ParticipantId) -> Option<Connected> {
+        let c = self.connected.remove(&who)?;
+        self.hub.inner.metrics.participants_changed(-1);
+        if self.connected.is_empty() {
+            self.hub.inner.metrics.sessions_changed(-1);
+        }
+        Some(c)
+    }
+
+    fn send(&self, to: ParticipantId, message: ServerMessage) {
+        if let Some(c) = self.connected.get(&to) {
+            let _ = c.outbox.send(Outgoing::Message(message));
+        }
+    }
+
+    fn dispatch(&mut self) {
+        loop {
+            if let Some(output) = self.live.poll_output() {
+                self.live_output(output);
+                continue;
             }
+            if let Some(output) = self.media.poll_output() {
+                self.media_output(output);
+                continue;
+            }
+            break;
+        }
+    }
+
+    fn live_output(&mut self, output: Output) {
+        match output {
+            Output::Send { to, message } => self.send(to, message),
             Output::Close { who, reason } => {
-                if let Some(c) = connected.remove(&who) {
+                if let Some(c) = self.disconnect(who) {
                     let refusal = match reason {
                         CloseReason::Denied => Refusal::Denied,
                         CloseReason::Removed => Refusal::Removed,
                     };
                     let _ = c.outbox.send(Outgoing::Close(refusal));
                 }
+                self.media.remove(Instant::now(), who);
             }
-            // Media routes come with the forwarding path.
-            Output::RoutesChanged => {}
+            Output::RoutesChanged => {
+                let routes = self.live.routes();
+                let rooms: std::collections::HashSet<RoomId> =
+                    routes.rooms().values().copied().collect();
+                let count = rooms.len() as i64;
+                self.hub
+                    .inner
+                    .metrics
+                    .rooms_changed(count - self.rooms_counted);
+                self.rooms_counted = count;
+                self.media.set_routes(Instant::now(), routes);
+            }
+            Output::Audit {
+                actor,
+                action,
+                subject,
+            } => {
+                if let Some(audit) = &self.audit {
+                    let _ = audit.send((actor, action, subject));
+                }
+            }
         }
     }
+
+    fn media_output(&mut self, output: MediaOutput) {
+        match output {
+            MediaOutput::Transmit(t) => {
+                // A full socket buffer drops the datagram, as the network would.
+                let _ = self
+                    .hub
+                    .inner
+                    .media
+                    .socket
+                    .try_send_to(&t.contents, t.destination);
+            }
+            MediaOutput::Send { to, message } => self.send(to, message),
+            MediaOutput::Quality(participants) => {
+                for mediator in self.live.connected_mediators() {
+                    self.send(
+                        mediator,
+                        ServerMessage::Stats {
+                            participants: participants.clone(),
+                        },
+                    );
+                }
+            }
+            MediaOutput::Listen { ufrag } => self.hub.inner.demux.add_ufrag(&ufrag, self.id),
+            MediaOutput::Forget { ufrag, addrs } => self.hub.inner.demux.remove(&ufrag, &addrs),
+            MediaOutput::Lost { who } => {
+                tracing::info!(session = %self.id, participant = %who, "media connection lost");
+            }
+        }
+    }
+}
+
+/// Writes live-session events to the org's audit log, in order, identifiers
+/// only. A failed write is logged and the session goes on.
+fn spawn_audit_writer(
+    db: Db,
+    org: Uuid,
+    session: Uuid,
+) -> mpsc::UnboundedSender<(ParticipantId, &'static str, ParticipantId)> {
+    let (tx, mut rx) = mpsc::unbounded_channel::<(ParticipantId, &'static str, ParticipantId)>();
+    tokio::spawn(async move {
+        while let Some((actor, action, subject)) = rx.recv().await {
+            let result = async {
+                let mut t = db
+                    .tenant(
+                        accord_domain::OrgId::from_uuid(org),
+                        accord_domain::UserId::from_uuid(actor),
+                        None,
+                    )
+                    .await?;
+                accord_db::audit::append(&mut t, action, "participant", Some(subject)).await?;
+                t.commit().await
+            }
+            .await;
+            if let Err(e) = result {
+                tracing::warn!(session = %session, action, error = %e, "live-session audit event not written");
+            }
+        }
+    });
+    tx
 }

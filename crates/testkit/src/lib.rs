@@ -147,6 +147,8 @@ impl Default for AppOptions {
 pub struct TestApp {
     /// Where it listens.
     pub addr: SocketAddr,
+    /// The SFU's media port (UDP, loopback).
+    pub media_addr: SocketAddr,
     /// `http://127.0.0.1:<port>`.
     pub base_url: String,
     /// Its database.
@@ -228,18 +230,28 @@ async fn spawn_on(
         reset_link_ttl: Duration::from_secs(1800),
         rate_limit: options.rate_limit,
         join_keys: join_keys.clone(),
+        portal_dir: None,
     };
+    let media =
+        accord_sfu::udp::MediaSocket::bind(std::net::SocketAddr::from(([127, 0, 0, 1], 0)), &[])?;
+    let media_addr = media.local;
     let state = AppState::new(
         db.app.clone(),
         config,
         options.oidc,
         Arc::new(outbox.clone()),
-    );
+    )
+    .with_sfu(accord_sfu::signaling::Hub::new(
+        db.app.clone(),
+        join_keys.clone(),
+        media,
+    ));
     let server = tokio::spawn(async move {
         let _ = accord_api::serve(listener, state, std::future::pending()).await;
     });
     Ok(TestApp {
         addr,
+        media_addr,
         base_url,
         db,
         outbox,

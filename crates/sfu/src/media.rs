@@ -1,0 +1,1038 @@
+//! The media path of one live session, sans-IO: one str0m [`Rtc`] per
+//! participant, RTP forwarded as packets (never depacketized), on the routes
+//! the session core decides ([`Routes`]).
+//!
+//! The driver feeds it datagrams, SDP from signaling, route changes and the
+//! time, and drains [`MediaOutput`]s: datagrams to send, messages for
+//! participants (answers, offers, track maps, the active speaker) and link
+//! quality for mediators. It never reads a clock or touches a socket, so the
+//! tests run it on a simulated clock with a simulated network.
+//!
+//! Isolation is checked per packet: a packet is written to a receiver only if
+//! the current [`Routes`] allow that sender's source to that receiver, so a
+//! move takes effect on the very next packet, before any renegotiation.
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use str0m::change::{SdpAnswer, SdpOffer, SdpPendingOffer};
+use str0m::format::Codec;
+use str0m::ice::StunMessage;
+use str0m::media::{Direction, KeyframeRequestKind, MediaKind, Mid, Pt};
+use str0m::net::{Protocol, Receive, Transmit};
+use str0m::rtp::{ExtensionValues, RtpPacket, RtpWrite, SeqNo, Ssrc};
+use str0m::{Candidate, Event, Input, Output, Rtc};
+
+use crate::metrics::Metrics;
+use crate::protocol::{MediaSource, ParticipantId, QualityView, ServerMessage, TrackView};
+use crate::session::Routes;
+
+/// At most one keyframe request per second to a publisher's stream.
+pub const KEYFRAME_INTERVAL: Duration = Duration::from_secs(1);
+/// How often the active speaker of each room is decided.
+pub const SPEAKER_INTERVAL: Duration = Duration::from_millis(400);
+/// How often mediators get link quality.
+pub const QUALITY_INTERVAL: Duration = Duration::from_secs(2);
+/// Quieter than this (dBov) is silence.
+const SPEECH_THRESHOLD: f32 = -50.0;
+/// Audio older than this no longer counts towards speaking.
+const SPEECH_MEMORY: Duration = Duration::from_millis(1000);
+
+/// Where clients reach the media port.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MediaConfig {
+    /// Host candidates on the one UDP port: an address per public IP.
+    pub udp_candidates: Vec<SocketAddr>,
+    /// Passive ICE-TCP candidates on the one TCP port.
+    pub tcp_candidates: Vec<SocketAddr>,
+}
+
+/// Something for the driver to do.
+#[derive(Debug)]
+pub enum MediaOutput {
+    /// Send a datagram.
+    Transmit(Transmit),
+    /// Send a signaling message to a participant.
+    Send {
+        /// To whom.
+        to: ParticipantId,
+        /// What.
+        message: ServerMessage,
+    },
+    /// Link quality of everyone with media, for the mediators.
+    Quality(Vec<QualityView>),
+    /// A new peer connection listens on this ICE username fragment.
+    Listen {
+        /// The local ufrag.
+        ufrag: String,
+    },
+    /// A peer connection ended: its ufrag and addresses are no longer ours.
+    Forget {
+        /// The local ufrag.
+        ufrag: String,
+        /// The remote addresses it used.
+        addrs: Vec<SocketAddr>,
+    },
+    /// A participant's media connection ended (ICE gave up); their signaling
+    /// may still be up, and a new offer starts it again.
+    Lost {
+        /// Whose.
+        who: ParticipantId,
+    },
+}
+
+/// Why SDP from a client was refused. The message is for the client.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum MediaError {
+    /// The offer is not SDP str0m can answer.
+    #[error("the offer could not be accepted: {0}")]
+    BadOffer(String),
+    /// The answer does not fit the offer.
+    #[error("the answer could not be accepted: {0}")]
+    BadAnswer(String),
+    /// An answer came with no offer waiting.
+    #[error("there is no offer to answer")]
+    UnexpectedAnswer,
+    /// An answer before the client's own offer.
+    #[error("send an offer first")]
+    NoPeer,
+}
+
+impl MediaError {
+    /// The `error` message for the client.
+    pub fn to_message(&self) -> ServerMessage {
+        ServerMessage::Error {
+            code: "INVALID".into(),
+            message: self.to_string(),
+        }
+    }
+}
+
+/// Rewrites one outgoing stream's sequence numbers so that it stays
+/// contiguous across pauses (moves) and publisher restarts.
+#[derive(Debug, Default, Clone, Copy)]
+struct Rewrite {
+    /// (incoming SSRC, first incoming seq of the run, outgoing seq it maps to)
+    run: Option<(Ssrc, u64, u64)>,
+    /// Highest outgoing seq written.
+    max_out: u64,
+}
+
+impl Rewrite {
+    /// The outgoing sequence number for an incoming one, or `None` for a late
+    /// packet from before the run (dropped: the receiver has moved on).
+    fn map(&mut self, ssrc: Ssrc, seq: u64) -> Option<u64> {
+        let out = match self.run {
+            Some((s, base_in, base_out)) if s == ssrc => {
+                if seq < base_in {
+                    return None;
+                }
+                base_out + (seq - base_in)
+            }
+            _ => {
+                let base_out = self.max_out + 1;
+                self.run = Some((ssrc, seq, base_out));
+                base_out
+            }
+        };
+        // Stay far below 2^16 rollovers the receiver could not follow.
+        if out > self.max_out + 30_000 {
+            self.run = None;
+            return None;
+        }
+        self.max_out = self.max_out.max(out);
+        Some(out)
+    }
+
+    /// The next packet starts a new run (the route was interrupted).
+    fn restart(&mut self) {
+        self.run = None;
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum OutState {
+    /// In an offer the client has not answered yet.
+    Negotiating,
+    /// Answered: packets may flow.
+    Open,
+    /// To be stopped in the next offer.
+    ToStop,
+    /// Stopped in an offer not yet answered.
+    Stopping,
+}
+
+/// One m-line the server sends to a client: one source of one other participant.
+#[derive(Debug)]
+struct OutTrack {
+    sender: ParticipantId,
+    source: MediaSource,
+    mid: Option<Mid>,
+    state: OutState,
+    rewrite: Rewrite,
+    /// Payload type in this client's numbering, per codec.
+    pt: Option<(Codec, Pt)>,
+}
+
+/// Link quality inputs, from str0m's stats events.
+#[derive(Debug, Default, Clone, Copy)]
+struct Quality {
+    last_bytes: Option<(Instant, u64, u64)>,
+    receive_kbps: f64,
+    send_kbps: f64,
+    loss: f64,
+    rtt_ms: Option<f64>,
+    jitter_ms: Option<f64>,
+}
+
+#[derive(Debug)]
+struct Peer {
+    rtc: Rtc,
+    ufrag: String,
+    addrs: Vec<SocketAddr>,
+    /// What the client publishes, by the m-lines of its offer.
+    published: Vec<(Mid, MediaSource)>,
+    out: Vec<OutTrack>,
+    pending: Option<SdpPendingOffer>,
+    /// The client's track map is out of date.
+    tracks_changed: bool,
+    timeout: Option<Instant>,
+    /// Last keyframe request sent to this publisher, per m-line.
+    asked_keyframe: HashMap<Mid, Instant>,
+    /// Smoothed audio level (dBov) and when it was last heard.
+    level: Option<(f32, Instant)>,
+    quality: Quality,
+    /// NACKs this subscriber sent so far, per m-line.
+    nacks_seen: HashMap<Mid, u64>,
+    /// Keyframe requests waiting for the interval to pass.
+    deferred_keyframes: HashSet<Mid>,
+}
+
+impl Peer {
+    /// When a deferred keyframe request may go out.
+    fn keyframe_due(&self) -> Option<Instant> {
+        self.deferred_keyframes
+            .iter()
+            .filter_map(|m| self.asked_keyframe.get(m))
+            .map(|t| *t + KEYFRAME_INTERVAL)
+            .min()
+    }
+}
+
+impl Peer {
+    fn source_of(&self, mid: Mid) -> Option<MediaSource> {
+        self.published
+            .iter()
+            .find(|(m, _)| *m == mid)
+            .map(|(_, s)| *s)
+    }
+
+    fn mid_of(&self, source: MediaSource) -> Option<Mid> {
+        self.published
+            .iter()
+            .find(|(_, s)| *s == source)
+            .map(|(m, _)| *m)
+    }
+
+    /// Asks the client for a keyframe on `mid`, at most once per interval;
+    /// a request within the interval is deferred to its end, not dropped.
+    fn request_keyframe(&mut self, now: Instant, mid: Mid, kind: KeyframeRequestKind) -> bool {
+        if let Some(last) = self.asked_keyframe.get(&mid) {
+            if now.saturating_duration_since(*last) < KEYFRAME_INTERVAL {
+                self.deferred_keyframes.insert(mid);
+                return false;
+            }
+        }
+        self.deferred_keyframes.remove(&mid);
+        let mut api = self.rtc.direct_api();
+        let Some(stream) = api.stream_rx_by_mid(mid, None) else {
+            return false;
+        };
+        stream.request_keyframe(kind);
+        self.asked_keyframe.insert(mid, now);
+        true
+    }
+}
+
+/// The media of one live session.
+#[derive(Debug)]
+pub struct Media {
+    config: Arc<MediaConfig>,
+    metrics: Arc<Metrics>,
+    peers: HashMap<ParticipantId, Peer>,
+    by_addr: HashMap<SocketAddr, ParticipantId>,
+    by_ufrag: HashMap<String, ParticipantId>,
+    routes: Routes,
+    /// Peers with work to poll.
+    dirty: HashSet<ParticipantId>,
+    outputs: VecDeque<MediaOutput>,
+    speakers: HashMap<crate::protocol::RoomId, Option<ParticipantId>>,
+    next_speaker_tick: Option<Instant>,
+    next_quality_tick: Option<Instant>,
+}
+
+fn rtc_for(now: Instant) -> Rtc {
+    Rtc::builder()
+        .set_rtp_mode(true)
+        .set_ice_lite(true)
+        .clear_codecs()
+        .enable_opus(true, false)
+        .enable_vp8(true)
+        .set_stats_interval(Some(Duration::from_secs(1)))
+        .build(now)
+}
+
+fn codec_of(rtc: &Rtc, pt: Pt) -> Option<Codec> {
+    rtc.codec_config()
+        .params()
+        .iter()
+        .find(|p| p.pt() == pt)
+        .map(|p| p.spec().codec)
+}
+
+fn pt_for(rtc: &Rtc, codec: Codec) -> Option<Pt> {
+    rtc.codec_config()
+        .params()
+        .iter()
+        .find(|p| p.spec().codec == codec)
+        .map(|p| p.pt())
+}
+
+impl Media {
+    /// No one connected yet.
+    pub fn new(config: Arc<MediaConfig>, metrics: Arc<Metrics>) -> Self {
+        Media {
+            config,
+            metrics,
+            peers: HashMap::new(),
+            by_addr: HashMap::new(),
+            by_ufrag: HashMap::new(),
+            routes: Routes::default(),
+            dirty: HashSet::new(),
+            outputs: VecDeque::new(),
+            speakers: HashMap::new(),
+            next_speaker_tick: None,
+            next_quality_tick: None,
+        }
+    }
+
+    /// Whose a datagram is: by source address once known, else by the ICE
+    /// username of a STUN request. A table lookup either way.
+    pub fn owner(&self, source: SocketAddr, datagram: &[u8]) -> Option<ParticipantId> {
+        if let Some(who) = self.by_addr.get(&source) {
+            return Some(*who);
+        }
+        let ufrag = stun_local_ufrag(datagram)?;
+        self.by_ufrag.get(ufrag).copied()
+    }
+
+    /// The client's offer: (re)starts the participant's media with a new peer
+    /// connection and queues the answer.
+    pub fn offer(&mut self, now: Instant, who: ParticipantId, sdp: &str) -> Result<(), MediaError> {
+        let offer = SdpOffer::from_sdp_string(sdp)
+            .map_err(|e| MediaError::BadOffer(short(&e.to_string())))?;
+        let mut rtc = rtc_for(now);
+        for addr in &self.config.udp_candidates {
+            if let Ok(c) = Candidate::host(*addr, "udp") {
+                rtc.add_local_candidate(c);
+            }
+        }
+        for addr in &self.config.tcp_candidates {
+            if let Ok(c) = Candidate::builder()
+                .tcp()
+                .host(*addr)
+                .tcptype(str0m::net::TcpType::Passive)
+                .build()
+            {
+                rtc.add_local_candidate(c);
+            }
+        }
+        let answer = rtc
+            .sdp_api()
+            .accept_offer(offer)
+            .map_err(|e| MediaError::BadOffer(short(&e.to_string())))?;
+        let ufrag = rtc.direct_api().local_ice_credentials().ufrag;
+        self.drop_peer(who);
+        self.by_ufrag.insert(ufrag.clone(), who);
+        self.outputs.push_back(MediaOutput::Listen {
+            ufrag: ufrag.clone(),
+        });
+        self.peers.insert(
+            who,
+            Peer {
+                rtc,
+                ufrag,
+                addrs: Vec::new(),
+                published: Vec::new(),
+                out: Vec::new(),
+                pending: None,
+                tracks_changed: true,
+                timeout: None,
+                asked_keyframe: HashMap::new(),
+                level: None,
+                quality: Quality::default(),
+                nacks_seen: HashMap::new(),
+                deferred_keyframes: HashSet::new(),
+            },
+        );
+        // Everyone else's m-lines carrying this participant continue on the
+        // new publisher streams from their next packet.
+        for peer in self.peers.values_mut() {
+            for t in peer.out.iter_mut().filter(|t| t.sender == who) {
+                t.rewrite.restart();
+            }
+        }
+        self.outputs.push_back(MediaOutput::Send {
+            to: who,
+            message: ServerMessage::Answer {
+                sdp: answer.to_sdp_string(),
+            },
+        });
+        self.dirty.insert(who);
+        self.metrics.peers_changed(1);
+        self.drive(now);
+        Ok(())
+    }
+
+    /// The client's answer to the server's offer.
+    pub fn answer(
+        &mut self,
+        now: Instant,
+        who: ParticipantId,
+        sdp: &str,
+    ) -> Result<(), MediaError> {
+        let peer = self.peers.get_mut(&who).ok_or(MediaError::NoPeer)?;
+        let answer = SdpAnswer::from_sdp_string(sdp)
+            .map_err(|e| MediaError::BadAnswer(short(&e.to_string())))?;
+        let pending = peer.pending.take().ok_or(MediaError::UnexpectedAnswer)?;
+        peer.rtc
+            .sdp_api()
+            .accept_answer(pending, answer)
+            .map_err(|e| MediaError::BadAnswer(short(&e.to_string())))?;
+        // Tracks queued after that offer went out (no mid yet) wait for the next.
+        for t in &mut peer.out {
+            if t.state == OutState::Negotiating && t.mid.is_some() {
+                t.state = OutState::Open;
+            }
+        }
+        peer.out.retain(|t| t.state != OutState::Stopping);
+        peer.tracks_changed = true;
+        // New m-lines need a keyframe from their publishers.
+        let senders: Vec<(ParticipantId, MediaSource)> = peer
+            .out
+            .iter()
+            .filter(|t| t.source != MediaSource::Microphone)
+            .map(|t| (t.sender, t.source))
+            .collect();
+        for (sender, source) in senders {
+            if self.routes.allows(sender, who, source) {
+                self.ask_keyframe(now, sender, source, KeyframeRequestKind::Pli);
+            }
+        }
+        self.dirty.insert(who);
+        self.negotiate(who);
+        self.drive(now);
+        Ok(())
+    }
+
+    /// The session's rooms or mutes changed. Packets follow the new routes
+    /// from now on; m-lines are added by renegotiation where needed.
+    pub fn set_routes(&mut self, now: Instant, routes: Routes) {
+        let old = std::mem::replace(&mut self.routes, routes.clone());
+        self.set_routes_from(now, routes, &old);
+    }
+
+    /// Applies `routes`, treating what `old` allowed as already flowing.
+    fn set_routes_from(&mut self, now: Instant, routes: Routes, old: &Routes) {
+        self.routes = routes;
+        let receivers: Vec<ParticipantId> = self.peers.keys().copied().collect();
+        for receiver in receivers {
+            let senders: Vec<(ParticipantId, Vec<MediaSource>)> = self
+                .peers
+                .iter()
+                .filter(|(s, _)| **s != receiver)
+                .map(|(s, p)| (*s, p.published.iter().map(|(_, src)| *src).collect()))
+                .collect();
+            let Some(peer) = self.peers.get_mut(&receiver) else {
+                continue;
+            };
+            let mut wanted_keyframes = Vec::new();
+            for (sender, sources) in senders {
+                for source in sources {
+                    let now_allowed = self.routes.allows(sender, receiver, source);
+                    let was_allowed = old.allows(sender, receiver, source);
+                    let existing = peer
+                        .out
+                        .iter_mut()
+                        .find(|t| t.sender == sender && t.source == source);
+                    match existing {
+                        Some(t) if now_allowed != was_allowed => {
+                            t.rewrite.restart();
+                            if now_allowed
+                                && source != MediaSource::Microphone
+                                && t.state == OutState::Open
+                            {
+                                wanted_keyframes.push((sender, source));
+                            }
+                        }
+                        Some(_) => {}
+                        None if now_allowed => peer.out.push(OutTrack {
+                            sender,
+                            source,
+                            mid: None,
+                            state: OutState::Negotiating,
+                            rewrite: Rewrite::default(),
+                            pt: None,
+                        }),
+                        None => {}
+                    }
+                }
+            }
+            for (sender, source) in wanted_keyframes {
+                self.ask_keyframe(now, sender, source, KeyframeRequestKind::Pli);
+            }
+            self.negotiate(receiver);
+        }
+        self.drive(now);
+    }
+
+    /// A participant left for good: their peer connection closes and others
+    /// stop their m-lines.
+    pub fn remove(&mut self, now: Instant, who: ParticipantId) {
+        self.drop_peer(who);
+        let receivers: Vec<ParticipantId> = self.peers.keys().copied().collect();
+        for receiver in receivers {
+            if let Some(peer) = self.peers.get_mut(&receiver) {
+                let mut changed = false;
+                for t in peer.out.iter_mut().filter(|t| t.sender == who) {
+                    changed = true;
+                    t.state = match (t.state, t.mid) {
+                        (_, None) => OutState::Stopping,
+                        _ => OutState::ToStop,
+                    };
+                }
+                // Never offered: forget at once.
+                peer.out.retain(|t| {
+                    !(t.sender == who && t.mid.is_none() && t.state == OutState::Stopping)
+                });
+                if changed {
+                    peer.tracks_changed = true;
+                    self.negotiate(receiver);
+                }
+            }
+        }
+        self.drive(now);
+    }
+
+    fn drop_peer(&mut self, who: ParticipantId) {
+        if let Some(mut peer) = self.peers.remove(&who) {
+            peer.rtc.disconnect();
+            self.by_ufrag.remove(&peer.ufrag);
+            for a in &peer.addrs {
+                self.by_addr.remove(a);
+            }
+            self.outputs.push_back(MediaOutput::Forget {
+                ufrag: peer.ufrag,
+                addrs: peer.addrs,
+            });
+            self.dirty.remove(&who);
+            self.metrics.peers_changed(-1);
+        }
+    }
+
+    /// A datagram for this session's media from the shared socket.
+    pub fn handle_datagram(
+        &mut self,
+        now: Instant,
+        proto: Protocol,
+        source: SocketAddr,
+        destination: SocketAddr,
+        datagram: &[u8],
+    ) {
+        let Some(who) = self.owner(source, datagram) else {
+            return;
+        };
+        let Some(peer) = self.peers.get_mut(&who) else {
+            return;
+        };
+        let Ok(receive) = Receive::new(proto, source, destination, datagram) else {
+            return;
+        };
+        let input = Input::Receive(now, receive);
+        if !peer.rtc.accepts(&input) {
+            return;
+        }
+        if let Err(e) = peer.rtc.handle_input(input) {
+            tracing::debug!(participant = %who, error = %e, "media input refused");
+        }
+        if !peer.addrs.contains(&source) && peer.addrs.len() < 8 {
+            peer.addrs.push(source);
+            self.by_addr.insert(source, who);
+        }
+        self.dirty.insert(who);
+        self.drive(now);
+    }
+
+    /// When [`Media::handle_timeout`] must next be called.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        self.peers
+            .values()
+            .filter_map(|p| p.timeout)
+            .chain(self.peers.values().filter_map(Peer::keyframe_due))
+            .chain(self.next_speaker_tick)
+            .chain(self.next_quality_tick)
+            .min()
+    }
+
+    /// Time passed.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        for (who, peer) in &mut self.peers {
+            if peer.keyframe_due().is_some_and(|t| t <= now) {
+                let due: Vec<Mid> = peer.deferred_keyframes.iter().copied().collect();
+                for mid in due {
+                    peer.request_keyframe(now, mid, KeyframeRequestKind::Pli);
+                }
+                self.dirty.insert(*who);
+            }
+            if peer.timeout.is_some_and(|t| t <= now) {
+                if let Err(e) = peer.rtc.handle_input(Input::Timeout(now)) {
+                    tracing::debug!(participant = %who, error = %e, "media timeout refused");
+                }
+                self.dirty.insert(*who);
+            }
+        }
+        if self.next_speaker_tick.is_some_and(|t| t <= now) {
+            self.next_speaker_tick = Some(now + SPEAKER_INTERVAL);
+            self.decide_speakers(now);
+        }
+        if self.next_quality_tick.is_some_and(|t| t <= now) {
+            self.next_quality_tick = Some(now + QUALITY_INTERVAL);
+            self.report_quality();
+        }
+        self.drive(now);
+    }
+
+    /// The next thing for the driver to do.
+    pub fn poll_output(&mut self) -> Option<MediaOutput> {
+        self.outputs.pop_front()
+    }
+
+    /// Polls every peer with work until each is waiting for time or input,
+    /// forwarding what they received.
+    fn drive(&mut self, now: Instant) {
+        if self.next_speaker_tick.is_none() && !self.peers.is_empty() {
+            self.next_speaker_tick = Some(now + SPEAKER_INTERVAL);
+            self.next_quality_tick = Some(now + QUALITY_INTERVAL);
+        }
+        while !self.dirty.is_empty() {
+            let batch: Vec<ParticipantId> = self.dirty.drain().collect();
+            for who in batch {
+                let mut received = Vec::new();
+                let mut keyframe_requests = Vec::new();
+                let mut published_grew = false;
+                let mut lost = false;
+                {
+                    let Some(peer) = self.peers.get_mut(&who) else {
+                        continue;
+                    };
+                    loop {
+                        if !peer.rtc.is_alive() {
+                            lost = true;
+                            break;
+                        }
+                        match peer.rtc.poll_output() {
+                            Ok(Output::Transmit(t)) => {
+                                self.outputs.push_back(MediaOutput::Transmit(t))
+                            }
+                            Ok(Output::Timeout(t)) => {
+                                peer.timeout = Some(t);
+                                break;
+                            }
+                            Ok(Output::Event(event)) => match event {
+                                Event::RtpPacket(packet) => received.push(packet),
+                                Event::MediaAdded(added)
+                                    if added.direction == Direction::RecvOnly
+                                        || added.direction == Direction::SendRecv =>
+                                {
+                                    let videos = peer
+                                        .published
+                                        .iter()
+                                        .filter(|(_, s)| *s != MediaSource::Microphone)
+                                        .count();
+                                    let audio = peer
+                                        .published
+                                        .iter()
+                                        .any(|(_, s)| *s == MediaSource::Microphone);
+                                    let source = match (added.kind, videos, audio) {
+                                        (MediaKind::Audio, _, false) => {
+                                            Some(MediaSource::Microphone)
+                                        }
+                                        (MediaKind::Video, 0, _) => Some(MediaSource::Camera),
+                                        (MediaKind::Video, 1, _) => Some(MediaSource::Screen),
+                                        _ => None,
+                                    };
+                                    if let Some(source) = source {
+                                        peer.published.push((added.mid, source));
+                                        published_grew = true;
+                                    }
+                                }
+                                Event::KeyframeRequest(req) => {
+                                    if let Some(t) =
+                                        peer.out.iter().find(|t| t.mid == Some(req.mid))
+                                    {
+                                        keyframe_requests.push((t.sender, t.source, req.kind));
+                                    }
+                                }
+                                Event::PeerStats(s) => {
+                                    let q = &mut peer.quality;
+                                    if let Some((at, rx, tx)) = q.last_bytes {
+                                        let secs =
+                                            s.timestamp.saturating_duration_since(at).as_secs_f64();
+                                        if secs > 0.0 {
+                                            q.receive_kbps =
+                                                (s.peer_bytes_rx.saturating_sub(rx)) as f64 * 8.0
+                                                    / 1000.0
+                                                    / secs;
+                                            q.send_kbps =
+                                                (s.peer_bytes_tx.saturating_sub(tx)) as f64 * 8.0
+                                                    / 1000.0
+                                                    / secs;
+                                        }
+                                    }
+                                    q.last_bytes =
+                                        Some((s.timestamp, s.peer_bytes_rx, s.peer_bytes_tx));
+                                    q.loss = f64::from(s.ingress_loss_fraction.unwrap_or(0.0));
+                                    if let Some(rtt) = s.rtt {
+                                        q.rtt_ms = Some(rtt.as_secs_f64() * 1000.0);
+                                    }
+                                }
+                                Event::MediaIngressStats(s) => {
+                                    let rate =
+                                        if peer.source_of(s.mid) == Some(MediaSource::Microphone) {
+                                            48.0
+                                        } else {
+                                            90.0
+                                        };
+                                    peer.quality.jitter_ms = Some(f64::from(s.jitter) / rate);
+                                    if let Some(rtt) = s.rtt {
+                                        peer.quality.rtt_ms = Some(rtt.as_secs_f64() * 1000.0);
+                                    }
+                                }
+                                Event::MediaEgressStats(s) => {
+                                    // Cumulative per stream: count what is new.
+                                    let seen = peer.nacks_seen.entry(s.mid).or_default();
+                                    self.metrics.nacks_added(s.nacks.saturating_sub(*seen));
+                                    *seen = (*seen).max(s.nacks);
+                                    if let Some(rtt) = s.rtt {
+                                        peer.quality.rtt_ms = Some(rtt.as_secs_f64() * 1000.0);
+                                    }
+                                }
+                                _ => {}
+                            },
+                            Err(e) => {
+                                tracing::debug!(participant = %who, error = %e, "media connection failed");
+                                peer.rtc.disconnect();
+                                lost = true;
+                                break;
+                            }
+                        }
+                    }
+                }
+                for packet in received {
+                    self.forward(now, who, packet);
+                }
+                for (sender, source, kind) in keyframe_requests {
+                    if self.routes.allows(sender, who, source) {
+                        self.ask_keyframe(now, sender, source, kind);
+                    }
+                }
+                if lost {
+                    self.drop_peer(who);
+                    self.outputs.push_back(MediaOutput::Lost { who });
+                    continue;
+                }
+                if published_grew {
+                    // Receivers the routes already allow need m-lines for the
+                    // new sources, and a keyframe to start decoding them.
+                    let routes = self.routes.clone();
+                    self.set_routes_from(now, routes, &Routes::default());
+                }
+                self.send_tracks(who);
+            }
+        }
+    }
+
+    fn ask_keyframe(
+        &mut self,
+        now: Instant,
+        sender: ParticipantId,
+        source: MediaSource,
+        kind: KeyframeRequestKind,
+    ) {
+        let Some(peer) = self.peers.get_mut(&sender) else {
+            return;
+        };
+        let Some(mid) = peer.mid_of(source) else {
+            return;
+        };
+        if peer.request_keyframe(now, mid, kind) {
+            self.metrics.keyframe_request();
+            self.dirty.insert(sender);
+        }
+    }
+
+    /// One packet from `sender` to everyone the routes allow.
+    fn forward(&mut self, now: Instant, sender: ParticipantId, packet: RtpPacket) {
+        let Some(peer) = self.peers.get_mut(&sender) else {
+            return;
+        };
+        let header = &packet.header;
+        self.metrics.received(packet.payload.len());
+        let Some(mid) = peer
+            .rtc
+            .direct_api()
+            .stream_rx(&header.ssrc)
+            .map(|s| s.mid())
+        else {
+            return;
+        };
+        let Some(source) = peer.source_of(mid) else {
+            return;
+        };
+        let Some(codec) = codec_of(&peer.rtc, header.payload_type) else {
+            return;
+        };
+        if source == MediaSource::Microphone {
+            if let Some(level) = header.ext_vals.audio_level {
+                let level = f32::from(level);
+                let smoothed = match peer.level {
+                    Some((l, at)) if now.saturating_duration_since(at) < SPEECH_MEMORY => {
+                        l * 0.8 + level * 0.2
+                    }
+                    _ => level,
+                };
+                peer.level = Some((smoothed, now));
+            }
+        }
+        let ext = ExtensionValues {
+            audio_level: header.ext_vals.audio_level,
+            voice_activity: header.ext_vals.voice_activity,
+            video_orientation: header.ext_vals.video_orientation,
+            ..Default::default()
+        };
+        let (ssrc, seq, time, marker) =
+            (header.ssrc, *packet.seq_no, header.timestamp, header.marker);
+        let nackable = source != MediaSource::Microphone;
+        for (receiver, sources) in self.routes.receivers(sender) {
+            if !sources.allows(source) {
+                continue;
+            }
+            let Some(peer) = self.peers.get_mut(receiver) else {
+                continue;
+            };
+            let Some(track) = peer
+                .out
+                .iter_mut()
+                .find(|t| t.sender == sender && t.source == source && t.state == OutState::Open)
+            else {
+                continue;
+            };
+            let Some(mid) = track.mid else { continue };
+            let pt = match track.pt {
+                Some((c, pt)) if c == codec => pt,
+                _ => {
+                    let Some(pt) = pt_for(&peer.rtc, codec) else {
+                        continue;
+                    };
+                    track.pt = Some((codec, pt));
+                    pt
+                }
+            };
+            let Some(out_seq) = track.rewrite.map(ssrc, seq) else {
+                continue;
+            };
+            let mut api = peer.rtc.direct_api();
+            let Some(stream) = api.stream_tx_by_mid(mid, None) else {
+                continue;
+            };
+            stream.write_rtp(
+                RtpWrite::new(
+                    pt,
+                    SeqNo::from(out_seq),
+                    time,
+                    packet.timestamp,
+                    packet.payload.clone(),
+                )
+                .marker(marker)
+                .ext_vals(ext.clone())
+                .nackable(nackable),
+            );
+            self.metrics.forwarded(packet.payload.len());
+            self.dirty.insert(*receiver);
+        }
+    }
+
+    /// Offers the m-lines a receiver lacks, or stops those it no longer
+    /// needs, unless an offer is already waiting for its answer.
+    fn negotiate(&mut self, who: ParticipantId) {
+        let Some(peer) = self.peers.get_mut(&who) else {
+            return;
+        };
+        if peer.pending.is_some() || !peer.rtc.is_alive() {
+            return;
+        }
+        let mut change = peer.rtc.sdp_api();
+        let mut added = false;
+        for t in &mut peer.out {
+            match (t.state, t.mid) {
+                (OutState::Negotiating, None) => {
+                    let kind = match t.source {
+                        MediaSource::Microphone => MediaKind::Audio,
+                        _ => MediaKind::Video,
+                    };
+                    let track_id = match t.source {
+                        MediaSource::Microphone => "microphone",
+                        MediaSource::Camera => "camera",
+                        MediaSource::Screen => "screen",
+                    };
+                    let mid = change.add_media(
+                        kind,
+                        Direction::SendOnly,
+                        Some(t.sender.to_string()),
+                        Some(format!("{}-{track_id}", t.sender.simple())),
+                        None,
+                    );
+                    t.mid = Some(mid);
+                    added = true;
+                }
+                (OutState::ToStop, Some(mid)) => {
+                    change.stop_media(mid);
+                    t.state = OutState::Stopping;
+                    added = true;
+                }
+                _ => {}
+            }
+        }
+        if !added || !change.has_changes() {
+            return;
+        }
+        let Some((offer, pending)) = change.apply() else {
+            return;
+        };
+        peer.pending = Some(pending);
+        self.outputs.push_back(MediaOutput::Send {
+            to: who,
+            message: ServerMessage::Offer {
+                sdp: offer.to_sdp_string(),
+            },
+        });
+        self.dirty.insert(who);
+    }
+
+    fn send_tracks(&mut self, who: ParticipantId) {
+        let Some(peer) = self.peers.get_mut(&who) else {
+            return;
+        };
+        if !peer.tracks_changed || peer.pending.is_some() {
+            return;
+        }
+        peer.tracks_changed = false;
+        let tracks = peer
+            .out
+            .iter()
+            .filter(|t| t.state == OutState::Open)
+            .filter_map(|t| {
+                t.mid.map(|mid| TrackView {
+                    mid: mid.to_string(),
+                    participant: t.sender,
+                    source: t.source,
+                })
+            })
+            .collect();
+        self.outputs.push_back(MediaOutput::Send {
+            to: who,
+            message: ServerMessage::Tracks { tracks },
+        });
+    }
+
+    fn decide_speakers(&mut self, now: Instant) {
+        let mut loudest: HashMap<crate::protocol::RoomId, (f32, ParticipantId)> = HashMap::new();
+        for (who, peer) in &self.peers {
+            let Some(room) = self.routes.rooms().get(who) else {
+                continue;
+            };
+            if !self
+                .routes
+                .receivers(*who)
+                .iter()
+                .any(|(_, s)| s.microphone)
+            {
+                continue;
+            }
+            if let Some((level, at)) = peer.level {
+                if level > SPEECH_THRESHOLD && now.saturating_duration_since(at) < SPEECH_MEMORY {
+                    let entry = loudest.entry(*room).or_insert((f32::MIN, *who));
+                    if level > entry.0 {
+                        *entry = (level, *who);
+                    }
+                }
+            }
+        }
+        let rooms: HashSet<crate::protocol::RoomId> =
+            self.routes.rooms().values().copied().collect();
+        for room in rooms {
+            let speaker = loudest.get(&room).map(|(_, who)| *who);
+            if self.speakers.get(&room) == Some(&speaker) {
+                continue;
+            }
+            self.speakers.insert(room, speaker);
+            for (who, r) in self.routes.rooms() {
+                if *r == room {
+                    self.outputs.push_back(MediaOutput::Send {
+                        to: *who,
+                        message: ServerMessage::Speaker {
+                            participant: speaker,
+                        },
+                    });
+                }
+            }
+        }
+    }
+
+    fn report_quality(&mut self) {
+        let mut views: Vec<QualityView> = self
+            .peers
+            .iter()
+            .map(|(who, p)| QualityView {
+                id: *who,
+                receive_kbps: p.quality.receive_kbps,
+                send_kbps: p.quality.send_kbps,
+                loss: p.quality.loss,
+                rtt_ms: p.quality.rtt_ms,
+                jitter_ms: p.quality.jitter_ms,
+            })
+            .collect();
+        if views.is_empty() {
+            return;
+        }
+        views.sort_by_key(|v| v.id);
+        self.outputs.push_back(MediaOutput::Quality(views));
+    }
+}
+
+/// The local ufrag of a STUN binding request (`USERNAME` is `local:remote`).
+pub fn stun_local_ufrag(datagram: &[u8]) -> Option<&str> {
+    // STUN: first two bits zero, magic cookie at 4..8.
+    if datagram.len() < 20 || datagram[0] > 3 || datagram[4..8] != [0x21, 0x12, 0xa4, 0x42] {
+        return None;
+    }
+    let message = StunMessage::parse(datagram).ok()?;
+    let username = message.username()?;
+    username.split(':').next()
+}
+
+fn short(text: &str) -> String {
+    text.chars().take(200).collect()
+}

@@ -1,0 +1,570 @@
+//! The media path on a simulated clock and network: str0m clients (RTP mode,
+//! full ICE, offering like a browser) talk through the sans-IO [`Media`] core
+//! driven by a [`LiveSession`]. Every payload is tagged with its sender and
+//! send time, so what each client receives can be checked packet by packet.
+
+use std::collections::{BTreeMap, HashMap};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use accord_sfu::media::{Media, MediaConfig, MediaOutput};
+use accord_sfu::metrics::Metrics;
+use accord_sfu::protocol::{ClientMessage, MediaSource, RoomId, ServerMessage, SessionRole};
+use accord_sfu::session::{LiveSession, Output};
+use rand::{Rng, SeedableRng};
+use str0m::change::{SdpAnswer, SdpOffer, SdpPendingOffer};
+use str0m::format::Codec;
+use str0m::media::{Direction, MediaKind, Mid};
+use str0m::net::{Protocol, Receive};
+use str0m::rtp::{RtpWrite, SeqNo};
+use str0m::{Candidate, Event, Input, Output as RtcOutput, Rtc};
+use uuid::Uuid;
+
+const SEED: u64 = 7;
+const TICK: Duration = Duration::from_millis(20);
+
+#[derive(Debug, Clone, Copy)]
+struct Received {
+    at: Instant,
+    from: u8,
+    source: u8,
+    sent: Instant,
+}
+
+struct Client {
+    id: Uuid,
+    index: u8,
+    addr: SocketAddr,
+    rtc: Rtc,
+    published: Vec<(Mid, MediaSource)>,
+    pending: Option<SdpPendingOffer>,
+    received: Vec<Received>,
+    timeout: Instant,
+    seq: u64,
+    next_send: Instant,
+    /// Track map from the last `tracks` message.
+    tracks: Vec<(String, Uuid, MediaSource)>,
+    offers: usize,
+}
+
+struct Packet {
+    to: SocketAddr,
+    from: SocketAddr,
+    data: Vec<u8>,
+}
+
+struct World {
+    start: Instant,
+    now: Instant,
+    server: SocketAddr,
+    media: Media,
+    live: LiveSession,
+    clients: Vec<Client>,
+    net: BTreeMap<(Instant, u64), Packet>,
+    sent: u64,
+    delay: Duration,
+    loss: f64,
+    rng: rand::rngs::StdRng,
+}
+
+fn tag(index: u8, source: u8, sent_us: u64) -> Vec<u8> {
+    let mut p = Vec::with_capacity(200);
+    if source != 0 {
+        p.push(0x10); // VP8 payload descriptor, start of partition
+    }
+    p.extend_from_slice(b"ACRD");
+    p.push(index);
+    p.push(source);
+    p.extend_from_slice(&sent_us.to_le_bytes());
+    p.resize(if source == 0 { 120 } else { 900 }, 0xab);
+    p
+}
+
+fn untag(payload: &[u8]) -> Option<(u8, u8, u64)> {
+    let p = if payload.first() == Some(&0x10) {
+        &payload[1..]
+    } else {
+        payload
+    };
+    if p.len() < 14 || &p[..4] != b"ACRD" {
+        return None;
+    }
+    let sent = u64::from_le_bytes(p[6..14].try_into().ok()?);
+    Some((p[4], p[5], sent))
+}
+
+impl World {
+    fn new(delay: Duration, loss: f64) -> Self {
+        let start = Instant::now();
+        let server: SocketAddr = "10.0.0.1:3479".parse().unwrap();
+        let config = Arc::new(MediaConfig {
+            udp_candidates: vec![server],
+            tcp_candidates: vec![],
+        });
+        World {
+            start,
+            now: start,
+            server,
+            media: Media::new(config, Arc::new(Metrics::default())),
+            live: LiveSession::new(SEED),
+            clients: Vec::new(),
+            net: BTreeMap::new(),
+            sent: 0,
+            delay,
+            loss,
+            rng: rand::rngs::StdRng::seed_from_u64(SEED),
+        }
+    }
+
+    fn caucus(n: u64) -> RoomId {
+        RoomId::Caucus(Uuid::from_u64_pair(SEED, n))
+    }
+
+    /// A client joins the session (mediator if `index == 0`) and offers media.
+    fn join(&mut self, index: u8) -> Uuid {
+        let id = Uuid::from_u64_pair(1, u64::from(index));
+        let role = if index == 0 {
+            SessionRole::Mediator
+        } else {
+            SessionRole::Party
+        };
+        self.live.join(id, role, &["main".to_owned()]).unwrap();
+        let addr: SocketAddr = format!("10.0.1.{}:5000", index + 1).parse().unwrap();
+        let mut rtc = Rtc::builder().set_rtp_mode(true).build(self.now);
+        rtc.add_local_candidate(Candidate::host(addr, "udp").unwrap());
+        let mut api = rtc.sdp_api();
+        let mic = api.add_media(MediaKind::Audio, Direction::SendOnly, None, None, None);
+        let cam = api.add_media(MediaKind::Video, Direction::SendOnly, None, None, None);
+        let screen = api.add_media(MediaKind::Video, Direction::SendOnly, None, None, None);
+        let (offer, pending) = api.apply().unwrap();
+        self.clients.push(Client {
+            id,
+            index,
+            addr,
+            rtc,
+            published: vec![
+                (mic, MediaSource::Microphone),
+                (cam, MediaSource::Camera),
+                (screen, MediaSource::Screen),
+            ],
+            pending: Some(pending),
+            received: Vec::new(),
+            timeout: self.now,
+            seq: 1,
+            next_send: self.now,
+            tracks: Vec::new(),
+            offers: 0,
+        });
+        self.media
+            .offer(self.now, id, &offer.to_sdp_string())
+            .unwrap();
+        self.settle();
+        id
+    }
+
+    fn command(&mut self, from: Uuid, message: ClientMessage) {
+        self.live.handle(self.now, from, message);
+        self.settle();
+    }
+
+    fn client(&mut self, id: Uuid) -> &mut Client {
+        self.clients.iter_mut().find(|c| c.id == id).unwrap()
+    }
+
+    fn push(&mut self, from: SocketAddr, to: SocketAddr, data: Vec<u8>) {
+        if self.rng.gen_bool(self.loss) {
+            return;
+        }
+        self.sent += 1;
+        let jitter = Duration::from_micros(self.rng.gen_range(0..500));
+        self.net.insert(
+            (self.now + self.delay + jitter, self.sent),
+            Packet { to, from, data },
+        );
+    }
+
+    /// Drains every output at the current instant.
+    fn settle(&mut self) {
+        loop {
+            let mut progressed = false;
+            while let Some(out) = self.live.poll_output() {
+                progressed = true;
+                if let Output::RoutesChanged = out {
+                    let routes = self.live.routes();
+                    self.media.set_routes(self.now, routes);
+                }
+            }
+            while let Some(out) = self.media.poll_output() {
+                progressed = true;
+                match out {
+                    MediaOutput::Transmit(t) => {
+                        let data = t.contents.to_vec();
+                        self.push(t.source, t.destination, data);
+                    }
+                    MediaOutput::Send { to, message } => self.deliver(to, message),
+                    _ => {}
+                }
+            }
+            for i in 0..self.clients.len() {
+                loop {
+                    let out = self.clients[i].rtc.poll_output().unwrap();
+                    match out {
+                        RtcOutput::Transmit(t) => {
+                            progressed = true;
+                            let data = t.contents.to_vec();
+                            self.push(t.source, t.destination, data);
+                        }
+                        RtcOutput::Timeout(t) => {
+                            self.clients[i].timeout = t;
+                            break;
+                        }
+                        RtcOutput::Event(Event::RtpPacket(p)) => {
+                            if let Some((from, source, sent_us)) = untag(&p.payload) {
+                                let sent = self.start + Duration::from_micros(sent_us);
+                                let now = self.now;
+                                self.clients[i].received.push(Received {
+                                    at: now,
+                                    from,
+                                    source,
+                                    sent,
+                                });
+                            }
+                        }
+                        RtcOutput::Event(_) => {}
+                    }
+                }
+            }
+            if !progressed {
+                break;
+            }
+        }
+    }
+
+    fn deliver(&mut self, to: Uuid, message: ServerMessage) {
+        let now = self.now;
+        match message {
+            ServerMessage::Answer { sdp } => {
+                let c = self.client(to);
+                let pending = c.pending.take().expect("an answer to our offer");
+                c.rtc
+                    .sdp_api()
+                    .accept_answer(pending, SdpAnswer::from_sdp_string(&sdp).unwrap())
+                    .unwrap();
+            }
+            ServerMessage::Offer { sdp } => {
+                let c = self.client(to);
+                c.offers += 1;
+                let answer = c
+                    .rtc
+                    .sdp_api()
+                    .accept_offer(SdpOffer::from_sdp_string(&sdp).unwrap())
+                    .unwrap();
+                self.media.answer(now, to, &answer.to_sdp_string()).unwrap();
+            }
+            ServerMessage::Tracks { tracks } => {
+                self.client(to).tracks = tracks
+                    .into_iter()
+                    .map(|t| (t.mid, t.participant, t.source))
+                    .collect();
+            }
+            _ => {}
+        }
+    }
+
+    fn publish(&mut self, i: usize) {
+        let now = self.now;
+        let start = self.start;
+        let c = &mut self.clients[i];
+        if c.next_send > now {
+            return;
+        }
+        c.next_send = now + TICK;
+        if !c.rtc.is_connected() {
+            return;
+        }
+        let sent_us = now.duration_since(start).as_micros() as u64;
+        let seq = c.seq;
+        c.seq += 1;
+        for (mid, source) in c.published.clone() {
+            if source == MediaSource::Screen {
+                continue;
+            }
+            let codec = if source == MediaSource::Microphone {
+                Codec::Opus
+            } else {
+                Codec::Vp8
+            };
+            let Some(pt) = c
+                .rtc
+                .codec_config()
+                .params()
+                .iter()
+                .find(|p| p.spec().codec == codec)
+                .map(|p| p.pt())
+            else {
+                continue;
+            };
+            let src = if source == MediaSource::Microphone {
+                0
+            } else {
+                1
+            };
+            let payload = tag(c.index, src, sent_us);
+            let mut api = c.rtc.direct_api();
+            if let Some(tx) = api.stream_tx_by_mid(mid, None) {
+                let rate = if src == 0 { 48 } else { 90 };
+                tx.write_rtp(
+                    RtpWrite::new(
+                        pt,
+                        SeqNo::from(seq),
+                        (sent_us / 1000 * rate) as u32,
+                        now,
+                        payload,
+                    )
+                    .marker(true)
+                    .nackable(src == 1),
+                );
+            }
+        }
+    }
+
+    /// Runs the world for `d` of simulated time.
+    fn run(&mut self, d: Duration) {
+        let end = self.now + d;
+        while self.now < end {
+            for i in 0..self.clients.len() {
+                self.publish(i);
+            }
+            self.settle();
+            let next = [
+                self.net.keys().next().map(|(t, _)| *t),
+                self.clients.iter().map(|c| c.timeout).min(),
+                self.clients.iter().map(|c| c.next_send).min(),
+                self.media.poll_timeout(),
+                Some(end),
+            ]
+            .into_iter()
+            .flatten()
+            .min()
+            .unwrap();
+            self.now = next.max(self.now);
+            while let Some(entry) = self.net.first_entry() {
+                if entry.key().0 > self.now {
+                    break;
+                }
+                let p = entry.remove();
+                if p.to == self.server {
+                    self.media
+                        .handle_datagram(self.now, Protocol::Udp, p.from, p.to, &p.data);
+                } else if let Some(c) = self.clients.iter_mut().find(|c| c.addr == p.to) {
+                    if let Ok(r) = Receive::new(Protocol::Udp, p.from, p.to, &p.data) {
+                        let _ = c.rtc.handle_input(Input::Receive(self.now, r));
+                    }
+                }
+            }
+            let now = self.now;
+            for c in &mut self.clients {
+                if c.timeout <= now {
+                    let _ = c.rtc.handle_input(Input::Timeout(now));
+                }
+            }
+            if self.media.poll_timeout().is_some_and(|t| t <= now) {
+                self.media.handle_timeout(now);
+            }
+            self.settle();
+        }
+    }
+
+    /// What `receiver` got from `sender`'s `source` (0 mic, 1 camera) sent in [from, to).
+    fn got(&self, receiver: u8, sender: u8, source: u8, from: Instant, to: Instant) -> usize {
+        self.clients[receiver as usize]
+            .received
+            .iter()
+            .filter(|r| r.from == sender && r.source == source && r.sent >= from && r.sent < to)
+            .count()
+    }
+}
+
+#[test]
+fn everyone_in_the_main_room_receives_everyone_else() {
+    let mut w = World::new(Duration::from_millis(15), 0.0);
+    for i in 0..3 {
+        w.join(i);
+    }
+    w.run(Duration::from_secs(3));
+    let (from, to) = (
+        w.start + Duration::from_secs(2),
+        w.now - Duration::from_millis(100),
+    );
+    for r in 0..3u8 {
+        for s in 0..3u8 {
+            if r == s {
+                continue;
+            }
+            for source in [0, 1] {
+                let n = w.got(r, s, source, from, to);
+                assert!(
+                    n >= 40,
+                    "client {r} got {n} packets of source {source} from {s}"
+                );
+            }
+        }
+        // Each client got a track map naming the other two, three sources each.
+        let c = &w.clients[r as usize];
+        let mut named: Vec<Uuid> = c.tracks.iter().map(|t| t.1).collect();
+        named.sort();
+        named.dedup();
+        assert_eq!(named.len(), 2, "client {r}: {:?}", c.tracks);
+        assert!(c.tracks.iter().all(|t| t.1 != c.id));
+    }
+    for c in &w.clients {
+        assert!(
+            c.received.iter().all(|r| r.from != c.index),
+            "nobody receives themselves"
+        );
+    }
+}
+
+#[test]
+fn a_caucus_hears_only_itself_at_every_instant_across_repeated_moves() {
+    // Loss and jitter on every link, and moves faster than renegotiation.
+    let mut w = World::new(Duration::from_millis(20), 0.03);
+    let ids: Vec<Uuid> = (0..4).map(|i| w.join(i)).collect();
+    let mediator = ids[0];
+    w.run(Duration::from_secs(2));
+    w.command(mediator, ClientMessage::CreateCaucus { name: "A".into() });
+    w.command(mediator, ClientMessage::CreateCaucus { name: "B".into() });
+    // room of each client over time: (from, room)
+    let mut history: HashMap<u8, Vec<(Instant, RoomId)>> = (0..4u8)
+        .map(|i| (i, vec![(w.start, RoomId::Main)]))
+        .collect();
+    let rooms = [World::caucus(1), World::caucus(2), RoomId::Main];
+    for step in 0..12usize {
+        let who = 1 + (step % 3) as u8;
+        let room = rooms[(step / 3 + who as usize) % 3];
+        w.command(
+            mediator,
+            ClientMessage::Move {
+                participant: ids[who as usize],
+                room,
+            },
+        );
+        history.get_mut(&who).unwrap().push((w.now, room));
+        w.run(Duration::from_millis(150 + 37 * step as u64));
+    }
+    w.command(mediator, ClientMessage::RecallAll);
+    for i in 1..4u8 {
+        history.get_mut(&i).unwrap().push((w.now, RoomId::Main));
+    }
+    let recalled = w.now;
+    w.run(Duration::from_secs(2));
+
+    let room_at = |who: u8, t: Instant| -> RoomId {
+        history[&who]
+            .iter()
+            .rev()
+            .find(|(from, _)| *from <= t)
+            .map(|(_, r)| *r)
+            .unwrap()
+    };
+    // A packet sent at `sent` reaches the SFU after `sent`; forwarding follows
+    // the rooms at arrival, so the sender and receiver shared a room at some
+    // instant in [sent, received]. Anything else is a leak.
+    let mut checked = 0;
+    for c in &w.clients {
+        for r in &c.received {
+            let shared = std::iter::once(r.sent)
+                .chain(
+                    history[&c.index]
+                        .iter()
+                        .chain(history[&r.from].iter())
+                        .map(|(t, _)| *t),
+                )
+                .filter(|t| *t >= r.sent && *t <= r.at)
+                .any(|t| room_at(c.index, t) == room_at(r.from, t));
+            assert!(
+                shared,
+                "client {} received a packet from {} sent at {:?} while in another room",
+                c.index,
+                r.from,
+                r.sent - w.start
+            );
+            checked += 1;
+        }
+    }
+    assert!(checked > 1000, "only {checked} packets were checked");
+    // After recall everyone hears everyone again.
+    for r in 0..4u8 {
+        for s in 0..4u8 {
+            if r != s {
+                let n = w.got(
+                    r,
+                    s,
+                    0,
+                    recalled + Duration::from_millis(500),
+                    w.now - Duration::from_millis(100),
+                );
+                assert!(
+                    n >= 30,
+                    "after recall client {r} got {n} audio packets from {s}"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn a_muted_participant_is_not_forwarded_and_video_continues() {
+    let mut w = World::new(Duration::from_millis(10), 0.0);
+    let ids: Vec<Uuid> = (0..3).map(|i| w.join(i)).collect();
+    w.run(Duration::from_secs(2));
+    w.command(
+        ids[0],
+        ClientMessage::Mute {
+            participant: ids[1],
+        },
+    );
+    let muted = w.now;
+    w.run(Duration::from_secs(1));
+    let end = w.now;
+    assert_eq!(
+        w.got(2, 1, 0, muted, end),
+        0,
+        "audio of a muted participant was forwarded"
+    );
+    assert!(
+        w.got(2, 1, 1, muted, end - Duration::from_millis(100)) >= 30,
+        "video stopped with the mute"
+    );
+}
+
+#[test]
+fn garbage_sdp_is_refused_and_nobody_else_is_affected() {
+    let mut w = World::new(Duration::from_millis(10), 0.0);
+    for i in 0..2 {
+        w.join(i);
+    }
+    w.run(Duration::from_secs(2));
+    let intruder = Uuid::from_u64_pair(9, 9);
+    assert!(w
+        .media
+        .offer(w.now, intruder, "v=0\r\nthis is not sdp")
+        .is_err());
+    assert!(w.media.answer(w.now, intruder, "v=0\r\n").is_err());
+    // An answer nobody asked for.
+    let first = w.clients[0].id;
+    assert!(w.media.answer(w.now, first, "v=0\r\n").is_err());
+    // Random bytes on the media port.
+    let mut rng = rand::rngs::StdRng::seed_from_u64(1);
+    for _ in 0..500 {
+        let len = rng.gen_range(0..1500);
+        let data: Vec<u8> = (0..len).map(|_| rng.gen()).collect();
+        let from: SocketAddr = "10.0.9.9:9".parse().unwrap();
+        w.media
+            .handle_datagram(w.now, Protocol::Udp, from, w.server, &data);
+    }
+    let t = w.now;
+    w.run(Duration::from_secs(1));
+    assert!(w.got(1, 0, 1, t, w.now - Duration::from_millis(100)) >= 30);
+}
