@@ -1,0 +1,627 @@
+//! What a bot received: per sender and source, packets, bytes, arrival times,
+//! latency percentiles and lost packets; packets without a tag; and an
+//! optional bounded log of every tagged arrival.
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::time::Instant;
+
+use serde::Serialize;
+use uuid::Uuid;
+
+use crate::tag::{Source, Tag};
+
+/// Latency samples kept per stream; past this, a uniform reservoir sample.
+const MAX_LATENCY_SAMPLES: usize = 100_000;
+/// Sequence numbers remembered behind the highest, to tell duplicates from
+/// late arrivals.
+const SEQ_WINDOW: u64 = 4096;
+
+/// One tagged packet's arrival, for tests that check who received what when.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Arrival {
+    /// When it arrived (monotonic; not serialized).
+    #[serde(skip)]
+    pub at: Instant,
+    /// When it arrived, on the tag's clock ([`crate::tag::now_ns`]).
+    pub arrived_ns: u64,
+    /// Who sent it.
+    pub sender: Uuid,
+    /// From which source.
+    pub source: Source,
+    /// The sender's sequence number.
+    pub seq: u64,
+    /// When it was sent ([`crate::tag::now_ns`] at the sender).
+    pub sent_ns: u64,
+}
+
+/// What was received from one sender's source.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StreamReport {
+    /// Who sent it.
+    pub sender: Uuid,
+    /// Which of their sources.
+    pub source: Source,
+    /// Tagged packets received (duplicates included).
+    pub packets: u64,
+    /// Payload bytes received.
+    pub bytes: u64,
+    /// Packets received more than once.
+    pub duplicates: u64,
+    /// Packets that arrived after a later one.
+    pub reordered: u64,
+    /// Sequence numbers between the lowest and highest received that never
+    /// arrived (so far).
+    pub lost: u64,
+    /// Lowest and highest sequence numbers received.
+    pub first_seq: u64,
+    /// Highest sequence number received.
+    pub last_seq: u64,
+    /// First arrival, nanoseconds since the UNIX epoch ([`crate::tag::now_ns`]).
+    pub first_arrival_ns: u64,
+    /// Last arrival, likewise.
+    pub last_arrival_ns: u64,
+    /// Median of arrival minus send time, milliseconds.
+    pub latency_p50_ms: f64,
+    /// 99th percentile of arrival minus send time, milliseconds.
+    pub latency_p99_ms: f64,
+    /// Largest arrival minus send time, milliseconds.
+    pub latency_max_ms: f64,
+}
+
+impl StreamReport {
+    /// Fraction of the packets between the first and last received that were lost.
+    pub fn loss(&self) -> f64 {
+        let expected = self.last_seq.saturating_sub(self.first_seq) + 1;
+        self.lost as f64 / expected as f64
+    }
+
+    /// Payload bit rate between the first and last arrival, kbit/s.
+    pub fn kbps(&self) -> f64 {
+        let span_ns = self.last_arrival_ns.saturating_sub(self.first_arrival_ns);
+        if span_ns == 0 {
+            return 0.0;
+        }
+        self.bytes as f64 * 8.0 / (span_ns as f64 / 1e9) / 1000.0
+    }
+}
+
+/// What was sent on one source.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SentReport {
+    /// Packets handed to the peer connection.
+    pub packets: u64,
+    /// Their payload bytes.
+    pub bytes: u64,
+    /// Packets the peer connection refused.
+    pub errors: u64,
+}
+
+/// A snapshot of what a bot received (and sent).
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Report {
+    /// The bot's participant id.
+    pub participant: Option<Uuid>,
+    /// One per sender and source received, ordered by sender then source.
+    pub streams: Vec<StreamReport>,
+    /// RTP packets whose payload carries no tag.
+    pub untagged_packets: u64,
+    /// Their payload bytes.
+    pub untagged_bytes: u64,
+    /// Tagged packets that came on a track whose stream id (the `msid`, which
+    /// the SFU sets to the sender's id) names someone else.
+    pub mislabeled_packets: u64,
+    /// What this bot sent, per source.
+    pub sent: BTreeMap<Source, SentReport>,
+    /// Server offers answered.
+    pub renegotiations: u64,
+    /// Server offers that could not be answered.
+    pub renegotiation_errors: u64,
+}
+
+impl Report {
+    /// The stream received from `sender`'s `source`, if any.
+    pub fn stream(&self, sender: Uuid, source: Source) -> Option<&StreamReport> {
+        self.streams
+            .iter()
+            .find(|s| s.sender == sender && s.source == source)
+    }
+
+    /// Tagged packets received from `sender`'s `source` (0 if none).
+    pub fn packets_from(&self, sender: Uuid, source: Source) -> u64 {
+        self.stream(sender, source).map_or(0, |s| s.packets)
+    }
+}
+
+/// Tracks which sequence numbers of one stream arrived.
+#[derive(Debug, Clone)]
+struct SeqTracker {
+    first: u64,
+    highest: u64,
+    /// Bit `i` set: `highest - i` arrived (`i < SEQ_WINDOW`).
+    seen: Vec<u64>,
+    unique: u64,
+    duplicates: u64,
+    reordered: u64,
+}
+
+impl SeqTracker {
+    fn new(seq: u64) -> SeqTracker {
+        let mut seen = vec![0u64; (SEQ_WINDOW / 64) as usize];
+        seen[0] = 1;
+        SeqTracker {
+            first: seq,
+            highest: seq,
+            seen,
+            unique: 1,
+            duplicates: 0,
+            reordered: 0,
+        }
+    }
+
+    fn bit(&self, back: u64) -> bool {
+        let (word, bit) = ((back / 64) as usize, back % 64);
+        self.seen.get(word).is_some_and(|w| w & (1 << bit) != 0)
+    }
+
+    fn set(&mut self, back: u64) {
+        let (word, bit) = ((back / 64) as usize, back % 64);
+        if let Some(w) = self.seen.get_mut(word) {
+            *w |= 1 << bit;
+        }
+    }
+
+    /// Moves the window up by `by`.
+    fn shift(&mut self, by: u64) {
+        if by >= SEQ_WINDOW {
+            self.seen.iter_mut().for_each(|w| *w = 0);
+            return;
+        }
+        let (words, bits) = ((by / 64) as usize, by % 64);
+        let n = self.seen.len();
+        for i in (0..n).rev() {
+            let lo = i.checked_sub(words).map_or(0, |j| self.seen[j]);
+            let lower = i.checked_sub(words + 1).map_or(0, |j| self.seen[j]);
+            self.seen[i] = if bits == 0 {
+                lo
+            } else {
+                (lo << bits) | (lower >> (64 - bits))
+            };
+        }
+    }
+
+    fn record(&mut self, seq: u64) {
+        if seq > self.highest {
+            self.shift(seq - self.highest);
+            self.highest = seq;
+            self.set(0);
+            self.unique += 1;
+            return;
+        }
+        let back = self.highest - seq;
+        if back < SEQ_WINDOW {
+            if self.bit(back) {
+                self.duplicates += 1;
+                return;
+            }
+            self.set(back);
+        }
+        // Out of the window: assumed new (a duplicate that late is unlikely).
+        self.unique += 1;
+        self.reordered += 1;
+        if seq < self.first {
+            self.first = seq;
+        }
+    }
+
+    fn lost(&self) -> u64 {
+        (self.highest - self.first + 1).saturating_sub(self.unique)
+    }
+}
+
+#[derive(Debug, Clone)]
+struct Stream {
+    packets: u64,
+    bytes: u64,
+    seq: SeqTracker,
+    first_arrival_ns: u64,
+    last_arrival_ns: u64,
+    /// Latency samples, microseconds.
+    latencies: Vec<u32>,
+    latency_count: u64,
+    latency_max_us: u32,
+    rng: u64,
+}
+
+impl Stream {
+    fn new(tag: &Tag, arrived_ns: u64) -> Stream {
+        Stream {
+            packets: 0,
+            bytes: 0,
+            seq: SeqTracker::new(tag.seq),
+            first_arrival_ns: arrived_ns,
+            last_arrival_ns: arrived_ns,
+            latencies: Vec::new(),
+            latency_count: 0,
+            latency_max_us: 0,
+            rng: tag.seq ^ 0x2545_F491_4F6C_DD1D,
+        }
+    }
+
+    fn next_random(&mut self) -> u64 {
+        self.rng ^= self.rng << 13;
+        self.rng ^= self.rng >> 7;
+        self.rng ^= self.rng << 17;
+        self.rng
+    }
+
+    fn sample_latency(&mut self, us: u32) {
+        self.latency_count += 1;
+        self.latency_max_us = self.latency_max_us.max(us);
+        if self.latencies.len() < MAX_LATENCY_SAMPLES {
+            self.latencies.push(us);
+        } else {
+            // Reservoir sampling keeps a uniform sample of every latency seen.
+            let j = self.next_random() % self.latency_count;
+            if let Some(slot) = self.latencies.get_mut(j as usize) {
+                *slot = us;
+            }
+        }
+    }
+}
+
+/// The nearest-rank percentile `p` (0 to 100) of sorted samples.
+fn percentile(sorted: &[u32], p: f64) -> u32 {
+    if sorted.is_empty() {
+        return 0;
+    }
+    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
+    sorted[rank.clamp(1, sorted.len()) - 1]
+}
+
+/// Accumulates what a bot receives; [`Recorder::report`] snapshots it.
+#[derive(Debug)]
+pub struct Recorder {
+    streams: HashMap<(Uuid, Source), Stream>,
+    untagged_packets: u64,
+    untagged_bytes: u64,
+    mislabeled_packets: u64,
+    sent: BTreeMap<Source, SentReport>,
+    renegotiations: u64,
+    renegotiation_errors: u64,
+    log: VecDeque<Arrival>,
+    log_capacity: usize,
+}
+
+impl Recorder {
+    /// A recorder keeping the last `log_capacity` arrivals (0: no log).
+    pub fn new(log_capacity: usize) -> Recorder {
+        Recorder {
+            streams: HashMap::new(),
+            untagged_packets: 0,
+            untagged_bytes: 0,
+            mislabeled_packets: 0,
+            sent: BTreeMap::new(),
+            renegotiations: 0,
+            renegotiation_errors: 0,
+            log: VecDeque::with_capacity(log_capacity.min(1 << 16)),
+            log_capacity,
+        }
+    }
+
+    /// Records one packet: its tag, if it had one, its payload length, when
+    /// it arrived, and the stream id of the track it came on.
+    pub fn record(
+        &mut self,
+        tag: Option<Tag>,
+        bytes: usize,
+        at: Instant,
+        arrived_ns: u64,
+        stream_id: Option<Uuid>,
+    ) {
+        let Some(tag) = tag else {
+            self.untagged_packets += 1;
+            self.untagged_bytes += bytes as u64;
+            return;
+        };
+        if stream_id.is_some_and(|id| id != tag.sender) {
+            self.mislabeled_packets += 1;
+        }
+        let stream = self
+            .streams
+            .entry((tag.sender, tag.source))
+            .or_insert_with(|| Stream::new(&tag, arrived_ns));
+        if stream.packets > 0 {
+            stream.seq.record(tag.seq);
+        }
+        stream.packets += 1;
+        stream.bytes += bytes as u64;
+        stream.first_arrival_ns = stream.first_arrival_ns.min(arrived_ns);
+        stream.last_arrival_ns = stream.last_arrival_ns.max(arrived_ns);
+        let latency_us = arrived_ns.saturating_sub(tag.sent_ns) / 1000;
+        stream.sample_latency(u32::try_from(latency_us).unwrap_or(u32::MAX));
+        if self.log_capacity > 0 {
+            if self.log.len() == self.log_capacity {
+                self.log.pop_front();
+            }
+            self.log.push_back(Arrival {
+                at,
+                arrived_ns,
+                sender: tag.sender,
+                source: tag.source,
+                seq: tag.seq,
+                sent_ns: tag.sent_ns,
+            });
+        }
+    }
+
+    /// Counts one packet sent on `source` (or refused, when `ok` is false).
+    pub fn sent(&mut self, source: Source, bytes: usize, ok: bool) {
+        let s = self.sent.entry(source).or_default();
+        if ok {
+            s.packets += 1;
+            s.bytes += bytes as u64;
+        } else {
+            s.errors += 1;
+        }
+    }
+
+    /// Counts one server offer, answered or not.
+    pub fn renegotiated(&mut self, ok: bool) {
+        if ok {
+            self.renegotiations += 1;
+        } else {
+            self.renegotiation_errors += 1;
+        }
+    }
+
+    /// The arrival log, oldest first.
+    pub fn arrivals(&self) -> Vec<Arrival> {
+        self.log.iter().copied().collect()
+    }
+
+    /// A snapshot.
+    pub fn report(&self, participant: Option<Uuid>) -> Report {
+        let mut streams: Vec<StreamReport> = self
+            .streams
+            .iter()
+            .map(|(&(sender, source), s)| {
+                let mut sorted = s.latencies.clone();
+                sorted.sort_unstable();
+                let ms = |us: u32| f64::from(us) / 1000.0;
+                StreamReport {
+                    sender,
+                    source,
+                    packets: s.packets,
+                    bytes: s.bytes,
+                    duplicates: s.seq.duplicates,
+                    reordered: s.seq.reordered,
+                    lost: s.seq.lost(),
+                    first_seq: s.seq.first,
+                    last_seq: s.seq.highest,
+                    first_arrival_ns: s.first_arrival_ns,
+                    last_arrival_ns: s.last_arrival_ns,
+                    latency_p50_ms: ms(percentile(&sorted, 50.0)),
+                    latency_p99_ms: ms(percentile(&sorted, 99.0)),
+                    latency_max_ms: ms(s.latency_max_us),
+                }
+            })
+            .collect();
+        streams.sort_by_key(|s| (s.sender, s.source));
+        Report {
+            participant,
+            streams,
+            untagged_packets: self.untagged_packets,
+            untagged_bytes: self.untagged_bytes,
+            mislabeled_packets: self.mislabeled_packets,
+            sent: self.sent.clone(),
+            renegotiations: self.renegotiations,
+            renegotiation_errors: self.renegotiation_errors,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MS: u64 = 1_000_000;
+
+    fn tag(sender: u128, source: Source, seq: u64, sent_ns: u64) -> Tag {
+        Tag {
+            sender: Uuid::from_u128(sender),
+            source,
+            seq,
+            sent_ns,
+        }
+    }
+
+    fn feed(r: &mut Recorder, sender: u128, source: Source, seqs: &[u64]) {
+        for &seq in seqs {
+            let sent = 1_000 * MS + seq * 20 * MS;
+            r.record(
+                Some(tag(sender, source, seq, sent)),
+                100,
+                Instant::now(),
+                sent + 5 * MS,
+                None,
+            );
+        }
+    }
+
+    #[test]
+    fn counts_gaps_duplicates_and_reordering() {
+        let mut r = Recorder::new(0);
+        // 10..=20 with 13 and 17 missing, 15 twice, 12 late.
+        feed(
+            &mut r,
+            1,
+            Source::Microphone,
+            &[10, 11, 14, 15, 15, 16, 12, 18, 19, 20],
+        );
+        let report = r.report(None);
+        let s = report
+            .stream(Uuid::from_u128(1), Source::Microphone)
+            .expect("a stream");
+        assert_eq!(s.packets, 10);
+        assert_eq!(s.bytes, 1000);
+        assert_eq!(s.duplicates, 1);
+        assert_eq!(s.reordered, 1);
+        assert_eq!((s.first_seq, s.last_seq), (10, 20));
+        assert_eq!(s.lost, 2);
+        assert!((s.loss() - 2.0 / 11.0).abs() < 1e-9);
+        // A late arrival of a lost packet is no longer lost.
+        feed(&mut r, 1, Source::Microphone, &[13]);
+        assert_eq!(
+            r.report(None)
+                .stream(Uuid::from_u128(1), Source::Microphone)
+                .map(|s| s.lost),
+            Some(1)
+        );
+    }
+
+    #[test]
+    fn streams_are_kept_apart_and_untagged_counted() {
+        let mut r = Recorder::new(0);
+        feed(&mut r, 1, Source::Microphone, &[0, 1, 2]);
+        feed(&mut r, 1, Source::Camera, &[0, 1]);
+        feed(&mut r, 2, Source::Camera, &[5]);
+        r.record(None, 300, Instant::now(), 0, None);
+        r.record(
+            Some(tag(3, Source::Screen, 0, 0)),
+            10,
+            Instant::now(),
+            1,
+            Some(Uuid::from_u128(4)),
+        );
+        let report = r.report(Some(Uuid::from_u128(9)));
+        assert_eq!(report.participant, Some(Uuid::from_u128(9)));
+        assert_eq!(report.streams.len(), 4);
+        assert_eq!(
+            report.packets_from(Uuid::from_u128(1), Source::Microphone),
+            3
+        );
+        assert_eq!(report.packets_from(Uuid::from_u128(1), Source::Camera), 2);
+        assert_eq!(report.packets_from(Uuid::from_u128(2), Source::Camera), 1);
+        assert_eq!(
+            report.packets_from(Uuid::from_u128(2), Source::Microphone),
+            0
+        );
+        assert_eq!((report.untagged_packets, report.untagged_bytes), (1, 300));
+        assert_eq!(report.mislabeled_packets, 1);
+        // Sorted by sender, then source.
+        assert_eq!(report.streams[0].source, Source::Microphone);
+        assert_eq!(report.streams[1].source, Source::Camera);
+    }
+
+    #[test]
+    fn latency_percentiles_and_rate() {
+        let mut r = Recorder::new(0);
+        let sender = Uuid::from_u128(1);
+        // 100 packets 10 ms apart with latencies 1..=100 ms, 1000 bytes each.
+        for i in 0..100u64 {
+            let arrived = 10_000 * MS + i * 10 * MS;
+            r.record(
+                Some(Tag {
+                    sender,
+                    source: Source::Camera,
+                    seq: i,
+                    sent_ns: arrived - (i + 1) * MS,
+                }),
+                1000,
+                Instant::now(),
+                arrived,
+                Some(sender),
+            );
+        }
+        let report = r.report(None);
+        let s = report.stream(sender, Source::Camera).expect("a stream");
+        assert_eq!(s.latency_p50_ms, 50.0);
+        assert_eq!(s.latency_p99_ms, 99.0);
+        assert_eq!(s.latency_max_ms, 100.0);
+        assert_eq!(s.lost, 0);
+        // 100 kB over 0.99 s.
+        assert!((s.kbps() - 100_000.0 * 8.0 / 0.99 / 1000.0).abs() < 1e-6);
+        assert_eq!(report.mislabeled_packets, 0);
+        // A send time in the future (clock skew) counts as zero latency.
+        r.record(
+            Some(tag(7, Source::Camera, 0, u64::MAX)),
+            1,
+            Instant::now(),
+            5,
+            None,
+        );
+        let report = r.report(None);
+        assert_eq!(
+            report
+                .stream(Uuid::from_u128(7), Source::Camera)
+                .map(|s| s.latency_max_ms),
+            Some(0.0)
+        );
+    }
+
+    #[test]
+    fn percentile_edges() {
+        assert_eq!(percentile(&[], 50.0), 0);
+        assert_eq!(percentile(&[7], 0.0), 7);
+        assert_eq!(percentile(&[7], 100.0), 7);
+        assert_eq!(percentile(&[1, 2, 3, 4], 50.0), 2);
+        assert_eq!(percentile(&[1, 2, 3, 4], 75.0), 3);
+        assert_eq!(percentile(&[1, 2, 3, 4], 100.0), 4);
+    }
+
+    #[test]
+    fn big_jumps_and_long_runs_keep_counting() {
+        let mut r = Recorder::new(0);
+        let seqs: Vec<u64> = (0..10_000).filter(|s| s % 100 != 99).collect();
+        feed(&mut r, 1, Source::Camera, &seqs);
+        // A jump far past the window, then a packet from before it.
+        feed(&mut r, 1, Source::Camera, &[50_000, 9_999]);
+        let report = r.report(None);
+        let s = report
+            .stream(Uuid::from_u128(1), Source::Camera)
+            .expect("a stream");
+        assert_eq!(s.packets, 9_902);
+        assert_eq!(s.duplicates, 0);
+        // 0..=50_000 expected, 9_902 arrived.
+        assert_eq!(s.lost, 50_001 - 9_902);
+        // Duplicates just behind the highest are still recognised.
+        feed(&mut r, 1, Source::Camera, &[49_990, 49_990]);
+        let report = r.report(None);
+        let s = report
+            .stream(Uuid::from_u128(1), Source::Camera)
+            .expect("a stream");
+        assert_eq!(s.duplicates, 1);
+    }
+
+    #[test]
+    fn the_log_is_bounded() {
+        let mut r = Recorder::new(3);
+        feed(&mut r, 1, Source::Microphone, &[0, 1, 2, 3, 4]);
+        let log = r.arrivals();
+        assert_eq!(log.iter().map(|a| a.seq).collect::<Vec<_>>(), vec![2, 3, 4]);
+        assert_eq!(log[0].sender, Uuid::from_u128(1));
+        assert_eq!(log[0].sent_ns + 5 * MS, log[0].arrived_ns);
+        assert!(Recorder::new(0).arrivals().is_empty());
+    }
+
+    #[test]
+    fn sent_counts() {
+        let mut r = Recorder::new(0);
+        r.sent(Source::Microphone, 100, true);
+        r.sent(Source::Microphone, 100, true);
+        r.sent(Source::Microphone, 100, false);
+        let report = r.report(None);
+        assert_eq!(
+            report.sent.get(&Source::Microphone),
+            Some(&SentReport {
+                packets: 2,
+                bytes: 200,
+                errors: 1
+            })
+        );
+    }
+}
