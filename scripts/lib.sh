@@ -204,6 +204,13 @@ ensure_node() {
   command -v npm >/dev/null || apt_install npm
 }
 
+# Debian's Chromium for the browser tests (tests/browser drives /usr/bin/chromium
+# with playwright-core; never a downloaded browser). Installed only when missing.
+ensure_chromium() {
+  [ -x /usr/bin/chromium ] || apt_install chromium
+  [ -x /usr/bin/chromium ] || die "/usr/bin/chromium is missing after installing the chromium package"
+}
+
 # npm ci in $1 when its lock file changed since the last install.
 npm_ci_if_needed() {
   local dir="$1" stamp="$1/node_modules/.accord-lock-stamp"

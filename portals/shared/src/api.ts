@@ -1,0 +1,117 @@
+// The HTTP API the session page needs: sign-in, the CSRF token, GraphQL.
+
+import type { PublicJwk } from "./device";
+
+/** An API error with its stable code (`UNAUTHENTICATED`, `FORBIDDEN`, …). */
+export class ApiError extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+    readonly status?: number,
+  ) {
+    super(message);
+    this.name = "ApiError";
+  }
+}
+
+export type SignedIn = { csrfToken: string; userId: string; orgId: string; role: string; expiresAt: string };
+
+export type JoinToken = { token: string; expiresAt: string; role: string; rooms: string[] };
+
+const JOIN_TOKEN = "mutation($s: UUID!, $k: JSON!) { joinToken(sessionId: $s, deviceKey: $k) { token expiresAt role rooms } }";
+
+type Fetch = typeof fetch;
+
+/** Talks to one Accord origin with the browser's session cookie. */
+export class Api {
+  private csrf: string | undefined;
+
+  constructor(
+    readonly baseUrl: string,
+    private readonly fetchImpl: Fetch = (...a) => fetch(...a),
+  ) {}
+
+  private url(path: string) {
+    return new URL(path, this.baseUrl).toString();
+  }
+
+  private async json(path: string, init: RequestInit): Promise<{ status: number; body: unknown }> {
+    let response: Response;
+    try {
+      response = await this.fetchImpl(this.url(path), { credentials: "same-origin", ...init });
+    } catch (e) {
+      throw new ApiError("NETWORK", `The server could not be reached (${e instanceof Error ? e.message : String(e)}).`);
+    }
+    const text = await response.text();
+    let body: unknown = null;
+    if (text) {
+      try {
+        body = JSON.parse(text);
+      } catch {
+        body = text;
+      }
+    }
+    return { status: response.status, body };
+  }
+
+  /** `POST /auth/sign-in`; remembers the CSRF token. */
+  async signIn(email: string, password: string, extra: { org?: string; totpCode?: string } = {}): Promise<SignedIn> {
+    const { status, body } = await this.json("/auth/sign-in", {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ email, password, ...extra }),
+    });
+    if (status !== 200) throw restError(status, body, "Sign-in failed.");
+    const s = body as SignedIn;
+    this.csrf = s.csrfToken;
+    return s;
+  }
+
+  /** `GET /auth/session`: who is signed in (null when nobody), and the CSRF token. */
+  async session(): Promise<SignedIn | null> {
+    const { status, body } = await this.json("/auth/session", { method: "GET" });
+    if (status === 401) return null;
+    if (status !== 200) throw restError(status, body, "Could not read the sign-in session.");
+    const s = body as SignedIn;
+    this.csrf = s.csrfToken;
+    return s;
+  }
+
+  /** `POST /auth/sign-out`. */
+  async signOut(): Promise<void> {
+    const csrf = await this.csrfToken();
+    await this.json("/auth/sign-out", { method: "POST", headers: { "x-csrf-token": csrf } });
+    this.csrf = undefined;
+  }
+
+  /** The CSRF token of the signed-in session (asked for once). */
+  async csrfToken(): Promise<string> {
+    if (this.csrf) return this.csrf;
+    const s = await this.session();
+    if (!s) throw new ApiError("UNAUTHENTICATED", "Sign in first.", 401);
+    return s.csrfToken;
+  }
+
+  /** Runs a GraphQL operation; throws the first error with its code. */
+  async graphql<T>(query: string, variables: Record<string, unknown> = {}): Promise<T> {
+    const headers: Record<string, string> = { "content-type": "application/json" };
+    if (/^\s*mutation\b/.test(query)) headers["x-csrf-token"] = await this.csrfToken();
+    const { status, body } = await this.json("/graphql", { method: "POST", headers, body: JSON.stringify({ query, variables }) });
+    const b = body as { data?: T; errors?: { message: string; extensions?: { code?: string } }[] } | null;
+    const first = b?.errors?.[0];
+    if (first) throw new ApiError(first.extensions?.code ?? "INTERNAL", first.message, status);
+    if (status !== 200 || !b || b.data === undefined) throw new ApiError("INTERNAL", `GraphQL answered ${status}.`, status);
+    return b.data;
+  }
+
+  /** A join token for this device's key. */
+  async joinToken(sessionId: string, deviceKey: PublicJwk): Promise<JoinToken> {
+    const data = await this.graphql<{ joinToken: JoinToken }>(JOIN_TOKEN, { s: sessionId, k: deviceKey });
+    return data.joinToken;
+  }
+}
+
+function restError(status: number, body: unknown, fallback: string): ApiError {
+  const e = (body as { error?: { code?: string; message?: string } } | null)?.error;
+  return new ApiError(e?.code ?? (status === 401 ? "UNAUTHENTICATED" : "INTERNAL"), e?.message ?? fallback, status);
+}

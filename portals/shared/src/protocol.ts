@@ -1,0 +1,251 @@
+// Generated from crates/sfu/src/protocol.rs by `accord protocol-types`. Do not edit.
+
+export type RoomId = { "kind": "lobby" } | { "kind": "main" } | { "kind": "caucus", "id": string };
+
+export type SessionRole = "mediator" | "party" | "observer";
+
+export type MediaSource = "microphone" | "camera" | "screen";
+
+export type ParticipantView = { 
+/**
+ * Who.
+ */
+id: string, 
+/**
+ * Their role in the session.
+ */
+role: SessionRole, 
+/**
+ * Where they are.
+ */
+room: RoomId, 
+/**
+ * Their audio is not forwarded.
+ */
+muted: boolean, 
+/**
+ * Hand raised.
+ */
+handRaised: boolean, 
+/**
+ * Sharing a screen.
+ */
+sharing: boolean, };
+
+export type RoomView = { 
+/**
+ * Which.
+ */
+id: RoomId, 
+/**
+ * Its name (`Main room`, `Lobby`, or the caucus's).
+ */
+name: string, 
+/**
+ * Milliseconds left on its timer, if one runs.
+ */
+timerRemainingMs: number | null, };
+
+export type TrackView = { 
+/**
+ * The m-line's `mid`.
+ */
+mid: string, 
+/**
+ * Whose media it carries.
+ */
+participant: string, 
+/**
+ * Which of their sources.
+ */
+source: MediaSource, };
+
+export type QualityView = { 
+/**
+ * Who.
+ */
+id: string, 
+/**
+ * What the SFU receives from them, kbit/s.
+ */
+receiveKbps: number, 
+/**
+ * What the SFU sends them, kbit/s.
+ */
+sendKbps: number, 
+/**
+ * Fraction of their packets lost on the way to the SFU (0 to 1).
+ */
+loss: number, 
+/**
+ * Round-trip time between the SFU and them, milliseconds.
+ */
+rttMs: number | null, 
+/**
+ * Interarrival jitter of what they send, milliseconds.
+ */
+jitterMs: number | null, };
+
+export type ClientMessage = { "type": "admit", 
+/**
+ * Who.
+ */
+participant: string, } | { "type": "deny", 
+/**
+ * Who.
+ */
+participant: string, 
+/**
+ * Shown to them.
+ */
+message: string | null, } | { "type": "createCaucus", 
+/**
+ * Its name, shown to those in it and to the mediator.
+ */
+name: string, } | { "type": "closeCaucus", 
+/**
+ * Which.
+ */
+room: RoomId, } | { "type": "move", 
+/**
+ * Who.
+ */
+participant: string, 
+/**
+ * Where.
+ */
+room: RoomId, } | { "type": "recallAll" } | { "type": "broadcast", 
+/**
+ * The text.
+ */
+text: string, } | { "type": "setTimer", 
+/**
+ * Which room.
+ */
+room: RoomId, 
+/**
+ * How long.
+ */
+seconds: number, } | { "type": "clearTimer", 
+/**
+ * Which room.
+ */
+room: RoomId, } | { "type": "mute", 
+/**
+ * Who.
+ */
+participant: string, } | { "type": "askUnmute", 
+/**
+ * Who.
+ */
+participant: string, } | { "type": "remove", 
+/**
+ * Who.
+ */
+participant: string, } | { "type": "lock", 
+/**
+ * Locked or not.
+ */
+locked: boolean, } | { "type": "setMuted", 
+/**
+ * Muted or not.
+ */
+muted: boolean, } | { "type": "setHand", 
+/**
+ * Raised or not.
+ */
+raised: boolean, } | { "type": "setSharing", 
+/**
+ * Sharing or not.
+ */
+sharing: boolean, } | { "type": "chat", 
+/**
+ * The text.
+ */
+text: string, } | { "type": "offer", 
+/**
+ * The SDP.
+ */
+sdp: string, } | { "type": "answer", 
+/**
+ * The SDP.
+ */
+sdp: string, };
+
+export type ServerMessage = { "type": "state", 
+/**
+ * The recipient.
+ */
+you: string, 
+/**
+ * Whether the session is locked.
+ */
+locked: boolean, 
+/**
+ * Visible rooms.
+ */
+rooms: Array<RoomView>, 
+/**
+ * Visible participants.
+ */
+participants: Array<ParticipantView>, } | { "type": "knock", 
+/**
+ * Who.
+ */
+participant: string, } | { "type": "denied", 
+/**
+ * The mediator's message, if any.
+ */
+message: string | null, } | { "type": "removed" } | { "type": "mutedByMediator" } | { "type": "unmuteRequested" } | { "type": "broadcast", 
+/**
+ * The text.
+ */
+text: string, } | { "type": "chat", 
+/**
+ * Who wrote it.
+ */
+from: string, 
+/**
+ * The text.
+ */
+text: string, } | { "type": "timerWarning", 
+/**
+ * The room.
+ */
+room: RoomId, } | { "type": "timerExpired", 
+/**
+ * The room.
+ */
+room: RoomId, } | { "type": "error", 
+/**
+ * Stable code: `TOO_LARGE`, `MALFORMED`, `INVALID`, `FORBIDDEN`, `NOT_FOUND`, `CONFLICT`.
+ */
+code: string, 
+/**
+ * For a person.
+ */
+message: string, } | { "type": "answer", 
+/**
+ * The SDP.
+ */
+sdp: string, } | { "type": "offer", 
+/**
+ * The SDP.
+ */
+sdp: string, } | { "type": "tracks", 
+/**
+ * One per m-line the server sends on.
+ */
+tracks: Array<TrackView>, } | { "type": "speaker", 
+/**
+ * The loudest participant over the last moment.
+ */
+participant: string | null, } | { "type": "stats", 
+/**
+ * One per connected participant with media.
+ */
+participants: Array<QualityView>, };
+
+export type Challenge = { type: "challenge"; nonce: string };
+
+export type Hello = { type: "hello"; token: string; deviceKey: JsonWebKey; signature: string };
