@@ -1,11 +1,8 @@
 //! Bots against the real app: a mediator and two parties join a session,
 //! the parties wait in the lobby (and receive nothing there), the mediator
 //! admits them, and each bot then receives the others' tagged audio and video;
-//! also with each party admitted the moment they knock.
-//!
-//! IGNORED until the SFU's media path (str0m, RTP forwarding) lands: without
-//! it the server never answers the bots' offers. Run it with
-//! `cargo test -p accord-loadgen --test media -- --ignored`.
+//! also with each party admitted the moment they knock; and caucus isolation
+//! at the packet level while the mediator moves the parties around under load.
 
 use std::time::Duration;
 
@@ -78,6 +75,10 @@ async fn world() -> anyhow::Result<World> {
 
 /// Asks for a join token for a fresh device key and joins with it.
 async fn join(w: &World, client: &Client) -> anyhow::Result<Bot> {
+    join_with_log(w, client, 0).await
+}
+
+async fn join_with_log(w: &World, client: &Client, arrival_log: usize) -> anyhow::Result<Bot> {
     let key = device::generate();
     let data = client
         .ok(
@@ -89,6 +90,7 @@ async fn join(w: &World, client: &Client) -> anyhow::Result<Bot> {
     let mut config = BotConfig::new(url::Url::parse(&format!("ws://{}", w.app.addr))?, w.session);
     config.video_kbps = 500;
     config.step_timeout = Duration::from_secs(15);
+    config.arrival_log = arrival_log;
     Ok(Bot::join(config, token, key).await?)
 }
 
@@ -206,6 +208,168 @@ async fn three_bots(admit_after: Duration) -> anyhow::Result<()> {
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
+    for bot in parties {
+        bot.close().await;
+    }
+    mediator.close().await;
+    Ok(())
+}
+
+/// Rooms over time, with the uncertainty of each move: from the command's
+/// sending to the mediator's confirming `state`, either room is possible.
+#[derive(Debug, Default)]
+struct Whereabouts {
+    /// (command sent ns, confirmed ns, room before, room after)
+    moves: Vec<(u64, u64, String, String)>,
+}
+
+impl Whereabouts {
+    fn possible(&self, t: u64) -> Vec<String> {
+        let mut room = "main".to_owned();
+        for (sent, confirmed, before, after) in &self.moves {
+            if t < *sent {
+                break;
+            }
+            if t <= *confirmed {
+                return vec![before.clone(), after.clone()];
+            }
+            room = after.clone();
+        }
+        vec![room]
+    }
+
+    fn breakpoints(&self) -> impl Iterator<Item = u64> + '_ {
+        self.moves.iter().flat_map(|(s, c, _, _)| [*s, *c + 1])
+    }
+}
+
+fn room_key(room: &Value) -> String {
+    match room["kind"].as_str() {
+        Some("caucus") => format!("caucus:{}", room["id"].as_str().unwrap_or("")),
+        Some(k) => k.to_owned(),
+        None => room.to_string(),
+    }
+}
+
+/// Packet-level caucus isolation with real peers: the parties are moved
+/// between two caucuses and the main room again and again while everyone
+/// publishes; no packet may reach someone who could not have shared a room
+/// with its sender at any instant between its sending and its arrival.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_packet_crosses_between_rooms_while_parties_are_moved() -> anyhow::Result<()> {
+    let w = world().await?;
+    let mediator = join_with_log(&w, &w.mediator, 200_000).await?;
+    mediator.connected(Duration::from_secs(10)).await?;
+    let mut knocks = mediator.messages();
+    let mut parties = Vec::new();
+    for client in &w.parties {
+        let party = join_with_log(&w, client, 200_000).await?;
+        let knock = knocks
+            .next_of_type("knock", Duration::from_secs(15))
+            .await?;
+        mediator
+            .send(&json!({ "type": "admit", "participant": knock["participant"] }))
+            .await?;
+        party.connected(Duration::from_secs(10)).await?;
+        parties.push(party);
+    }
+    let mut states = mediator.messages();
+    for name in ["A", "B"] {
+        mediator
+            .send(&json!({ "type": "createCaucus", "name": name }))
+            .await?;
+    }
+    let state = states
+        .wait_for(Duration::from_secs(10), |m| {
+            m["type"] == "state" && m["rooms"].as_array().is_some_and(|r| r.len() >= 4)
+        })
+        .await?;
+    let caucuses: Vec<Value> = state["rooms"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|r| r["id"]["kind"] == "caucus")
+        .map(|r| r["id"].clone())
+        .collect();
+    assert_eq!(caucuses.len(), 2);
+    // Everyone hears everyone before the moves start.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+
+    let ids: Vec<Uuid> = parties.iter().map(Bot::participant).collect();
+    let mut whereabouts: std::collections::HashMap<Uuid, Whereabouts> =
+        ids.iter().map(|id| (*id, Whereabouts::default())).collect();
+    let mut current: std::collections::HashMap<Uuid, String> =
+        ids.iter().map(|id| (*id, "main".to_owned())).collect();
+    let plan = [
+        (0, caucuses[0].clone()),
+        (1, caucuses[1].clone()),
+        (0, caucuses[1].clone()),
+        (1, json!({"kind": "main"})),
+        (0, json!({"kind": "main"})),
+        (1, caucuses[0].clone()),
+        (0, caucuses[0].clone()),
+        (1, caucuses[1].clone()),
+        (0, json!({"kind": "main"})),
+        (1, caucuses[0].clone()),
+    ];
+    for (step, (who, room)) in plan.iter().enumerate() {
+        let id = ids[*who];
+        let mut confirmations = mediator.messages();
+        let sent = accord_loadgen::tag::now_ns();
+        mediator
+            .send(&json!({ "type": "move", "participant": id, "room": room }))
+            .await?;
+        let key = room_key(room);
+        confirmations
+            .wait_for(Duration::from_secs(10), |m| {
+                m["type"] == "state"
+                    && m["participants"].as_array().is_some_and(|ps| {
+                        ps.iter()
+                            .any(|p| p["id"] == id.to_string() && room_key(&p["room"]) == key)
+                    })
+            })
+            .await?;
+        let confirmed = accord_loadgen::tag::now_ns();
+        let before = current.insert(id, key.clone()).unwrap_or_default();
+        whereabouts
+            .get_mut(&id)
+            .map(|w| w.moves.push((sent, confirmed, before, key)));
+        tokio::time::sleep(Duration::from_millis(250 + 97 * step as u64)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+
+    let mediator_id = mediator.participant();
+    let main_only = Whereabouts::default();
+    let place = |id: Uuid| whereabouts.get(&id).unwrap_or(&main_only);
+    let bots: Vec<&Bot> = std::iter::once(&mediator).chain(parties.iter()).collect();
+    let mut checked = 0usize;
+    let mut crossings = Vec::new();
+    for bot in &bots {
+        let me = bot.participant();
+        for a in bot.arrivals() {
+            let (from, to) = (a.sent_ns, a.arrived_ns.max(a.sent_ns));
+            let instants: Vec<u64> = std::iter::once(from)
+                .chain(place(me).breakpoints().chain(place(a.sender).breakpoints()))
+                .filter(|t| *t >= from && *t <= to)
+                .collect();
+            let together = instants.iter().any(|t| {
+                let mine = place(me).possible(*t);
+                place(a.sender)
+                    .possible(*t)
+                    .iter()
+                    .any(|r| mine.contains(r))
+            });
+            if !together {
+                crossings.push((me == mediator_id, me, a.sender, a.source, a.sent_ns));
+            }
+            checked += 1;
+        }
+    }
+    assert!(
+        crossings.is_empty(),
+        "packets crossed rooms: {crossings:#?}"
+    );
+    assert!(checked > 2_000, "only {checked} packets were checked");
     for bot in parties {
         bot.close().await;
     }
