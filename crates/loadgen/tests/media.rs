@@ -331,9 +331,9 @@ async fn no_packet_crosses_between_rooms_while_parties_are_moved() -> anyhow::Re
             .await?;
         let confirmed = accord_loadgen::tag::now_ns();
         let before = current.insert(id, key.clone()).unwrap_or_default();
-        whereabouts
-            .get_mut(&id)
-            .map(|w| w.moves.push((sent, confirmed, before, key)));
+        if let Some(w) = whereabouts.get_mut(&id) {
+            w.moves.push((sent, confirmed, before, key));
+        }
         tokio::time::sleep(Duration::from_millis(250 + 97 * step as u64)).await;
     }
     tokio::time::sleep(Duration::from_millis(500)).await;
