@@ -208,6 +208,24 @@ async fn three_bots(admit_after: Duration) -> anyhow::Result<()> {
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
+    // The node's totals saw the forwarding; the exposition names nobody.
+    let metrics = reqwest::get(format!("http://{}/metrics", w.app.addr))
+        .await?
+        .text()
+        .await?;
+    let forwarded: u64 = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("accord_sfu_rtp_packets_forwarded_total "))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    assert!(forwarded > 100, "{metrics}");
+    assert!(
+        metrics.contains("accord_sfu_peer_connections 3"),
+        "{metrics}"
+    );
+    for id in &ids {
+        assert!(!metrics.contains(&id.to_string()), "{metrics}");
+    }
     for bot in parties {
         bot.close().await;
     }

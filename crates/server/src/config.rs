@@ -50,6 +50,27 @@ pub struct SfuSection {
     /// this host's primary address (and loopback) when bound to all interfaces.
     #[serde(default)]
     pub public_ips: Vec<std::net::IpAddr>,
+    /// TURN relays for clients whose network blocks UDP to the media port.
+    #[serde(default)]
+    pub turn: Option<TurnSection>,
+}
+
+/// coturn with `use-auth-secret`: clients get time-limited credentials.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TurnSection {
+    /// `turn:host:3478?transport=udp`, `turns:host:5349?transport=tcp`, `stun:…`.
+    pub urls: Vec<String>,
+    /// coturn's `static-auth-secret`.
+    #[serde(serialize_with = "redacted")]
+    pub secret: SecretString,
+    /// How long credentials stay valid (default one hour).
+    #[serde(default = "default_turn_ttl")]
+    pub ttl_seconds: u64,
+}
+
+fn default_turn_ttl() -> u64 {
+    3600
 }
 
 impl Default for SfuSection {
@@ -57,6 +78,7 @@ impl Default for SfuSection {
         SfuSection {
             udp_bind: SocketAddr::from(([0, 0, 0, 0], 3479)),
             public_ips: Vec::new(),
+            turn: None,
         }
     }
 }

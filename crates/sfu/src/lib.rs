@@ -13,4 +13,5 @@ pub mod metrics;
 pub mod protocol;
 pub mod session;
 pub mod signaling;
+pub mod turn;
 pub mod udp;

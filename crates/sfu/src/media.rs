@@ -41,12 +41,14 @@ const SPEECH_THRESHOLD: f32 = -50.0;
 const SPEECH_MEMORY: Duration = Duration::from_millis(1000);
 
 /// Where clients reach the media port.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct MediaConfig {
     /// Host candidates on the one UDP port: an address per public IP.
     pub udp_candidates: Vec<SocketAddr>,
     /// Passive ICE-TCP candidates on the one TCP port.
     pub tcp_candidates: Vec<SocketAddr>,
+    /// TURN relays handed to clients, if any.
+    pub turn: Option<crate::turn::TurnConfig>,
 }
 
 /// Something for the driver to do.

@@ -363,11 +363,33 @@ pub enum ServerMessage {
         /// The loudest participant over the last moment.
         participant: Option<ParticipantId>,
     },
+    /// Right after joining: the ICE servers to give the peer connection
+    /// (TURN with time-limited credentials when configured; may be empty).
+    IceServers {
+        /// As `RTCIceServer`s.
+        servers: Vec<IceServer>,
+    },
     /// For mediators: link quality of everyone in the session, every few seconds.
     Stats {
         /// One per connected participant with media.
         participants: Vec<QualityView>,
     },
+}
+
+/// One ICE server, shaped like WebRTC's `RTCIceServer`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct IceServer {
+    /// `stun:`, `turn:` or `turns:` URLs.
+    pub urls: Vec<String>,
+    /// TURN username (`<expiry>:<participant>`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub username: Option<String>,
+    /// TURN password.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub credential: Option<String>,
 }
 
 /// What a participant publishes on one m-line.
@@ -423,6 +445,7 @@ pub fn typescript() -> String {
         RoomId::decl(&cfg),
         SessionRole::decl(&cfg),
         MediaSource::decl(&cfg),
+        IceServer::decl(&cfg),
         ParticipantView::decl(&cfg),
         RoomView::decl(&cfg),
         TrackView::decl(&cfg),

@@ -381,6 +381,14 @@ async fn connection(hub: Hub, session: Uuid, mut socket: WebSocket) {
         Err(_) => return close(&mut socket, Refusal::Internal).await,
     }
     tracing::info!(session = %session, participant = %who, "joined");
+    let servers = match &hub.inner.media.config.turn {
+        Some(turn) => turn.ice_servers(who, chrono::Utc::now().timestamp().max(0) as u64),
+        None => Vec::new(),
+    };
+    if !send(&mut socket, &ServerMessage::IceServers { servers }).await {
+        let _ = events.send(Event::Gone { who, connection });
+        return;
+    }
     loop {
         tokio::select! {
             frame = socket.recv() => match frame {

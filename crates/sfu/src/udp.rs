@@ -120,8 +120,17 @@ impl MediaSocket {
             config: Arc::new(MediaConfig {
                 udp_candidates,
                 tcp_candidates: Vec::new(),
+                turn: None,
             }),
         })
+    }
+
+    /// Hands clients these TURN relays (with credentials) as ICE servers.
+    pub fn with_turn(mut self, turn: crate::turn::TurnConfig) -> Self {
+        let mut config = (*self.config).clone();
+        config.turn = Some(turn);
+        self.config = Arc::new(config);
+        self
     }
 
     /// Reads the socket for ever, handing datagrams to their sessions. A full

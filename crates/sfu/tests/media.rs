@@ -101,6 +101,7 @@ impl World {
         let config = Arc::new(MediaConfig {
             udp_candidates: vec![server],
             tcp_candidates: vec![],
+            turn: None,
         });
         World {
             start,

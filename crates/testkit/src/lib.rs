@@ -29,6 +29,8 @@ use sqlx::Connection as _;
 
 /// The password [`TestApp::member`] gives every account.
 pub const PASSWORD: &str = "test-password-0123";
+/// The secret the test app shares with its (imaginary) TURN relay.
+pub const TURN_SECRET: &str = "accord-test-turn-secret";
 
 fn cluster_url() -> String {
     std::env::var("ACCORD_TEST_DATABASE_URL")
@@ -233,7 +235,15 @@ async fn spawn_on(
         portal_dir: None,
     };
     let media =
-        accord_sfu::udp::MediaSocket::bind(std::net::SocketAddr::from(([127, 0, 0, 1], 0)), &[])?;
+        accord_sfu::udp::MediaSocket::bind(std::net::SocketAddr::from(([127, 0, 0, 1], 0)), &[])?
+            .with_turn(accord_sfu::turn::TurnConfig {
+                urls: vec![
+                    "stun:turn.accord.test:3478".into(),
+                    "turn:turn.accord.test:3478?transport=udp".into(),
+                ],
+                secret: TURN_SECRET.into(),
+                ttl_seconds: 600,
+            });
     let media_addr = media.local;
     let state = AppState::new(
         db.app.clone(),

@@ -6,6 +6,20 @@ export type SessionRole = "mediator" | "party" | "observer";
 
 export type MediaSource = "microphone" | "camera" | "screen";
 
+export type IceServer = { 
+/**
+ * `stun:`, `turn:` or `turns:` URLs.
+ */
+urls: Array<string>, 
+/**
+ * TURN username (`<expiry>:<participant>`).
+ */
+username?: string, 
+/**
+ * TURN password.
+ */
+credential?: string, };
+
 export type ParticipantView = { 
 /**
  * Who.
@@ -240,7 +254,11 @@ tracks: Array<TrackView>, } | { "type": "speaker",
 /**
  * The loudest participant over the last moment.
  */
-participant: string | null, } | { "type": "stats", 
+participant: string | null, } | { "type": "iceServers", 
+/**
+ * As `RTCIceServer`s.
+ */
+servers: Array<IceServer>, } | { "type": "stats", 
 /**
  * One per connected participant with media.
  */

@@ -168,6 +168,7 @@ export class SessionClient {
   private local: MediaStream | undefined;
   private screenTrack: MediaStreamTrack | null = null;
   private pc: RTCPeerConnection | undefined;
+  private iceServers: RTCIceServer[] = [];
   private senders: { mic: RTCRtpTransceiver; camera: RTCRtpTransceiver; screen: RTCRtpTransceiver } | undefined;
   private sdpChain: Promise<void> = Promise.resolve();
   private tracksByMid = new Map<string, TrackView>();
@@ -401,6 +402,11 @@ export class SessionClient {
           pending?.resolve();
         }
         break;
+      case "iceServers":
+        // Sent right after joining, before the first state: the relays (with
+        // time-limited credentials) the peer connection may use.
+        this.iceServers = m.servers;
+        break;
       case "offer":
       case "answer":
         this.applySdp(generation, m);
@@ -466,7 +472,12 @@ export class SessionClient {
 
   private startMedia(generation: number) {
     this.teardownPeer();
-    const pc = new RTCPeerConnection({ bundlePolicy: "max-bundle", rtcpMuxPolicy: "require", ...this.options.rtc });
+    const pc = new RTCPeerConnection({
+      bundlePolicy: "max-bundle",
+      rtcpMuxPolicy: "require",
+      ...(this.iceServers.length > 0 ? { iceServers: this.iceServers } : {}),
+      ...this.options.rtc,
+    });
     this.pc = pc;
     const local = this.local;
     const streams = local ? [local] : [];

@@ -74,6 +74,43 @@ async fn closed_with(ws: &mut Ws) -> anyhow::Result<(u16, String)> {
 }
 
 #[tokio::test]
+async fn joining_hands_out_turn_credentials_in_coturns_format() -> anyhow::Result<()> {
+    let w = world().await?;
+    let d = device();
+    let mut ws = connect(
+        &w.app,
+        &w.session,
+        &token(&w.party, &w.session, &d).await?,
+        &d,
+        &d,
+    )
+    .await?;
+    // First, before any state: the peer connection needs them from the start.
+    let Message::Text(first) = next(&mut ws).await? else {
+        anyhow::bail!("expected a text frame");
+    };
+    let m: Value = serde_json::from_str(&first)?;
+    assert_eq!(m["type"], "iceServers", "{m}");
+    let servers = m["servers"].as_array().unwrap();
+    assert_eq!(servers[0]["urls"], json!(["stun:turn.accord.test:3478"]));
+    assert!(servers[0].get("username").is_none());
+    let username = servers[1]["username"].as_str().unwrap();
+    let (expiry, who) = username.split_once(':').unwrap();
+    let state = json_of_type(&mut ws, "state").await?;
+    assert_eq!(who, state["you"].as_str().unwrap());
+    let expiry: u64 = expiry.parse()?;
+    let now = chrono::Utc::now().timestamp() as u64;
+    assert!(
+        expiry > now + 590 && expiry <= now + 600,
+        "{expiry} vs {now}"
+    );
+    let (_, expected) =
+        accord_sfu::turn::credentials(accord_testkit::TURN_SECRET.as_bytes(), who.parse()?, expiry);
+    assert_eq!(servers[1]["credential"], expected.as_str());
+    Ok(())
+}
+
+#[tokio::test]
 async fn a_party_knocks_and_the_mediator_admits_them() -> anyhow::Result<()> {
     let w = world().await?;
     let (md, pd) = (device(), device());
