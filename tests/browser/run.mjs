@@ -144,21 +144,15 @@ async function signInHttp(base, email) {
 async function startServer() {
   if (!existsSync(ACCORD)) throw new Error(`${ACCORD} is missing: cargo build -p accord-server --bin accord`);
   if (!existsSync(join(PORTAL, "index.html"))) throw new Error(`${PORTAL} is missing: npm --prefix portals/shared run build`);
-  try {
-    return await startServerWith(true);
-  } catch (e) {
-    // A server without the [sfu] section refuses the key by name.
-    if (!/unknown field.*`?sfu`?|sfu.*unknown/i.test(String(e.message))) throw e;
-    log("this accord has no [sfu] configuration section: starting it without ACCORD__SFU__* (media may not work)");
-    return startServerWith(false);
-  }
+  return startServerWith();
 }
 
-async function startServerWith(sfuSettings) {
+async function startServerWith() {
   const database = `accord_test_browser_${Date.now().toString(36)}${Math.random().toString(36).slice(2, 8)}`;
   const port = await freeTcpPort();
   const mediaIp = primaryIpv4();
   const udpPort = await freeUdpPort(mediaIp);
+  const tcpMediaPort = await freeTcpPort();
   const work = mkdtempSync(join(tmpdir(), "accord-browser-"));
   const base = `http://127.0.0.1:${port}`;
   const env = {
@@ -176,7 +170,8 @@ async function startServerWith(sfuSettings) {
     ACCORD__LOG__FILTER: process.env.ACCORD_BROWSER_LOG ?? "info",
     ACCORD__LOG__JSON: "false",
   };
-  if (sfuSettings) env.ACCORD__SFU__UDP_BIND = `${mediaIp}:${udpPort}`;
+  env.ACCORD__SFU__UDP_BIND = `${mediaIp}:${udpPort}`;
+  env.ACCORD__SFU__TCP_BIND = `${mediaIp}:${tcpMediaPort}`;
   const logFile = join(work, "server.log");
   let output = "";
   const child = spawn(ACCORD, ["dev"], { cwd: work, env, stdio: ["ignore", "pipe", "pipe"] });

@@ -232,6 +232,7 @@ async fn serve(config: &Config, parts: Parts) -> anyhow::Result<()> {
         tracing::info!(
             address = %media.local,
             candidates = ?media.config.udp_candidates,
+            tcp = ?media.tcp_local,
             "media port open"
         );
         state = state.with_sfu(accord_sfu::signaling::Hub::new(db, api.join_keys, media));

@@ -50,6 +50,10 @@ pub struct SfuSection {
     /// this host's primary address (and loopback) when bound to all interfaces.
     #[serde(default)]
     pub public_ips: Vec<std::net::IpAddr>,
+    /// The TCP address for ICE-TCP, where networks block UDP (open it to
+    /// clients too); unset: no ICE-TCP.
+    #[serde(default)]
+    pub tcp_bind: Option<SocketAddr>,
     /// TURN relays for clients whose network blocks UDP to the media port.
     #[serde(default)]
     pub turn: Option<TurnSection>,
@@ -78,6 +82,7 @@ impl Default for SfuSection {
         SfuSection {
             udp_bind: SocketAddr::from(([0, 0, 0, 0], 3479)),
             public_ips: Vec::new(),
+            tcp_bind: Some(SocketAddr::from(([0, 0, 0, 0], 3479))),
             turn: None,
         }
     }

@@ -31,6 +31,9 @@ use crate::session::Routes;
 
 /// At most one keyframe request per second to a publisher's stream.
 pub const KEYFRAME_INTERVAL: Duration = Duration::from_secs(1);
+/// How soon a keyframe request is retried when the publisher's stream has
+/// not started yet.
+const KEYFRAME_RETRY: Duration = Duration::from_millis(200);
 /// How often the active speaker of each room is decided.
 pub const SPEAKER_INTERVAL: Duration = Duration::from_millis(400);
 /// How often mediators get link quality.
@@ -112,40 +115,81 @@ impl MediaError {
     }
 }
 
-/// Rewrites one outgoing stream's sequence numbers so that it stays
-/// contiguous across pauses (moves) and publisher restarts.
+/// Rewrites one outgoing stream's sequence numbers and timestamps so that it
+/// stays continuous across pauses (moves) and publisher restarts: a
+/// restarted publisher starts from new random ones, which a receiver's
+/// jitter buffer would take for a stream from the past or far future.
 #[derive(Debug, Default, Clone, Copy)]
 struct Rewrite {
-    /// (incoming SSRC, first incoming seq of the run, outgoing seq it maps to)
-    run: Option<(Ssrc, u64, u64)>,
+    /// The current run: incoming SSRC, first incoming seq, the outgoing seq it
+    /// maps to, and the offset added (wrapping) to incoming timestamps.
+    run: Option<Run>,
     /// Highest outgoing seq written.
     max_out: u64,
+    /// The last outgoing timestamp and when it was written.
+    last_time: Option<(u32, Instant)>,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Run {
+    ssrc: Ssrc,
+    base_in: u64,
+    base_out: u64,
+    time_offset: u32,
 }
 
 impl Rewrite {
-    /// The outgoing sequence number for an incoming one, or `None` for a late
-    /// packet from before the run (dropped: the receiver has moved on).
-    fn map(&mut self, ssrc: Ssrc, seq: u64) -> Option<u64> {
-        let out = match self.run {
-            Some((s, base_in, base_out)) if s == ssrc => {
-                if seq < base_in {
+    /// The outgoing sequence number and timestamp for an incoming packet, or
+    /// `None` for a late packet from before the run (dropped: the receiver
+    /// has moved on). `clock_rate` is the codec's (48 kHz, 90 kHz).
+    fn map(
+        &mut self,
+        ssrc: Ssrc,
+        seq: u64,
+        time: u32,
+        now: Instant,
+        clock_rate: u32,
+    ) -> Option<(u64, u32)> {
+        let run = match self.run {
+            Some(run) if run.ssrc == ssrc => {
+                if seq < run.base_in {
                     return None;
                 }
-                base_out + (seq - base_in)
+                run
             }
             _ => {
-                let base_out = self.max_out + 1;
-                self.run = Some((ssrc, seq, base_out));
-                base_out
+                // Continue the outgoing clock from where it stopped, advanced
+                // by the time that passed.
+                let time_offset = match self.last_time {
+                    Some((last, at)) => {
+                        let elapsed = now.saturating_duration_since(at).as_secs_f64();
+                        let ticks = ((elapsed * f64::from(clock_rate)) as u32).max(1);
+                        last.wrapping_add(ticks).wrapping_sub(time)
+                    }
+                    None => 0,
+                };
+                let run = Run {
+                    ssrc,
+                    base_in: seq,
+                    base_out: self.max_out + 1,
+                    time_offset,
+                };
+                self.run = Some(run);
+                run
             }
         };
+        let out = run.base_out + (seq - run.base_in);
         // Stay far below 2^16 rollovers the receiver could not follow.
         if out > self.max_out + 30_000 {
             self.run = None;
             return None;
         }
+        let out_time = time.wrapping_add(run.time_offset);
+        if out >= self.max_out {
+            self.last_time = Some((out_time, now));
+        }
         self.max_out = self.max_out.max(out);
-        Some(out)
+        Some((out, out_time))
     }
 
     /// The next packet starts a new run (the route was interrupted).
@@ -250,6 +294,12 @@ impl Peer {
         self.deferred_keyframes.remove(&mid);
         let mut api = self.rtc.direct_api();
         let Some(stream) = api.stream_rx_by_mid(mid, None) else {
+            // The publisher's stream is not known yet (no packet so far):
+            // try again shortly rather than forget the request.
+            if let Some(soon) = now.checked_sub(KEYFRAME_INTERVAL - KEYFRAME_RETRY) {
+                self.asked_keyframe.insert(mid, soon);
+                self.deferred_keyframes.insert(mid);
+            }
             return false;
         };
         stream.request_keyframe(kind);
@@ -827,6 +877,11 @@ impl Media {
         let (ssrc, seq, time, marker) =
             (header.ssrc, *packet.seq_no, header.timestamp, header.marker);
         let nackable = source != MediaSource::Microphone;
+        let clock_rate = if source == MediaSource::Microphone {
+            48_000
+        } else {
+            90_000
+        };
         for (receiver, sources) in self.routes.receivers(sender) {
             if !sources.allows(source) {
                 continue;
@@ -852,7 +907,8 @@ impl Media {
                     pt
                 }
             };
-            let Some(out_seq) = track.rewrite.map(ssrc, seq) else {
+            let Some((out_seq, out_time)) = track.rewrite.map(ssrc, seq, time, now, clock_rate)
+            else {
                 continue;
             };
             let mut api = peer.rtc.direct_api();
@@ -863,7 +919,7 @@ impl Media {
                 RtpWrite::new(
                     pt,
                     SeqNo::from(out_seq),
-                    time,
+                    out_time,
                     packet.timestamp,
                     packet.payload.clone(),
                 )
@@ -1037,4 +1093,37 @@ pub fn stun_local_ufrag(datagram: &[u8]) -> Option<&str> {
 
 fn short(text: &str) -> String {
     text.chars().take(200).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_restarted_publisher_continues_the_receivers_sequence_and_clock() {
+        let t0 = Instant::now();
+        let mut r = Rewrite::default();
+        let (a, b) = (Ssrc::from(1), Ssrc::from(2));
+        assert_eq!(r.map(a, 100, 1_000, t0, 90_000), Some((1, 1_000)));
+        assert_eq!(r.map(a, 101, 4_000, t0, 90_000), Some((2, 4_000)));
+        // Reordered within the run: mapped, not dropped.
+        assert_eq!(r.map(a, 103, 10_000, t0, 90_000), Some((4, 10_000)));
+        assert_eq!(r.map(a, 102, 7_000, t0, 90_000), Some((3, 7_000)));
+        // The publisher restarts with new random numbers 100 ms later.
+        let t1 = t0 + Duration::from_millis(100);
+        let (seq, time) = r.map(b, 40_000, 3_000_000_000, t1, 90_000).unwrap();
+        assert_eq!(seq, 5);
+        assert_eq!(time, 10_000 + 9_000);
+        assert_eq!(
+            r.map(b, 40_001, 3_000_003_000, t1, 90_000),
+            Some((6, 22_000))
+        );
+        // A loss within the run stays a gap, so the receiver can NACK it.
+        assert_eq!(
+            r.map(b, 40_004, 3_000_012_000, t1, 90_000),
+            Some((9, 31_000))
+        );
+        // Packets from before the run began are dropped.
+        assert_eq!(r.map(b, 39_999, 2_999_997_000, t1, 90_000), None);
+    }
 }

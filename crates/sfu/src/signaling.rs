@@ -480,9 +480,11 @@ async fn run_session(
                 if n == 0 {
                     break;
                 }
-                let local = task.hub.inner.media.local;
+                let media = &task.hub.inner.media;
+                let (udp, tcp) = (media.local, media.tcp_local.unwrap_or(media.local));
                 for d in batch.drain(..) {
-                    task.media.handle_datagram(d.at, Protocol::Udp, d.source, local, &d.data);
+                    let local = if d.proto == Protocol::Tcp { tcp } else { udp };
+                    task.media.handle_datagram(d.at, d.proto, d.source, local, &d.data);
                 }
             }
             () = sleep => {
@@ -646,6 +648,9 @@ impl SessionTask {
 
     fn media_output(&mut self, output: MediaOutput) {
         match output {
+            MediaOutput::Transmit(t) if t.proto == Protocol::Tcp => {
+                self.hub.inner.demux.send_tcp(t.destination, &t.contents);
+            }
             MediaOutput::Transmit(t) => {
                 // A full socket buffer drops the datagram, as the network would.
                 let _ = self

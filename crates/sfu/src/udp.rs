@@ -1,9 +1,11 @@
-//! The one UDP port every peer connection shares.
+//! The one UDP port every peer connection shares, and the one TCP port for
+//! ICE-TCP (RFC 6544, frames as in RFC 4571) where networks block UDP.
 //!
-//! One task reads the socket and hands each datagram to the session that owns
-//! it: by source address once known, else by the ICE username of the STUN
-//! request that opened it (a hash lookup either way, never a scan). Sessions
-//! send on the same socket directly.
+//! One task reads the UDP socket and hands each datagram to the session that
+//! owns it: by source address once known, else by the ICE username of the
+//! STUN request that opened it (a hash lookup either way, never a scan).
+//! Sessions send on the same socket directly. Each TCP connection gets a task
+//! that reads frames the same way and a writer that sessions send frames to.
 
 use std::collections::HashMap;
 use std::io;
@@ -11,7 +13,9 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr, UdpSocket as StdUdpSocket};
 use std::sync::{Arc, RwLock};
 use std::time::Instant;
 
-use tokio::net::UdpSocket;
+use str0m::net::Protocol;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream, UdpSocket};
 use tokio::sync::mpsc;
 use uuid::Uuid;
 
@@ -20,11 +24,18 @@ use crate::media::{stun_local_ufrag, MediaConfig};
 /// Largest datagram read; WebRTC keeps well under the path MTU.
 const MAX_DATAGRAM: usize = 2048;
 
-/// A datagram for a session.
+/// How long a TCP connection may take to send its first (STUN) frame.
+const TCP_FIRST_FRAME: std::time::Duration = std::time::Duration::from_secs(10);
+/// Frames queued for one TCP peer before new ones are dropped.
+const TCP_QUEUE: usize = 512;
+
+/// A datagram (or ICE-TCP frame) for a session.
 #[derive(Debug)]
 pub struct Datagram {
     /// When it was read.
     pub at: Instant,
+    /// UDP, or TCP for a frame of an ICE-TCP connection.
+    pub proto: Protocol,
     /// From where.
     pub source: SocketAddr,
     /// The bytes.
@@ -37,6 +48,7 @@ pub struct Demux {
     ufrags: RwLock<HashMap<String, Uuid>>,
     addrs: RwLock<HashMap<SocketAddr, Uuid>>,
     sessions: RwLock<HashMap<Uuid, mpsc::Sender<Datagram>>>,
+    tcp: RwLock<HashMap<SocketAddr, mpsc::Sender<Vec<u8>>>>,
 }
 
 impl Demux {
@@ -56,6 +68,21 @@ impl Demux {
         let mut map = write(&self.addrs);
         for a in addrs {
             map.remove(a);
+        }
+    }
+
+    /// Sends a frame on the ICE-TCP connection from `peer`, if it is open;
+    /// a full queue drops it, as a congested network would.
+    pub fn send_tcp(&self, peer: SocketAddr, frame: &[u8]) {
+        if let Some(tx) = read(&self.tcp).get(&peer) {
+            let _ = tx.try_send(frame.to_vec());
+        }
+    }
+
+    fn deliver(&self, session: Uuid, datagram: Datagram) {
+        let inbox = read(&self.sessions).get(&session).cloned();
+        if let Some(inbox) = inbox {
+            let _ = inbox.try_send(datagram);
         }
     }
 
@@ -85,6 +112,9 @@ pub struct MediaSocket {
     pub socket: Arc<UdpSocket>,
     /// Where it is bound.
     pub local: SocketAddr,
+    /// The ICE-TCP listener's address, if one is bound.
+    pub tcp_local: Option<SocketAddr>,
+    tcp: Option<Arc<std::sync::Mutex<Option<std::net::TcpListener>>>>,
     /// The candidates announced to clients.
     pub config: Arc<MediaConfig>,
 }
@@ -117,12 +147,32 @@ impl MediaSocket {
         Ok(MediaSocket {
             socket,
             local,
+            tcp_local: None,
+            tcp: None,
             config: Arc::new(MediaConfig {
                 udp_candidates,
                 tcp_candidates: Vec::new(),
                 turn: None,
             }),
         })
+    }
+
+    /// Also accepts ICE-TCP on `bind` (passive candidates at the same IPs as
+    /// the UDP ones), for networks that block UDP.
+    pub fn with_tcp(mut self, bind: SocketAddr) -> io::Result<Self> {
+        let listener = std::net::TcpListener::bind(bind)?;
+        listener.set_nonblocking(true)?;
+        let local = listener.local_addr()?;
+        let mut config = (*self.config).clone();
+        config.tcp_candidates = config
+            .udp_candidates
+            .iter()
+            .map(|a| SocketAddr::new(a.ip(), local.port()))
+            .collect();
+        self.config = Arc::new(config);
+        self.tcp_local = Some(local);
+        self.tcp = Some(Arc::new(std::sync::Mutex::new(Some(listener))));
+        Ok(self)
     }
 
     /// Hands clients these TURN relays (with credentials) as ICE servers.
@@ -137,6 +187,14 @@ impl MediaSocket {
     /// session inbox drops the datagram (media is loss-tolerant; blocking
     /// would stall every other session).
     pub async fn run(self, demux: Arc<Demux>) {
+        let listener = self
+            .tcp
+            .as_ref()
+            .and_then(|t| t.lock().unwrap_or_else(|p| p.into_inner()).take())
+            .and_then(|l| TcpListener::from_std(l).ok());
+        if let Some(listener) = listener {
+            tokio::spawn(accept_tcp(listener, demux.clone()));
+        }
         let mut buf = vec![0u8; MAX_DATAGRAM];
         loop {
             let (n, source) = match self.socket.recv_from(&mut buf).await {
@@ -151,16 +209,96 @@ impl MediaSocket {
             let Some(session) = demux.route(source, data) else {
                 continue;
             };
-            let inbox = read(&demux.sessions).get(&session).cloned();
-            if let Some(inbox) = inbox {
-                let _ = inbox.try_send(Datagram {
+            demux.deliver(
+                session,
+                Datagram {
                     at: Instant::now(),
+                    proto: Protocol::Udp,
                     source,
                     data: data.to_vec(),
-                });
+                },
+            );
+        }
+    }
+}
+
+async fn accept_tcp(listener: TcpListener, demux: Arc<Demux>) {
+    loop {
+        match listener.accept().await {
+            Ok((stream, peer)) => {
+                let _ = stream.set_nodelay(true);
+                tokio::spawn(tcp_connection(stream, peer, demux.clone()));
+            }
+            Err(e) => {
+                tracing::debug!(error = %e, "ICE-TCP accept");
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
             }
         }
     }
+}
+
+/// Reads one RFC 4571 frame: a 16-bit length, then that many bytes.
+async fn read_frame(
+    stream: &mut tokio::net::tcp::OwnedReadHalf,
+    buf: &mut Vec<u8>,
+) -> io::Result<()> {
+    let len = stream.read_u16().await? as usize;
+    if len == 0 || len > MAX_DATAGRAM {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            "frame length out of range",
+        ));
+    }
+    buf.resize(len, 0);
+    stream.read_exact(buf).await?;
+    Ok(())
+}
+
+/// One ICE-TCP connection: the first frame must be a STUN request naming a
+/// peer connection of ours; then frames go to its session, and the session's
+/// frames to the peer come back through a writer task.
+async fn tcp_connection(stream: TcpStream, peer: SocketAddr, demux: Arc<Demux>) {
+    let (mut reader, mut writer) = stream.into_split();
+    let mut buf = Vec::with_capacity(MAX_DATAGRAM);
+    let first = tokio::time::timeout(TCP_FIRST_FRAME, read_frame(&mut reader, &mut buf)).await;
+    if !matches!(first, Ok(Ok(()))) {
+        return;
+    }
+    let Some(session) = demux.route(peer, &buf) else {
+        return;
+    };
+    let (tx, mut rx) = mpsc::channel::<Vec<u8>>(TCP_QUEUE);
+    write(&demux.tcp).insert(peer, tx);
+    let writing = tokio::spawn(async move {
+        while let Some(frame) = rx.recv().await {
+            let Ok(len) = u16::try_from(frame.len()) else {
+                continue;
+            };
+            let mut out = Vec::with_capacity(frame.len() + 2);
+            out.extend_from_slice(&len.to_be_bytes());
+            out.extend_from_slice(&frame);
+            if writer.write_all(&out).await.is_err() {
+                break;
+            }
+        }
+    });
+    loop {
+        demux.deliver(
+            session,
+            Datagram {
+                at: Instant::now(),
+                proto: Protocol::Tcp,
+                source: peer,
+                data: buf.clone(),
+            },
+        );
+        if read_frame(&mut reader, &mut buf).await.is_err() {
+            break;
+        }
+    }
+    write(&demux.tcp).remove(&peer);
+    write(&demux.addrs).remove(&peer);
+    writing.abort();
 }
 
 /// The address this host would use to reach the outside (no packet is sent).
@@ -169,4 +307,110 @@ fn primary_ip() -> Option<IpAddr> {
     probe.connect("192.0.2.1:9").ok()?;
     let ip = probe.local_addr().ok()?.ip();
     (!ip.is_unspecified() && !ip.is_loopback()).then_some(ip)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    /// A STUN binding request with a USERNAME, a PRIORITY and a (dummy) MESSAGE-INTEGRITY:
+    /// routing reads the username only; str0m checks the integrity later.
+    fn binding_request(username: &str) -> Vec<u8> {
+        let mut attr = Vec::new();
+        attr.extend_from_slice(&0x0006u16.to_be_bytes());
+        attr.extend_from_slice(&(username.len() as u16).to_be_bytes());
+        attr.extend_from_slice(username.as_bytes());
+        while attr.len() % 4 != 0 {
+            attr.push(0);
+        }
+        attr.extend_from_slice(&0x0024u16.to_be_bytes()); // PRIORITY
+        attr.extend_from_slice(&4u16.to_be_bytes());
+        attr.extend_from_slice(&1u32.to_be_bytes());
+        attr.extend_from_slice(&0x0008u16.to_be_bytes());
+        attr.extend_from_slice(&20u16.to_be_bytes());
+        attr.extend_from_slice(&[0u8; 20]);
+        let mut m = Vec::new();
+        m.extend_from_slice(&0x0001u16.to_be_bytes());
+        m.extend_from_slice(&(attr.len() as u16).to_be_bytes());
+        m.extend_from_slice(&[0x21, 0x12, 0xa4, 0x42]);
+        m.extend_from_slice(&[7u8; 12]);
+        m.extend_from_slice(&attr);
+        m
+    }
+
+    fn framed(data: &[u8]) -> Vec<u8> {
+        let mut out = (data.len() as u16).to_be_bytes().to_vec();
+        out.extend_from_slice(data);
+        out
+    }
+
+    #[tokio::test]
+    async fn ice_tcp_frames_reach_the_session_named_by_the_stun_username_and_back() {
+        let socket = MediaSocket::bind("127.0.0.1:0".parse().unwrap(), &[])
+            .unwrap()
+            .with_tcp("127.0.0.1:0".parse().unwrap())
+            .unwrap();
+        let tcp = socket.tcp_local.unwrap();
+        assert_eq!(socket.config.tcp_candidates, vec![tcp]);
+        let demux = Arc::new(Demux::default());
+        let (session, other) = (Uuid::from_u128(1), Uuid::from_u128(2));
+        let (tx, mut inbox) = mpsc::channel(16);
+        demux.attach(session, tx);
+        let (tx2, mut other_inbox) = mpsc::channel(16);
+        demux.attach(other, tx2);
+        demux.add_ufrag("ours", session);
+        tokio::spawn(socket.clone().run(demux.clone()));
+
+        // A stranger whose first frame is not STUN for us is dropped.
+        let mut stranger = TcpStream::connect(tcp).await.unwrap();
+        stranger
+            .write_all(&framed(b"not stun at all"))
+            .await
+            .unwrap();
+        let mut byte = [0u8; 1];
+        let n = tokio::time::timeout(std::time::Duration::from_secs(5), stranger.read(&mut byte))
+            .await
+            .unwrap()
+            .unwrap_or(0);
+        assert_eq!(n, 0, "the connection should be closed");
+
+        let mut client = TcpStream::connect(tcp).await.unwrap();
+        let me = client.local_addr().unwrap();
+        let stun = binding_request("ours:theirs");
+        // Two frames in one write, split across the length prefix on purpose.
+        let mut bytes = framed(&stun);
+        bytes.extend_from_slice(&framed(b"\x80\x60second"));
+        client.write_all(&bytes[..1]).await.unwrap();
+        client.write_all(&bytes[1..]).await.unwrap();
+        let wait = std::time::Duration::from_secs(5);
+        let first = tokio::time::timeout(wait, inbox.recv())
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            (first.proto, first.source, first.data),
+            (Protocol::Tcp, me, stun)
+        );
+        let second = tokio::time::timeout(wait, inbox.recv())
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(second.data, b"\x80\x60second");
+        assert!(other_inbox.try_recv().is_err());
+
+        // The session's frames come back framed.
+        demux.send_tcp(me, b"reply");
+        let mut back = [0u8; 7];
+        client.read_exact(&mut back).await.unwrap();
+        assert_eq!(&back, b"\x00\x05reply");
+
+        // An impossible length ends the connection.
+        client.write_all(&[0xff, 0xff]).await.unwrap();
+        let n = tokio::time::timeout(std::time::Duration::from_secs(5), client.read(&mut byte))
+            .await
+            .unwrap()
+            .unwrap_or(0);
+        assert_eq!(n, 0);
+    }
 }

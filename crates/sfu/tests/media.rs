@@ -49,6 +49,7 @@ struct Client {
 }
 
 struct Packet {
+    proto: Protocol,
     to: SocketAddr,
     from: SocketAddr,
     data: Vec<u8>,
@@ -58,6 +59,7 @@ struct World {
     start: Instant,
     now: Instant,
     server: SocketAddr,
+    server_tcp: SocketAddr,
     media: Media,
     live: LiveSession,
     clients: Vec<Client>,
@@ -98,15 +100,17 @@ impl World {
     fn new(delay: Duration, loss: f64) -> Self {
         let start = Instant::now();
         let server: SocketAddr = "10.0.0.1:3479".parse().unwrap();
+        let server_tcp: SocketAddr = "10.0.0.1:3480".parse().unwrap();
         let config = Arc::new(MediaConfig {
             udp_candidates: vec![server],
-            tcp_candidates: vec![],
+            tcp_candidates: vec![server_tcp],
             turn: None,
         });
         World {
             start,
             now: start,
             server,
+            server_tcp,
             media: Media::new(config, Arc::new(Metrics::default())),
             live: LiveSession::new(SEED),
             clients: Vec::new(),
@@ -124,6 +128,11 @@ impl World {
 
     /// A client joins the session (mediator if `index == 0`) and offers media.
     fn join(&mut self, index: u8) -> Uuid {
+        self.join_over(index, Protocol::Udp)
+    }
+
+    /// [`World::join`] with only a UDP or only an (active) ICE-TCP candidate.
+    fn join_over(&mut self, index: u8, proto: Protocol) -> Uuid {
         let id = Uuid::from_u64_pair(1, u64::from(index));
         let role = if index == 0 {
             SessionRole::Mediator
@@ -133,7 +142,16 @@ impl World {
         self.live.join(id, role, &["main".to_owned()]).unwrap();
         let addr: SocketAddr = format!("10.0.1.{}:5000", index + 1).parse().unwrap();
         let mut rtc = Rtc::builder().set_rtp_mode(true).build(self.now);
-        rtc.add_local_candidate(Candidate::host(addr, "udp").unwrap());
+        let candidate = match proto {
+            Protocol::Tcp => Candidate::builder()
+                .tcp()
+                .host(addr)
+                .tcptype(str0m::net::TcpType::Active)
+                .build()
+                .unwrap(),
+            _ => Candidate::host(addr, "udp").unwrap(),
+        };
+        rtc.add_local_candidate(candidate);
         let mut api = rtc.sdp_api();
         let mic = api.add_media(MediaKind::Audio, Direction::SendOnly, None, None, None);
         let cam = api.add_media(MediaKind::Video, Direction::SendOnly, None, None, None);
@@ -173,7 +191,7 @@ impl World {
         self.clients.iter_mut().find(|c| c.id == id).unwrap()
     }
 
-    fn push(&mut self, from: SocketAddr, to: SocketAddr, data: Vec<u8>) {
+    fn push(&mut self, proto: Protocol, from: SocketAddr, to: SocketAddr, data: Vec<u8>) {
         if self.rng.gen_bool(self.loss) {
             return;
         }
@@ -181,7 +199,12 @@ impl World {
         let jitter = Duration::from_micros(self.rng.gen_range(0..500));
         self.net.insert(
             (self.now + self.delay + jitter, self.sent),
-            Packet { to, from, data },
+            Packet {
+                proto,
+                to,
+                from,
+                data,
+            },
         );
     }
 
@@ -201,7 +224,7 @@ impl World {
                 match out {
                     MediaOutput::Transmit(t) => {
                         let data = t.contents.to_vec();
-                        self.push(t.source, t.destination, data);
+                        self.push(t.proto, t.source, t.destination, data);
                     }
                     MediaOutput::Send { to, message } => self.deliver(to, message),
                     _ => {}
@@ -214,7 +237,7 @@ impl World {
                         RtcOutput::Transmit(t) => {
                             progressed = true;
                             let data = t.contents.to_vec();
-                            self.push(t.source, t.destination, data);
+                            self.push(t.proto, t.source, t.destination, data);
                         }
                         RtcOutput::Timeout(t) => {
                             self.clients[i].timeout = t;
@@ -355,11 +378,11 @@ impl World {
                     break;
                 }
                 let p = entry.remove();
-                if p.to == self.server {
+                if p.to == self.server || p.to == self.server_tcp {
                     self.media
-                        .handle_datagram(self.now, Protocol::Udp, p.from, p.to, &p.data);
+                        .handle_datagram(self.now, p.proto, p.from, p.to, &p.data);
                 } else if let Some(c) = self.clients.iter_mut().find(|c| c.addr == p.to) {
-                    if let Ok(r) = Receive::new(Protocol::Udp, p.from, p.to, &p.data) {
+                    if let Ok(r) = Receive::new(p.proto, p.from, p.to, &p.data) {
                         let _ = c.rtc.handle_input(Input::Receive(self.now, r));
                     }
                 }
@@ -568,4 +591,26 @@ fn garbage_sdp_is_refused_and_nobody_else_is_affected() {
     let t = w.now;
     w.run(Duration::from_secs(1));
     assert!(w.got(1, 0, 1, t, w.now - Duration::from_millis(100)) >= 30);
+}
+
+#[test]
+fn a_client_that_can_only_use_tcp_gets_through_on_ice_tcp() {
+    let mut w = World::new(Duration::from_millis(15), 0.0);
+    w.join(0);
+    w.join_over(1, Protocol::Tcp);
+    w.run(Duration::from_secs(3));
+    let (from, to) = (
+        w.start + Duration::from_secs(2),
+        w.now - Duration::from_millis(100),
+    );
+    for source in [0, 1] {
+        assert!(
+            w.got(1, 0, source, from, to) >= 40,
+            "TCP client did not receive source {source}"
+        );
+        assert!(
+            w.got(0, 1, source, from, to) >= 40,
+            "nothing came from the TCP client on {source}"
+        );
+    }
 }

@@ -236,6 +236,7 @@ async fn spawn_on(
     };
     let media =
         accord_sfu::udp::MediaSocket::bind(std::net::SocketAddr::from(([127, 0, 0, 1], 0)), &[])?
+            .with_tcp(std::net::SocketAddr::from(([127, 0, 0, 1], 0)))?
             .with_turn(accord_sfu::turn::TurnConfig {
                 urls: vec![
                     "stun:turn.accord.test:3478".into(),
