@@ -46,6 +46,10 @@ struct Client {
     /// Track map from the last `tracks` message.
     tracks: Vec<(String, Uuid, MediaSource)>,
     offers: usize,
+    /// The last active speaker announced to this client.
+    speaker: Option<Option<Uuid>>,
+    /// The audio level this client's microphone reports (dBov).
+    level: i8,
 }
 
 struct Packet {
@@ -174,6 +178,8 @@ impl World {
             next_send: self.now,
             tracks: Vec::new(),
             offers: 0,
+            speaker: None,
+            level: -127,
         });
         self.media
             .offer(self.now, id, &offer.to_sdp_string())
@@ -286,6 +292,7 @@ impl World {
                     .unwrap();
                 self.media.answer(now, to, &answer.to_sdp_string()).unwrap();
             }
+            ServerMessage::Speaker { participant } => self.client(to).speaker = Some(participant),
             ServerMessage::Tracks { tracks } => {
                 self.client(to).tracks = tracks
                     .into_iter()
@@ -310,6 +317,7 @@ impl World {
         let sent_us = now.duration_since(start).as_micros() as u64;
         let seq = c.seq;
         c.seq += 1;
+        let level = c.level;
         for (mid, source) in c.published.clone() {
             if source == MediaSource::Screen {
                 continue;
@@ -338,17 +346,23 @@ impl World {
             let mut api = c.rtc.direct_api();
             if let Some(tx) = api.stream_tx_by_mid(mid, None) {
                 let rate = if src == 0 { 48 } else { 90 };
-                tx.write_rtp(
-                    RtpWrite::new(
-                        pt,
-                        SeqNo::from(seq),
-                        (sent_us / 1000 * rate) as u32,
-                        now,
-                        payload,
-                    )
-                    .marker(true)
-                    .nackable(src == 1),
-                );
+                let mut write = RtpWrite::new(
+                    pt,
+                    SeqNo::from(seq),
+                    (sent_us / 1000 * rate) as u32,
+                    now,
+                    payload,
+                )
+                .marker(true)
+                .nackable(src == 1);
+                if src == 0 {
+                    write = write.ext_vals(str0m::rtp::ExtensionValues {
+                        audio_level: Some(level),
+                        voice_activity: Some(level > -50),
+                        ..Default::default()
+                    });
+                }
+                tx.write_rtp(write);
             }
         }
     }
@@ -613,4 +627,42 @@ fn a_client_that_can_only_use_tcp_gets_through_on_ice_tcp() {
             "nothing came from the TCP client on {source}"
         );
     }
+}
+
+#[test]
+fn the_loudest_in_each_room_is_announced_as_speaker_to_that_room() {
+    let mut w = World::new(Duration::from_millis(10), 0.0);
+    let ids: Vec<Uuid> = (0..4).map(|i| w.join(i)).collect();
+    w.run(Duration::from_secs(1));
+    w.clients[1].level = -20;
+    w.clients[2].level = -35;
+    w.run(Duration::from_secs(2));
+    for c in &w.clients {
+        assert_eq!(c.speaker, Some(Some(ids[1])), "client {}", c.index);
+    }
+    // In a caucus of their own, 2 is the speaker there; main keeps 1.
+    w.command(ids[0], ClientMessage::CreateCaucus { name: "A".into() });
+    w.command(
+        ids[0],
+        ClientMessage::Move {
+            participant: ids[2],
+            room: World::caucus(1),
+        },
+    );
+    w.command(
+        ids[0],
+        ClientMessage::Move {
+            participant: ids[3],
+            room: World::caucus(1),
+        },
+    );
+    w.run(Duration::from_secs(2));
+    assert_eq!(w.clients[3].speaker, Some(Some(ids[2])));
+    assert_eq!(w.clients[0].speaker, Some(Some(ids[1])));
+    // Silence: nobody speaks.
+    w.clients[1].level = -127;
+    w.clients[2].level = -127;
+    w.run(Duration::from_secs(3));
+    assert_eq!(w.clients[0].speaker, Some(None));
+    assert_eq!(w.clients[3].speaker, Some(None));
 }

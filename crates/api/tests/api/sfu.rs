@@ -218,6 +218,44 @@ async fn a_party_knocks_and_the_mediator_admits_them() -> anyhow::Result<()> {
     )
     .await?;
     assert_eq!(closed_with(&mut again).await?.0, 4410);
+
+    // The live session's actions are in the org's audit log, as ids only:
+    // written in order by one writer, so poll until the removal is there.
+    let mut events = Vec::new();
+    for _ in 0..50 {
+        let data = w
+            .admin
+            .ok(
+                "{ auditEvents(first: 100) { action actorUserId targetType targetId } }",
+                json!({}),
+            )
+            .await?;
+        events = data["auditEvents"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["action"].as_str().is_some_and(|a| a.starts_with("live.")))
+            .cloned()
+            .collect();
+        if events.iter().any(|e| e["action"] == "live.remove") {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let find = |action: &str| {
+        events
+            .iter()
+            .find(|e| e["action"] == action)
+            .cloned()
+            .unwrap_or_else(|| panic!("no {action} in {events:#?}"))
+    };
+    let join = find("live.join");
+    assert_eq!(join["targetType"], "participant");
+    for (action, actor) in [("live.admit", &mediator_id), ("live.remove", &mediator_id)] {
+        let e = find(action);
+        assert_eq!(e["actorUserId"], actor.as_str(), "{e}");
+        assert_eq!(e["targetId"], party_id.as_str(), "{e}");
+    }
     Ok(())
 }
 
