@@ -50,6 +50,8 @@ struct Client {
     speaker: Option<Option<Uuid>>,
     /// The audio level this client's microphone reports (dBov).
     level: i8,
+    /// Whether it sends on its screen m-line.
+    sharing: bool,
 }
 
 struct Packet {
@@ -72,6 +74,8 @@ struct World {
     delay: Duration,
     loss: f64,
     rng: rand::rngs::StdRng,
+    /// The last link-quality report for mediators.
+    quality: Vec<accord_sfu::protocol::QualityView>,
 }
 
 fn tag(index: u8, source: u8, sent_us: u64) -> Vec<u8> {
@@ -123,6 +127,7 @@ impl World {
             delay,
             loss,
             rng: rand::rngs::StdRng::seed_from_u64(SEED),
+            quality: Vec::new(),
         }
     }
 
@@ -180,6 +185,7 @@ impl World {
             offers: 0,
             speaker: None,
             level: -127,
+            sharing: false,
         });
         self.media
             .offer(self.now, id, &offer.to_sdp_string())
@@ -233,6 +239,7 @@ impl World {
                         self.push(t.proto, t.source, t.destination, data);
                     }
                     MediaOutput::Send { to, message } => self.deliver(to, message),
+                    MediaOutput::Quality(q) => self.quality = q,
                     _ => {}
                 }
             }
@@ -319,7 +326,7 @@ impl World {
         c.seq += 1;
         let level = c.level;
         for (mid, source) in c.published.clone() {
-            if source == MediaSource::Screen {
+            if source == MediaSource::Screen && !c.sharing {
                 continue;
             }
             let codec = if source == MediaSource::Microphone {
@@ -337,10 +344,10 @@ impl World {
             else {
                 continue;
             };
-            let src = if source == MediaSource::Microphone {
-                0
-            } else {
-                1
+            let src = match source {
+                MediaSource::Microphone => 0,
+                MediaSource::Camera => 1,
+                MediaSource::Screen => 2,
             };
             let payload = tag(c.index, src, sent_us);
             let mut api = c.rtc.direct_api();
@@ -354,7 +361,7 @@ impl World {
                     payload,
                 )
                 .marker(true)
-                .nackable(src == 1);
+                .nackable(src != 0);
                 if src == 0 {
                     write = write.ext_vals(str0m::rtp::ExtensionValues {
                         audio_level: Some(level),
@@ -665,4 +672,55 @@ fn the_loudest_in_each_room_is_announced_as_speaker_to_that_room() {
     w.run(Duration::from_secs(3));
     assert_eq!(w.clients[0].speaker, Some(None));
     assert_eq!(w.clients[3].speaker, Some(None));
+}
+
+#[test]
+fn a_screen_is_forwarded_only_while_its_sender_shares() {
+    let mut w = World::new(Duration::from_millis(10), 0.0);
+    let ids: Vec<Uuid> = (0..3).map(|i| w.join(i)).collect();
+    // Publishing on the screen m-line without having been allowed to share.
+    w.clients[1].sharing = true;
+    w.run(Duration::from_secs(2));
+    let t = w.now;
+    assert_eq!(
+        w.got(2, 1, 2, w.start, t),
+        0,
+        "an unannounced screen was forwarded"
+    );
+    w.command(ids[1], ClientMessage::SetSharing { sharing: true });
+    let shared = w.now;
+    w.run(Duration::from_secs(2));
+    assert!(w.got(2, 1, 2, shared, w.now - Duration::from_millis(100)) >= 40);
+    assert!(w.got(0, 1, 2, shared, w.now - Duration::from_millis(100)) >= 40);
+    // One sharer per room: the second is refused, and not forwarded.
+    w.clients[2].sharing = true;
+    w.command(ids[2], ClientMessage::SetSharing { sharing: true });
+    w.command(ids[1], ClientMessage::SetSharing { sharing: false });
+    let stopped = w.now;
+    w.run(Duration::from_secs(1));
+    assert_eq!(
+        w.got(0, 1, 2, stopped + Duration::from_millis(50), w.now),
+        0
+    );
+    assert_eq!(w.got(0, 2, 2, w.start, w.now), 0);
+}
+
+#[test]
+fn mediators_get_each_participants_link_quality() {
+    let mut w = World::new(Duration::from_millis(25), 0.02);
+    let ids: Vec<Uuid> = (0..3).map(|i| w.join(i)).collect();
+    w.run(Duration::from_secs(5));
+    assert_eq!(w.quality.len(), 3, "{:?}", w.quality);
+    for q in &w.quality {
+        assert!(ids.contains(&q.id));
+        // Each publishes ~50 audio + ~50 video packets a second.
+        assert!(q.receive_kbps > 100.0, "{q:?}");
+        assert!(q.send_kbps > 100.0, "{q:?}");
+        assert!((0.0..=1.0).contains(&q.loss), "{q:?}");
+    }
+    assert!(
+        w.quality.iter().any(|q| q.rtt_ms.is_some()),
+        "{:?}",
+        w.quality
+    );
 }
