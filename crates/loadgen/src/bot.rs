@@ -632,21 +632,11 @@ impl Bot {
     /// Waits until ICE and DTLS are connected.
     pub async fn connected(&self, timeout: Duration) -> Result<(), BotError> {
         let mut rx = self.shared.connection.subscribe();
-        let state = tokio::time::timeout(
-            timeout,
-            rx.wait_for(|s| {
-                matches!(
-                    s,
-                    RTCPeerConnectionState::Connected
-                        | RTCPeerConnectionState::Failed
-                        | RTCPeerConnectionState::Closed
-                )
-            }),
-        )
-        .await
-        .map_err(|_| BotError::Timeout("the peer connection to connect"))?
-        .map_err(|_| BotError::Closed)?
-        .to_owned();
+        let state = tokio::time::timeout(timeout, rx.wait_for(settled))
+            .await
+            .map_err(|_| BotError::Timeout("the peer connection to connect"))?
+            .map_err(|_| BotError::Closed)?
+            .to_owned();
         match state {
             RTCPeerConnectionState::Connected => Ok(()),
             other => Err(BotError::Connection(other.to_string())),
@@ -823,6 +813,16 @@ async fn answer_offer(pc: &dyn PeerConnection, sdp: String) -> Result<String, Bo
         .await
         .ok_or_else(|| BotError::Protocol("no local description after answering".into()))?;
     Ok(answer.sdp)
+}
+
+/// Whether a peer connection has finished connecting, one way or the other.
+pub(crate) fn settled(state: &RTCPeerConnectionState) -> bool {
+    matches!(
+        state,
+        RTCPeerConnectionState::Connected
+            | RTCPeerConnectionState::Failed
+            | RTCPeerConnectionState::Closed
+    )
 }
 
 #[cfg(test)]

@@ -25,6 +25,7 @@
 //! # }
 //! ```
 
+pub mod bench;
 mod bot;
 pub mod device;
 mod media;

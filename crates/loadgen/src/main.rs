@@ -5,6 +5,7 @@
 //! # ask the API for a join token bound to that JWK (joinToken(sessionId, deviceKey))
 //! accord-loadgen join --ws ws://127.0.0.1:8080 --session <uuid> \
 //!     --key bot.pem --token-file token.txt --seconds 20 > report.json
+//! scripts/bench                                     # Accord vs Janus (runs `bench`)
 //! ```
 
 use std::io::Write as _;
@@ -47,6 +48,9 @@ enum Command {
     },
     /// Joins a session with one bot, publishes for a while, prints its report as JSON.
     Join(JoinArgs),
+    /// Runs the same bots against Accord's SFU and Janus's videoroom and
+    /// prints a table of Accord / Janus ratios (see scripts/bench).
+    Bench(accord_loadgen::bench::BenchArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -186,6 +190,7 @@ async fn main() -> anyhow::Result<()> {
             println!("{}", device::jwk(read_key(&key)?.verifying_key()));
         }
         Command::Join(args) => join(args).await?,
+        Command::Bench(args) => accord_loadgen::bench::run(args).await?,
     }
     Ok(())
 }
