@@ -124,6 +124,8 @@ pub fn print_banner(config: &Config, logins: &[Login]) {
     println!("Accord is starting (development mode).");
     println!("  GraphQL API:  {base}/graphql   (GraphiQL in a browser)");
     println!("  Sign in:      POST {base}/auth/sign-in");
+    println!("  Session page: {base}/session/<session id>   (sign in there; ids from `sessions` over GraphQL)");
+    println!("  Media:        UDP {} (sfu.udp_bind)", config.sfu.udp_bind);
     println!("  Outbox:       {}", config.outbox.dir.display());
     println!();
     println!("Demo organization \"{DEMO_ORG}\"; every account's password is {DEMO_PASSWORD}");
