@@ -222,13 +222,7 @@ async fn serve(config: &Config, parts: Parts) -> anyhow::Result<()> {
     let api = config.api()?;
     let mut state = accord_api::AppState::new(db.clone(), api.clone(), oidc, Arc::new(outbox));
     if parts != Parts::Api {
-        let media = accord_sfu::udp::MediaSocket::bind(config.sfu.udp_bind, &config.sfu.public_ips)
-            .with_context(|| {
-                format!(
-                    "binding the media port {} (sfu.udp_bind)",
-                    config.sfu.udp_bind
-                )
-            })?;
+        let media = media_socket(&config.sfu)?;
         tracing::info!(
             address = %media.local,
             candidates = ?media.config.udp_candidates,
@@ -247,6 +241,26 @@ async fn serve(config: &Config, parts: Parts) -> anyhow::Result<()> {
         accord_api::serve(listener, state, shutdown_signal()).await?;
     }
     Ok(())
+}
+
+/// The media port as configured: UDP, ICE-TCP when `tcp_bind` is set, and
+/// TURN relays for clients when `[sfu.turn]` is.
+fn media_socket(sfu: &crate::config::SfuSection) -> anyhow::Result<accord_sfu::udp::MediaSocket> {
+    let mut media = accord_sfu::udp::MediaSocket::bind(sfu.udp_bind, &sfu.public_ips)
+        .with_context(|| format!("binding the media port {} (sfu.udp_bind)", sfu.udp_bind))?;
+    if let Some(tcp) = sfu.tcp_bind {
+        media = media
+            .with_tcp(tcp)
+            .with_context(|| format!("binding the ICE-TCP port {tcp} (sfu.tcp_bind)"))?;
+    }
+    if let Some(turn) = &sfu.turn {
+        media = media.with_turn(accord_sfu::turn::TurnConfig {
+            urls: turn.urls.clone(),
+            secret: turn.secret.clone(),
+            ttl_seconds: turn.ttl_seconds,
+        });
+    }
+    Ok(media)
 }
 
 async fn shutdown_signal() {
@@ -352,4 +366,44 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{SfuSection, TurnSection};
+
+    #[tokio::test]
+    async fn the_media_settings_reach_the_media_socket() {
+        let sfu = SfuSection {
+            udp_bind: "127.0.0.1:0".parse().unwrap(),
+            public_ips: vec!["203.0.113.10".parse().unwrap()],
+            tcp_bind: Some("127.0.0.1:0".parse().unwrap()),
+            turn: Some(TurnSection {
+                urls: vec!["turn:turn.example.org:3478".into()],
+                secret: "s".into(),
+                ttl_seconds: 60,
+            }),
+        };
+        let media = media_socket(&sfu).unwrap();
+        let tcp = media.tcp_local.expect("ICE-TCP bound");
+        let public = std::net::SocketAddr::new("203.0.113.10".parse().unwrap(), media.local.port());
+        assert_eq!(media.config.udp_candidates, vec![public]);
+        assert_eq!(media.config.tcp_candidates[0].port(), tcp.port());
+        let turn = media.config.turn.as_ref().expect("TURN configured");
+        assert_eq!(turn.ttl_seconds, 60);
+        let servers = turn.ice_servers(uuid::Uuid::nil(), 0);
+        assert_eq!(
+            servers[0].username.as_deref(),
+            Some("60:00000000-0000-0000-0000-000000000000")
+        );
+
+        let without = SfuSection {
+            tcp_bind: None,
+            turn: None,
+            ..sfu
+        };
+        let media = media_socket(&without).unwrap();
+        assert!(media.tcp_local.is_none() && media.config.turn.is_none());
+    }
 }
