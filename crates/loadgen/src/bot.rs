@@ -604,6 +604,20 @@ impl Bot {
         }
     }
 
+    /// A cursor over the server messages that arrive from now on only: for
+    /// waiting on the effect of a command without matching an older message.
+    pub fn messages_from_now(&self) -> Messages {
+        let next = {
+            let log = lock(&self.shared.messages);
+            log.start + log.items.len() as u64
+        };
+        Messages {
+            shared: Arc::clone(&self.shared),
+            next,
+            tick: self.shared.messages_tick.subscribe(),
+        }
+    }
+
     /// The server's latest `tracks` mapping.
     pub fn tracks(&self) -> Vec<ServerTrack> {
         lock(&self.shared.tracks).clone()
