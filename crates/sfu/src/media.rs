@@ -254,6 +254,8 @@ struct Peer {
     nacks_seen: HashMap<Mid, u64>,
     /// Keyframe requests waiting for the interval to pass.
     deferred_keyframes: HashSet<Mid>,
+    /// What each incoming stream and payload type carries, once resolved.
+    incoming: HashMap<(Ssrc, Pt), (MediaSource, Codec)>,
 }
 
 impl Peer {
@@ -427,6 +429,7 @@ impl Media {
                 quality: Quality::default(),
                 nacks_seen: HashMap::new(),
                 deferred_keyframes: HashSet::new(),
+                incoming: HashMap::new(),
             },
         );
         // Everyone else's m-lines carrying this participant continue on the
@@ -842,19 +845,28 @@ impl Media {
         };
         let header = &packet.header;
         self.metrics.received(packet.payload.len());
-        let Some(mid) = peer
-            .rtc
-            .direct_api()
-            .stream_rx(&header.ssrc)
-            .map(|s| s.mid())
-        else {
-            return;
-        };
-        let Some(source) = peer.source_of(mid) else {
-            return;
-        };
-        let Some(codec) = codec_of(&peer.rtc, header.payload_type) else {
-            return;
+        // Resolved once per incoming stream and payload type, not per packet.
+        let key = (header.ssrc, header.payload_type);
+        let (source, codec) = match peer.incoming.get(&key) {
+            Some(known) => *known,
+            None => {
+                let Some(mid) = peer
+                    .rtc
+                    .direct_api()
+                    .stream_rx(&header.ssrc)
+                    .map(|s| s.mid())
+                else {
+                    return;
+                };
+                let (Some(source), Some(codec)) = (
+                    peer.source_of(mid),
+                    codec_of(&peer.rtc, header.payload_type),
+                ) else {
+                    return;
+                };
+                peer.incoming.insert(key, (source, codec));
+                (source, codec)
+            }
         };
         if source == MediaSource::Microphone {
             if let Some(level) = header.ext_vals.audio_level {

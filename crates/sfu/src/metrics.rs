@@ -68,11 +68,6 @@ impl Metrics {
         self.joins_refused.fetch_add(1, Relaxed);
     }
 
-    /// Packets forwarded so far.
-    pub fn packets_forwarded(&self) -> u64 {
-        self.packets_out.load(Relaxed)
-    }
-
     /// The Prometheus text exposition.
     pub fn render(&self) -> String {
         let mut out = String::new();
