@@ -495,13 +495,12 @@ impl Media {
     /// The session's rooms or mutes changed. Packets follow the new routes
     /// from now on; m-lines are added by renegotiation where needed.
     pub fn set_routes(&mut self, now: Instant, routes: Routes) {
-        let old = std::mem::replace(&mut self.routes, routes.clone());
-        self.set_routes_from(now, routes, &old);
+        let old = std::mem::replace(&mut self.routes, routes);
+        self.apply_routes(now, &old);
     }
 
-    /// Applies `routes`, treating what `old` allowed as already flowing.
-    fn set_routes_from(&mut self, now: Instant, routes: Routes, old: &Routes) {
-        self.routes = routes;
+    /// Applies the current routes, treating what `old` allowed as already flowing.
+    fn apply_routes(&mut self, now: Instant, old: &Routes) {
         let receivers: Vec<ParticipantId> = self.peers.keys().copied().collect();
         for receiver in receivers {
             let senders: Vec<(ParticipantId, Vec<MediaSource>)> = self
@@ -811,8 +810,7 @@ impl Media {
                 if published_grew {
                     // Receivers the routes already allow need m-lines for the
                     // new sources, and a keyframe to start decoding them.
-                    let routes = self.routes.clone();
-                    self.set_routes_from(now, routes, &Routes::default());
+                    self.apply_routes(now, &Routes::default());
                 }
                 self.send_tracks(who);
             }
