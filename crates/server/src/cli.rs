@@ -247,7 +247,8 @@ async fn serve(config: &Config, parts: Parts) -> anyhow::Result<()> {
 /// TURN relays for clients when `[sfu.turn]` is.
 fn media_socket(sfu: &crate::config::SfuSection) -> anyhow::Result<accord_sfu::udp::MediaSocket> {
     let mut media = accord_sfu::udp::MediaSocket::bind(sfu.udp_bind, &sfu.public_ips)
-        .with_context(|| format!("binding the media port {} (sfu.udp_bind)", sfu.udp_bind))?;
+        .with_context(|| format!("binding the media port {} (sfu.udp_bind)", sfu.udp_bind))?
+        .with_bandwidth_estimation(sfu.bandwidth_estimation);
     if let Some(tcp) = sfu.tcp_bind {
         media = media
             .with_tcp(tcp)
@@ -384,8 +385,10 @@ mod tests {
                 secret: "s".into(),
                 ttl_seconds: 60,
             }),
+            bandwidth_estimation: false,
         };
         let media = media_socket(&sfu).unwrap();
+        assert!(!media.config.bandwidth_estimation);
         let tcp = media.tcp_local.expect("ICE-TCP bound");
         let public = std::net::SocketAddr::new("203.0.113.10".parse().unwrap(), media.local.port());
         assert_eq!(media.config.udp_candidates, vec![public]);
@@ -401,9 +404,11 @@ mod tests {
         let without = SfuSection {
             tcp_bind: None,
             turn: None,
+            bandwidth_estimation: true,
             ..sfu
         };
         let media = media_socket(&without).unwrap();
         assert!(media.tcp_local.is_none() && media.config.turn.is_none());
+        assert!(media.config.bandwidth_estimation);
     }
 }

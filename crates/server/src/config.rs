@@ -57,6 +57,15 @@ pub struct SfuSection {
     /// TURN relays for clients whose network blocks UDP to the media port.
     #[serde(default)]
     pub turn: Option<TurnSection>,
+    /// Estimate each receiver's bandwidth and choose simulcast layers from
+    /// it (default). Off: layers follow the receiver's tile sizes only and
+    /// nothing is paced; for measuring the forwarding path alone.
+    #[serde(default = "default_true")]
+    pub bandwidth_estimation: bool,
+}
+
+fn default_true() -> bool {
+    true
 }
 
 /// coturn with `use-auth-secret`: clients get time-limited credentials.
@@ -84,6 +93,7 @@ impl Default for SfuSection {
             public_ips: Vec::new(),
             tcp_bind: Some(SocketAddr::from(([0, 0, 0, 0], 3479))),
             turn: None,
+            bandwidth_estimation: true,
         }
     }
 }

@@ -8,10 +8,14 @@
 //!   participant, one UDP port) is driven from it by a thin driver that owns the
 //!   sockets and the clock.
 
+pub mod batch;
 pub mod media;
 pub mod metrics;
 pub mod protocol;
+pub mod red;
 pub mod session;
 pub mod signaling;
+pub mod simulcast;
 pub mod turn;
 pub mod udp;
+pub mod vp8;

@@ -17,17 +17,20 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use str0m::bwe::{Bitrate, BweKind};
 use str0m::change::{SdpAnswer, SdpOffer, SdpPendingOffer};
 use str0m::format::Codec;
 use str0m::ice::StunMessage;
-use str0m::media::{Direction, KeyframeRequestKind, MediaKind, Mid, Pt};
+use str0m::media::{Direction, KeyframeRequestKind, MediaKind, Mid, Pt, Rid};
 use str0m::net::{Protocol, Receive, Transmit};
-use str0m::rtp::{ExtensionValues, RtpPacket, RtpWrite, SeqNo, Ssrc};
+use str0m::rtp::{ExtensionValues, RtpPacket, RtpWrite, SeqNo, Ssrc, Vp8Descriptor};
 use str0m::{Candidate, Event, Input, Output, Rtc};
 
 use crate::metrics::Metrics;
 use crate::protocol::{MediaSource, ParticipantId, QualityView, ServerMessage, TrackView};
 use crate::session::Routes;
+use crate::simulcast::{self, Admit, Demand, Layers, Selection};
+use crate::vp8;
 
 /// At most one keyframe request per second to a publisher's stream.
 pub const KEYFRAME_INTERVAL: Duration = Duration::from_secs(1);
@@ -42,6 +45,23 @@ pub const QUALITY_INTERVAL: Duration = Duration::from_secs(2);
 const SPEECH_THRESHOLD: f32 = -50.0;
 /// Audio older than this no longer counts towards speaking.
 const SPEECH_MEMORY: Duration = Duration::from_millis(1000);
+/// How often each receiver's simulcast layers are chosen again (besides on
+/// each bandwidth estimate and tile change).
+pub const ALLOCATION_INTERVAL: Duration = Duration::from_millis(500);
+/// A receiver's bandwidth estimate until str0m's BWE has one, bits per
+/// second. High enough for the top layer of a camera (about 1.5 Mbit/s with
+/// the upgrade margin): the estimate grows only to about twice what is
+/// actually sent, so a receiver started below the top layer may never be
+/// measured able to take it. A link that cannot carry it is found within a
+/// second or two (the estimate falls at once; audio is reserved first).
+const INITIAL_ESTIMATE: u64 = 2_500_000;
+/// Shortest time between two raises of a receiver's estimate to the rate
+/// of what cannot be reduced (see `Media::allocate`).
+const FLOOR_INTERVAL: Duration = Duration::from_secs(1);
+/// How often a receiver held below its wanted layers makes str0m probe.
+const PROBE_NUDGE: Duration = Duration::from_secs(2);
+/// Most tile sizes kept per receiver (they name others' sources).
+const MAX_TILES: usize = 64;
 
 /// Where clients reach the media port.
 #[derive(Debug, Clone)]
@@ -52,6 +72,33 @@ pub struct MediaConfig {
     pub tcp_candidates: Vec<SocketAddr>,
     /// TURN relays handed to clients, if any.
     pub turn: Option<crate::turn::TurnConfig>,
+    /// Estimate each receiver's bandwidth (transport-wide-cc) and choose
+    /// simulcast layers from it. Off: layers follow tile sizes only, and
+    /// nothing is paced (str0m paces whatever it sends at the estimate).
+    pub bandwidth_estimation: bool,
+}
+
+impl MediaConfig {
+    /// The local candidate a datagram that arrived at `destination` was sent
+    /// to: the candidate itself when announced as such, else (a socket bound
+    /// to all interfaces behind 1:1 NAT: the packet arrives at the private
+    /// address, the candidate is the public one) the first announced
+    /// candidate of the same port and family. ICE answers only requests to a
+    /// local candidate.
+    pub fn candidate_for(&self, proto: Protocol, destination: SocketAddr) -> SocketAddr {
+        let candidates = match proto {
+            Protocol::Tcp => &self.tcp_candidates,
+            _ => &self.udp_candidates,
+        };
+        if candidates.contains(&destination) {
+            return destination;
+        }
+        candidates
+            .iter()
+            .find(|c| c.port() == destination.port() && c.is_ipv4() == destination.is_ipv4())
+            .copied()
+            .unwrap_or(destination)
+    }
 }
 
 /// Something for the driver to do.
@@ -128,6 +175,8 @@ struct Rewrite {
     max_out: u64,
     /// The last outgoing timestamp and when it was written.
     last_time: Option<(u32, Instant)>,
+    /// Runs started so far: identifies the current one.
+    runs: u64,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -175,6 +224,7 @@ impl Rewrite {
                     time_offset,
                 };
                 self.run = Some(run);
+                self.runs += 1;
                 run
             }
         };
@@ -195,6 +245,11 @@ impl Rewrite {
     /// The next packet starts a new run (the route was interrupted).
     fn restart(&mut self) {
         self.run = None;
+    }
+
+    /// Which run the last mapped packet belonged to.
+    fn run(&self) -> u64 {
+        self.runs
     }
 }
 
@@ -220,7 +275,36 @@ struct OutTrack {
     rewrite: Rewrite,
     /// Payload type in this client's numbering, per codec.
     pt: Option<(Codec, Pt)>,
+    /// Which of the sender's layers flows (video; audio has one).
+    select: Selection,
+    /// VP8 picture ids continued across layers and runs.
+    pictures: vp8::PictureIds,
+    /// Paused because the estimate did not cover even the lowest layer:
+    /// since when, and when a trial of the lowest layer may start.
+    starved: Option<Starved>,
 }
+
+/// A video paused for bandwidth. An estimate only grows with traffic to
+/// measure, so a paused video would stay paused on a link that has since
+/// recovered (or whose estimate fell on a burst of random loss): the lowest
+/// layer is tried again after [`STARVED_RETRY`], for [`STARVED_TRIAL`],
+/// backing off while the trials fail.
+#[derive(Debug, Clone, Copy)]
+struct Starved {
+    /// When the next trial starts.
+    retry_at: Instant,
+    /// The wait before the trial after that.
+    backoff: Duration,
+    /// While `Some`, the lowest layer flows as a trial until then.
+    trial_until: Option<Instant>,
+}
+
+/// First wait before trying a paused video's lowest layer again.
+const STARVED_RETRY: Duration = Duration::from_secs(4);
+/// How long a trial lasts: enough for the estimate to follow the traffic.
+const STARVED_TRIAL: Duration = Duration::from_secs(3);
+/// The longest wait between trials.
+const STARVED_MAX_BACKOFF: Duration = Duration::from_secs(30);
 
 /// Link quality inputs, from str0m's stats events.
 #[derive(Debug, Default, Clone, Copy)]
@@ -245,17 +329,31 @@ struct Peer {
     /// The client's track map is out of date.
     tracks_changed: bool,
     timeout: Option<Instant>,
-    /// Last keyframe request sent to this publisher, per m-line.
-    asked_keyframe: HashMap<Mid, Instant>,
+    /// Last keyframe request sent to this publisher, per m-line and layer.
+    asked_keyframe: HashMap<(Mid, Option<Rid>), Instant>,
     /// Smoothed audio level (dBov) and when it was last heard.
     level: Option<(f32, Instant)>,
     quality: Quality,
     /// NACKs this subscriber sent so far, per m-line.
     nacks_seen: HashMap<Mid, u64>,
     /// Keyframe requests waiting for the interval to pass.
-    deferred_keyframes: HashSet<Mid>,
-    /// What each incoming stream and payload type carries, once resolved.
-    incoming: HashMap<(Ssrc, Pt), (MediaSource, Codec)>,
+    deferred_keyframes: HashSet<(Mid, Option<Rid>)>,
+    /// What each incoming stream and payload type carries (source, codec,
+    /// simulcast layer), once resolved.
+    incoming: HashMap<(Ssrc, Pt), (MediaSource, Codec, u8)>,
+    /// The layers of each published source (one without simulcast).
+    layers: HashMap<MediaSource, Layers>,
+    /// The size this client shows others' video at, per sender and source.
+    tiles: HashMap<(ParticipantId, MediaSource), (u32, u32)>,
+    /// The bandwidth estimate towards this client, bits per second.
+    estimate: Option<u64>,
+    /// When the estimate was last raised to what cannot be reduced.
+    floored: Option<Instant>,
+    /// When the desired rate is next lowered for a round (see
+    /// `Media::allocate`).
+    nudge: Option<Instant>,
+    /// The minimum and desired rates last given to the BWE.
+    bwe_rates: (u64, u64),
 }
 
 impl Peer {
@@ -284,28 +382,36 @@ impl Peer {
             .map(|(m, _)| *m)
     }
 
-    /// Asks the client for a keyframe on `mid`, at most once per interval;
-    /// a request within the interval is deferred to its end, not dropped.
-    fn request_keyframe(&mut self, now: Instant, mid: Mid, kind: KeyframeRequestKind) -> bool {
-        if let Some(last) = self.asked_keyframe.get(&mid) {
+    /// Asks the client for a keyframe on `mid` (on the simulcast layer
+    /// `rid`), at most once per interval per layer; a request within the
+    /// interval is deferred to its end, not dropped.
+    fn request_keyframe(
+        &mut self,
+        now: Instant,
+        mid: Mid,
+        rid: Option<Rid>,
+        kind: KeyframeRequestKind,
+    ) -> bool {
+        let key = (mid, rid);
+        if let Some(last) = self.asked_keyframe.get(&key) {
             if now.saturating_duration_since(*last) < KEYFRAME_INTERVAL {
-                self.deferred_keyframes.insert(mid);
+                self.deferred_keyframes.insert(key);
                 return false;
             }
         }
-        self.deferred_keyframes.remove(&mid);
+        self.deferred_keyframes.remove(&key);
         let mut api = self.rtc.direct_api();
-        let Some(stream) = api.stream_rx_by_mid(mid, None) else {
+        let Some(stream) = api.stream_rx_by_mid(mid, rid) else {
             // The publisher's stream is not known yet (no packet so far):
             // try again shortly rather than forget the request.
             if let Some(soon) = now.checked_sub(KEYFRAME_INTERVAL - KEYFRAME_RETRY) {
-                self.asked_keyframe.insert(mid, soon);
-                self.deferred_keyframes.insert(mid);
+                self.asked_keyframe.insert(key, soon);
+                self.deferred_keyframes.insert(key);
             }
             return false;
         };
         stream.request_keyframe(kind);
-        self.asked_keyframe.insert(mid, now);
+        self.asked_keyframe.insert(key, now);
         true
     }
 }
@@ -325,30 +431,56 @@ pub struct Media {
     speakers: HashMap<crate::protocol::RoomId, Option<ParticipantId>>,
     next_speaker_tick: Option<Instant>,
     next_quality_tick: Option<Instant>,
+    next_allocation_tick: Option<Instant>,
 }
 
-fn rtc_for(now: Instant) -> Rtc {
-    Rtc::builder()
+fn rtc_for(now: Instant, bandwidth_estimation: bool) -> Rtc {
+    let builder = Rtc::builder()
         .set_rtp_mode(true)
         .set_ice_lite(true)
         .clear_codecs()
-        .enable_opus(true, false)
+        // Opus with RFC 2198 RED folded on (listed first in answers, so
+        // browsers send redundant audio); kept only where the client offers it.
+        .enable_opus(true, true)
         .enable_vp8(true)
-        .set_stats_interval(Some(Duration::from_secs(1)))
-        .build(now)
+        .set_stats_interval(Some(Duration::from_secs(1)));
+    if bandwidth_estimation {
+        // Estimates towards each receiver drive its simulcast layers.
+        builder
+            .enable_bwe(Some(Bitrate::bps(INITIAL_ESTIMATE)))
+            .build(now)
+    } else {
+        builder.build(now)
+    }
 }
 
+/// The codec a payload type carries; [`Codec::Red`] for the RED payload
+/// type str0m folds onto Opus.
 fn codec_of(rtc: &Rtc, pt: Pt) -> Option<Codec> {
-    rtc.codec_config()
-        .params()
+    let params = rtc.codec_config().params();
+    params
         .iter()
         .find(|p| p.pt() == pt)
         .map(|p| p.spec().codec)
+        .or_else(|| {
+            params
+                .iter()
+                .any(|p| p.spec().codec == Codec::Opus && p.red() == Some(pt))
+                .then_some(Codec::Red)
+        })
 }
 
+/// The payload type for `codec` in this peer's numbering; for
+/// [`Codec::Red`], Opus's RED payload type if the peer negotiated RED.
 fn pt_for(rtc: &Rtc, codec: Codec) -> Option<Pt> {
-    rtc.codec_config()
-        .params()
+    let params = rtc.codec_config().params();
+    if codec == Codec::Red {
+        return params
+            .iter()
+            .find(|p| p.spec().codec == Codec::Opus)
+            .and_then(|p| p.red());
+    }
+    params
         .iter()
         .find(|p| p.spec().codec == codec)
         .map(|p| p.pt())
@@ -369,6 +501,7 @@ impl Media {
             speakers: HashMap::new(),
             next_speaker_tick: None,
             next_quality_tick: None,
+            next_allocation_tick: None,
         }
     }
 
@@ -387,7 +520,7 @@ impl Media {
     pub fn offer(&mut self, now: Instant, who: ParticipantId, sdp: &str) -> Result<(), MediaError> {
         let offer = SdpOffer::from_sdp_string(sdp)
             .map_err(|e| MediaError::BadOffer(short(&e.to_string())))?;
-        let mut rtc = rtc_for(now);
+        let mut rtc = rtc_for(now, self.config.bandwidth_estimation);
         for addr in &self.config.udp_candidates {
             if let Ok(c) = Candidate::host(*addr, "udp") {
                 rtc.add_local_candidate(c);
@@ -408,6 +541,12 @@ impl Media {
             .accept_offer(offer)
             .map_err(|e| MediaError::BadOffer(short(&e.to_string())))?;
         let ufrag = rtc.direct_api().local_ice_credentials().ufrag;
+        // The tiles the client shows others in stay as they were.
+        let tiles = self
+            .peers
+            .get_mut(&who)
+            .map(|p| std::mem::take(&mut p.tiles))
+            .unwrap_or_default();
         self.drop_peer(who);
         self.by_ufrag.insert(ufrag.clone(), who);
         self.outputs.push_back(MediaOutput::Listen {
@@ -430,6 +569,12 @@ impl Media {
                 nacks_seen: HashMap::new(),
                 deferred_keyframes: HashSet::new(),
                 incoming: HashMap::new(),
+                layers: HashMap::new(),
+                tiles,
+                estimate: None,
+                floored: None,
+                nudge: None,
+                bwe_rates: (0, 0),
             },
         );
         // Everyone else's m-lines carrying this participant continue on the
@@ -474,18 +619,20 @@ impl Media {
         }
         peer.out.retain(|t| t.state != OutState::Stopping);
         peer.tracks_changed = true;
-        // New m-lines need a keyframe from their publishers.
-        let senders: Vec<(ParticipantId, MediaSource)> = peer
+        // New m-lines need a keyframe from their publishers (simulcast ones
+        // once their layer is chosen, just below).
+        let senders: Vec<(ParticipantId, MediaSource, u8)> = peer
             .out
             .iter()
             .filter(|t| t.source != MediaSource::Microphone)
-            .map(|t| (t.sender, t.source))
+            .filter_map(|t| t.select.target.map(|layer| (t.sender, t.source, layer)))
             .collect();
-        for (sender, source) in senders {
+        for (sender, source, layer) in senders {
             if self.routes.allows(sender, who, source) {
-                self.ask_keyframe(now, sender, source, KeyframeRequestKind::Pli);
+                self.ask_keyframe(now, sender, source, layer, KeyframeRequestKind::Pli);
             }
         }
+        self.allocate(now, who);
         self.dirty.insert(who);
         self.negotiate(who);
         self.drive(now);
@@ -503,18 +650,28 @@ impl Media {
     fn apply_routes(&mut self, now: Instant, old: &Routes) {
         let receivers: Vec<ParticipantId> = self.peers.keys().copied().collect();
         for receiver in receivers {
-            let senders: Vec<(ParticipantId, Vec<MediaSource>)> = self
+            let senders: Vec<(ParticipantId, Vec<(MediaSource, bool)>)> = self
                 .peers
                 .iter()
                 .filter(|(s, _)| **s != receiver)
-                .map(|(s, p)| (*s, p.published.iter().map(|(_, src)| *src).collect()))
+                .map(|(s, p)| {
+                    let sources = p
+                        .published
+                        .iter()
+                        .map(|(_, src)| {
+                            let layered = p.layers.get(src).is_some_and(Layers::is_simulcast);
+                            (*src, layered)
+                        })
+                        .collect();
+                    (*s, sources)
+                })
                 .collect();
             let Some(peer) = self.peers.get_mut(&receiver) else {
                 continue;
             };
             let mut wanted_keyframes = Vec::new();
             for (sender, sources) in senders {
-                for source in sources {
+                for (source, layered) in sources {
                     let now_allowed = self.routes.allows(sender, receiver, source);
                     let was_allowed = old.allows(sender, receiver, source);
                     let existing = peer
@@ -528,7 +685,9 @@ impl Media {
                                 && source != MediaSource::Microphone
                                 && t.state == OutState::Open
                             {
-                                wanted_keyframes.push((sender, source));
+                                if let Some(layer) = t.select.target {
+                                    wanted_keyframes.push((sender, source, layer));
+                                }
                             }
                         }
                         Some(_) => {}
@@ -539,15 +698,19 @@ impl Media {
                             state: OutState::Negotiating,
                             rewrite: Rewrite::default(),
                             pt: None,
+                            select: Selection::for_source(layered),
+                            pictures: vp8::PictureIds::default(),
+                            starved: None,
                         }),
                         None => {}
                     }
                 }
             }
-            for (sender, source) in wanted_keyframes {
-                self.ask_keyframe(now, sender, source, KeyframeRequestKind::Pli);
+            for (sender, source, layer) in wanted_keyframes {
+                self.ask_keyframe(now, sender, source, layer, KeyframeRequestKind::Pli);
             }
             self.negotiate(receiver);
+            self.allocate(now, receiver);
         }
         self.drive(now);
     }
@@ -559,6 +722,7 @@ impl Media {
         let receivers: Vec<ParticipantId> = self.peers.keys().copied().collect();
         for receiver in receivers {
             if let Some(peer) = self.peers.get_mut(&receiver) {
+                peer.tiles.retain(|(sender, _), _| *sender != who);
                 let mut changed = false;
                 for t in peer.out.iter_mut().filter(|t| t.sender == who) {
                     changed = true;
@@ -605,18 +769,49 @@ impl Media {
         destination: SocketAddr,
         datagram: &[u8],
     ) {
-        let Some(who) = self.owner(source, datagram) else {
-            return;
-        };
-        let Some(peer) = self.peers.get_mut(&who) else {
-            return;
-        };
-        let Ok(receive) = Receive::new(proto, source, destination, datagram) else {
-            return;
-        };
+        if let Some(who) = self.receive(now, proto, source, destination, datagram) {
+            self.dirty.insert(who);
+        }
+        self.drive(now);
+    }
+
+    /// Several datagrams read together (`(when, protocol, from, to, bytes)`).
+    /// Each is handed to its peer connection, and what that peer received is
+    /// forwarded at once (str0m holds one received packet at a time), but the
+    /// receivers are polled once at the end: a burst of packets fanned out to
+    /// many receivers costs one poll per receiver, not one per packet.
+    pub fn handle_datagrams<'a>(
+        &mut self,
+        datagrams: impl IntoIterator<Item = (Instant, Protocol, SocketAddr, SocketAddr, &'a [u8])>,
+    ) {
+        let mut last = None;
+        for (now, proto, source, destination, datagram) in datagrams {
+            if let Some(who) = self.receive(now, proto, source, destination, datagram) {
+                self.dirty.remove(&who);
+                self.poll_peer(now, who);
+            }
+            last = Some(now);
+        }
+        if let Some(now) = last {
+            self.drive(now);
+        }
+    }
+
+    /// Hands a datagram to its peer connection; whose it was, if anyone's.
+    fn receive(
+        &mut self,
+        now: Instant,
+        proto: Protocol,
+        source: SocketAddr,
+        destination: SocketAddr,
+        datagram: &[u8],
+    ) -> Option<ParticipantId> {
+        let who = self.owner(source, datagram)?;
+        let peer = self.peers.get_mut(&who)?;
+        let receive = Receive::new(proto, source, destination, datagram).ok()?;
         let input = Input::Receive(now, receive);
         if !peer.rtc.accepts(&input) {
-            return;
+            return None;
         }
         if let Err(e) = peer.rtc.handle_input(input) {
             tracing::debug!(participant = %who, error = %e, "media input refused");
@@ -625,8 +820,7 @@ impl Media {
             peer.addrs.push(source);
             self.by_addr.insert(source, who);
         }
-        self.dirty.insert(who);
-        self.drive(now);
+        Some(who)
     }
 
     /// When [`Media::handle_timeout`] must next be called.
@@ -637,6 +831,7 @@ impl Media {
             .chain(self.peers.values().filter_map(Peer::keyframe_due))
             .chain(self.next_speaker_tick)
             .chain(self.next_quality_tick)
+            .chain(self.next_allocation_tick)
             .min()
     }
 
@@ -644,9 +839,10 @@ impl Media {
     pub fn handle_timeout(&mut self, now: Instant) {
         for (who, peer) in &mut self.peers {
             if peer.keyframe_due().is_some_and(|t| t <= now) {
-                let due: Vec<Mid> = peer.deferred_keyframes.iter().copied().collect();
-                for mid in due {
-                    peer.request_keyframe(now, mid, KeyframeRequestKind::Pli);
+                let due: Vec<(Mid, Option<Rid>)> =
+                    peer.deferred_keyframes.iter().copied().collect();
+                for (mid, rid) in due {
+                    peer.request_keyframe(now, mid, rid, KeyframeRequestKind::Pli);
                 }
                 self.dirty.insert(*who);
             }
@@ -665,6 +861,13 @@ impl Media {
             self.next_quality_tick = Some(now + QUALITY_INTERVAL);
             self.report_quality();
         }
+        if self.next_allocation_tick.is_some_and(|t| t <= now) {
+            self.next_allocation_tick = Some(now + ALLOCATION_INTERVAL);
+            let receivers: Vec<ParticipantId> = self.peers.keys().copied().collect();
+            for receiver in receivers {
+                self.allocate(now, receiver);
+            }
+        }
         self.drive(now);
     }
 
@@ -679,149 +882,346 @@ impl Media {
         if self.next_speaker_tick.is_none() && !self.peers.is_empty() {
             self.next_speaker_tick = Some(now + SPEAKER_INTERVAL);
             self.next_quality_tick = Some(now + QUALITY_INTERVAL);
+            self.next_allocation_tick = Some(now + ALLOCATION_INTERVAL);
         }
         while !self.dirty.is_empty() {
             let batch: Vec<ParticipantId> = self.dirty.drain().collect();
             for who in batch {
-                let mut received = Vec::new();
-                let mut keyframe_requests = Vec::new();
-                let mut published_grew = false;
-                let mut lost = false;
-                {
-                    let Some(peer) = self.peers.get_mut(&who) else {
-                        continue;
-                    };
-                    loop {
-                        if !peer.rtc.is_alive() {
-                            lost = true;
-                            break;
-                        }
-                        match peer.rtc.poll_output() {
-                            Ok(Output::Transmit(t)) => {
-                                self.outputs.push_back(MediaOutput::Transmit(t))
-                            }
-                            Ok(Output::Timeout(t)) => {
-                                peer.timeout = Some(t);
-                                break;
-                            }
-                            Ok(Output::Event(event)) => match event {
-                                Event::RtpPacket(packet) => received.push(packet),
-                                Event::MediaAdded(added)
-                                    if added.direction == Direction::RecvOnly
-                                        || added.direction == Direction::SendRecv =>
-                                {
-                                    let videos = peer
-                                        .published
-                                        .iter()
-                                        .filter(|(_, s)| *s != MediaSource::Microphone)
-                                        .count();
-                                    let audio = peer
-                                        .published
-                                        .iter()
-                                        .any(|(_, s)| *s == MediaSource::Microphone);
-                                    let source = match (added.kind, videos, audio) {
-                                        (MediaKind::Audio, _, false) => {
-                                            Some(MediaSource::Microphone)
-                                        }
-                                        (MediaKind::Video, 0, _) => Some(MediaSource::Camera),
-                                        (MediaKind::Video, 1, _) => Some(MediaSource::Screen),
-                                        _ => None,
-                                    };
-                                    if let Some(source) = source {
-                                        peer.published.push((added.mid, source));
-                                        published_grew = true;
-                                    }
-                                }
-                                Event::KeyframeRequest(req) => {
-                                    if let Some(t) =
-                                        peer.out.iter().find(|t| t.mid == Some(req.mid))
-                                    {
-                                        keyframe_requests.push((t.sender, t.source, req.kind));
-                                    }
-                                }
-                                Event::PeerStats(s) => {
-                                    let q = &mut peer.quality;
-                                    if let Some((at, rx, tx)) = q.last_bytes {
-                                        let secs =
-                                            s.timestamp.saturating_duration_since(at).as_secs_f64();
-                                        if secs > 0.0 {
-                                            q.receive_kbps =
-                                                (s.peer_bytes_rx.saturating_sub(rx)) as f64 * 8.0
-                                                    / 1000.0
-                                                    / secs;
-                                            q.send_kbps =
-                                                (s.peer_bytes_tx.saturating_sub(tx)) as f64 * 8.0
-                                                    / 1000.0
-                                                    / secs;
-                                        }
-                                    }
-                                    q.last_bytes =
-                                        Some((s.timestamp, s.peer_bytes_rx, s.peer_bytes_tx));
-                                    q.loss = f64::from(s.ingress_loss_fraction.unwrap_or(0.0));
-                                    if let Some(rtt) = s.rtt {
-                                        q.rtt_ms = Some(rtt.as_secs_f64() * 1000.0);
-                                    }
-                                }
-                                Event::MediaIngressStats(s) => {
-                                    let rate =
-                                        if peer.source_of(s.mid) == Some(MediaSource::Microphone) {
-                                            48.0
-                                        } else {
-                                            90.0
-                                        };
-                                    peer.quality.jitter_ms = Some(f64::from(s.jitter) / rate);
-                                    if let Some(rtt) = s.rtt {
-                                        peer.quality.rtt_ms = Some(rtt.as_secs_f64() * 1000.0);
-                                    }
-                                }
-                                Event::MediaEgressStats(s) => {
-                                    // Cumulative per stream: count what is new.
-                                    let seen = peer.nacks_seen.entry(s.mid).or_default();
-                                    self.metrics.nacks_added(s.nacks.saturating_sub(*seen));
-                                    *seen = (*seen).max(s.nacks);
-                                    if let Some(rtt) = s.rtt {
-                                        peer.quality.rtt_ms = Some(rtt.as_secs_f64() * 1000.0);
-                                    }
-                                }
-                                _ => {}
-                            },
-                            Err(e) => {
-                                tracing::debug!(participant = %who, error = %e, "media connection failed");
-                                peer.rtc.disconnect();
-                                lost = true;
-                                break;
-                            }
-                        }
-                    }
-                }
-                for packet in received {
-                    self.forward(now, who, packet);
-                }
-                for (sender, source, kind) in keyframe_requests {
-                    if self.routes.allows(sender, who, source) {
-                        self.ask_keyframe(now, sender, source, kind);
-                    }
-                }
-                if lost {
-                    self.drop_peer(who);
-                    self.outputs.push_back(MediaOutput::Lost { who });
-                    continue;
-                }
-                if published_grew {
-                    // Receivers the routes already allow need m-lines for the
-                    // new sources, and a keyframe to start decoding them.
-                    self.apply_routes(now, &Routes::default());
-                }
-                self.send_tracks(who);
+                self.poll_peer(now, who);
             }
         }
     }
 
+    /// Polls one peer until it waits for time or input: sends what it has to
+    /// send and forwards the packets it received to their receivers (who are
+    /// marked dirty, not polled here).
+    fn poll_peer(&mut self, now: Instant, who: ParticipantId) {
+        let mut received = Vec::new();
+        let mut keyframe_requests = Vec::new();
+        let mut published_grew = false;
+        let mut new_sources = Vec::new();
+        let mut estimated = false;
+        let mut lost = false;
+        {
+            let Some(peer) = self.peers.get_mut(&who) else {
+                return;
+            };
+            loop {
+                if !peer.rtc.is_alive() {
+                    lost = true;
+                    break;
+                }
+                match peer.rtc.poll_output() {
+                    Ok(Output::Transmit(t)) => self.outputs.push_back(MediaOutput::Transmit(t)),
+                    Ok(Output::Timeout(t)) => {
+                        peer.timeout = Some(t);
+                        break;
+                    }
+                    Ok(Output::Event(event)) => match event {
+                        Event::RtpPacket(packet) => received.push(packet),
+                        Event::MediaAdded(added)
+                            if added.direction == Direction::RecvOnly
+                                || added.direction == Direction::SendRecv =>
+                        {
+                            let videos = peer
+                                .published
+                                .iter()
+                                .filter(|(_, s)| *s != MediaSource::Microphone)
+                                .count();
+                            let audio = peer
+                                .published
+                                .iter()
+                                .any(|(_, s)| *s == MediaSource::Microphone);
+                            let source = match (added.kind, videos, audio) {
+                                (MediaKind::Audio, _, false) => Some(MediaSource::Microphone),
+                                (MediaKind::Video, 0, _) => Some(MediaSource::Camera),
+                                (MediaKind::Video, 1, _) => Some(MediaSource::Screen),
+                                _ => None,
+                            };
+                            if let Some(source) = source {
+                                peer.published.push((added.mid, source));
+                                // Simulcast layers, lowest first as listed.
+                                let rids: Vec<Rid> = added
+                                    .simulcast
+                                    .map(|s| if s.recv.is_empty() { s.send } else { s.recv })
+                                    .unwrap_or_default()
+                                    .into_iter()
+                                    .map(|l| l.rid)
+                                    .collect();
+                                let layers = Layers::new(rids);
+                                new_sources.push((source, layers.is_simulcast()));
+                                peer.layers.insert(source, layers);
+                                published_grew = true;
+                            }
+                        }
+                        Event::KeyframeRequest(req) => {
+                            if let Some(t) = peer.out.iter().find(|t| t.mid == Some(req.mid)) {
+                                // The layer it receives, or is about to.
+                                if let Some(layer) = t.select.target {
+                                    keyframe_requests.push((t.sender, t.source, layer, req.kind));
+                                }
+                            }
+                        }
+                        Event::EgressBitrateEstimate(BweKind::Twcc { estimate, .. }) => {
+                            peer.estimate = Some(estimate.as_u64());
+                            estimated = true;
+                        }
+                        Event::PeerStats(s) => {
+                            let q = &mut peer.quality;
+                            if let Some((at, rx, tx)) = q.last_bytes {
+                                let secs = s.timestamp.saturating_duration_since(at).as_secs_f64();
+                                if secs > 0.0 {
+                                    q.receive_kbps = (s.peer_bytes_rx.saturating_sub(rx)) as f64
+                                        * 8.0
+                                        / 1000.0
+                                        / secs;
+                                    q.send_kbps = (s.peer_bytes_tx.saturating_sub(tx)) as f64 * 8.0
+                                        / 1000.0
+                                        / secs;
+                                }
+                            }
+                            q.last_bytes = Some((s.timestamp, s.peer_bytes_rx, s.peer_bytes_tx));
+                            q.loss = f64::from(s.ingress_loss_fraction.unwrap_or(0.0));
+                            if let Some(rtt) = s.rtt {
+                                q.rtt_ms = Some(rtt.as_secs_f64() * 1000.0);
+                            }
+                        }
+                        Event::MediaIngressStats(s) => {
+                            let rate = if peer.source_of(s.mid) == Some(MediaSource::Microphone) {
+                                48.0
+                            } else {
+                                90.0
+                            };
+                            peer.quality.jitter_ms = Some(f64::from(s.jitter) / rate);
+                            if let Some(rtt) = s.rtt {
+                                peer.quality.rtt_ms = Some(rtt.as_secs_f64() * 1000.0);
+                            }
+                        }
+                        Event::MediaEgressStats(s) => {
+                            // Cumulative per stream: count what is new.
+                            let seen = peer.nacks_seen.entry(s.mid).or_default();
+                            self.metrics.nacks_added(s.nacks.saturating_sub(*seen));
+                            *seen = (*seen).max(s.nacks);
+                            if let Some(rtt) = s.rtt {
+                                peer.quality.rtt_ms = Some(rtt.as_secs_f64() * 1000.0);
+                            }
+                        }
+                        _ => {}
+                    },
+                    Err(e) => {
+                        tracing::debug!(participant = %who, error = %e, "media connection failed");
+                        peer.rtc.disconnect();
+                        lost = true;
+                        break;
+                    }
+                }
+            }
+        }
+        for packet in received {
+            self.forward(now, who, packet);
+        }
+        for (sender, source, layer, kind) in keyframe_requests {
+            if self.routes.allows(sender, who, source) {
+                self.ask_keyframe(now, sender, source, layer, kind);
+            }
+        }
+        // A (re)started publisher's sources: others' m-lines carrying
+        // them choose a layer afresh.
+        for (source, layered) in new_sources {
+            for peer in self.peers.values_mut() {
+                for t in peer.out.iter_mut() {
+                    if t.sender == who && t.source == source {
+                        t.select = Selection::for_source(layered);
+                    }
+                }
+            }
+        }
+        if estimated {
+            self.allocate(now, who);
+        }
+        if lost {
+            self.drop_peer(who);
+            self.outputs.push_back(MediaOutput::Lost { who });
+            return;
+        }
+        if published_grew {
+            // Receivers the routes already allow need m-lines for the
+            // new sources, and a keyframe to start decoding them.
+            self.apply_routes(now, &Routes::default());
+        }
+        self.send_tracks(who);
+    }
+
+    /// The size `who` shows `participant`'s camera or screen at (0 wide or
+    /// high: not shown). The layers `who` receives are chosen again.
+    pub fn set_tile(
+        &mut self,
+        now: Instant,
+        who: ParticipantId,
+        participant: ParticipantId,
+        source: MediaSource,
+        width: u32,
+        height: u32,
+    ) {
+        if participant == who || source == MediaSource::Microphone {
+            return;
+        }
+        let Some(peer) = self.peers.get_mut(&who) else {
+            return;
+        };
+        let key = (participant, source);
+        if !peer.tiles.contains_key(&key) && peer.tiles.len() >= MAX_TILES {
+            return;
+        }
+        let max = crate::protocol::MAX_TILE_PIXELS;
+        peer.tiles.insert(key, (width.min(max), height.min(max)));
+        self.allocate(now, who);
+        self.drive(now);
+    }
+
+    /// Chooses the layer each of `receiver`'s video m-lines forwards (see
+    /// [`simulcast::allocate`]): audio and single-layer video are reserved
+    /// at their measured rates first, then simulcast video shares the rest
+    /// of the receiver's bandwidth estimate, screens before cameras. Also
+    /// tells the receiver's BWE to probe towards the next layer up.
+    fn allocate(&mut self, now: Instant, receiver: ParticipantId) {
+        let Some(peer) = self.peers.get(&receiver) else {
+            return;
+        };
+        let estimate = peer.estimate.unwrap_or(INITIAL_ESTIMATE);
+        let mut order: Vec<usize> = (0..peer.out.len()).collect();
+        order.sort_by_key(|i| peer.out[*i].source != MediaSource::Screen);
+        let mut reserved = 0;
+        let mut demands = Vec::new();
+        let mut layered = Vec::new();
+        let mut single = Vec::new();
+        for i in order {
+            let t = &peer.out[i];
+            if t.state != OutState::Open || !self.routes.allows(t.sender, receiver, t.source) {
+                continue;
+            }
+            let Some(layers) = self
+                .peers
+                .get(&t.sender)
+                .and_then(|p| p.layers.get(&t.source))
+            else {
+                continue;
+            };
+            let tile_height =
+                peer.tiles
+                    .get(&(t.sender, t.source))
+                    .map(|(w, h)| if *w == 0 { 0 } else { *h });
+            if t.source == MediaSource::Microphone {
+                reserved += layers.bps(now);
+            } else if !layers.is_simulcast() {
+                // Nothing to choose from: forwarded as it comes unless the
+                // receiver does not show it.
+                let shown = tile_height != Some(0);
+                if shown {
+                    reserved += layers.bps(now);
+                }
+                single.push((i, shown.then_some(0)));
+            } else {
+                demands.push(Demand {
+                    layers: layers.offer(now),
+                    tile_height,
+                    current: t.select.target,
+                });
+                layered.push(i);
+            }
+        }
+        let Some(peer) = self.peers.get_mut(&receiver) else {
+            return;
+        };
+        // What the SFU cannot reduce (audio, video without layers) flows
+        // whatever the estimate says, but str0m paces everything it sends
+        // at the estimate: below that rate those packets would wait in the
+        // pacer (up to 2 s) instead of going out. Raise the estimate to what
+        // must flow, at most every FLOOR_INTERVAL; simulcast video still
+        // shares only what the estimate leaves above it.
+        let mut estimate = estimate;
+        if estimate < reserved && peer.floored.is_none_or(|at| now >= at + FLOOR_INTERVAL) {
+            estimate = reserved.saturating_mul(5) / 4;
+            peer.floored = Some(now);
+            peer.estimate = Some(estimate);
+            peer.rtc.bwe().reset(Bitrate::bps(estimate));
+            self.dirty.insert(receiver);
+        }
+        let allocation = simulcast::allocate(estimate, reserved, &demands);
+        let mut keyframes = Vec::new();
+        let lowest: Vec<Option<u8>> = demands
+            .iter()
+            .map(|d| {
+                if d.tile_height == Some(0) {
+                    return None;
+                }
+                d.layers.iter().position(|l| l.active).map(|l| l as u8)
+            })
+            .collect();
+        let layered: Vec<(usize, Option<u8>)> = layered
+            .into_iter()
+            .zip(allocation.layers.iter().copied())
+            .zip(lowest)
+            .map(|((i, wanted), lowest)| (i, starve_or_try(&mut peer.out[i], now, wanted, lowest)))
+            .collect();
+        let choices = layered.into_iter().chain(single);
+        for (i, wanted) in choices {
+            let t = &mut peer.out[i];
+            if t.select.decide(now, wanted) == Some(None) {
+                self.metrics.video_paused();
+                t.rewrite.restart();
+            }
+            // Waiting for the target layer's key frame: ask for one (at most
+            // once a second per layer; the current layer flows meanwhile).
+            if let Some(target) = t.select.target {
+                if t.select.current != Some(target) {
+                    keyframes.push((t.sender, t.source, target));
+                }
+            }
+        }
+        // Sustain what is sent (no padding beyond it: on a congested link
+        // that would crowd out audio); probe towards the next layer up and
+        // hope for everything at its best.
+        let round = |bps: u64| bps / 10_000 * 10_000;
+        let mut rates = (
+            round(allocation.used),
+            round(allocation.desired.max(allocation.next)),
+        );
+        // str0m probes when the desired rate rises above the estimate, not
+        // while it stays put: a receiver held below its layers (after
+        // congestion that has since cleared) would wait for str0m's slow
+        // periodic probes. Every PROBE_NUDGE, lower the desired rate to the
+        // estimate for one allocation round, so that the next round raises
+        // it and probes (str0m skips probes while the link is overused).
+        if rates.1 > estimate && allocation.next > allocation.used {
+            match peer.nudge {
+                Some(at) if now >= at => {
+                    rates.1 = round(estimate);
+                    peer.nudge = Some(now + PROBE_NUDGE);
+                }
+                Some(_) => {}
+                None => peer.nudge = Some(now + PROBE_NUDGE),
+            }
+        }
+        if rates != peer.bwe_rates {
+            peer.bwe_rates = rates;
+            peer.rtc
+                .bwe()
+                .set_bitrate(Bitrate::bps(rates.0), Bitrate::bps(rates.1));
+            self.dirty.insert(receiver);
+        }
+        for (sender, source, layer) in keyframes {
+            self.ask_keyframe(now, sender, source, layer, KeyframeRequestKind::Pli);
+        }
+    }
+
+    /// Asks `sender` for a keyframe of `source` on its simulcast `layer`.
     fn ask_keyframe(
         &mut self,
         now: Instant,
         sender: ParticipantId,
         source: MediaSource,
+        layer: u8,
         kind: KeyframeRequestKind,
     ) {
         let Some(peer) = self.peers.get_mut(&sender) else {
@@ -830,7 +1230,8 @@ impl Media {
         let Some(mid) = peer.mid_of(source) else {
             return;
         };
-        if peer.request_keyframe(now, mid, kind) {
+        let rid = peer.layers.get(&source).and_then(|l| l.rid_of(layer));
+        if peer.request_keyframe(now, mid, rid, kind) {
             self.metrics.keyframe_request();
             self.dirty.insert(sender);
         }
@@ -845,14 +1246,14 @@ impl Media {
         self.metrics.received(packet.payload.len());
         // Resolved once per incoming stream and payload type, not per packet.
         let key = (header.ssrc, header.payload_type);
-        let (source, codec) = match peer.incoming.get(&key) {
+        let (source, codec, layer) = match peer.incoming.get(&key) {
             Some(known) => *known,
             None => {
-                let Some(mid) = peer
+                let Some((mid, rid)) = peer
                     .rtc
                     .direct_api()
                     .stream_rx(&header.ssrc)
-                    .map(|s| s.mid())
+                    .map(|s| (s.mid(), s.rid()))
                 else {
                     return;
                 };
@@ -862,10 +1263,32 @@ impl Media {
                 ) else {
                     return;
                 };
-                peer.incoming.insert(key, (source, codec));
-                (source, codec)
+                // A rid beyond the layers we take is not forwarded.
+                let Some(layer) = peer.layers.get(&source).and_then(|l| l.index_of(rid)) else {
+                    return;
+                };
+                peer.incoming.insert(key, (source, codec, layer));
+                (source, codec, layer)
             }
         };
+        // VP8: where key frames start (and their size), and the picture ids
+        // to keep continuous per receiver (str0m patches them on the way
+        // out, so the payload is never copied for it).
+        let descriptor = match (source, codec) {
+            (MediaSource::Microphone, _) => None,
+            (_, Codec::Vp8) => vp8::Descriptor::parse(&packet.payload),
+            _ => None,
+        };
+        let keyframe = descriptor.is_some_and(|d| d.is_keyframe(&packet.payload));
+        let size = descriptor
+            .filter(|_| keyframe)
+            .and_then(|d| d.keyframe_size(&packet.payload));
+        if let Some(layers) = peer.layers.get_mut(&source) {
+            layers.count(now, layer, packet.payload.len(), size);
+        }
+        let patchable = descriptor
+            .filter(|d| d.picture_id.is_some() || d.tl0_pic_idx.is_some())
+            .and_then(|_| Vp8Descriptor::parse(&packet.payload).ok());
         if source == MediaSource::Microphone {
             if let Some(level) = header.ext_vals.audio_level {
                 let level = f32::from(level);
@@ -892,6 +1315,13 @@ impl Media {
         } else {
             90_000
         };
+        // RED audio: the sender's Opus payload type, and the primary block as
+        // plain Opus for receivers without RED (parsed once, when first needed).
+        let sender_opus = match codec {
+            Codec::Red => pt_for(&peer.rtc, Codec::Opus),
+            _ => None,
+        };
+        let mut plain: Option<Option<Arc<[u8]>>> = None;
         for (receiver, sources) in self.routes.receivers(sender) {
             if !sources.allows(source) {
                 continue;
@@ -907,37 +1337,83 @@ impl Media {
                 continue;
             };
             let Some(mid) = track.mid else { continue };
+            let mut payload = &packet.payload;
             let pt = match track.pt {
                 Some((c, pt)) if c == codec => pt,
-                _ => {
-                    let Some(pt) = pt_for(&peer.rtc, codec) else {
-                        continue;
-                    };
-                    track.pt = Some((codec, pt));
-                    pt
-                }
+                _ => match pt_for(&peer.rtc, codec) {
+                    Some(pt) => {
+                        track.pt = Some((codec, pt));
+                        pt
+                    }
+                    // RED to a receiver that did not negotiate it: the primary
+                    // Opus block alone; a malformed RED packet is dropped.
+                    None if codec == Codec::Red => {
+                        let primary = plain.get_or_insert_with(|| {
+                            crate::red::primary(&packet.payload)
+                                .filter(|b| sender_opus.is_some_and(|o| *o == b.pt))
+                                .map(|b| Arc::from(b.data))
+                        });
+                        let (Some(pt), Some(primary)) =
+                            (pt_for(&peer.rtc, Codec::Opus), primary.as_ref())
+                        else {
+                            continue;
+                        };
+                        payload = primary;
+                        pt
+                    }
+                    None => continue,
+                },
             };
+            if source != MediaSource::Microphone {
+                match track.select.admit(layer, keyframe) {
+                    Admit::Drop => continue,
+                    Admit::Forward => {}
+                    Admit::Switch => {
+                        // A new run: no gap in the receiver's sequence.
+                        track.rewrite.restart();
+                        self.metrics.layer_switch();
+                    }
+                }
+            }
             let Some((out_seq, out_time)) = track.rewrite.map(ssrc, seq, time, now, clock_rate)
             else {
                 continue;
+            };
+            let patch = match (&descriptor, &patchable) {
+                (Some(d), Some(parsed)) => {
+                    let (picture, tl0) = track.pictures.map(track.rewrite.run(), d);
+                    let mut patch = parsed.patch();
+                    if picture != d.picture_id.map(|(id, _)| id) {
+                        patch = patch.picture_id(picture.unwrap_or_default());
+                    }
+                    if tl0 != d.tl0_pic_idx {
+                        patch = patch.tl0_pic_idx(tl0.unwrap_or_default());
+                    }
+                    (picture != d.picture_id.map(|(id, _)| id) || tl0 != d.tl0_pic_idx)
+                        .then(|| patch.build().ok())
+                        .flatten()
+                }
+                _ => None,
             };
             let mut api = peer.rtc.direct_api();
             let Some(stream) = api.stream_tx_by_mid(mid, None) else {
                 continue;
             };
-            stream.write_rtp(
-                RtpWrite::new(
-                    pt,
-                    SeqNo::from(out_seq),
-                    out_time,
-                    packet.timestamp,
-                    packet.payload.clone(),
-                )
-                .marker(marker)
-                .ext_vals(ext.clone())
-                .nackable(nackable),
-            );
-            self.metrics.forwarded(packet.payload.len());
+            let mut write = RtpWrite::new(
+                pt,
+                SeqNo::from(out_seq),
+                out_time,
+                packet.timestamp,
+                payload.clone(),
+            )
+            .marker(marker)
+            .ext_vals(ext.clone())
+            .nackable(nackable);
+            if let Some(patch) = patch {
+                write = write.vp8_patch(patch);
+            }
+            stream.write_rtp(write);
+            self.metrics.forwarded(payload.len());
             self.dirty.insert(*receiver);
         }
     }
@@ -1090,6 +1566,51 @@ impl Media {
     }
 }
 
+/// The layer a simulcast video gets, given what the allocation `wanted` and
+/// its `lowest` active layer (`None` when not shown): a video the estimate
+/// starves is paused, and its lowest layer is tried again now and then
+/// ([`Starved`]).
+fn starve_or_try(
+    t: &mut OutTrack,
+    now: Instant,
+    wanted: Option<u8>,
+    lowest: Option<u8>,
+) -> Option<u8> {
+    let Some(lowest) = lowest else {
+        t.starved = None;
+        return wanted;
+    };
+    if wanted.is_some() {
+        // The estimate covers it (again): no longer starved.
+        if t.starved
+            .is_some_and(|s| s.trial_until.is_none_or(|end| now >= end))
+        {
+            t.starved = None;
+        }
+        return wanted;
+    }
+    let s = t.starved.get_or_insert(Starved {
+        retry_at: now + STARVED_RETRY,
+        backoff: STARVED_RETRY,
+        trial_until: None,
+    });
+    match s.trial_until {
+        Some(end) if now < end => Some(lowest),
+        Some(_) => {
+            // The trial did not lift the estimate: wait longer next time.
+            s.trial_until = None;
+            s.backoff = (s.backoff * 2).min(STARVED_MAX_BACKOFF);
+            s.retry_at = now + s.backoff;
+            None
+        }
+        None if now >= s.retry_at => {
+            s.trial_until = Some(now + STARVED_TRIAL);
+            Some(lowest)
+        }
+        None => None,
+    }
+}
+
 /// The local ufrag of a STUN binding request (`USERNAME` is `local:remote`).
 pub fn stun_local_ufrag(datagram: &[u8]) -> Option<&str> {
     // STUN: first two bits zero, magic cookie at 4..8.
@@ -1108,6 +1629,75 @@ fn short(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_starved_video_is_paused_then_its_lowest_layer_tried_with_backoff() {
+        let mut t = OutTrack {
+            sender: ParticipantId::from_u128(1),
+            source: MediaSource::Camera,
+            mid: None,
+            state: OutState::Open,
+            rewrite: Rewrite::default(),
+            pt: None,
+            select: Selection::default(),
+            pictures: vp8::PictureIds::default(),
+            starved: None,
+        };
+        let t0 = Instant::now();
+        let at = |ms: u64| t0 + Duration::from_millis(ms);
+        // The estimate covers a layer: as allocated.
+        assert_eq!(starve_or_try(&mut t, at(0), Some(2), Some(0)), Some(2));
+        // Starved: paused until the retry, then the lowest layer for a trial.
+        assert_eq!(starve_or_try(&mut t, at(500), None, Some(0)), None);
+        assert_eq!(starve_or_try(&mut t, at(4000), None, Some(0)), None);
+        assert_eq!(starve_or_try(&mut t, at(4500), None, Some(0)), Some(0));
+        assert_eq!(starve_or_try(&mut t, at(7000), None, Some(0)), Some(0));
+        // The trial failed: paused again, the next trial twice as late.
+        assert_eq!(starve_or_try(&mut t, at(7500), None, Some(0)), None);
+        assert_eq!(starve_or_try(&mut t, at(15000), None, Some(0)), None);
+        assert_eq!(starve_or_try(&mut t, at(15500), None, Some(0)), Some(0));
+        // The estimate followed the trial: allocated normally from now on.
+        assert_eq!(starve_or_try(&mut t, at(16000), Some(1), Some(0)), Some(1));
+        assert_eq!(starve_or_try(&mut t, at(19000), Some(1), Some(0)), Some(1));
+        assert!(t.starved.is_none());
+        // A hidden tile is simply paused, with no trials.
+        assert_eq!(starve_or_try(&mut t, at(20000), None, None), None);
+        assert_eq!(starve_or_try(&mut t, at(90000), None, None), None);
+        assert!(t.starved.is_none());
+    }
+
+    #[test]
+    fn a_datagram_to_any_local_address_is_matched_to_an_announced_candidate() {
+        let config = MediaConfig {
+            udp_candidates: vec![
+                "203.0.113.7:3479".parse().unwrap(),
+                "127.0.0.1:3479".parse().unwrap(),
+            ],
+            tcp_candidates: vec!["203.0.113.7:3478".parse().unwrap()],
+            turn: None,
+            bandwidth_estimation: true,
+        };
+        let to = |a: &str| a.parse::<SocketAddr>().unwrap();
+        // Announced: itself.
+        assert_eq!(
+            config.candidate_for(Protocol::Udp, to("127.0.0.1:3479")),
+            to("127.0.0.1:3479")
+        );
+        // Arrived at a private address behind 1:1 NAT: the public candidate.
+        assert_eq!(
+            config.candidate_for(Protocol::Udp, to("10.0.0.5:3479")),
+            to("203.0.113.7:3479")
+        );
+        assert_eq!(
+            config.candidate_for(Protocol::Tcp, to("10.0.0.5:3478")),
+            to("203.0.113.7:3478")
+        );
+        // Nothing of that family or port: left as it is.
+        assert_eq!(
+            config.candidate_for(Protocol::Udp, to("[::1]:3479")),
+            to("[::1]:3479")
+        );
+    }
 
     #[test]
     fn a_restarted_publisher_continues_the_receivers_sequence_and_clock() {

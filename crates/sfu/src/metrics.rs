@@ -17,6 +17,8 @@ pub struct Metrics {
     bytes_out: AtomicU64,
     nacks: AtomicU64,
     keyframe_requests: AtomicU64,
+    layer_switches: AtomicU64,
+    video_pauses: AtomicU64,
     joins_refused: AtomicU64,
 }
 
@@ -61,6 +63,18 @@ impl Metrics {
     /// A keyframe request (PLI/FIR) sent to a publisher.
     pub fn keyframe_request(&self) {
         self.keyframe_requests.fetch_add(1, Relaxed);
+    }
+
+    /// A subscriber's video m-line switched to another simulcast layer (or
+    /// resumed after a pause), at a key frame.
+    pub fn layer_switch(&self) {
+        self.layer_switches.fetch_add(1, Relaxed);
+    }
+
+    /// A subscriber's video m-line was paused: no bandwidth for even its
+    /// lowest layer, or the subscriber does not show it.
+    pub fn video_paused(&self) {
+        self.video_pauses.fetch_add(1, Relaxed);
     }
 
     /// A join refused at the handshake.
@@ -129,6 +143,16 @@ impl Metrics {
                 "accord_sfu_keyframe_requests_total",
                 "Keyframe requests (PLI/FIR) sent to publishers.",
                 &self.keyframe_requests,
+            ),
+            (
+                "accord_sfu_layer_switches_total",
+                "Simulcast layer switches (and resumptions) on subscribers' video.",
+                &self.layer_switches,
+            ),
+            (
+                "accord_sfu_video_pauses_total",
+                "Subscribers' video paused for bandwidth or an unshown tile.",
+                &self.video_pauses,
             ),
             (
                 "accord_sfu_joins_refused_total",

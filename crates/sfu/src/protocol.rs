@@ -20,6 +20,8 @@ pub const MAX_TEXT_CHARS: usize = 2000;
 pub const MAX_ROOM_NAME_CHARS: usize = 60;
 /// Longest timer, in seconds (four hours).
 pub const MAX_TIMER_SECONDS: u32 = 4 * 3600;
+/// Largest tile width or height a client may report, in pixels.
+pub const MAX_TILE_PIXELS: u32 = 8192;
 
 /// A participant in a live session (the account id of the person).
 pub type ParticipantId = Uuid;
@@ -141,6 +143,20 @@ pub enum ClientMessage {
         /// The SDP.
         sdp: String,
     },
+    /// Anyone: the size (CSS pixels times the device pixel ratio) at which
+    /// the client shows someone's camera or screen, so the server sends a
+    /// simulcast layer no larger than needed; 0 by 0 when it is not shown
+    /// (the server may then pause it). Sent again whenever it changes.
+    Tile {
+        /// Whose video.
+        participant: ParticipantId,
+        /// Which of their sources (`camera` or `screen`).
+        source: MediaSource,
+        /// Width in pixels, 0 to 8192.
+        width: u32,
+        /// Height in pixels, 0 to 8192.
+        height: u32,
+    },
 }
 
 /// Why a client message was refused before it reached the session.
@@ -223,6 +239,17 @@ pub fn parse_client_message(frame: &str) -> Result<ClientMessage, ProtocolError>
                 "a timer must last 1 second to 4 hours",
             ))
         }
+        ClientMessage::Tile { width, height, .. }
+            if *width > MAX_TILE_PIXELS || *height > MAX_TILE_PIXELS =>
+        {
+            Err(ProtocolError::Invalid(
+                "a tile is 0 to 8192 pixels wide and high",
+            ))
+        }
+        ClientMessage::Tile {
+            source: MediaSource::Microphone,
+            ..
+        } => Err(ProtocolError::Invalid("a tile shows a camera or a screen")),
         ClientMessage::Offer { sdp } | ClientMessage::Answer { sdp }
             if !sdp.starts_with("v=0")
                 || sdp
@@ -497,6 +524,28 @@ mod tests {
             parse_client_message(r#"{"type":"recallAll"}"#),
             Ok(ClientMessage::RecallAll)
         );
+        assert_eq!(
+            parse_client_message(&format!(
+                r#"{{"type":"tile","participant":"{id}","source":"camera","width":320,"height":180}}"#
+            )),
+            Ok(ClientMessage::Tile {
+                participant: id,
+                source: MediaSource::Camera,
+                width: 320,
+                height: 180
+            })
+        );
+        assert_eq!(
+            parse_client_message(&format!(
+                r#"{{"type":"tile","participant":"{id}","source":"screen","width":0,"height":0}}"#
+            )),
+            Ok(ClientMessage::Tile {
+                participant: id,
+                source: MediaSource::Screen,
+                width: 0,
+                height: 0
+            })
+        );
         for bad in [
             "",
             "null",
@@ -507,6 +556,9 @@ mod tests {
             r#"{"type":"move","participant":"not-a-uuid","room":{"kind":"main"}}"#,
             r#"{"type":"move","participant":"00000000-0000-0000-0000-000000000000","room":{"kind":"attic"}}"#,
             r#"{"type":"setTimer","room":{"kind":"main"},"seconds":-1}"#,
+            r#"{"type":"tile","participant":"00000000-0000-0000-0000-000000000000","source":"camera","width":-1,"height":1}"#,
+            r#"{"type":"tile","participant":"00000000-0000-0000-0000-000000000000","source":"camera","width":1}"#,
+            r#"{"type":"tile","participant":"00000000-0000-0000-0000-000000000000","source":"face","width":1,"height":1}"#,
         ] {
             assert!(
                 matches!(parse_client_message(bad), Err(ProtocolError::Malformed(_))),
@@ -520,6 +572,9 @@ mod tests {
             r#"{"type":"createCaucus","name":"a\nb"}"#,
             r#"{"type":"setTimer","room":{"kind":"main"},"seconds":0}"#,
             r#"{"type":"setTimer","room":{"kind":"main"},"seconds":14401}"#,
+            r#"{"type":"tile","participant":"00000000-0000-0000-0000-000000000000","source":"camera","width":8193,"height":1}"#,
+            r#"{"type":"tile","participant":"00000000-0000-0000-0000-000000000000","source":"screen","width":1,"height":9000}"#,
+            r#"{"type":"tile","participant":"00000000-0000-0000-0000-000000000000","source":"microphone","width":1,"height":1}"#,
         ] {
             assert!(
                 matches!(

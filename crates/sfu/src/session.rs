@@ -344,8 +344,11 @@ impl LiveSession {
         };
         let is_mediator = sender.role == SessionRole::Mediator;
         let result = match message {
-            // The driver hands SDP to the media path; it never reaches here.
-            ClientMessage::Offer { .. } | ClientMessage::Answer { .. } => Ok(()),
+            // The driver hands SDP and tile sizes to the media path; they
+            // never reach here.
+            ClientMessage::Offer { .. }
+            | ClientMessage::Answer { .. }
+            | ClientMessage::Tile { .. } => Ok(()),
             ClientMessage::SetMuted { muted } => {
                 self.update(from, |m| m.muted = muted);
                 Ok(())

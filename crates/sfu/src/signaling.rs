@@ -25,7 +25,7 @@ use axum::Router;
 use base64::Engine as _;
 use rand::RngCore;
 use serde::Deserialize;
-use str0m::net::Protocol;
+use str0m::net::{Protocol, Transmit};
 use tokio::sync::{mpsc, oneshot};
 use uuid::Uuid;
 
@@ -452,6 +452,7 @@ async fn run_session(
         leaving: HashMap::new(),
         audit: None,
         rooms_counted: 0,
+        udp_out: Vec::new(),
         hub,
     };
     let mut batch = Vec::with_capacity(64);
@@ -480,12 +481,12 @@ async fn run_session(
                 if n == 0 {
                     break;
                 }
-                let media = &task.hub.inner.media;
-                let (udp, tcp) = (media.local, media.tcp_local.unwrap_or(media.local));
-                for d in batch.drain(..) {
-                    let local = if d.proto == Protocol::Tcp { tcp } else { udp };
-                    task.media.handle_datagram(d.at, d.proto, d.source, local, &d.data);
-                }
+                let config = task.hub.inner.media.config.clone();
+                task.media.handle_datagrams(batch.iter().map(|d| {
+                    let local = config.candidate_for(d.proto, d.destination);
+                    (d.at, d.proto, d.source, local, d.data.as_slice())
+                }));
+                batch.clear();
             }
             () = sleep => {
                 let now = Instant::now();
@@ -513,6 +514,8 @@ struct SessionTask {
     /// Live-session events go to the audit log in order, through one writer.
     audit: Option<mpsc::UnboundedSender<(ParticipantId, &'static str, ParticipantId)>>,
     rooms_counted: i64,
+    /// Datagrams to send at the end of this turn, in one batch.
+    udp_out: Vec<Transmit>,
 }
 
 impl SessionTask {
@@ -565,6 +568,18 @@ impl SessionTask {
                     self.send(who, e.to_message());
                 }
             }
+            Event::Message {
+                who,
+                message:
+                    ClientMessage::Tile {
+                        participant,
+                        source,
+                        width,
+                        height,
+                    },
+            } => self
+                .media
+                .set_tile(now, who, participant, source, width, height),
             Event::Message { who, message } => self.live.handle(now, who, message),
             Event::Gone { who, connection } => {
                 if self
@@ -606,6 +621,16 @@ impl SessionTask {
                 continue;
             }
             break;
+        }
+        if !self.udp_out.is_empty() {
+            // A full socket buffer drops datagrams, as the network would.
+            crate::batch::send_batch(
+                &self.hub.inner.media.socket,
+                self.udp_out
+                    .iter()
+                    .map(|t| (t.destination, &t.contents[..])),
+            );
+            self.udp_out.clear();
         }
     }
 
@@ -651,15 +676,7 @@ impl SessionTask {
             MediaOutput::Transmit(t) if t.proto == Protocol::Tcp => {
                 self.hub.inner.demux.send_tcp(t.destination, &t.contents);
             }
-            MediaOutput::Transmit(t) => {
-                // A full socket buffer drops the datagram, as the network would.
-                let _ = self
-                    .hub
-                    .inner
-                    .media
-                    .socket
-                    .try_send_to(&t.contents, t.destination);
-            }
+            MediaOutput::Transmit(t) => self.udp_out.push(t),
             MediaOutput::Send { to, message } => self.send(to, message),
             MediaOutput::Quality(participants) => {
                 for mediator in self.live.connected_mediators() {

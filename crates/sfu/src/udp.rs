@@ -4,7 +4,8 @@
 //! One task reads the UDP socket and hands each datagram to the session that
 //! owns it: by source address once known, else by the ICE username of the
 //! STUN request that opened it (a hash lookup either way, never a scan).
-//! Sessions send on the same socket directly. Each TCP connection gets a task
+//! Reads and sends are batched, many datagrams per system call
+//! ([`crate::batch`]). Sessions send on the same socket directly. Each TCP connection gets a task
 //! that reads frames the same way and a writer that sessions send frames to.
 
 use std::collections::HashMap;
@@ -19,6 +20,7 @@ use tokio::net::{TcpListener, TcpStream, UdpSocket};
 use tokio::sync::mpsc;
 use uuid::Uuid;
 
+use crate::batch::{recv_batch, RecvBuffers};
 use crate::media::{stun_local_ufrag, MediaConfig};
 
 /// Largest datagram read; WebRTC keeps well under the path MTU.
@@ -38,6 +40,9 @@ pub struct Datagram {
     pub proto: Protocol,
     /// From where.
     pub source: SocketAddr,
+    /// The local address it arrived at (the bound address where the system
+    /// does not say).
+    pub destination: SocketAddr,
     /// The bytes.
     pub data: Vec<u8>,
 }
@@ -126,6 +131,7 @@ impl MediaSocket {
     pub fn bind(bind: SocketAddr, public_ips: &[IpAddr]) -> io::Result<Self> {
         let std = StdUdpSocket::bind(bind)?;
         std.set_nonblocking(true)?;
+        crate::batch::enlarge_buffers(&std);
         let local = std.local_addr()?;
         let socket = Arc::new(UdpSocket::from_std(std)?);
         let ips: Vec<IpAddr> = if !public_ips.is_empty() {
@@ -153,6 +159,7 @@ impl MediaSocket {
                 udp_candidates,
                 tcp_candidates: Vec::new(),
                 turn: None,
+                bandwidth_estimation: true,
             }),
         })
     }
@@ -175,6 +182,15 @@ impl MediaSocket {
         Ok(self)
     }
 
+    /// Turns per-receiver bandwidth estimation on or off (on by default; see
+    /// [`MediaConfig::bandwidth_estimation`]).
+    pub fn with_bandwidth_estimation(mut self, on: bool) -> Self {
+        let mut config = (*self.config).clone();
+        config.bandwidth_estimation = on;
+        self.config = Arc::new(config);
+        self
+    }
+
     /// Hands clients these TURN relays (with credentials) as ICE servers.
     pub fn with_turn(mut self, turn: crate::turn::TurnConfig) -> Self {
         let mut config = (*self.config).clone();
@@ -195,29 +211,32 @@ impl MediaSocket {
         if let Some(listener) = listener {
             tokio::spawn(accept_tcp(listener, demux.clone()));
         }
-        let mut buf = vec![0u8; MAX_DATAGRAM];
+        let mut bufs = RecvBuffers::new(MAX_DATAGRAM);
         loop {
-            let (n, source) = match self.socket.recv_from(&mut buf).await {
-                Ok(r) => r,
-                Err(e) => {
-                    // ICMP errors surface here on some systems; they concern one peer.
-                    tracing::debug!(error = %e, "media socket read");
-                    continue;
-                }
-            };
-            let data = &buf[..n];
-            let Some(session) = demux.route(source, data) else {
+            if let Err(e) = recv_batch(&self.socket, &mut bufs).await {
+                // ICMP errors surface here on some systems; they concern one peer.
+                tracing::debug!(error = %e, "media socket read");
                 continue;
-            };
-            demux.deliver(
-                session,
-                Datagram {
-                    at: Instant::now(),
-                    proto: Protocol::Udp,
-                    source,
-                    data: data.to_vec(),
-                },
-            );
+            }
+            let at = Instant::now();
+            for (source, to, data) in bufs.datagrams() {
+                let Some(session) = demux.route(source, data) else {
+                    continue;
+                };
+                demux.deliver(
+                    session,
+                    Datagram {
+                        at,
+                        proto: Protocol::Udp,
+                        source,
+                        destination: SocketAddr::new(
+                            to.unwrap_or(self.local.ip()),
+                            self.local.port(),
+                        ),
+                        data: data.to_vec(),
+                    },
+                );
+            }
         }
     }
 }
@@ -258,6 +277,9 @@ async fn read_frame(
 /// peer connection of ours; then frames go to its session, and the session's
 /// frames to the peer come back through a writer task.
 async fn tcp_connection(stream: TcpStream, peer: SocketAddr, demux: Arc<Demux>) {
+    let Ok(local) = stream.local_addr() else {
+        return;
+    };
     let (mut reader, mut writer) = stream.into_split();
     let mut buf = Vec::with_capacity(MAX_DATAGRAM);
     let first = tokio::time::timeout(TCP_FIRST_FRAME, read_frame(&mut reader, &mut buf)).await;
@@ -289,6 +311,7 @@ async fn tcp_connection(stream: TcpStream, peer: SocketAddr, demux: Arc<Demux>) 
                 at: Instant::now(),
                 proto: Protocol::Tcp,
                 source: peer,
+                destination: local,
                 data: buf.clone(),
             },
         );

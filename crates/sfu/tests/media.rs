@@ -15,7 +15,9 @@ use accord_sfu::session::{LiveSession, Output};
 use rand::{Rng, SeedableRng};
 use str0m::change::{SdpAnswer, SdpOffer, SdpPendingOffer};
 use str0m::format::Codec;
-use str0m::media::{Direction, MediaKind, Mid};
+use str0m::media::{
+    Direction, KeyframeRequestKind, MediaKind, Mid, Rid, Simulcast, SimulcastLayer,
+};
 use str0m::net::{Protocol, Receive};
 use str0m::rtp::{RtpWrite, SeqNo};
 use str0m::{Candidate, Event, Input, Output as RtcOutput, Rtc};
@@ -30,7 +32,22 @@ struct Received {
     from: u8,
     source: u8,
     sent: Instant,
+    /// The simulcast layer it was sent on (0 without simulcast).
+    layer: u8,
+    /// It starts a VP8 key frame.
+    key: bool,
+    /// Its (extended) sequence number and VP8 picture id as received.
+    seq: u64,
+    picture: Option<u16>,
 }
+
+/// Simulcast layers the test publisher sends: rid, payload bytes per 20 ms
+/// frame (120, 240 and 440 kbit/s), and key-frame size.
+const LAYERS: [(&str, usize, u16, u16); 3] = [
+    ("q", 300, 320, 180),
+    ("h", 600, 640, 360),
+    ("f", 1100, 1280, 720),
+];
 
 struct Client {
     id: Uuid,
@@ -52,6 +69,16 @@ struct Client {
     level: i8,
     /// Whether it sends on its screen m-line.
     sharing: bool,
+    /// It sends its camera as the three [`LAYERS`], each with a
+    /// Chromium-style VP8 descriptor (15-bit picture id, TL0PICIDX).
+    simulcast: bool,
+    /// Per layer: when it sends a key frame next (like an encoder, a while
+    /// after being asked).
+    want_key: [Option<Instant>; 3],
+    /// Keyframe requests that reached it: when, and for which rid.
+    keyframe_requests: Vec<(Instant, Option<Rid>)>,
+    /// Without simulcast: when each m-line sends a key frame next.
+    want_key_plain: HashMap<Mid, Instant>,
 }
 
 struct Packet {
@@ -67,6 +94,7 @@ struct World {
     server: SocketAddr,
     server_tcp: SocketAddr,
     media: Media,
+    metrics: Arc<Metrics>,
     live: LiveSession,
     clients: Vec<Client>,
     net: BTreeMap<(Instant, u64), Packet>,
@@ -76,12 +104,25 @@ struct World {
     rng: rand::rngs::StdRng,
     /// The last link-quality report for mediators.
     quality: Vec<accord_sfu::protocol::QualityView>,
+    /// Bottlenecks towards some addresses: bits per second, and when the
+    /// link is free again (packets queue up to [`MAX_QUEUE`], then drop).
+    caps: HashMap<SocketAddr, (u64, Instant)>,
 }
 
-fn tag(index: u8, source: u8, sent_us: u64) -> Vec<u8> {
+/// How long the simulcast publisher takes to answer a keyframe request.
+const KEY_DELAY: Duration = Duration::from_millis(100);
+
+/// The longest a capped link queues a packet.
+const MAX_QUEUE: Duration = Duration::from_millis(200);
+
+fn tag(index: u8, source: u8, sent_us: u64, key: bool) -> Vec<u8> {
     let mut p = Vec::with_capacity(200);
     if source != 0 {
         p.push(0x10); // VP8 payload descriptor, start of partition
+        if key {
+            // Key-frame tag and header: 640 x 360.
+            p.extend_from_slice(&[0x10, 0x02, 0x00, 0x9d, 0x01, 0x2a, 0x80, 0x02, 0x68, 0x01]);
+        }
     }
     p.extend_from_slice(b"ACRD");
     p.push(index);
@@ -91,17 +132,60 @@ fn tag(index: u8, source: u8, sent_us: u64) -> Vec<u8> {
     p
 }
 
-fn untag(payload: &[u8]) -> Option<(u8, u8, u64)> {
-    let p = if payload.first() == Some(&0x10) {
-        &payload[1..]
+/// A simulcast camera frame on `layer`: a Chromium-style VP8 descriptor
+/// (X, S; I, L, T: 15-bit picture id, TL0PICIDX, TID 0), on key frames the
+/// key-frame header with the layer's size, then the tag and the layer.
+fn simulcast_tag(index: u8, layer: usize, sent_us: u64, frame: u64, key: bool) -> Vec<u8> {
+    let (_, size, width, height) = LAYERS[layer];
+    // Each layer numbers its pictures its own way.
+    let picture = (layer as u64 * 10_000 + frame) as u16 & 0x7fff;
+    let tl0 = (layer as u64 * 77 + frame) as u8;
+    let mut p = vec![
+        0x90,
+        0xe0,
+        0x80 | (picture >> 8) as u8,
+        picture as u8,
+        tl0,
+        0x00,
+    ];
+    if key {
+        p.extend_from_slice(&[0x10, 0x02, 0x00, 0x9d, 0x01, 0x2a]);
+        p.extend_from_slice(&width.to_le_bytes());
+        p.extend_from_slice(&height.to_le_bytes());
+    }
+    p.extend_from_slice(b"ACRD");
+    p.push(index);
+    p.push(1);
+    p.extend_from_slice(&sent_us.to_le_bytes());
+    p.push(layer as u8);
+    p.resize(size, 0xab);
+    p
+}
+
+/// Sender, source, send time, layer, key frame and picture id of a tagged payload.
+fn untag(payload: &[u8]) -> Option<(u8, u8, u64, u8, bool, Option<u16>)> {
+    let (p, key, picture) = if payload.starts_with(b"ACRD") {
+        (payload, false, None)
     } else {
-        payload
+        let d = accord_sfu::vp8::Descriptor::parse(payload)?;
+        let key = d.is_keyframe(payload);
+        let skip = if d.keyframe_size(payload).is_some() {
+            10
+        } else {
+            0
+        };
+        (
+            payload.get(d.len + skip..)?,
+            key,
+            d.picture_id.map(|(id, _)| id),
+        )
     };
-    if p.len() < 14 || &p[..4] != b"ACRD" {
+    if p.len() < 15 || &p[..4] != b"ACRD" {
         return None;
     }
     let sent = u64::from_le_bytes(p[6..14].try_into().ok()?);
-    Some((p[4], p[5], sent))
+    let layer = if p[14] < 3 { p[14] } else { 0 };
+    Some((p[4], p[5], sent, layer, key, picture))
 }
 
 impl World {
@@ -113,13 +197,16 @@ impl World {
             udp_candidates: vec![server],
             tcp_candidates: vec![server_tcp],
             turn: None,
+            bandwidth_estimation: true,
         });
+        let metrics = Arc::new(Metrics::default());
         World {
             start,
             now: start,
             server,
             server_tcp,
-            media: Media::new(config, Arc::new(Metrics::default())),
+            media: Media::new(config, metrics.clone()),
+            metrics,
             live: LiveSession::new(SEED),
             clients: Vec::new(),
             net: BTreeMap::new(),
@@ -128,6 +215,7 @@ impl World {
             loss,
             rng: rand::rngs::StdRng::seed_from_u64(SEED),
             quality: Vec::new(),
+            caps: HashMap::new(),
         }
     }
 
@@ -142,6 +230,15 @@ impl World {
 
     /// [`World::join`] with only a UDP or only an (active) ICE-TCP candidate.
     fn join_over(&mut self, index: u8, proto: Protocol) -> Uuid {
+        self.join_with(index, proto, false)
+    }
+
+    /// [`World::join`] sending the camera as three simulcast layers.
+    fn join_simulcast(&mut self, index: u8) -> Uuid {
+        self.join_with(index, Protocol::Udp, true)
+    }
+
+    fn join_with(&mut self, index: u8, proto: Protocol, simulcast: bool) -> Uuid {
         let id = Uuid::from_u64_pair(1, u64::from(index));
         let role = if index == 0 {
             SessionRole::Mediator
@@ -163,7 +260,14 @@ impl World {
         rtc.add_local_candidate(candidate);
         let mut api = rtc.sdp_api();
         let mic = api.add_media(MediaKind::Audio, Direction::SendOnly, None, None, None);
-        let cam = api.add_media(MediaKind::Video, Direction::SendOnly, None, None, None);
+        let layers = simulcast.then(|| {
+            let mut s = Simulcast::new();
+            for (rid, ..) in LAYERS {
+                s.add_send_layer(SimulcastLayer::new(rid));
+            }
+            s
+        });
+        let cam = api.add_media(MediaKind::Video, Direction::SendOnly, None, None, layers);
         let screen = api.add_media(MediaKind::Video, Direction::SendOnly, None, None, None);
         let (offer, pending) = api.apply().unwrap();
         self.clients.push(Client {
@@ -186,6 +290,10 @@ impl World {
             speaker: None,
             level: -127,
             sharing: false,
+            simulcast,
+            want_key: [Some(self.now); 3],
+            keyframe_requests: Vec::new(),
+            want_key_plain: HashMap::new(),
         });
         self.media
             .offer(self.now, id, &offer.to_sdp_string())
@@ -207,10 +315,19 @@ impl World {
         if self.rng.gen_bool(self.loss) {
             return;
         }
+        let mut leaves = self.now;
+        if let Some((bps, free)) = self.caps.get_mut(&to) {
+            let start = (*free).max(self.now);
+            if start - self.now > MAX_QUEUE {
+                return;
+            }
+            *free = start + Duration::from_secs_f64((data.len() + 28) as f64 * 8.0 / *bps as f64);
+            leaves = *free;
+        }
         self.sent += 1;
         let jitter = Duration::from_micros(self.rng.gen_range(0..500));
         self.net.insert(
-            (self.now + self.delay + jitter, self.sent),
+            (leaves + self.delay + jitter, self.sent),
             Packet {
                 proto,
                 to,
@@ -257,7 +374,9 @@ impl World {
                             break;
                         }
                         RtcOutput::Event(Event::RtpPacket(p)) => {
-                            if let Some((from, source, sent_us)) = untag(&p.payload) {
+                            if let Some((from, source, sent_us, layer, key, picture)) =
+                                untag(&p.payload)
+                            {
                                 let sent = self.start + Duration::from_micros(sent_us);
                                 let now = self.now;
                                 self.clients[i].received.push(Received {
@@ -265,7 +384,24 @@ impl World {
                                     from,
                                     source,
                                     sent,
+                                    layer,
+                                    key,
+                                    seq: *p.seq_no,
+                                    picture,
                                 });
+                            }
+                        }
+                        RtcOutput::Event(Event::KeyframeRequest(req)) => {
+                            let now = self.now;
+                            let c = &mut self.clients[i];
+                            c.keyframe_requests.push((now, req.rid));
+                            if let Some(l) = LAYERS
+                                .iter()
+                                .position(|(rid, ..)| req.rid == Some(Rid::from(*rid)))
+                            {
+                                c.want_key[l].get_or_insert(now + KEY_DELAY);
+                            } else if req.rid.is_none() {
+                                c.want_key_plain.entry(req.mid).or_insert(now + KEY_DELAY);
                             }
                         }
                         RtcOutput::Event(_) => {}
@@ -349,7 +485,35 @@ impl World {
                 MediaSource::Camera => 1,
                 MediaSource::Screen => 2,
             };
-            let payload = tag(c.index, src, sent_us);
+            if source == MediaSource::Camera && c.simulcast {
+                for (layer, (rid, ..)) in LAYERS.iter().enumerate() {
+                    let key = c.want_key[layer].is_some_and(|t| t <= now);
+                    if key {
+                        c.want_key[layer] = None;
+                    }
+                    let payload = simulcast_tag(c.index, layer, sent_us, seq, key);
+                    let mut api = c.rtc.direct_api();
+                    if let Some(tx) = api.stream_tx_by_mid(mid, Some(Rid::from(*rid))) {
+                        tx.write_rtp(
+                            RtpWrite::new(
+                                pt,
+                                SeqNo::from(seq),
+                                (sent_us / 1000 * 90) as u32,
+                                now,
+                                payload,
+                            )
+                            .marker(true)
+                            .nackable(true),
+                        );
+                    }
+                }
+                continue;
+            }
+            let key = src != 0 && c.want_key_plain.get(&mid).is_some_and(|t| *t <= now);
+            if key {
+                c.want_key_plain.remove(&mid);
+            }
+            let payload = tag(c.index, src, sent_us, key);
             let mut api = c.rtc.direct_api();
             if let Some(tx) = api.stream_tx_by_mid(mid, None) {
                 let rate = if src == 0 { 48 } else { 90 };
@@ -406,6 +570,8 @@ impl World {
                     if let Ok(r) = Receive::new(p.proto, p.from, p.to, &p.data) {
                         let _ = c.rtc.handle_input(Input::Receive(self.now, r));
                     }
+                    // In RTP mode str0m holds one received packet until polled.
+                    self.settle();
                 }
             }
             let now = self.now;
@@ -419,6 +585,33 @@ impl World {
             }
             self.settle();
         }
+    }
+
+    /// The camera packets `receiver` got from `sender`, in arrival order.
+    fn camera(&self, receiver: u8, sender: u8) -> Vec<Received> {
+        self.clients[receiver as usize]
+            .received
+            .iter()
+            .filter(|r| r.from == sender && r.source == 1)
+            .copied()
+            .collect()
+    }
+
+    /// `receiver` asks for a keyframe on the m-line carrying `sender`'s camera.
+    fn ask_camera_keyframe(&mut self, receiver: usize, sender: Uuid) {
+        let c = &mut self.clients[receiver];
+        let Some((mid, ..)) = c
+            .tracks
+            .iter()
+            .find(|(_, p, s)| *p == sender && *s == MediaSource::Camera)
+        else {
+            panic!("client {receiver} has no camera m-line from {sender}");
+        };
+        let mid = Mid::from(mid.as_str());
+        let mut api = c.rtc.direct_api();
+        api.stream_rx_by_mid(mid, None)
+            .expect("a receive stream")
+            .request_keyframe(KeyframeRequestKind::Pli);
     }
 
     /// What `receiver` got from `sender`'s `source` (0 mic, 1 camera) sent in [from, to).
@@ -723,4 +916,276 @@ fn mediators_get_each_participants_link_quality() {
         "{:?}",
         w.quality
     );
+}
+
+/// Checks what a receiver got of a simulcast camera: one layer at a time,
+/// each change at a key frame of the new layer. Taken in sequence order: a
+/// packet lost on a congested link comes late, resent. Returns them so.
+fn assert_layers_change_at_key_frames(got: &[Received]) -> Vec<Received> {
+    let mut got = got.to_vec();
+    got.sort_by_key(|r| r.seq);
+    got.dedup_by_key(|r| r.seq);
+    for pair in got.windows(2) {
+        let (a, b) = (pair[0], pair[1]);
+        // Across a packet lost for good (a congested link) there is no telling.
+        if a.layer != b.layer && b.seq == a.seq + 1 {
+            assert!(
+                b.key,
+                "layer {} -> {} without a key frame at {:?}",
+                a.layer, b.layer, b.at
+            );
+        }
+    }
+    got
+}
+
+/// [`assert_layers_change_at_key_frames`], and one continuous stream of
+/// sequence numbers and VP8 picture ids across the changes.
+fn assert_one_continuous_layer_at_a_time(got: &[Received]) {
+    let got = assert_layers_change_at_key_frames(got);
+    for pair in got.windows(2) {
+        let (a, b) = (pair[0], pair[1]);
+        assert_eq!(b.seq, a.seq + 1, "sequence gap at {:?}", b.at);
+        let (Some(pa), Some(pb)) = (a.picture, b.picture) else {
+            panic!("a simulcast packet without a picture id");
+        };
+        assert_eq!(
+            pb.wrapping_sub(pa) & 0x7fff,
+            1,
+            "picture id {pa} -> {pb} at {:?}",
+            b.at
+        );
+    }
+}
+
+#[test]
+fn a_receiver_gets_one_simulcast_layer_and_moves_down_for_a_small_tile_at_its_key_frame() {
+    let mut w = World::new(Duration::from_millis(10), 0.0);
+    let ids = [w.join_simulcast(0), w.join(1)];
+    w.run(Duration::from_secs(4));
+    let before = w.camera(1, 0);
+    assert!(before.len() > 100, "only {} camera packets", before.len());
+    // Plenty of bandwidth and no tile said: the top layer.
+    assert_eq!(before.last().map(|r| r.layer), Some(2));
+    assert!(before.first().is_some_and(|r| r.key));
+    // The receiver shows the camera in a small tile.
+    let asked = w.now;
+    w.media
+        .set_tile(w.now, ids[1], ids[0], MediaSource::Camera, 160, 90);
+    w.settle();
+    w.run(Duration::from_secs(3));
+    let got = w.camera(1, 0);
+    assert_one_continuous_layer_at_a_time(&got);
+    // In the order the SFU forwarded them (the network reorders a little).
+    let mut after: Vec<Received> = got.into_iter().filter(|r| r.sent >= asked).collect();
+    after.sort_by_key(|r| r.seq);
+    let switch = after
+        .iter()
+        .position(|r| r.layer == 0)
+        .expect("moved to the low layer");
+    assert!(after[switch].key, "the low layer began without a key frame");
+    // The top layer flowed until the low layer's key frame came (the
+    // publisher takes 100 ms to make it), and only the low layer after.
+    assert!(switch >= 3, "the top layer stopped {switch} packets early");
+    assert!(after[..switch].iter().all(|r| r.layer == 2));
+    assert!(
+        after[switch..].iter().all(|r| r.layer == 0),
+        "{:?}",
+        after[switch..]
+            .iter()
+            .map(|r| (r.layer, r.key))
+            .collect::<Vec<_>>()
+    );
+    assert!(after.len() - switch > 100);
+    // The SFU asked the low layer for its key frame.
+    assert!(w.clients[0]
+        .keyframe_requests
+        .iter()
+        .any(|(t, rid)| *t >= asked && *rid == Some(Rid::from("q"))));
+    // A large tile again: back up to the top layer, at its key frame.
+    let grown = w.now;
+    w.media
+        .set_tile(w.now, ids[1], ids[0], MediaSource::Camera, 1280, 720);
+    w.settle();
+    // While it sent only the low layer the estimate may have sunk towards
+    // that: probing up takes a while.
+    w.run(Duration::from_secs(8));
+    let got = w.camera(1, 0);
+    assert_one_continuous_layer_at_a_time(&got);
+    let last: Vec<u8> = got
+        .iter()
+        .filter(|r| r.sent >= grown + Duration::from_secs(7))
+        .map(|r| r.layer)
+        .collect();
+    assert!(!last.is_empty() && last.iter().all(|l| *l == 2), "{last:?}");
+}
+
+#[test]
+fn a_hidden_tile_pauses_the_video_and_keeps_its_m_line() {
+    let mut w = World::new(Duration::from_millis(10), 0.0);
+    let ids = [w.join_simulcast(0), w.join(1), w.join(2)];
+    w.run(Duration::from_secs(3));
+    let tracks = w.clients[1].tracks.len();
+    let offers = w.clients[1].offers;
+    // Not shown: neither the simulcast camera nor a plain one flows.
+    for sender in [ids[0], ids[2]] {
+        w.media
+            .set_tile(w.now, ids[1], sender, MediaSource::Camera, 0, 0);
+    }
+    w.settle();
+    let hidden = w.now;
+    w.run(Duration::from_secs(2));
+    for sender in [0, 2] {
+        assert_eq!(
+            w.got(1, sender, 1, hidden + Duration::from_millis(100), w.now),
+            0,
+            "video from {sender} still flows"
+        );
+        assert!(w.got(1, sender, 0, hidden, w.now - Duration::from_millis(100)) >= 80);
+    }
+    assert_eq!(w.clients[1].tracks.len(), tracks, "m-lines changed");
+    assert_eq!(w.clients[1].offers, offers, "renegotiated");
+    // Shown again: both resume, each at a key frame.
+    for sender in [ids[0], ids[2]] {
+        w.media
+            .set_tile(w.now, ids[1], sender, MediaSource::Camera, 320, 180);
+    }
+    w.settle();
+    let shown = w.now;
+    w.run(Duration::from_secs(3));
+    for sender in [0, 2] {
+        assert!(
+            w.got(
+                1,
+                sender,
+                1,
+                shown + Duration::from_secs(2),
+                w.now - Duration::from_millis(100)
+            ) >= 40,
+            "video from {sender} did not resume"
+        );
+    }
+    let resumed: Vec<Received> = w
+        .camera(1, 0)
+        .into_iter()
+        .filter(|r| r.sent >= hidden)
+        .collect();
+    assert!(resumed.first().is_some_and(|r| r.key && r.layer == 0));
+    assert_one_continuous_layer_at_a_time(&w.camera(1, 0));
+}
+
+#[test]
+fn keyframe_requests_reach_each_layer_at_most_once_a_second_and_are_not_lost() {
+    let mut w = World::new(Duration::from_millis(10), 0.0);
+    let ids = [w.join_simulcast(0), w.join(1), w.join(2)];
+    w.run(Duration::from_secs(3));
+    // One receiver on the low layer, the other on the top one.
+    w.media
+        .set_tile(w.now, ids[1], ids[0], MediaSource::Camera, 160, 90);
+    w.media
+        .set_tile(w.now, ids[2], ids[0], MediaSource::Camera, 1280, 720);
+    w.settle();
+    w.run(Duration::from_secs(2));
+    // Both ask for keyframes ten times a second for three seconds.
+    let from = w.now;
+    for _ in 0..30 {
+        w.ask_camera_keyframe(1, ids[0]);
+        w.ask_camera_keyframe(2, ids[0]);
+        w.run(Duration::from_millis(100));
+    }
+    let until = w.now;
+    for rid in ["q", "f"] {
+        let times: Vec<Instant> = w.clients[0]
+            .keyframe_requests
+            .iter()
+            .filter(|(t, r)| *t >= from && *r == Some(Rid::from(rid)))
+            .map(|(t, _)| *t)
+            .collect();
+        assert!(
+            times.len() >= 3,
+            "{rid}: {} requests in 3 s of asking",
+            times.len()
+        );
+        for pair in times.windows(2) {
+            assert!(
+                pair[1] - pair[0] >= Duration::from_millis(990),
+                "{rid}: requests {:?} apart",
+                pair[1] - pair[0]
+            );
+        }
+        assert!(times
+            .iter()
+            .all(|t| *t <= until + Duration::from_millis(50)));
+    }
+    // Per layer, not per m-line: both layers were asked within the same second.
+    let first = |rid: &str| {
+        w.clients[0]
+            .keyframe_requests
+            .iter()
+            .find(|(t, r)| *t >= from && *r == Some(Rid::from(rid)))
+            .map(|(t, _)| *t)
+            .unwrap()
+    };
+    let (q, f) = (first("q"), first("f"));
+    assert!(q.max(f) - q.min(f) < Duration::from_millis(500));
+}
+
+#[test]
+fn a_congested_receiver_keeps_audio_drops_to_the_low_layer_and_climbs_back() {
+    let mut w = World::new(Duration::from_millis(10), 0.0);
+    w.join_simulcast(0);
+    w.join(1);
+    w.run(Duration::from_secs(4));
+    assert_eq!(w.camera(1, 0).last().map(|r| r.layer), Some(2));
+    // The receiver's downlink narrows to 320 kbit/s: audio (~70 kbit/s on
+    // the wire) and the low layer (~145) fit, the middle one (~265) does not.
+    let receiver = w.clients[1].addr;
+    w.caps.insert(receiver, (320_000, w.now));
+    let capped = w.now;
+    w.run(Duration::from_secs(8));
+    let end = w.now;
+    let window = end - Duration::from_secs(3);
+    let layers: Vec<u8> = w
+        .camera(1, 0)
+        .iter()
+        .filter(|r| r.at >= window)
+        .map(|r| r.layer)
+        .collect();
+    assert!(layers.iter().all(|l| *l == 0), "{layers:?}");
+    // Audio is never sacrificed.
+    let audio = w.got(1, 0, 0, window, end - Duration::from_millis(300));
+    assert!(audio >= 120, "{audio} audio packets");
+    assert!(w.got(1, 0, 0, capped, end - Duration::from_millis(300)) >= 300);
+    assert_layers_change_at_key_frames(&w.camera(1, 0));
+    // The link recovers: the receiver climbs back to the top layer.
+    w.caps.remove(&receiver);
+    let lifted = w.now;
+    w.run(Duration::from_secs(20));
+    let since: Vec<Received> = w
+        .camera(1, 0)
+        .into_iter()
+        .filter(|r| r.sent >= lifted)
+        .collect();
+    let layers: Vec<u8> = assert_layers_change_at_key_frames(&since)
+        .iter()
+        .map(|r| r.layer)
+        .collect();
+    // From below the top layer (the hold keeps it there a while) to the top,
+    // for a good part of the 20 s.
+    let top = layers
+        .iter()
+        .position(|l| *l == 2)
+        .expect("back to the top layer");
+    assert!(top > 0, "{layers:?}");
+    assert!(
+        layers.iter().filter(|l| **l == 2).count() > 250,
+        "{layers:?}"
+    );
+    assert_one_continuous_layer_at_a_time(&since);
+    let metrics = w.metrics.render();
+    let switches = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("accord_sfu_layer_switches_total "))
+        .and_then(|n| n.parse::<u64>().ok());
+    assert!(switches.is_some_and(|n| n >= 3), "{metrics}");
 }

@@ -1,0 +1,292 @@
+//! Batched UDP I/O: many datagrams per system call (`sendmmsg`/`recvmmsg` on
+//! Linux, one call per datagram elsewhere). Under fan-out one incoming packet
+//! becomes a datagram per receiver, and a system call per datagram was the
+//! largest share of the SFU's CPU per forwarded packet (docs/PERFORMANCE.md).
+
+use std::io;
+use std::net::{IpAddr, SocketAddr};
+
+use tokio::net::UdpSocket;
+
+/// Datagrams per `sendmmsg`/`recvmmsg` call.
+pub const BATCH: usize = 64;
+
+/// Socket buffer size asked for (the kernel caps it at `net.core.[rw]mem_max`).
+const SOCKET_BUFFER: usize = 4 << 20;
+
+/// Sends each `(destination, bytes)` without blocking, in as few system calls
+/// as possible. A full socket buffer drops the rest, as a congested network
+/// would; a datagram the kernel refuses (an unreachable destination) is
+/// skipped. Returns how many were handed to the kernel.
+pub fn send_batch<'a, I>(socket: &UdpSocket, datagrams: I) -> usize
+where
+    I: IntoIterator<Item = (SocketAddr, &'a [u8])>,
+{
+    let datagrams: Vec<(SocketAddr, &[u8])> = datagrams.into_iter().collect();
+    let mut sent = 0;
+    let mut at = 0;
+    while at < datagrams.len() {
+        let end = (at + BATCH).min(datagrams.len());
+        match send_some(socket, &datagrams[at..end]) {
+            Ok(0) => break,
+            Ok(n) => {
+                sent += n;
+                at += n;
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+            Err(e) => {
+                // The error belongs to the first datagram of this call.
+                tracing::debug!(error = %e, destination = %datagrams[at].0, "media send");
+                at += 1;
+            }
+        }
+    }
+    sent
+}
+
+#[cfg(target_os = "linux")]
+fn send_some(socket: &UdpSocket, datagrams: &[(SocketAddr, &[u8])]) -> io::Result<usize> {
+    use nix::sys::socket::{sendmmsg, ControlMessage, MsgFlags, MultiHeaders, SockaddrStorage};
+    use std::io::IoSlice;
+    use std::os::fd::AsRawFd;
+
+    let slices: Vec<[IoSlice<'_>; 1]> = datagrams.iter().map(|(_, d)| [IoSlice::new(d)]).collect();
+    let addrs: Vec<Option<SockaddrStorage>> = datagrams
+        .iter()
+        .map(|(a, _)| Some(SockaddrStorage::from(*a)))
+        .collect();
+    let mut headers = MultiHeaders::<SockaddrStorage>::preallocate(datagrams.len(), None);
+    let cmsgs: [ControlMessage<'_>; 0] = [];
+    let results = sendmmsg(
+        socket.as_raw_fd(),
+        &mut headers,
+        &slices,
+        &addrs,
+        cmsgs,
+        MsgFlags::MSG_DONTWAIT,
+    )
+    .map_err(io::Error::from)?;
+    Ok(results.count())
+}
+
+#[cfg(not(target_os = "linux"))]
+fn send_some(socket: &UdpSocket, datagrams: &[(SocketAddr, &[u8])]) -> io::Result<usize> {
+    let (destination, data) = datagrams[0];
+    socket.try_send_to(data, destination).map(|_| 1)
+}
+
+/// Buffers for [`recv_batch`].
+#[derive(Debug)]
+pub struct RecvBuffers {
+    buffers: Vec<Vec<u8>>,
+    /// Per datagram read: which buffer, its length, its source and the
+    /// local address it was sent to, where the system says.
+    received: Vec<(usize, usize, SocketAddr, Option<IpAddr>)>,
+}
+
+impl RecvBuffers {
+    /// Room for [`BATCH`] datagrams of up to `max` bytes each.
+    pub fn new(max: usize) -> Self {
+        RecvBuffers {
+            buffers: vec![vec![0; max]; BATCH],
+            received: Vec::with_capacity(BATCH),
+        }
+    }
+
+    /// The datagrams the last [`recv_batch`] read: source, the local IP they
+    /// were addressed to (known on Linux once [`enlarge_buffers`] asked for
+    /// it; the socket may be bound to all interfaces), and bytes.
+    pub fn datagrams(&self) -> impl Iterator<Item = (SocketAddr, Option<IpAddr>, &[u8])> + '_ {
+        self.received
+            .iter()
+            .map(|(i, n, from, to)| (*from, *to, &self.buffers[*i][..*n]))
+    }
+}
+
+/// Waits until the socket is readable, then reads every datagram waiting (up
+/// to [`BATCH`]) in one system call. Returns how many were read.
+pub async fn recv_batch(socket: &UdpSocket, bufs: &mut RecvBuffers) -> io::Result<usize> {
+    loop {
+        socket.readable().await?;
+        match socket.try_io(tokio::io::Interest::READABLE, || recv_some(socket, bufs)) {
+            Ok(n) => return Ok(n),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+#[cfg(target_os = "linux")]
+fn recv_some(socket: &UdpSocket, bufs: &mut RecvBuffers) -> io::Result<usize> {
+    use nix::sys::socket::{
+        recvmmsg, ControlMessageOwned, MsgFlags, MultiHeaders, SockaddrStorage,
+    };
+    use std::io::IoSliceMut;
+    use std::net::{Ipv4Addr, Ipv6Addr};
+    use std::os::fd::AsRawFd;
+
+    bufs.received.clear();
+    let fd = socket.as_raw_fd();
+    let cmsg = nix::cmsg_space!(nix::libc::in_pktinfo, nix::libc::in6_pktinfo);
+    let mut headers = MultiHeaders::<SockaddrStorage>::preallocate(bufs.buffers.len(), Some(cmsg));
+    let mut slices: Vec<[IoSliceMut<'_>; 1]> = bufs
+        .buffers
+        .iter_mut()
+        .map(|b| [IoSliceMut::new(b.as_mut_slice())])
+        .collect();
+    let results = recvmmsg(
+        fd,
+        &mut headers,
+        slices.iter_mut(),
+        MsgFlags::MSG_DONTWAIT,
+        None,
+    )
+    .map_err(io::Error::from)?;
+    for (i, r) in results.enumerate() {
+        let from = r.address.and_then(|a: SockaddrStorage| {
+            if let Some(v4) = a.as_sockaddr_in() {
+                Some(SocketAddr::V4((*v4).into()))
+            } else {
+                a.as_sockaddr_in6().map(|v6| SocketAddr::V6((*v6).into()))
+            }
+        });
+        // A datagram without a source cannot be answered; a truncated one is
+        // not one the SFU ever expects.
+        let to = r.cmsgs().ok().and_then(|mut cmsgs| {
+            cmsgs.find_map(|c| match c {
+                ControlMessageOwned::Ipv4PacketInfo(info) => Some(IpAddr::V4(Ipv4Addr::from(
+                    u32::from_be(info.ipi_addr.s_addr),
+                ))),
+                ControlMessageOwned::Ipv6PacketInfo(info) => {
+                    Some(IpAddr::V6(Ipv6Addr::from(info.ipi6_addr.s6_addr)))
+                }
+                _ => None,
+            })
+        });
+        if let Some(from) = from {
+            if !r.flags.contains(MsgFlags::MSG_TRUNC) {
+                bufs.received.push((i, r.bytes, from, to));
+            }
+        }
+    }
+    Ok(bufs.received.len())
+}
+
+#[cfg(not(target_os = "linux"))]
+fn recv_some(socket: &UdpSocket, bufs: &mut RecvBuffers) -> io::Result<usize> {
+    bufs.received.clear();
+    let (n, from) = socket.try_recv_from(&mut bufs.buffers[0])?;
+    bufs.received.push((0, n, from, None));
+    Ok(1)
+}
+
+/// Asks for large socket buffers, so a burst (a key frame fanned out to a
+/// room) is not dropped by the kernel before the SFU reads or sends it, and
+/// for each datagram's destination address (the socket may be bound to all
+/// interfaces, and ICE must know which local candidate a request came to).
+pub fn enlarge_buffers(socket: &std::net::UdpSocket) {
+    #[cfg(target_os = "linux")]
+    {
+        use nix::sys::socket::{setsockopt, sockopt};
+        let pktinfo = match socket.local_addr() {
+            Ok(SocketAddr::V4(_)) => setsockopt(socket, sockopt::Ipv4PacketInfo, &true),
+            Ok(SocketAddr::V6(_)) => setsockopt(socket, sockopt::Ipv6RecvPacketInfo, &true),
+            Err(_) => Ok(()),
+        };
+        for result in [
+            pktinfo,
+            setsockopt(socket, sockopt::RcvBuf, &SOCKET_BUFFER),
+            setsockopt(socket, sockopt::SndBuf, &SOCKET_BUFFER),
+        ] {
+            if let Err(e) = result {
+                tracing::debug!(error = %e, "media socket buffer size");
+            }
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = (socket, SOCKET_BUFFER);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_batch_arrives_whole_and_in_order_with_its_sources() {
+        let a = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let b = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let to = b.local_addr().unwrap();
+        let payloads: Vec<Vec<u8>> = (0..150u8).map(|i| vec![i; 100 + usize::from(i)]).collect();
+        let sent = send_batch(&a, payloads.iter().map(|p| (to, p.as_slice())));
+        assert_eq!(sent, payloads.len());
+        let mut bufs = RecvBuffers::new(2048);
+        let mut got: Vec<Vec<u8>> = Vec::new();
+        while got.len() < payloads.len() {
+            let n =
+                tokio::time::timeout(std::time::Duration::from_secs(5), recv_batch(&b, &mut bufs))
+                    .await
+                    .expect("datagrams arrive")
+                    .unwrap();
+            assert!((1..=BATCH).contains(&n));
+            for (from, to, data) in bufs.datagrams() {
+                assert_eq!(from, a.local_addr().unwrap());
+                assert_eq!(to, None, "no destination unless asked for");
+                got.push(data.to_vec());
+            }
+        }
+        assert_eq!(got, payloads);
+    }
+
+    #[tokio::test]
+    async fn an_unreachable_destination_does_not_stop_the_rest() {
+        let a = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let b = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let to = b.local_addr().unwrap();
+        // An IPv6 destination on an IPv4 socket fails at once (EAFNOSUPPORT/EINVAL).
+        let bad: SocketAddr = "[::1]:9".parse().unwrap();
+        let data = [1u8, 2, 3];
+        let sent = send_batch(
+            &a,
+            [
+                (bad, &data[..]),
+                (to, &data[..]),
+                (bad, &data[..]),
+                (to, &data[..]),
+            ],
+        );
+        assert_eq!(sent, 2);
+        let mut bufs = RecvBuffers::new(2048);
+        let mut n = 0;
+        while n < 2 {
+            n += tokio::time::timeout(std::time::Duration::from_secs(5), recv_batch(&b, &mut bufs))
+                .await
+                .expect("datagrams arrive")
+                .unwrap();
+        }
+        assert_eq!(n, 2);
+    }
+
+    #[tokio::test]
+    async fn a_socket_bound_to_all_interfaces_learns_each_datagrams_destination() {
+        let std = std::net::UdpSocket::bind("0.0.0.0:0").unwrap();
+        std.set_nonblocking(true).unwrap();
+        enlarge_buffers(&std);
+        let port = std.local_addr().unwrap().port();
+        let b = UdpSocket::from_std(std).unwrap();
+        let a = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        a.send_to(b"hello", ("127.0.0.2", port)).await.unwrap();
+        let mut bufs = RecvBuffers::new(2048);
+        tokio::time::timeout(std::time::Duration::from_secs(5), recv_batch(&b, &mut bufs))
+            .await
+            .expect("the datagram arrives")
+            .unwrap();
+        let got: Vec<_> = bufs
+            .datagrams()
+            .map(|(_, to, d)| (to, d.to_vec()))
+            .collect();
+        assert_eq!(
+            got,
+            vec![(Some("127.0.0.2".parse().unwrap()), b"hello".to_vec())]
+        );
+    }
+}
