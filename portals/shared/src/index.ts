@@ -7,6 +7,8 @@ export { DeviceKey, IndexedDbKeyStore, MemoryKeyStore, publicJwk, type KeyStore,
 export { Emitter, encode, parseFrame, type Parsed, type ServerMessageOf } from "./messages";
 export type * from "./protocol";
 export {
+  CAMERA_LAYERS,
+  fullSizeWithoutSimulcast,
   JoinRefusedError,
   SessionClient,
   signalingUrl,
@@ -18,3 +20,4 @@ export {
   type StateMessage,
   type Status,
 } from "./session";
+export { TILE_DEBOUNCE_MS, TileSizes, watchSize, type TileMessage, type TileSource } from "./tiles";

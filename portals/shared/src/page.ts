@@ -9,6 +9,7 @@ import "./style.css";
 import { Api, ApiError } from "./api";
 import type { ParticipantView, RoomId, RoomView } from "./protocol";
 import { SessionClient, type RemoteMedia } from "./session";
+import { watchSize } from "./tiles";
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
@@ -228,6 +229,8 @@ $("rejoin").addEventListener("click", () => void join().catch(() => {}));
 
 let client: SessionClient | null = null;
 const tiles = new Map<string, HTMLElement>();
+/** Stops watching a remote tile's size (the server hears its size, for the simulcast layer). */
+const unwatch = new Map<string, () => void>();
 let speaking: string | null = null;
 
 async function join(): Promise<void> {
@@ -401,6 +404,8 @@ function renderGrid() {
   if (!c || !c.state || c.status === "closed") {
     grid.replaceChildren();
     tiles.clear();
+    for (const stop of unwatch.values()) stop();
+    unwatch.clear();
     return;
   }
   const me = c.me;
@@ -410,6 +415,8 @@ function renderGrid() {
     if (!ids.has(id)) {
       tile.remove();
       tiles.delete(id);
+      unwatch.get(id)?.();
+      if (unwatch.delete(id)) c.removeTile(id, "camera");
     }
   }
   for (const p of here) {
@@ -418,6 +425,8 @@ function renderGrid() {
       const video = h("video", { autoplay: true, playsInline: true, muted: p.id === c.you, "aria-label": `Video of ${label(p.id)}` });
       tile = h("figure", { className: "tile", "data-participant": p.id }, video, h("figcaption", {}));
       tiles.set(p.id, tile);
+      const id = p.id;
+      if (id !== c.you) unwatch.set(id, watchSize(video, (width, height) => c.setTileSize(id, "camera", width, height)));
     }
     grid.append(tile); // keeps the order of the state
     const video = tile.querySelector("video")!;

@@ -184,7 +184,23 @@ sdp: string, } | { "type": "answer",
 /**
  * The SDP.
  */
-sdp: string, };
+sdp: string, } | { "type": "tile", 
+/**
+ * Whose video.
+ */
+participant: string, 
+/**
+ * Which of their sources (`camera` or `screen`).
+ */
+source: MediaSource, 
+/**
+ * Width in pixels, 0 to 8192.
+ */
+width: number, 
+/**
+ * Height in pixels, 0 to 8192.
+ */
+height: number, };
 
 export type ServerMessage = { "type": "state", 
 /**

@@ -16,6 +16,7 @@ import { closeMessage, CloseCode, isRefusal, ReconnectPolicy, shouldReconnect } 
 import { DeviceKey } from "./device";
 import { Emitter, encode, parseFrame, type ServerMessageOf, type ServerType } from "./messages";
 import type { ClientMessage, MediaSource, ParticipantView, RoomId, RoomView, ServerMessage, TrackView } from "./protocol";
+import { TileSizes, type TileMessage, type TileSource } from "./tiles";
 
 export type StateMessage = ServerMessageOf<"state">;
 
@@ -108,6 +109,18 @@ export class JoinRefusedError extends Error {
 
 const OPEN = 1;
 
+/**
+ * The camera's simulcast layers, lowest first (the order Chromium's simulcast
+ * expects): a quarter, half and full resolution. The server forwards each
+ * receiver the layer that fits its tile. A server that answers without
+ * simulcast gets one stream, sent at full size (see `fullSizeWithoutSimulcast`).
+ */
+export const CAMERA_LAYERS: readonly RTCRtpEncodingParameters[] = [
+  { rid: "q", scaleResolutionDownBy: 4, maxBitrate: 150_000 },
+  { rid: "h", scaleResolutionDownBy: 2, maxBitrate: 500_000 },
+  { rid: "f", scaleResolutionDownBy: 1, maxBitrate: 1_200_000 },
+];
+
 /** The signaling URL for `baseUrl` and a session. */
 export function signalingUrl(baseUrl: string, sessionId: string): string {
   const url = new URL("/sfu/ws", baseUrl);
@@ -135,6 +148,22 @@ function gatheringComplete(pc: RTCPeerConnection, timeoutMs: number): Promise<vo
     const timer = setTimeout(done, timeoutMs);
     pc.addEventListener("icegatheringstatechange", check);
   });
+}
+
+/**
+ * When the answer rejected simulcast, Chromium keeps only the first encoding
+ * (the quarter-size, 150 kbit/s layer): send that one stream at full size and
+ * bitrate instead. Does nothing while several layers are negotiated.
+ */
+export async function fullSizeWithoutSimulcast(sender: RTCRtpSender): Promise<boolean> {
+  const params = sender.getParameters();
+  const full = CAMERA_LAYERS[CAMERA_LAYERS.length - 1]!;
+  const only = params.encodings.length === 1 ? params.encodings[0] : undefined;
+  if (!only || ((only.scaleResolutionDownBy ?? 1) === full.scaleResolutionDownBy && only.maxBitrate === full.maxBitrate)) return false;
+  only.scaleResolutionDownBy = full.scaleResolutionDownBy;
+  only.maxBitrate = full.maxBitrate;
+  await sender.setParameters(params);
+  return true;
 }
 
 /**
@@ -176,6 +205,8 @@ export class SessionClient {
   private remoteMedia = new Map<string, RemoteMedia>();
   private remoteSignature = "";
   private mutedLocally = false;
+  /** The size of each remote tile, for the server (debounced). */
+  private readonly tileSizes = new TileSizes((m) => this.sendQuietly(m));
 
   constructor(options: SessionOptions) {
     this.options = options;
@@ -323,6 +354,7 @@ export class SessionClient {
   private finish(code: number, reason: string, message: string) {
     if (this.currentStatus === "closed") return;
     this.teardownPeer();
+    this.tileSizes.clear();
     this.setStatus("closed", message);
     this.events.emit("closed", { code, reason, message, refused: isRefusal(code) });
   }
@@ -398,6 +430,8 @@ export class SessionClient {
           this.pendingJoin = undefined;
           if (pending) clearTimeout(pending.timer);
           this.setStatus("joined", "");
+          // A new connection: the server knows no tile sizes yet.
+          this.tileSizes.resend();
           if (this.options.media !== false) this.startMedia(generation);
           pending?.resolve();
         }
@@ -486,7 +520,7 @@ export class SessionClient {
     // The order is the protocol: microphone, camera, screen.
     this.senders = {
       mic: pc.addTransceiver(mic ?? "audio", { direction: "sendonly", streams }),
-      camera: pc.addTransceiver(camera ?? "video", { direction: "sendonly", streams }),
+      camera: pc.addTransceiver(camera ?? "video", { direction: "sendonly", streams, sendEncodings: CAMERA_LAYERS.map((e) => ({ ...e })) }),
       screen: pc.addTransceiver(this.screenTrack ?? "video", { direction: "sendonly", streams }),
     };
     this.applyLocalMute();
@@ -520,6 +554,8 @@ export class SessionClient {
         if (!pc || generation !== this.generation) return;
         if (m.type === "answer") {
           await pc.setRemoteDescription({ type: "answer", sdp: m.sdp });
+          const camera = this.senders?.camera.sender;
+          if (camera && this.pc === pc) await fullSizeWithoutSimulcast(camera);
         } else {
           await pc.setRemoteDescription({ type: "offer", sdp: m.sdp });
           await pc.setLocalDescription(await pc.createAnswer());
@@ -661,6 +697,28 @@ export class SessionClient {
   }
 
   // ---- commands ------------------------------------------------------------
+
+  /**
+   * A remote tile (the `source` of `participant`) is now shown at
+   * `width`×`height` device pixels; 0×0 when hidden. Sent to the server once
+   * it has stayed so for 300 ms, and again after a reconnect.
+   */
+  setTileSize(participant: string, source: TileSource, width: number, height: number): void {
+    this.tileSizes.set(participant, source, width, height);
+  }
+
+  /** A remote tile is gone: the server hears 0×0 (debounced). */
+  removeTile(participant: string, source: TileSource): void {
+    this.tileSizes.remove(participant, source);
+  }
+
+  /** Sends a message the person did not ask for: false, without a `problem`, when not in the session. */
+  private sendQuietly(message: TileMessage): boolean {
+    const ws = this.ws;
+    if (!ws || ws.readyState !== OPEN || this.joinedGeneration !== this.generation) return false;
+    ws.send(JSON.stringify(message));
+    return true;
+  }
 
   /** Sends a message; false (and a `problem`) when not connected. */
   send(message: ClientMessage): boolean {
