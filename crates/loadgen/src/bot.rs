@@ -26,7 +26,7 @@ use webrtc::peer_connection::{
 
 use crate::device;
 use crate::media;
-use crate::report::{Arrival, Recorder, Report};
+use crate::report::{Arrival, Departure, Recorder, Report};
 use crate::tag::{self, Source};
 
 /// Server messages kept for [`Messages`] cursors; older ones are dropped.
@@ -53,7 +53,14 @@ pub struct BotConfig {
     /// Publish VP8-shaped screen video too (the screen transceiver is always
     /// negotiated; without this it carries nothing).
     pub publish_screen: bool,
-    /// Camera (and screen) bit rate, kbit/s of RTP payload.
+    /// Publish the camera as three simulcast layers (RIDs `q`, `h`, `f`:
+    /// 320×180, 640×360, 1280×720) at [`BotConfig::simulcast_kbps`], each
+    /// on its own SSRC, as Chromium does; if the answer refuses simulcast,
+    /// only `q` is sent.
+    pub simulcast: bool,
+    /// The simulcast layers' bit rates, lowest first, kbit/s of RTP payload.
+    pub simulcast_kbps: [u32; 3],
+    /// Camera (without simulcast) and screen bit rate, kbit/s of RTP payload.
     pub video_kbps: u32,
     /// Video frames per second.
     pub video_fps: u32,
@@ -68,6 +75,8 @@ pub struct BotConfig {
     pub bind_ip: Option<IpAddr>,
     /// How many tagged arrivals to keep for [`Bot::arrivals`] (0: none).
     pub arrival_log: usize,
+    /// How many sent packets to keep for [`Bot::departures`] (0: none).
+    pub departure_log: usize,
     /// How long each step of joining may take (WebSocket, challenge, first
     /// state, ICE gathering, the answer).
     pub step_timeout: Duration,
@@ -83,6 +92,12 @@ impl BotConfig {
             publish_audio: true,
             publish_video: true,
             publish_screen: false,
+            simulcast: false,
+            simulcast_kbps: [
+                media::SIMULCAST_LAYERS[0].kbps,
+                media::SIMULCAST_LAYERS[1].kbps,
+                media::SIMULCAST_LAYERS[2].kbps,
+            ],
             video_kbps: 1200,
             video_fps: 30,
             keyframe_interval: 60,
@@ -90,6 +105,7 @@ impl BotConfig {
             max_video_payload_bytes: 1100,
             bind_ip: None,
             arrival_log: 0,
+            departure_log: 0,
             step_timeout: Duration::from_secs(10),
         }
     }
@@ -381,6 +397,7 @@ pub struct Bot {
     shared: Arc<Shared>,
     tasks: Vec<JoinHandle<()>>,
     publishers: Vec<JoinHandle<()>>,
+    camera_layers: usize,
 }
 
 impl std::fmt::Debug for Bot {
@@ -469,7 +486,10 @@ impl Bot {
 
         let (messages_tick, _) = watch::channel(0u64);
         let shared = Arc::new(Shared {
-            recorder: Mutex::new(Recorder::new(config.arrival_log)),
+            recorder: Mutex::new(Recorder::with_logs(
+                config.arrival_log,
+                config.departure_log,
+            )),
             messages: Mutex::new(MessageLog::default()),
             messages_tick,
             connection: watch::channel(RTCPeerConnectionState::New).0,
@@ -516,6 +536,7 @@ impl Bot {
             shared,
             tasks: Vec::new(),
             publishers: Vec::new(),
+            camera_layers: 0,
         };
         let pc = Arc::clone(&bot.pc);
         let offer = pc.create_offer(None).await?;
@@ -560,8 +581,18 @@ impl Bot {
             Ok(Ok(Ok(()))) => {}
         }
 
-        for publisher in publishers.into_iter().filter(|p| p.active()) {
-            let payload_type = publisher.negotiated_payload_type().await?;
+        let answer_sdp = bot
+            .pc
+            .remote_description()
+            .await
+            .map(|d| d.sdp)
+            .unwrap_or_default();
+        for mut publisher in publishers.into_iter().filter(|p| p.active()) {
+            let negotiated = publisher.negotiate(&answer_sdp).await?;
+            if publisher.source() == Source::Camera {
+                bot.camera_layers = publisher.layers();
+            }
+            let payload_type = negotiated.payload_type;
             let connection = bot.shared.connection.subscribe();
             let shared = Arc::clone(&bot.shared);
             let config = config.clone();
@@ -572,7 +603,7 @@ impl Bot {
                         you,
                         payload_type,
                         connection,
-                        move |source, bytes, ok| lock(&shared.recorder).sent(source, bytes, ok),
+                        move |tag, bytes, ok| lock(&shared.recorder).sent(tag, bytes, ok),
                     )
                     .await
             }));
@@ -636,6 +667,37 @@ impl Bot {
     /// The last tagged arrivals (as many as [`BotConfig::arrival_log`]), oldest first.
     pub fn arrivals(&self) -> Vec<Arrival> {
         lock(&self.shared.recorder).arrivals()
+    }
+
+    /// The last packets sent (as many as [`BotConfig::departure_log`]), oldest first.
+    pub fn departures(&self) -> Vec<Departure> {
+        lock(&self.shared.recorder).departures()
+    }
+
+    /// How many streams the camera is sent as: 3 with simulcast, 1 without
+    /// (or when the server's answer refused simulcast), 0 when not published.
+    pub fn camera_layers(&self) -> usize {
+        self.camera_layers
+    }
+
+    /// Tells the server the size at which this bot shows `participant`'s
+    /// `source` (`{"type":"tile",…}`), so that it sends a simulcast layer no
+    /// larger than needed; 0 by 0: not shown.
+    pub async fn tile(
+        &self,
+        participant: Uuid,
+        source: Source,
+        width: u32,
+        height: u32,
+    ) -> Result<(), BotError> {
+        self.send(&json!({
+            "type": "tile",
+            "participant": participant,
+            "source": source,
+            "width": width,
+            "height": height,
+        }))
+        .await
     }
 
     /// The peer connection's state now.

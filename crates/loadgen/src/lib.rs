@@ -30,9 +30,11 @@ mod bot;
 pub mod device;
 mod media;
 pub mod report;
+pub mod shaping;
 pub mod tag;
 
 pub use bot::{Bot, BotConfig, BotError, Messages, ServerTrack};
-pub use report::{Arrival, Report, SentReport, StreamReport};
+pub use media::{SimulcastLayer, SIMULCAST_LAYERS};
+pub use report::{Arrival, Departure, Report, SentLayerReport, SentReport, StreamReport};
 pub use tag::{Source, Tag};
 pub use webrtc::peer_connection::RTCPeerConnectionState;

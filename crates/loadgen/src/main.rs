@@ -6,6 +6,7 @@
 //! accord-loadgen join --ws ws://127.0.0.1:8080 --session <uuid> \
 //!     --key bot.pem --token-file token.txt --seconds 20 > report.json
 //! scripts/bench                                     # Accord vs Janus (runs `bench`)
+//! scripts/netem-test                                # audio over a shaped link (runs `shaping`)
 //! ```
 
 use std::io::Write as _;
@@ -13,7 +14,8 @@ use std::net::IpAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use accord_loadgen::{device, Bot, BotConfig};
+use accord_loadgen::shaping::TileSize;
+use accord_loadgen::{device, Bot, BotConfig, Source};
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 use uuid::Uuid;
@@ -51,6 +53,11 @@ enum Command {
     /// Runs the same bots against Accord's SFU and Janus's videoroom and
     /// prints a table of Accord / Janus ratios (see scripts/bench).
     Bench(accord_loadgen::bench::BenchArgs),
+    /// A mediator publishing audio and a simulcast camera, a party receiving
+    /// it over a link shaped for a while with tc netem: checks that audio
+    /// keeps arriving while video drops to the lowest layer, and that video
+    /// climbs back afterwards (see scripts/netem-test; needs root).
+    Shaping(accord_loadgen::shaping::ShapingArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -88,6 +95,16 @@ struct JoinArgs {
     /// Publish screen video too.
     #[arg(long)]
     screen: bool,
+    /// Publish the camera as three simulcast layers (q, h, f).
+    #[arg(long)]
+    simulcast: bool,
+    /// The simulcast layers' rates, kbit/s, lowest first.
+    #[arg(long, value_delimiter = ',', num_args = 3, default_values_t = [150, 500, 1200])]
+    simulcast_kbps: Vec<u32>,
+    /// After joining, tell the server the size at which this bot shows
+    /// someone's camera: PARTICIPANT:WIDTHxHEIGHT (repeatable).
+    #[arg(long)]
+    tile: Vec<String>,
     /// Local address for media (default: loopback for a loopback server, else all interfaces).
     #[arg(long)]
     bind: Option<IpAddr>,
@@ -97,6 +114,17 @@ struct JoinArgs {
     /// Print every server message to stderr as it arrives.
     #[arg(long)]
     print_messages: bool,
+}
+
+/// PARTICIPANT:WIDTHxHEIGHT.
+fn parse_tile(text: &str) -> anyhow::Result<(Uuid, TileSize)> {
+    let (participant, size) = text
+        .split_once(':')
+        .with_context(|| format!("--tile {text}: expected PARTICIPANT:WIDTHxHEIGHT"))?;
+    let size = size
+        .parse::<TileSize>()
+        .map_err(|e| anyhow::anyhow!("--tile {text}: {e}"))?;
+    Ok((Uuid::parse_str(participant)?, size))
 }
 
 fn read_key(path: &PathBuf) -> anyhow::Result<p256::ecdsa::SigningKey> {
@@ -128,13 +156,28 @@ async fn join(args: JoinArgs) -> anyhow::Result<()> {
     config.publish_audio = !args.no_audio;
     config.publish_video = !args.no_video;
     config.publish_screen = args.screen;
+    config.simulcast = args.simulcast;
+    if let [q, h, f] = args.simulcast_kbps[..] {
+        config.simulcast_kbps = [q, h, f];
+    } else {
+        anyhow::bail!("--simulcast-kbps takes three rates");
+    }
     config.video_kbps = args.video_kbps;
     config.video_fps = args.fps;
     config.bind_ip = args.bind;
     config.step_timeout = Duration::from_secs(args.step_timeout);
 
+    let tiles = args
+        .tile
+        .iter()
+        .map(|t| parse_tile(t))
+        .collect::<anyhow::Result<Vec<_>>>()?;
     let bot = Bot::join(config, token, key).await?;
     eprintln!("joined as {}", bot.participant());
+    for (participant, size) in tiles {
+        bot.tile(participant, Source::Camera, size.width, size.height)
+            .await?;
+    }
     let printer = args.print_messages.then(|| {
         let mut messages = bot.messages();
         tokio::spawn(async move {
@@ -191,6 +234,7 @@ async fn main() -> anyhow::Result<()> {
         }
         Command::Join(args) => join(args).await?,
         Command::Bench(args) => accord_loadgen::bench::run(args).await?,
+        Command::Shaping(args) => accord_loadgen::shaping::run(args).await?,
     }
     Ok(())
 }

@@ -1,6 +1,7 @@
-//! What a bot received: per sender and source, packets, bytes, arrival times,
-//! latency percentiles and lost packets; packets without a tag; and an
-//! optional bounded log of every tagged arrival.
+//! What a bot received: per sender, source and simulcast layer, packets,
+//! bytes, arrival times, latency percentiles and lost packets; packets
+//! without a tag; an optional bounded log of every tagged arrival; and what
+//! it sent, with an optional bounded log of that too.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::time::Instant;
@@ -29,13 +30,35 @@ pub struct Arrival {
     pub sender: Uuid,
     /// From which source.
     pub source: Source,
-    /// The sender's sequence number.
+    /// From which simulcast layer (0 without simulcast).
+    pub layer: u8,
+    /// The sender's sequence number (per source and layer).
     pub seq: u64,
     /// When it was sent ([`crate::tag::now_ns`] at the sender).
     pub sent_ns: u64,
+    /// Its payload's length.
+    pub bytes: u32,
 }
 
-/// What was received from one sender's source.
+/// One packet a bot sent, for tests that compare what arrived with what left.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Departure {
+    /// From which source.
+    pub source: Source,
+    /// From which simulcast layer (0 without simulcast).
+    pub layer: u8,
+    /// Its sequence number (per source and layer).
+    pub seq: u64,
+    /// When it was sent ([`crate::tag::now_ns`]).
+    pub sent_ns: u64,
+    /// Its payload's length.
+    pub bytes: u32,
+    /// Whether the peer connection took it.
+    pub ok: bool,
+}
+
+/// What was received from one sender's source (one simulcast layer of it).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct StreamReport {
@@ -43,6 +66,8 @@ pub struct StreamReport {
     pub sender: Uuid,
     /// Which of their sources.
     pub source: Source,
+    /// Which simulcast layer of it (0 without simulcast).
+    pub layer: u8,
     /// Tagged packets received (duplicates included).
     pub packets: u64,
     /// Payload bytes received.
@@ -87,7 +112,7 @@ impl StreamReport {
     }
 }
 
-/// What was sent on one source.
+/// What was sent on one source (or one layer of it).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct SentReport {
@@ -105,7 +130,8 @@ pub struct SentReport {
 pub struct Report {
     /// The bot's participant id.
     pub participant: Option<Uuid>,
-    /// One per sender and source received, ordered by sender then source.
+    /// One per sender, source and layer received, ordered by sender, source
+    /// then layer.
     pub streams: Vec<StreamReport>,
     /// RTP packets whose payload carries no tag.
     pub untagged_packets: u64,
@@ -114,25 +140,52 @@ pub struct Report {
     /// Tagged packets that came on a track whose stream id (the `msid`, which
     /// the SFU sets to the sender's id) names someone else.
     pub mislabeled_packets: u64,
-    /// What this bot sent, per source.
+    /// What this bot sent, per source (all its layers).
     pub sent: BTreeMap<Source, SentReport>,
+    /// What this bot sent, per source and layer, ordered so.
+    pub sent_layers: Vec<SentLayerReport>,
     /// Server offers answered.
     pub renegotiations: u64,
     /// Server offers that could not be answered.
     pub renegotiation_errors: u64,
 }
 
+/// What was sent on one layer of one source.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SentLayerReport {
+    /// The source.
+    pub source: Source,
+    /// The layer (0 without simulcast).
+    pub layer: u8,
+    /// What was sent on it.
+    #[serde(flatten)]
+    pub sent: SentReport,
+}
+
 impl Report {
-    /// The stream received from `sender`'s `source`, if any.
+    /// The stream received from `sender`'s `source`, if any: its only layer,
+    /// or the lowest received of a simulcast source.
     pub fn stream(&self, sender: Uuid, source: Source) -> Option<&StreamReport> {
         self.streams
             .iter()
             .find(|s| s.sender == sender && s.source == source)
     }
 
-    /// Tagged packets received from `sender`'s `source` (0 if none).
+    /// The stream received from one layer of `sender`'s `source`, if any.
+    pub fn stream_layer(&self, sender: Uuid, source: Source, layer: u8) -> Option<&StreamReport> {
+        self.streams
+            .iter()
+            .find(|s| s.sender == sender && s.source == source && s.layer == layer)
+    }
+
+    /// Tagged packets received from `sender`'s `source`, all layers (0 if none).
     pub fn packets_from(&self, sender: Uuid, source: Source) -> u64 {
-        self.stream(sender, source).map_or(0, |s| s.packets)
+        self.streams
+            .iter()
+            .filter(|s| s.sender == sender && s.source == source)
+            .map(|s| s.packets)
+            .sum()
     }
 }
 
@@ -285,20 +338,40 @@ fn percentile(sorted: &[u32], p: f64) -> u32 {
 /// Accumulates what a bot receives; [`Recorder::report`] snapshots it.
 #[derive(Debug)]
 pub struct Recorder {
-    streams: HashMap<(Uuid, Source), Stream>,
+    streams: HashMap<(Uuid, Source, u8), Stream>,
     untagged_packets: u64,
     untagged_bytes: u64,
     mislabeled_packets: u64,
-    sent: BTreeMap<Source, SentReport>,
+    sent: BTreeMap<(Source, u8), SentReport>,
     renegotiations: u64,
     renegotiation_errors: u64,
     log: VecDeque<Arrival>,
     log_capacity: usize,
+    departures: VecDeque<Departure>,
+    departures_capacity: usize,
+}
+
+/// Appends to a bounded log, dropping the oldest entry when full.
+fn push_bounded<T>(log: &mut VecDeque<T>, capacity: usize, item: T) {
+    if capacity == 0 {
+        return;
+    }
+    if log.len() == capacity {
+        log.pop_front();
+    }
+    log.push_back(item);
 }
 
 impl Recorder {
-    /// A recorder keeping the last `log_capacity` arrivals (0: no log).
+    /// A recorder keeping the last `log_capacity` arrivals (0: no log) and
+    /// no log of what is sent.
     pub fn new(log_capacity: usize) -> Recorder {
+        Recorder::with_logs(log_capacity, 0)
+    }
+
+    /// A recorder keeping the last `log_capacity` arrivals and the last
+    /// `departures_capacity` packets sent (0: no such log).
+    pub fn with_logs(log_capacity: usize, departures_capacity: usize) -> Recorder {
         Recorder {
             streams: HashMap::new(),
             untagged_packets: 0,
@@ -309,6 +382,8 @@ impl Recorder {
             renegotiation_errors: 0,
             log: VecDeque::with_capacity(log_capacity.min(1 << 16)),
             log_capacity,
+            departures: VecDeque::with_capacity(departures_capacity.min(1 << 16)),
+            departures_capacity,
         }
     }
 
@@ -332,7 +407,7 @@ impl Recorder {
         }
         let stream = self
             .streams
-            .entry((tag.sender, tag.source))
+            .entry((tag.sender, tag.source, tag.layer))
             .or_insert_with(|| Stream::new(&tag, arrived_ns));
         if stream.packets > 0 {
             stream.seq.record(tag.seq);
@@ -343,30 +418,48 @@ impl Recorder {
         stream.last_arrival_ns = stream.last_arrival_ns.max(arrived_ns);
         let latency_us = arrived_ns.saturating_sub(tag.sent_ns) / 1000;
         stream.sample_latency(u32::try_from(latency_us).unwrap_or(u32::MAX));
-        if self.log_capacity > 0 {
-            if self.log.len() == self.log_capacity {
-                self.log.pop_front();
-            }
-            self.log.push_back(Arrival {
+        push_bounded(
+            &mut self.log,
+            self.log_capacity,
+            Arrival {
                 at,
                 arrived_ns,
                 sender: tag.sender,
                 source: tag.source,
+                layer: tag.layer,
                 seq: tag.seq,
                 sent_ns: tag.sent_ns,
-            });
-        }
+                bytes: u32::try_from(bytes).unwrap_or(u32::MAX),
+            },
+        );
     }
 
-    /// Counts one packet sent on `source` (or refused, when `ok` is false).
-    pub fn sent(&mut self, source: Source, bytes: usize, ok: bool) {
-        let s = self.sent.entry(source).or_default();
+    /// Counts one packet sent with `tag` (or refused, when `ok` is false).
+    pub fn sent(&mut self, tag: &Tag, bytes: usize, ok: bool) {
+        let s = self.sent.entry((tag.source, tag.layer)).or_default();
         if ok {
             s.packets += 1;
             s.bytes += bytes as u64;
         } else {
             s.errors += 1;
         }
+        push_bounded(
+            &mut self.departures,
+            self.departures_capacity,
+            Departure {
+                source: tag.source,
+                layer: tag.layer,
+                seq: tag.seq,
+                sent_ns: tag.sent_ns,
+                bytes: u32::try_from(bytes).unwrap_or(u32::MAX),
+                ok,
+            },
+        );
+    }
+
+    /// The log of packets sent, oldest first.
+    pub fn departures(&self) -> Vec<Departure> {
+        self.departures.iter().copied().collect()
     }
 
     /// Counts one server offer, answered or not.
@@ -388,13 +481,14 @@ impl Recorder {
         let mut streams: Vec<StreamReport> = self
             .streams
             .iter()
-            .map(|(&(sender, source), s)| {
+            .map(|(&(sender, source, layer), s)| {
                 let mut sorted = s.latencies.clone();
                 sorted.sort_unstable();
                 let ms = |us: u32| f64::from(us) / 1000.0;
                 StreamReport {
                     sender,
                     source,
+                    layer,
                     packets: s.packets,
                     bytes: s.bytes,
                     duplicates: s.seq.duplicates,
@@ -410,14 +504,30 @@ impl Recorder {
                 }
             })
             .collect();
-        streams.sort_by_key(|s| (s.sender, s.source));
+        streams.sort_by_key(|s| (s.sender, s.source, s.layer));
+        let mut sent: BTreeMap<Source, SentReport> = BTreeMap::new();
+        for (&(source, _), s) in &self.sent {
+            let total = sent.entry(source).or_default();
+            total.packets += s.packets;
+            total.bytes += s.bytes;
+            total.errors += s.errors;
+        }
         Report {
             participant,
             streams,
             untagged_packets: self.untagged_packets,
             untagged_bytes: self.untagged_bytes,
             mislabeled_packets: self.mislabeled_packets,
-            sent: self.sent.clone(),
+            sent,
+            sent_layers: self
+                .sent
+                .iter()
+                .map(|(&(source, layer), &sent)| SentLayerReport {
+                    source,
+                    layer,
+                    sent,
+                })
+                .collect(),
             renegotiations: self.renegotiations,
             renegotiation_errors: self.renegotiation_errors,
         }
@@ -434,6 +544,7 @@ mod tests {
         Tag {
             sender: Uuid::from_u128(sender),
             source,
+            layer: 0,
             seq,
             sent_ns,
         }
@@ -528,6 +639,7 @@ mod tests {
                 Some(Tag {
                     sender,
                     source: Source::Camera,
+                    layer: 0,
                     seq: i,
                     sent_ns: arrived - (i + 1) * MS,
                 }),
@@ -611,9 +723,10 @@ mod tests {
     #[test]
     fn sent_counts() {
         let mut r = Recorder::new(0);
-        r.sent(Source::Microphone, 100, true);
-        r.sent(Source::Microphone, 100, true);
-        r.sent(Source::Microphone, 100, false);
+        let mic = tag(1, Source::Microphone, 0, 0);
+        r.sent(&mic, 100, true);
+        r.sent(&mic, 100, true);
+        r.sent(&mic, 100, false);
         let report = r.report(None);
         assert_eq!(
             report.sent.get(&Source::Microphone),
@@ -623,5 +736,80 @@ mod tests {
                 errors: 1
             })
         );
+        assert!(r.departures().is_empty());
+    }
+
+    #[test]
+    fn simulcast_layers_are_streams_of_their_own() {
+        let mut r = Recorder::with_logs(100, 3);
+        let sender = Uuid::from_u128(5);
+        // Each layer numbers its packets from 0; a switch is no loss.
+        for (layer, seqs) in [(0u8, 0..10u64), (2, 0..4), (1, 3..6)] {
+            for seq in seqs {
+                let t = Tag {
+                    sender,
+                    source: Source::Camera,
+                    layer,
+                    seq,
+                    sent_ns: 1_000 * MS + seq * MS,
+                };
+                r.record(
+                    Some(t),
+                    500 + usize::from(layer),
+                    Instant::now(),
+                    t.sent_ns + MS,
+                    None,
+                );
+                r.sent(&t, 500, true);
+            }
+        }
+        let report = r.report(None);
+        assert_eq!(report.streams.len(), 3);
+        assert_eq!(
+            report.streams.iter().map(|s| s.layer).collect::<Vec<_>>(),
+            vec![0, 1, 2]
+        );
+        assert!(report.streams.iter().all(|s| s.lost == 0));
+        assert_eq!(report.packets_from(sender, Source::Camera), 17);
+        assert_eq!(
+            report
+                .stream_layer(sender, Source::Camera, 2)
+                .map(|s| s.packets),
+            Some(4)
+        );
+        assert_eq!(
+            report.stream(sender, Source::Camera).map(|s| s.layer),
+            Some(0)
+        );
+        assert!(report.stream_layer(sender, Source::Camera, 3).is_none());
+        // Sent: per source in all, and per layer.
+        assert_eq!(
+            report.sent.get(&Source::Camera).map(|s| s.packets),
+            Some(17)
+        );
+        assert_eq!(
+            report
+                .sent_layers
+                .iter()
+                .map(|l| (l.layer, l.sent.packets))
+                .collect::<Vec<_>>(),
+            vec![(0, 10), (1, 3), (2, 4)]
+        );
+        // The logs say which layer each packet was on.
+        let log = r.arrivals();
+        assert_eq!(log.len(), 17);
+        assert_eq!((log[10].layer, log[10].seq, log[10].bytes), (2, 0, 502));
+        let departures = r.departures();
+        assert_eq!(
+            departures
+                .iter()
+                .map(|d| (d.layer, d.seq))
+                .collect::<Vec<_>>(),
+            vec![(1, 3), (1, 4), (1, 5)]
+        );
+        let json = serde_json::to_value(&report).expect("serializes");
+        assert_eq!(json["sentLayers"][2]["layer"], 2);
+        assert_eq!(json["sentLayers"][2]["packets"], 4);
+        assert_eq!(json["streams"][1]["layer"], 1);
     }
 }

@@ -1,7 +1,7 @@
 //! The tag every synthetic RTP payload carries, so a receiver can tell who
-//! sent it, from which source, in which order and when.
+//! sent it, from which source and simulcast layer, in which order and when.
 //!
-//! Layout (big-endian), [`TAG_LEN`] bytes:
+//! Layout (big-endian), [`TAG_LEN`] bytes, version 2:
 //!
 //! | bytes | what |
 //! | --- | --- |
@@ -9,15 +9,20 @@
 //! | 1 | version ([`TAG_VERSION`]) |
 //! | 16 | the sender's participant id |
 //! | 1 | the source: 0 microphone, 1 camera, 2 screen |
-//! | 8 | per-sender, per-source sequence number |
+//! | 1 | the simulcast layer, lowest first (0 `q`, 1 `h`, 2 `f`); 0 without simulcast |
+//! | 8 | per-sender, per-source, per-layer sequence number |
 //! | 8 | send time, nanoseconds since the UNIX epoch ([`now_ns`]) |
 //!
-//! then padding up to the payload's size. An Opus payload is the tag itself; a
-//! VP8 payload starts with a one-byte VP8 payload descriptor (`0x10`: S bit set,
-//! partition 0), and on key frames a ten-byte VP8 key-frame header follows the
-//! descriptor before the tag, so a forwarder that looks for key frames finds
-//! them. [`decode_vp8`] also understands the longer descriptors (picture id,
-//! TL0PICIDX, TID/KEYIDX) an SFU may write when it rewrites them.
+//! then padding up to the payload's size. Version 1 was the same without the
+//! layer byte ([`TAG_V1_LEN`] bytes); it is still read, as layer 0.
+//!
+//! An Opus payload is the tag itself; a VP8 payload starts with a one-byte VP8
+//! payload descriptor (`0x10`: S bit set, partition 0), and on key frames a
+//! ten-byte VP8 key-frame header with the frame's width and height follows
+//! the descriptor before the tag, so a forwarder that looks for key frames
+//! (and their sizes) finds them. [`decode_vp8`] also understands the longer
+//! descriptors (picture id, TL0PICIDX, TID/KEYIDX) an SFU may write when it
+//! rewrites them.
 
 use std::sync::OnceLock;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -28,9 +33,13 @@ use uuid::Uuid;
 /// The first bytes of every tag.
 pub const MAGIC: [u8; 4] = *b"ACRD";
 /// The layout's version.
-pub const TAG_VERSION: u8 = 1;
+pub const TAG_VERSION: u8 = 2;
 /// Length of an encoded tag.
-pub const TAG_LEN: usize = 4 + 1 + 16 + 1 + 8 + 8;
+pub const TAG_LEN: usize = 4 + 1 + 16 + 1 + 1 + 8 + 8;
+/// Length of a version 1 tag (no layer byte), still understood.
+pub const TAG_V1_LEN: usize = TAG_LEN - 1;
+/// The frame size written in key frames of a source without simulcast.
+pub const DEFAULT_FRAME_SIZE: (u16, u16) = (640, 360);
 /// The one-byte VP8 payload descriptor the bots write (S bit, partition 0).
 pub const VP8_DESCRIPTOR: u8 = 0x10;
 /// Length of the VP8 key-frame header written before the tag on key frames.
@@ -94,7 +103,9 @@ pub struct Tag {
     pub sender: Uuid,
     /// Which of their sources.
     pub source: Source,
-    /// Per sender and source, from 0, one per packet.
+    /// The simulcast layer, lowest first; 0 without simulcast.
+    pub layer: u8,
+    /// Per sender, source and layer, from 0, one per packet.
     pub seq: u64,
     /// When it was sent, nanoseconds since the UNIX epoch ([`now_ns`]).
     pub sent_ns: u64,
@@ -128,30 +139,38 @@ impl Tag {
         out[4] = TAG_VERSION;
         out[5..21].copy_from_slice(self.sender.as_bytes());
         out[21] = self.source.to_byte();
-        out[22..30].copy_from_slice(&self.seq.to_be_bytes());
-        out[30..38].copy_from_slice(&self.sent_ns.to_be_bytes());
+        out[22] = self.layer;
+        out[23..31].copy_from_slice(&self.seq.to_be_bytes());
+        out[31..39].copy_from_slice(&self.sent_ns.to_be_bytes());
         out
     }
 
-    /// Reads a tag from the start of `bytes` (anything after it is padding).
+    /// Reads a tag (version 2, or version 1 as layer 0) from the start of
+    /// `bytes` (anything after it is padding).
     pub fn parse(bytes: &[u8]) -> Result<Tag, TagError> {
-        let head = bytes.get(..TAG_LEN).ok_or(TagError::TooShort)?;
+        let head = bytes.get(..5).ok_or(TagError::TooShort)?;
         if head[0..4] != MAGIC {
             return Err(TagError::NoMagic);
         }
-        if head[4] != TAG_VERSION {
-            return Err(TagError::Version(head[4]));
-        }
+        let (len, layer_at) = match head[4] {
+            1 => (TAG_V1_LEN, None),
+            2 => (TAG_LEN, Some(22)),
+            other => return Err(TagError::Version(other)),
+        };
+        let head = bytes.get(..len).ok_or(TagError::TooShort)?;
         let mut sender = [0u8; 16];
         sender.copy_from_slice(&head[5..21]);
         let source = Source::from_byte(head[21]).ok_or(TagError::Source(head[21]))?;
+        let layer = layer_at.map_or(0, |at| head[at]);
+        let rest = &head[len - 16..];
         let mut seq = [0u8; 8];
-        seq.copy_from_slice(&head[22..30]);
+        seq.copy_from_slice(&rest[0..8]);
         let mut sent = [0u8; 8];
-        sent.copy_from_slice(&head[30..38]);
+        sent.copy_from_slice(&rest[8..16]);
         Ok(Tag {
             sender: Uuid::from_bytes(sender),
             source,
+            layer,
             seq: u64::from_be_bytes(seq),
             sent_ns: u64::from_be_bytes(sent),
         })
@@ -178,16 +197,25 @@ pub fn encode_opus(tag: &Tag, size: usize) -> Vec<u8> {
     out
 }
 
+/// The ten-byte VP8 key-frame header of a `width` × `height` frame (RFC 6386
+/// §9.1): the frame tag (P=0: a key frame, version 0, show_frame=1, first
+/// partition size 0), the start code `9d 01 2a`, then the 14-bit width and
+/// height, little-endian, without scaling.
+pub fn vp8_keyframe_header(width: u16, height: u16) -> [u8; VP8_KEYFRAME_HEADER_LEN] {
+    let [w0, w1] = (width & 0x3fff).to_le_bytes();
+    let [h0, h1] = (height & 0x3fff).to_le_bytes();
+    [0x10, 0x00, 0x00, 0x9d, 0x01, 0x2a, w0, w1, h0, h1]
+}
+
 /// A VP8 payload of `size` bytes (at least [`MIN_VP8_PAYLOAD`]): the payload
-/// descriptor, on key frames a VP8 key-frame header, the tag, then padding.
-pub fn encode_vp8(tag: &Tag, size: usize, keyframe: bool) -> Vec<u8> {
+/// descriptor, on key frames (`keyframe`: the frame's width and height) a VP8
+/// key-frame header, the tag, then padding.
+pub fn encode_vp8(tag: &Tag, size: usize, keyframe: Option<(u16, u16)>) -> Vec<u8> {
     let mut out = vec![0u8; size.max(MIN_VP8_PAYLOAD)];
     out[0] = VP8_DESCRIPTOR;
     let mut at = 1;
-    if keyframe {
-        // Frame tag (RFC 6386 §9.1): P=0 (key frame), version 0, show_frame=1,
-        // first partition size 0; then the start code and a 640x360 frame size.
-        out[1..11].copy_from_slice(&[0x10, 0x00, 0x00, 0x9d, 0x01, 0x2a, 0x80, 0x02, 0x68, 0x01]);
+    if let Some((width, height)) = keyframe {
+        out[1..11].copy_from_slice(&vp8_keyframe_header(width, height));
         at += VP8_KEYFRAME_HEADER_LEN;
     }
     out[at..at + TAG_LEN].copy_from_slice(&tag.to_bytes());
@@ -248,6 +276,19 @@ pub fn decode_vp8(payload: &[u8]) -> Result<Tag, TagError> {
     Err(TagError::NoMagic)
 }
 
+/// The width and height in a VP8 payload's key-frame header, if it starts a
+/// key frame.
+pub fn vp8_keyframe_size(payload: &[u8]) -> Option<(u16, u16)> {
+    let start = vp8_descriptor_len(payload).ok()?;
+    let header = payload.get(start..start + VP8_KEYFRAME_HEADER_LEN)?;
+    if header[0] & 0x01 != 0 || header[3..6] != [0x9d, 0x01, 0x2a] {
+        return None;
+    }
+    let width = u16::from_le_bytes([header[6], header[7]]) & 0x3fff;
+    let height = u16::from_le_bytes([header[8], header[9]]) & 0x3fff;
+    Some((width, height))
+}
+
 struct Clock {
     wall_ns: u64,
     at: Instant,
@@ -289,6 +330,7 @@ mod tests {
         Tag {
             sender: Uuid::from_u128(0x0123_4567_89ab_cdef_0123_4567_89ab_cdef),
             source: Source::Camera,
+            layer: 2,
             seq,
             sent_ns: 1_700_000_000_000_000_000 + seq,
         }
@@ -299,11 +341,54 @@ mod tests {
         let t = tag(7);
         let bytes = t.to_bytes();
         assert_eq!(&bytes[0..4], b"ACRD");
-        assert_eq!(bytes[4], 1);
+        assert_eq!(bytes[4], 2);
         assert_eq!(&bytes[5..21], t.sender.as_bytes());
         assert_eq!(bytes[21], 1);
-        assert_eq!(&bytes[22..30], &7u64.to_be_bytes());
-        assert_eq!(bytes.len(), 38);
+        assert_eq!(bytes[22], 2);
+        assert_eq!(&bytes[23..31], &7u64.to_be_bytes());
+        assert_eq!(&bytes[31..39], &t.sent_ns.to_be_bytes());
+        assert_eq!(bytes.len(), 39);
+    }
+
+    #[test]
+    fn version_1_tags_are_read_as_layer_0() {
+        let t = tag(7);
+        let v2 = t.to_bytes();
+        // Version 1: the same without the layer byte.
+        let mut v1 = Vec::new();
+        v1.extend_from_slice(&v2[0..4]);
+        v1.push(1);
+        v1.extend_from_slice(&v2[5..22]);
+        v1.extend_from_slice(&v2[23..39]);
+        assert_eq!(v1.len(), TAG_V1_LEN);
+        assert_eq!(Tag::parse(&v1), Ok(Tag { layer: 0, ..t }));
+        assert_eq!(Tag::parse(&v1[..TAG_V1_LEN - 1]), Err(TagError::TooShort));
+        // A version 1 tag behind a VP8 descriptor.
+        let mut vp8 = vec![VP8_DESCRIPTOR];
+        vp8.extend_from_slice(&v1);
+        assert_eq!(decode_vp8(&vp8), Ok(Tag { layer: 0, ..t }));
+    }
+
+    #[test]
+    fn key_frames_carry_their_size() {
+        let t = tag(3);
+        for (w, h) in [(320, 180), (640, 360), (1280, 720), (16383, 1)] {
+            let key = encode_vp8(&t, 1000, Some((w, h)));
+            assert_eq!(vp8_keyframe_size(&key), Some((w, h)));
+            assert_eq!(decode_vp8(&key), Ok(t));
+        }
+        // 640x360, as the bots always wrote before simulcast.
+        assert_eq!(
+            vp8_keyframe_header(640, 360),
+            [0x10, 0x00, 0x00, 0x9d, 0x01, 0x2a, 0x80, 0x02, 0x68, 0x01]
+        );
+        assert_eq!(vp8_keyframe_size(&encode_vp8(&t, 1000, None)), None);
+        assert_eq!(vp8_keyframe_size(&[0x10, 0x10, 0x00]), None);
+        // Behind a longer descriptor (X, I with a 15-bit picture id).
+        let key = encode_vp8(&t, 200, Some((320, 180)));
+        let mut rewritten = vec![0x90, 0x80, 0x81, 0x23];
+        rewritten.extend_from_slice(&key[1..]);
+        assert_eq!(vp8_keyframe_size(&rewritten), Some((320, 180)));
     }
 
     #[test]
@@ -313,26 +398,26 @@ mod tests {
         assert_eq!(opus.len(), 100);
         assert_eq!(decode_opus(&opus), Ok(t));
 
-        let delta = encode_vp8(&t, 1100, false);
+        let delta = encode_vp8(&t, 1100, None);
         assert_eq!(delta.len(), 1100);
         assert_eq!(delta[0], VP8_DESCRIPTOR);
         assert_eq!(&delta[1..5], b"ACRD");
         assert_eq!(decode_vp8(&delta), Ok(t));
 
-        let key = encode_vp8(&t, 1100, true);
+        let key = encode_vp8(&t, 1100, Some((640, 360)));
         assert_eq!(key[1] & 0x01, 0, "P bit clear: a key frame");
         assert_eq!(&key[4..7], &[0x9d, 0x01, 0x2a]);
         assert_eq!(decode_vp8(&key), Ok(t));
 
         // Too small a size still yields a whole tag.
         assert_eq!(decode_opus(&encode_opus(&t, 3)), Ok(t));
-        assert_eq!(decode_vp8(&encode_vp8(&t, 3, true)), Ok(t));
+        assert_eq!(decode_vp8(&encode_vp8(&t, 3, Some((1, 1)))), Ok(t));
     }
 
     #[test]
     fn longer_vp8_descriptors_are_skipped() {
         let t = tag(9);
-        let body = &encode_vp8(&t, 200, false)[1..];
+        let body = &encode_vp8(&t, 200, None)[1..];
         // X, I with a 15-bit picture id, L, T.
         let mut rewritten = vec![0x90, 0xe0, 0x81, 0x23, 0x05, 0x40];
         rewritten.extend_from_slice(body);
@@ -355,8 +440,8 @@ mod tests {
         assert_eq!(decode_opus(&opus[..TAG_LEN - 1]), Err(TagError::TooShort));
         assert_eq!(decode_opus(&[0u8; 100]), Err(TagError::NoMagic));
         let mut version = opus.clone();
-        version[4] = 2;
-        assert_eq!(decode_opus(&version), Err(TagError::Version(2)));
+        version[4] = 3;
+        assert_eq!(decode_opus(&version), Err(TagError::Version(3)));
         let mut source = opus.clone();
         source[21] = 9;
         assert_eq!(decode_opus(&source), Err(TagError::Source(9)));
@@ -365,7 +450,7 @@ mod tests {
         assert_eq!(decode_vp8(&[0x10]), Err(TagError::TooShort));
         assert_eq!(decode_vp8(&[0x90]), Err(TagError::TooShort));
         assert_eq!(decode_vp8(&[0x90, 0x80]), Err(TagError::TooShort));
-        let vp8 = encode_vp8(&t, 100, false);
+        let vp8 = encode_vp8(&t, 100, None);
         assert_eq!(decode_vp8(&vp8[..TAG_LEN]), Err(TagError::TooShort));
         // A real VP8 inter frame (P bit set) is not a tag.
         let mut real = vec![0x10, 0x31, 0x02, 0x00];
@@ -394,20 +479,24 @@ mod tests {
         fn any_tag_round_trips(
             sender in any::<u128>(),
             source in 0u8..3,
+            layer in any::<u8>(),
             seq in any::<u64>(),
             sent_ns in any::<u64>(),
             size in 0usize..1500,
-            keyframe in any::<bool>(),
+            keyframe in proptest::option::of((0u16..16384, 0u16..16384)),
         ) {
             let t = Tag {
                 sender: Uuid::from_u128(sender),
                 source: Source::from_byte(source).unwrap_or(Source::Microphone),
+                layer,
                 seq,
                 sent_ns,
             };
             prop_assert_eq!(Tag::parse(&t.to_bytes()), Ok(t));
             prop_assert_eq!(decode_opus(&encode_opus(&t, size)), Ok(t));
-            prop_assert_eq!(decode_vp8(&encode_vp8(&t, size, keyframe)), Ok(t));
+            let vp8 = encode_vp8(&t, size, keyframe);
+            prop_assert_eq!(decode_vp8(&vp8), Ok(t));
+            prop_assert_eq!(vp8_keyframe_size(&vp8), keyframe);
         }
 
         // Whatever arrives, decoding answers; it never panics.
@@ -415,6 +504,7 @@ mod tests {
         fn garbage_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..200)) {
             let _ = decode_opus(&bytes);
             let _ = decode_vp8(&bytes);
+            let _ = vp8_keyframe_size(&bytes);
         }
 
         // Random bytes (without the magic) are never taken for a tag.

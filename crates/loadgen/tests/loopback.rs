@@ -1,7 +1,9 @@
 //! The bot against a fake SFU built from webrtc-rs itself, on loopback: the
 //! join handshake (signature checked), the offer and answer, ICE and DTLS to a
 //! 127.0.0.1 candidate, a server-initiated renegotiation adding two send-only
-//! m-lines, and the bot's own tagged media reflected back and attributed.
+//! m-lines, and the bot's own tagged media reflected back and attributed;
+//! also a simulcast camera, whose three layers webrtc-rs can only tell apart
+//! by the RID header extensions the bot writes.
 //! Needs no database and no Accord SFU.
 
 use std::sync::Arc;
@@ -34,6 +36,8 @@ use webrtc::peer_connection::{
 use webrtc::rtp_transceiver::{RTCRtpTransceiverDirection, RTCRtpTransceiverInit};
 
 const TOKEN: &str = "good-token";
+/// A good token that also makes the fake SFU expect a simulcast camera.
+const SIMULCAST_TOKEN: &str = "simulcast-token";
 const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::URL_SAFE_NO_PAD;
 type ServerWs = tokio_tungstenite::WebSocketStream<tokio::net::TcpStream>;
 
@@ -103,7 +107,11 @@ async fn serve(mut ws: ServerWs, participant: Uuid) -> anyhow::Result<()> {
         .verify(nonce.as_bytes(), &signature)
         .is_ok();
     let refuse_offer = hello["token"] == "refuse-offer";
-    if hello["type"] != "hello" || !(hello["token"] == TOKEN || refuse_offer) || !verified {
+    let simulcast = hello["token"] == SIMULCAST_TOKEN;
+    if hello["type"] != "hello"
+        || !(hello["token"] == TOKEN || simulcast || refuse_offer)
+        || !verified
+    {
         ws.send(Message::Close(Some(CloseFrame {
             code: CloseCode::from(4401),
             reason: "the join token is invalid".into(),
@@ -138,6 +146,10 @@ async fn serve(mut ws: ServerWs, participant: Uuid) -> anyhow::Result<()> {
     anyhow::ensure!(offer_sdp.contains("127.0.0.1"), "{offer_sdp}");
     anyhow::ensure!(
         offer_sdp.contains(&format!("a=msid:{participant} ")),
+        "{offer_sdp}"
+    );
+    anyhow::ensure!(
+        offer_sdp.contains("a=simulcast:send q;h;f") == simulcast,
         "{offer_sdp}"
     );
 
@@ -265,9 +277,15 @@ async fn serve(mut ws: ServerWs, participant: Uuid) -> anyhow::Result<()> {
             .ok_or_else(|| anyhow::anyhow!("no codec"))?;
         let (out, ssrc) = (Arc::clone(out), *ssrc);
         tokio::spawn(async move {
+            // One sequence for everything reflected: simulcast layers arrive
+            // with a sequence each, and SRTP's replay protection would drop
+            // an interleaving of them.
+            let mut sequence_number: u16 = rand::random();
             while let Some(event) = track.poll().await {
                 if let TrackRemoteEvent::OnRtpPacket(mut packet) = event {
                     packet.header.ssrc = ssrc;
+                    packet.header.sequence_number = sequence_number;
+                    sequence_number = sequence_number.wrapping_add(1);
                     packet.header.payload_type = payload_type;
                     packet.header.extensions.clear();
                     packet.header.extension = false;
@@ -370,6 +388,7 @@ async fn a_bot_joins_publishes_renegotiates_and_attributes_what_it_receives() ->
     }
     assert!(report.stream(participant, Source::Screen).is_none());
     assert!(!bot.arrivals().is_empty());
+    assert_eq!(bot.camera_layers(), 1);
 
     let tracks = bot.tracks();
     assert_eq!(tracks.len(), 2, "{tracks:?}");
@@ -382,6 +401,71 @@ async fn a_bot_joins_publishes_renegotiates_and_attributes_what_it_receives() ->
         .next_of_type("chat", Duration::from_secs(5))
         .await?;
     assert_eq!(chat["text"], "hello");
+    bot.close().await;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_simulcast_camera_goes_out_as_three_marked_layers() -> anyhow::Result<()> {
+    let participant = Uuid::new_v4();
+    let (url, mut errors) = fake_sfu(participant).await?;
+    let mut config = BotConfig::new(url, Uuid::new_v4());
+    config.participant = Some(participant);
+    config.simulcast = true;
+    config.simulcast_kbps = [100, 200, 400];
+    config.arrival_log = 10_000;
+    config.departure_log = 10_000;
+    let bot = Bot::join(config, SIMULCAST_TOKEN.into(), device::generate()).await?;
+    // webrtc-rs's answer accepts the three layers.
+    assert_eq!(bot.camera_layers(), 3);
+    bot.connected(Duration::from_secs(10)).await?;
+
+    // The fake SFU binds each layer's SSRC by its RID (the SDP names none)
+    // and reflects all of them: every layer comes back, told apart by its tag.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    let report = loop {
+        let report = bot.report();
+        if (0..3).all(|layer| {
+            report
+                .stream_layer(participant, Source::Camera, layer)
+                .is_some_and(|s| s.packets >= 30)
+        }) && report.packets_from(participant, Source::Microphone) >= 25
+        {
+            break report;
+        }
+        if let Ok(e) = errors.try_recv() {
+            anyhow::bail!("the fake SFU failed: {e}");
+        }
+        anyhow::ensure!(
+            tokio::time::Instant::now() < deadline,
+            "not every layer came back: {report:#?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(report.untagged_packets, 0, "{report:#?}");
+    let camera: Vec<_> = report
+        .sent_layers
+        .iter()
+        .filter(|l| l.source == Source::Camera)
+        .map(|l| l.layer)
+        .collect();
+    assert_eq!(camera, vec![0, 1, 2]);
+    for layer in 0..3u8 {
+        let s = report
+            .stream_layer(participant, Source::Camera, layer)
+            .expect("a layer");
+        assert!(s.loss() < 0.05, "{s:#?}");
+    }
+    // The layers' rates follow the config: f sends about four times q.
+    let bytes = |layer| {
+        bot.departures()
+            .iter()
+            .filter(|d| d.source == Source::Camera && d.layer == layer)
+            .map(|d| u64::from(d.bytes))
+            .sum::<u64>() as f64
+    };
+    let ratio = bytes(2) / bytes(0);
+    assert!((3.0..5.0).contains(&ratio), "f/q bytes {ratio}");
     bot.close().await;
     Ok(())
 }

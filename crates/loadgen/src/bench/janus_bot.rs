@@ -195,7 +195,10 @@ impl JanusBot {
         Ok(JanusBot {
             participant: Uuid::new_v4(),
             room,
-            recorder: Arc::new(Mutex::new(Recorder::new(config.arrival_log))),
+            recorder: Arc::new(Mutex::new(Recorder::with_logs(
+                config.arrival_log,
+                config.departure_log,
+            ))),
             config,
             session,
             publisher: None,
@@ -248,12 +251,13 @@ impl JanusBot {
             .await?;
         let (_, sdp) = janus::jsep(&answered)
             .ok_or_else(|| anyhow::anyhow!("Janus answered configure without SDP"))?;
-        pc.set_remote_description(RTCSessionDescription::answer(sdp.to_owned())?)
+        let sdp = sdp.to_owned();
+        pc.set_remote_description(RTCSessionDescription::answer(sdp.clone())?)
             .await?;
         // Janus lists the feed to subscribers once its WebRTC is up.
         wait_connected(&peer.connection, step).await?;
-        for publisher in publishers.into_iter().filter(|p| p.active()) {
-            let payload_type = publisher.negotiated_payload_type().await?;
+        for mut publisher in publishers.into_iter().filter(|p| p.active()) {
+            let payload_type = publisher.negotiate(&sdp).await?.payload_type;
             let connection = peer.connection.subscribe();
             let recorder = Arc::clone(&self.recorder);
             let config = self.config.clone();
@@ -265,7 +269,7 @@ impl JanusBot {
                         you,
                         payload_type,
                         connection,
-                        move |source, bytes, ok| lock(&recorder).sent(source, bytes, ok),
+                        move |tag, bytes, ok| lock(&recorder).sent(tag, bytes, ok),
                     )
                     .await
             }));
