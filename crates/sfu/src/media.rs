@@ -12,7 +12,8 @@
 //! the current [`Routes`] allow that sender's source to that receiver, so a
 //! move takes effect on the very next packet, before any renegotiation.
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap, HashSet, VecDeque};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -329,6 +330,8 @@ struct Peer {
     /// The client's track map is out of date.
     tracks_changed: bool,
     timeout: Option<Instant>,
+    /// The deadline last put into [`Media`]'s timers for this peer.
+    scheduled: Option<Instant>,
     /// Last keyframe request sent to this publisher, per m-line and layer.
     asked_keyframe: HashMap<(Mid, Option<Rid>), Instant>,
     /// Smoothed audio level (dBov) and when it was last heard.
@@ -357,6 +360,15 @@ struct Peer {
 }
 
 impl Peer {
+    /// When this peer next needs [`Media::handle_timeout`]: its connection's
+    /// timeout or a deferred keyframe request, whichever comes first.
+    fn deadline(&self) -> Option<Instant> {
+        match (self.timeout, self.keyframe_due()) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
     /// When a deferred keyframe request may go out.
     fn keyframe_due(&self) -> Option<Instant> {
         self.deferred_keyframes
@@ -427,12 +439,23 @@ pub struct Media {
     routes: Routes,
     /// Peers with work to poll.
     dirty: HashSet<ParticipantId>,
+    /// The peers' deadlines, earliest first. An entry counts only while it
+    /// equals its peer's `scheduled`: a peer whose deadline moves gets a new
+    /// entry, and the old one is dropped when it reaches the top. Finding
+    /// the next deadline and the peers due is then O(log n), not a scan of
+    /// every peer on every wake-up (which grew with the audience: under
+    /// fan-out every receiver's feedback is a wake-up).
+    timers: BinaryHeap<Reverse<(Instant, ParticipantId)>>,
     outputs: VecDeque<MediaOutput>,
     speakers: HashMap<crate::protocol::RoomId, Option<ParticipantId>>,
     next_speaker_tick: Option<Instant>,
     next_quality_tick: Option<Instant>,
     next_allocation_tick: Option<Instant>,
 }
+
+/// How many already-due timeouts one poll of a peer hands to its connection
+/// before leaving the rest to the timers.
+const MAX_IMMEDIATE_TIMEOUTS: u32 = 4;
 
 fn rtc_for(now: Instant, bandwidth_estimation: bool) -> Rtc {
     let builder = Rtc::builder()
@@ -497,6 +520,7 @@ impl Media {
             by_ufrag: HashMap::new(),
             routes: Routes::default(),
             dirty: HashSet::new(),
+            timers: BinaryHeap::new(),
             outputs: VecDeque::new(),
             speakers: HashMap::new(),
             next_speaker_tick: None,
@@ -563,6 +587,7 @@ impl Media {
                 pending: None,
                 tracks_changed: true,
                 timeout: None,
+                scheduled: None,
                 asked_keyframe: HashMap::new(),
                 level: None,
                 quality: Quality::default(),
@@ -823,35 +848,68 @@ impl Media {
         Some(who)
     }
 
-    /// When [`Media::handle_timeout`] must next be called.
-    pub fn poll_timeout(&self) -> Option<Instant> {
-        self.peers
-            .values()
-            .filter_map(|p| p.timeout)
-            .chain(self.peers.values().filter_map(Peer::keyframe_due))
-            .chain(self.next_speaker_tick)
-            .chain(self.next_quality_tick)
-            .chain(self.next_allocation_tick)
-            .min()
+    /// When [`Media::handle_timeout`] must next be called. Drops the timers
+    /// that no longer count on the way, so that they cause no wake-up.
+    pub fn poll_timeout(&mut self) -> Option<Instant> {
+        while let Some(&Reverse((at, who))) = self.timers.peek() {
+            if self.peers.get(&who).is_some_and(|p| p.scheduled == Some(at)) {
+                break;
+            }
+            self.timers.pop();
+        }
+        [
+            self.timers.peek().map(|Reverse((at, _))| *at),
+            self.next_speaker_tick,
+            self.next_quality_tick,
+            self.next_allocation_tick,
+        ]
+        .into_iter()
+        .flatten()
+        .min()
+    }
+
+    /// Puts `who`'s deadline into the timers if it moved.
+    fn schedule(&mut self, who: ParticipantId) {
+        let Some(peer) = self.peers.get_mut(&who) else {
+            return;
+        };
+        let deadline = peer.deadline();
+        if deadline != peer.scheduled {
+            peer.scheduled = deadline;
+            if let Some(at) = deadline {
+                self.timers.push(Reverse((at, who)));
+            }
+        }
     }
 
     /// Time passed.
     pub fn handle_timeout(&mut self, now: Instant) {
-        for (who, peer) in &mut self.peers {
+        while let Some(&Reverse((at, who))) = self.timers.peek() {
+            if at > now {
+                break;
+            }
+            self.timers.pop();
+            let Some(peer) = self.peers.get_mut(&who) else {
+                continue;
+            };
+            if peer.scheduled != Some(at) {
+                continue;
+            }
+            // Polling the peer below schedules its next deadline.
+            peer.scheduled = None;
             if peer.keyframe_due().is_some_and(|t| t <= now) {
                 let due: Vec<(Mid, Option<Rid>)> =
                     peer.deferred_keyframes.iter().copied().collect();
                 for (mid, rid) in due {
                     peer.request_keyframe(now, mid, rid, KeyframeRequestKind::Pli);
                 }
-                self.dirty.insert(*who);
             }
             if peer.timeout.is_some_and(|t| t <= now) {
                 if let Err(e) = peer.rtc.handle_input(Input::Timeout(now)) {
                     tracing::debug!(participant = %who, error = %e, "media timeout refused");
                 }
-                self.dirty.insert(*who);
             }
+            self.dirty.insert(who);
         }
         if self.next_speaker_tick.is_some_and(|t| t <= now) {
             self.next_speaker_tick = Some(now + SPEAKER_INTERVAL);
@@ -906,6 +964,7 @@ impl Media {
             let Some(peer) = self.peers.get_mut(&who) else {
                 return;
             };
+            let mut immediate = 0;
             loop {
                 if !peer.rtc.is_alive() {
                     lost = true;
@@ -913,6 +972,18 @@ impl Media {
                 }
                 match peer.rtc.poll_output() {
                     Ok(Output::Transmit(t)) => self.outputs.push_back(MediaOutput::Transmit(t)),
+                    // A timeout already due (str0m sends a packet written to a
+                    // stream only after a timeout has stamped it): handled
+                    // here, not after a round through the session's event
+                    // loop and timers, which every forwarded packet would
+                    // otherwise take. Bounded, should str0m keep asking.
+                    Ok(Output::Timeout(t)) if t <= now && immediate < MAX_IMMEDIATE_TIMEOUTS => {
+                        immediate += 1;
+                        let at = Instant::now().max(now);
+                        if let Err(e) = peer.rtc.handle_input(Input::Timeout(at)) {
+                            tracing::debug!(participant = %who, error = %e, "media timeout refused");
+                        }
+                    }
                     Ok(Output::Timeout(t)) => {
                         peer.timeout = Some(t);
                         break;
@@ -1050,6 +1121,7 @@ impl Media {
             self.apply_routes(now, &Routes::default());
         }
         self.send_tracks(who);
+        self.schedule(who);
     }
 
     /// The size `who` shows `participant`'s camera or screen at (0 wide or
@@ -1234,6 +1306,9 @@ impl Media {
         if peer.request_keyframe(now, mid, rid, kind) {
             self.metrics.keyframe_request();
             self.dirty.insert(sender);
+        } else {
+            // Deferred: its deadline may be the peer's next one.
+            self.schedule(sender);
         }
     }
 
