@@ -852,7 +852,11 @@ impl Media {
     /// that no longer count on the way, so that they cause no wake-up.
     pub fn poll_timeout(&mut self) -> Option<Instant> {
         while let Some(&Reverse((at, who))) = self.timers.peek() {
-            if self.peers.get(&who).is_some_and(|p| p.scheduled == Some(at)) {
+            if self
+                .peers
+                .get(&who)
+                .is_some_and(|p| p.scheduled == Some(at))
+            {
                 break;
             }
             self.timers.pop();
