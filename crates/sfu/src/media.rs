@@ -1709,6 +1709,84 @@ fn short(text: &str) -> String {
 mod tests {
     use super::*;
 
+    /// A client's offer (microphone and camera, send-only), as str0m makes it.
+    fn client_offer(now: Instant) -> String {
+        let mut rtc = Rtc::builder().set_rtp_mode(true).build(now);
+        rtc.add_local_candidate(Candidate::host("10.0.0.2:5000".parse().unwrap(), "udp").unwrap());
+        let mut api = rtc.sdp_api();
+        api.add_media(MediaKind::Audio, Direction::SendOnly, None, None, None);
+        api.add_media(MediaKind::Video, Direction::SendOnly, None, None, None);
+        let (offer, _) = api.apply().unwrap();
+        offer.to_sdp_string()
+    }
+
+    #[test]
+    fn deadlines_come_from_the_heap_and_stale_ones_cause_no_wake_up() {
+        let config = Arc::new(MediaConfig {
+            udp_candidates: vec!["10.0.0.1:3479".parse().unwrap()],
+            tcp_candidates: Vec::new(),
+            turn: None,
+            bandwidth_estimation: true,
+        });
+        let mut media = Media::new(config, Arc::new(Metrics::default()));
+        let t0 = Instant::now();
+        assert_eq!(
+            media.poll_timeout(),
+            None,
+            "no one connected, nothing to wait for"
+        );
+        let (a, b) = (ParticipantId::from_u128(1), ParticipantId::from_u128(2));
+        media.offer(t0, a, &client_offer(t0)).unwrap();
+        media.offer(t0, b, &client_offer(t0)).unwrap();
+        // Each peer's deadline is in the heap, once, and the earliest of
+        // them (or a session tick) is the next wake-up.
+        let deadline = |m: &Media, who| m.peers[&who].deadline().expect("a deadline");
+        let (da, db) = (deadline(&media, a), deadline(&media, b));
+        let next = media.poll_timeout().expect("a wake-up");
+        assert!(next <= da.min(db), "{next:?} after a peer's deadline");
+        assert_eq!(media.timers.len(), 2, "{:?}", media.timers);
+
+        // Handling time at a's deadline moves it on and schedules it anew;
+        // the entry that fired is gone.
+        let at = da.max(db);
+        media.handle_timeout(at);
+        for who in [a, b] {
+            let p = &media.peers[&who];
+            assert_eq!(
+                p.scheduled,
+                p.deadline(),
+                "the heap has the peer's current deadline"
+            );
+            assert!(
+                p.scheduled.is_some_and(|d| d > at),
+                "{:?} not after {at:?}",
+                p.scheduled
+            );
+        }
+        assert!(media.poll_timeout().is_some_and(|t| t > at));
+
+        // The peer whose deadline is next leaves, and leaves its entry
+        // behind at the top of the heap; looking for the next wake-up drops
+        // it rather than waking up for it.
+        let Some(Reverse((_, first))) = media.timers.peek().copied() else {
+            panic!("no deadlines in the heap");
+        };
+        let other = if first == a { b } else { a };
+        media.remove(at, first);
+        assert!(media.timers.iter().any(|Reverse((_, w))| *w == first));
+        let next = media.poll_timeout();
+        let Some(Reverse((top, who))) = media.timers.peek().copied() else {
+            panic!("the other peer's deadline is gone from the heap");
+        };
+        assert_eq!(who, other, "{:?}", media.timers);
+        assert_eq!(media.peers[&other].scheduled, Some(top));
+        assert!(next.is_some_and(|t| t <= top));
+        assert!(media.timers.iter().all(|Reverse((_, w))| *w != first));
+        media.remove(at, other);
+        media.poll_timeout();
+        assert!(media.timers.is_empty(), "{:?}", media.timers);
+    }
+
     #[test]
     fn a_starved_video_is_paused_then_its_lowest_layer_tried_with_backoff() {
         let mut t = OutTrack {
