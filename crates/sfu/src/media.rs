@@ -1365,9 +1365,11 @@ impl Media {
         if let Some(layers) = peer.layers.get_mut(&source) {
             layers.count(now, layer, packet.payload.len(), size);
         }
-        let patchable = descriptor
-            .filter(|d| d.picture_id.is_some() || d.tl0_pic_idx.is_some())
-            .and_then(|_| Vp8Descriptor::parse(&packet.payload).ok());
+        // Picture ids to keep continuous; str0m's own parse of the
+        // descriptor (for its patch builder) only once a receiver needs a
+        // patch, i.e. after a layer switch or a publisher's restart.
+        let numbered = descriptor.filter(|d| d.picture_id.is_some() || d.tl0_pic_idx.is_some());
+        let mut parsed: Option<Option<Vp8Descriptor>> = None;
         if source == MediaSource::Microphone {
             if let Some(level) = header.ext_vals.audio_level {
                 let level = f32::from(level);
@@ -1458,22 +1460,25 @@ impl Media {
             else {
                 continue;
             };
-            let patch = match (&descriptor, &patchable) {
-                (Some(d), Some(parsed)) => {
-                    let (picture, tl0) = track.pictures.map(track.rewrite.run(), d);
-                    let mut patch = parsed.patch();
-                    if picture != d.picture_id.map(|(id, _)| id) {
-                        patch = patch.picture_id(picture.unwrap_or_default());
-                    }
-                    if tl0 != d.tl0_pic_idx {
-                        patch = patch.tl0_pic_idx(tl0.unwrap_or_default());
-                    }
-                    (picture != d.picture_id.map(|(id, _)| id) || tl0 != d.tl0_pic_idx)
-                        .then(|| patch.build().ok())
-                        .flatten()
+            let patch = numbered.and_then(|d| {
+                let (picture, tl0) = track.pictures.map(track.rewrite.run(), &d);
+                let new_picture = picture != d.picture_id.map(|(id, _)| id);
+                let new_tl0 = tl0 != d.tl0_pic_idx;
+                if !new_picture && !new_tl0 {
+                    return None;
                 }
-                _ => None,
-            };
+                let parsed = parsed
+                    .get_or_insert_with(|| Vp8Descriptor::parse(&packet.payload).ok())
+                    .as_ref()?;
+                let mut patch = parsed.patch();
+                if new_picture {
+                    patch = patch.picture_id(picture.unwrap_or_default());
+                }
+                if new_tl0 {
+                    patch = patch.tl0_pic_idx(tl0.unwrap_or_default());
+                }
+                patch.build().ok()
+            });
             let mut api = peer.rtc.direct_api();
             let Some(stream) = api.stream_tx_by_mid(mid, None) else {
                 continue;
