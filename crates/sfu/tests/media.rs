@@ -104,6 +104,9 @@ struct World {
     rng: rand::rngs::StdRng,
     /// The last link-quality report for mediators.
     quality: Vec<accord_sfu::protocol::QualityView>,
+    /// Media datagrams the SFU sent to someone while handling another
+    /// client's datagram, before any timeout of its own.
+    forwarded_at_once: usize,
     /// Bottlenecks towards some addresses: bits per second, and when the
     /// link is free again (packets queue up to [`MAX_QUEUE`], then drop).
     caps: HashMap<SocketAddr, (u64, Instant)>,
@@ -211,6 +214,7 @@ impl World {
             clients: Vec::new(),
             net: BTreeMap::new(),
             sent: 0,
+            forwarded_at_once: 0,
             delay,
             loss,
             rng: rand::rngs::StdRng::seed_from_u64(SEED),
@@ -337,6 +341,28 @@ impl World {
         );
     }
 
+    /// Takes the SFU's outputs: datagrams onto the network, messages to
+    /// their clients. What came out, for each output: a datagram's
+    /// destination and length, if it was one.
+    fn drain_media(&mut self) -> Vec<Option<(SocketAddr, usize)>> {
+        let mut outs = Vec::new();
+        while let Some(out) = self.media.poll_output() {
+            match out {
+                MediaOutput::Transmit(t) => {
+                    let data = t.contents.to_vec();
+                    outs.push(Some((t.destination, data.len())));
+                    self.push(t.proto, t.source, t.destination, data);
+                    continue;
+                }
+                MediaOutput::Send { to, message } => self.deliver(to, message),
+                MediaOutput::Quality(q) => self.quality = q,
+                _ => {}
+            }
+            outs.push(None);
+        }
+        outs
+    }
+
     /// Drains every output at the current instant.
     fn settle(&mut self) {
         loop {
@@ -348,18 +374,7 @@ impl World {
                     self.media.set_routes(self.now, routes);
                 }
             }
-            while let Some(out) = self.media.poll_output() {
-                progressed = true;
-                match out {
-                    MediaOutput::Transmit(t) => {
-                        let data = t.contents.to_vec();
-                        self.push(t.proto, t.source, t.destination, data);
-                    }
-                    MediaOutput::Send { to, message } => self.deliver(to, message),
-                    MediaOutput::Quality(q) => self.quality = q,
-                    _ => {}
-                }
-            }
+            progressed |= !self.drain_media().is_empty();
             for i in 0..self.clients.len() {
                 loop {
                     let out = self.clients[i].rtc.poll_output().unwrap();
@@ -566,6 +581,15 @@ impl World {
                 if p.to == self.server || p.to == self.server_tcp {
                     self.media
                         .handle_datagram(self.now, p.proto, p.from, p.to, &p.data);
+                    // Media (over 200 bytes) to others that left at once,
+                    // before any timeout of the SFU's.
+                    let at_once = self
+                        .drain_media()
+                        .into_iter()
+                        .flatten()
+                        .filter(|(to, len)| *to != p.from && *len > 200)
+                        .count();
+                    self.forwarded_at_once += at_once;
                 } else if let Some(c) = self.clients.iter_mut().find(|c| c.addr == p.to) {
                     if let Ok(r) = Receive::new(p.proto, p.from, p.to, &p.data) {
                         let _ = c.rtc.handle_input(Input::Receive(self.now, r));
@@ -662,6 +686,29 @@ fn everyone_in_the_main_room_receives_everyone_else() {
             "nobody receives themselves"
         );
     }
+}
+
+/// str0m sends a packet written to a stream only once a timeout has stamped
+/// it; the SFU gives that timeout in the same poll, so a forwarded packet
+/// leaves while its datagram is handled, not on a later wake-up.
+#[test]
+fn forwarded_packets_leave_while_their_datagram_is_handled() {
+    let mut w = World::new(Duration::from_millis(15), 0.0);
+    w.join(0);
+    w.join(1);
+    w.run(Duration::from_secs(2));
+    let before = w.forwarded_at_once;
+    let got = w.got(1, 0, 1, w.start, w.now);
+    w.run(Duration::from_secs(1));
+    let camera = w.got(1, 0, 1, w.start, w.now) - got;
+    let at_once = w.forwarded_at_once - before;
+    // 1 s of one camera and one microphone each way, all of it at once
+    // (a little may go out on a timeout: pacing, retransmissions).
+    assert!(camera >= 20, "only {camera} camera packets in 1 s");
+    assert!(
+        at_once >= 2 * camera,
+        "{at_once} media datagrams left at once; {camera} camera packets from one side alone"
+    );
 }
 
 #[test]
