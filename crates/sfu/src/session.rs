@@ -22,6 +22,29 @@ use crate::protocol::{
 /// How long before a timer ends its warning goes out.
 pub const TIMER_WARNING: Duration = Duration::from_secs(60);
 
+/// A round of views costs O(n²) for n connected participants (each view
+/// lists up to n of them): in a room bigger than [`VIEW_SPACING_FROM`], the
+/// next round waits this long per n² after the previous one, so that a room
+/// many join at once gets a bounded stream of views instead of a full round
+/// per join.
+const VIEW_SPACING_PER_PAIR: Duration = Duration::from_micros(5);
+/// Rooms up to this size get every round at once.
+const VIEW_SPACING_FROM: usize = 16;
+/// The longest a view waits behind the previous round.
+const VIEW_SPACING_MAX: Duration = Duration::from_secs(1);
+
+/// How long after a round of views for `connected` participants the next
+/// round may go out.
+pub fn view_spacing(connected: usize) -> Duration {
+    if connected <= VIEW_SPACING_FROM {
+        return Duration::ZERO;
+    }
+    let pairs = u32::try_from(connected.saturating_mul(connected)).unwrap_or(u32::MAX);
+    VIEW_SPACING_PER_PAIR
+        .checked_mul(pairs)
+        .map_or(VIEW_SPACING_MAX, |d| d.min(VIEW_SPACING_MAX))
+}
+
 /// Why a connection is closed by the session.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CloseReason {
@@ -154,8 +177,14 @@ pub struct LiveSession {
     caucuses: BTreeMap<Uuid, String>,
     timers: BTreeMap<RoomId, Timer>,
     outputs: VecDeque<Output>,
-    /// Something everyone's view depends on changed since the last poll.
-    dirty: bool,
+    /// Rooms, mutes or membership changed since the last poll.
+    routes_due: bool,
+    /// Something everyone's view depends on changed since the last round
+    /// of views.
+    views_due: bool,
+    /// The next round of views may not go out before this
+    /// ([`view_spacing`]).
+    views_not_before: Option<Instant>,
 }
 
 fn error(code: &str, message: &str) -> ServerMessage {
@@ -177,22 +206,31 @@ impl LiveSession {
             caucuses: BTreeMap::new(),
             timers: BTreeMap::new(),
             outputs: VecDeque::new(),
-            dirty: false,
+            routes_due: false,
+            views_due: false,
+            views_not_before: None,
         }
     }
 
-    /// The next thing for the driver to do. Views are built here, once per
-    /// batch of changes, after the messages the changes caused.
-    pub fn poll_output(&mut self) -> Option<Output> {
-        if self.dirty {
-            self.dirty = false;
+    /// The next thing for the driver to do at `now`. Routes change at once;
+    /// views are built here, once per batch of changes, after the messages
+    /// the changes caused, and in a big room no sooner than
+    /// [`view_spacing`] after the previous round ([`LiveSession::poll_timeout`]
+    /// says when).
+    pub fn poll_output(&mut self, now: Instant) -> Option<Output> {
+        if self.routes_due {
+            self.routes_due = false;
             self.outputs.push_back(Output::RoutesChanged);
+        }
+        if self.views_due && self.views_not_before.is_none_or(|at| at <= now) {
+            self.views_due = false;
             let connected: Vec<ParticipantId> = self
                 .members
                 .iter()
                 .filter(|(_, m)| m.connected)
                 .map(|(id, _)| *id)
                 .collect();
+            self.views_not_before = Some(now + view_spacing(connected.len()));
             for who in connected {
                 let view = self.view_for(who);
                 self.outputs.push_back(Output::Send {
@@ -204,14 +242,17 @@ impl LiveSession {
         self.outputs.pop_front()
     }
 
-    /// When [`LiveSession::handle_timeout`] must next be called.
+    /// When [`LiveSession::handle_timeout`] (or [`LiveSession::poll_output`],
+    /// for views held back) must next be called.
     pub fn poll_timeout(&self) -> Option<Instant> {
+        let views = self.views_not_before.filter(|_| self.views_due);
         self.timers
             .values()
             .map(|t| match t.ends.checked_sub(TIMER_WARNING) {
                 Some(warn) if !t.warned => warn,
                 _ => t.ends,
             })
+            .chain(views)
             .min()
     }
 
@@ -633,7 +674,8 @@ impl LiveSession {
 
     /// Rooms, mutes or membership changed: routes and views are due.
     fn changed(&mut self) {
-        self.dirty = true;
+        self.routes_due = true;
+        self.views_due = true;
     }
 
     fn view_for(&self, who: ParticipantId) -> ServerMessage {

@@ -611,8 +611,9 @@ impl SessionTask {
     }
 
     fn dispatch(&mut self) {
+        let now = Instant::now();
         loop {
-            if let Some(output) = self.live.poll_output() {
+            if let Some(output) = self.live.poll_output(now) {
                 self.live_output(output);
                 continue;
             }

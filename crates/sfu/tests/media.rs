@@ -367,7 +367,7 @@ impl World {
     fn settle(&mut self) {
         loop {
             let mut progressed = false;
-            while let Some(out) = self.live.poll_output() {
+            while let Some(out) = self.live.poll_output(self.now) {
                 progressed = true;
                 if let Output::RoutesChanged = out {
                     let routes = self.live.routes();

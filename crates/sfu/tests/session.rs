@@ -24,7 +24,8 @@ fn all() -> Vec<String> {
 }
 
 fn drain(s: &mut LiveSession) -> Vec<Output> {
-    std::iter::from_fn(|| s.poll_output()).collect()
+    let now = Instant::now();
+    std::iter::from_fn(|| s.poll_output(now)).collect()
 }
 
 fn sent_to(outputs: &[Output], who: u128) -> Vec<S> {
@@ -500,4 +501,79 @@ proptest! {
             }
         }
     }
+}
+
+fn states(outputs: &[Output]) -> Vec<(Uuid, usize)> {
+    outputs
+        .iter()
+        .filter_map(|o| match o {
+            Output::Send {
+                to,
+                message: S::State { participants, .. },
+            } => Some((*to, participants.len())),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn a_big_room_gets_views_spaced_out_and_routes_at_once() {
+    let mut s = LiveSession::new(7);
+    for n in 0..100 {
+        s.join(id(100 + n), SessionRole::Party, &["main".into()])
+            .unwrap();
+    }
+    let t0 = Instant::now();
+    let first: Vec<Output> = std::iter::from_fn(|| s.poll_output(t0)).collect();
+    assert!(first.contains(&Output::RoutesChanged));
+    assert_eq!(
+        states(&first).len(),
+        100,
+        "the first round goes out at once"
+    );
+    assert_eq!(s.poll_timeout(), None, "nothing is held back yet");
+
+    // Two more join right after: their routes change at once, the views wait.
+    let spacing = accord_sfu::session::view_spacing(100);
+    assert_eq!(spacing, Duration::from_millis(50));
+    s.join(id(500), SessionRole::Party, &["main".into()])
+        .unwrap();
+    s.join(id(501), SessionRole::Party, &["main".into()])
+        .unwrap();
+    let held: Vec<Output> = std::iter::from_fn(|| s.poll_output(t0)).collect();
+    assert!(held.contains(&Output::RoutesChanged));
+    assert!(states(&held).is_empty(), "no views yet: {held:?}");
+    assert_eq!(s.poll_timeout(), Some(t0 + spacing));
+    let early = t0 + spacing - Duration::from_millis(1);
+    assert!(std::iter::from_fn(|| s.poll_output(early)).next().is_none());
+
+    // When the spacing is over, one round covers both joins.
+    let late: Vec<Output> = std::iter::from_fn(|| s.poll_output(t0 + spacing)).collect();
+    let round = states(&late);
+    assert_eq!(round.len(), 102);
+    assert!(round.iter().all(|(_, listed)| *listed == 102));
+    assert_eq!(s.poll_timeout(), None);
+}
+
+#[test]
+fn a_small_room_gets_every_view_at_once() {
+    let mut s = admitted();
+    let t0 = Instant::now();
+    std::iter::from_fn(|| s.poll_output(t0)).for_each(drop);
+    s.handle(t0, id(A), C::SetHand { raised: true });
+    let next = t0 + Duration::from_millis(1);
+    let outputs: Vec<Output> = std::iter::from_fn(|| s.poll_output(next)).collect();
+    assert_eq!(states(&outputs).len(), 3);
+    assert_eq!(s.poll_timeout(), None);
+}
+
+#[test]
+fn view_spacing_grows_with_the_room_and_is_capped() {
+    use accord_sfu::session::view_spacing;
+    assert_eq!(view_spacing(6), Duration::ZERO);
+    assert_eq!(view_spacing(16), Duration::ZERO);
+    assert_eq!(view_spacing(20), Duration::from_millis(2));
+    assert_eq!(view_spacing(200), Duration::from_millis(200));
+    assert_eq!(view_spacing(1_000), Duration::from_secs(1));
+    assert_eq!(view_spacing(usize::MAX), Duration::from_secs(1));
 }
