@@ -29,7 +29,8 @@ use crate::media;
 use crate::report::{Arrival, Departure, Recorder, Report};
 use crate::tag::{self, Source};
 
-/// Server messages kept for [`Messages`] cursors; older ones are dropped.
+/// Server messages kept for [`Messages`] cursors by default; older ones are
+/// dropped ([`BotConfig::message_history`]).
 const MESSAGE_HISTORY: usize = 10_000;
 
 type Ws =
@@ -80,6 +81,10 @@ pub struct BotConfig {
     /// How long each step of joining may take (WebSocket, challenge, first
     /// state, ICE gathering, the answer).
     pub step_timeout: Duration,
+    /// How many server messages to keep for [`Bot::messages`] cursors (at
+    /// least 1). A big room's `state` messages are large: load bots that
+    /// never read old messages keep only a few.
+    pub message_history: usize,
 }
 
 impl BotConfig {
@@ -107,6 +112,7 @@ impl BotConfig {
             arrival_log: 0,
             departure_log: 0,
             step_timeout: Duration::from_secs(10),
+            message_history: MESSAGE_HISTORY,
         }
     }
 
@@ -226,12 +232,25 @@ pub struct ServerTrack {
 }
 
 /// Server messages received so far, and whether more can come.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct MessageLog {
     /// Index (since the connection started) of `items[0]`.
     start: u64,
     items: VecDeque<Value>,
     ended: bool,
+    /// How many items to keep.
+    capacity: usize,
+}
+
+impl MessageLog {
+    fn with_capacity(capacity: usize) -> MessageLog {
+        MessageLog {
+            start: 0,
+            items: VecDeque::new(),
+            ended: false,
+            capacity,
+        }
+    }
 }
 
 /// State shared by the bot's tasks.
@@ -256,7 +275,7 @@ impl Shared {
         {
             let mut log = lock(&self.messages);
             log.items.push_back(value);
-            if log.items.len() > MESSAGE_HISTORY {
+            if log.items.len() > log.capacity.max(1) {
                 log.items.pop_front();
                 log.start += 1;
             }
@@ -490,7 +509,7 @@ impl Bot {
                 config.arrival_log,
                 config.departure_log,
             )),
-            messages: Mutex::new(MessageLog::default()),
+            messages: Mutex::new(MessageLog::with_capacity(config.message_history)),
             messages_tick,
             connection: watch::channel(RTCPeerConnectionState::New).0,
             gathering: watch::channel(RTCIceGatheringState::New).0,
@@ -970,7 +989,7 @@ mod tests {
     async fn message_cursors_see_everything_and_end() {
         let shared = Arc::new(Shared {
             recorder: Mutex::new(Recorder::new(0)),
-            messages: Mutex::new(MessageLog::default()),
+            messages: Mutex::new(MessageLog::with_capacity(MESSAGE_HISTORY)),
             messages_tick: watch::channel(0u64).0,
             connection: watch::channel(RTCPeerConnectionState::New).0,
             gathering: watch::channel(RTCIceGatheringState::New).0,

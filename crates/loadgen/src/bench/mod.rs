@@ -263,6 +263,10 @@ fn publisher_pps(args: &BenchArgs) -> f64 {
     50.0 + f64::from(args.fps) * per_frame as f64
 }
 
+/// Server messages each bench bot keeps: enough for the mediator to see a
+/// knock among the states a join causes.
+const BENCH_MESSAGE_HISTORY: usize = 256;
+
 fn bot_config(
     args: &BenchArgs,
     base: Url,
@@ -278,6 +282,8 @@ fn bot_config(
     config.bind_ip = Some(args.bind);
     config.step_timeout = Duration::from_secs(args.step_timeout);
     config.arrival_log = log;
+    // Bench bots read no old messages; a big room's states are large.
+    config.message_history = BENCH_MESSAGE_HISTORY;
     config
 }
 
@@ -316,11 +322,19 @@ async fn join_accord(
                 publishes,
                 log_capacity(args, scenario, publishes),
             );
+            // The mediator's messages from before this join on: its knock.
+            let knocks = mediator_pos.map(|pos| match &members[pos] {
+                Member {
+                    peer: Peer::Accord(mediator),
+                    ..
+                } => mediator.messages_from_now(),
+                _ => unreachable!("the mediator is an Accord bot"),
+            });
             let joined_ns = tag::now_ns();
             let bot = Bot::join(config, token, key)
                 .await
                 .with_context(|| format!("Accord: participant {i} of session {s} joining"))?;
-            if let Some(pos) = mediator_pos {
+            if let (Some(pos), Some(mut knocks)) = (mediator_pos, knocks) {
                 let Member {
                     peer: Peer::Accord(mediator),
                     ..
@@ -328,7 +342,6 @@ async fn join_accord(
                 else {
                     unreachable!("the mediator is an Accord bot");
                 };
-                let mut knocks = mediator.messages();
                 let participant = bot.participant().to_string();
                 knocks
                     .wait_for(Duration::from_secs(args.step_timeout), |m| {
