@@ -251,8 +251,11 @@ async fn add_transceivers(
                 })
                 .collect(),
         )));
-        let transceiver = pc
-            .add_transceiver_from_track(
+        // A source the bot does not publish is offered receive-only, as by a
+        // client without that device: the SFU then gives other receivers no
+        // m-line for it.
+        let transceiver = if active {
+            pc.add_transceiver_from_track(
                 Arc::clone(&track) as Arc<dyn TrackLocal>,
                 Some(RTCRtpTransceiverInit {
                     direction: RTCRtpTransceiverDirection::Sendonly,
@@ -260,7 +263,18 @@ async fn add_transceivers(
                     send_encodings: vec![],
                 }),
             )
-            .await?;
+            .await?
+        } else {
+            pc.add_transceiver_from_kind(
+                kind,
+                Some(RTCRtpTransceiverInit {
+                    direction: RTCRtpTransceiverDirection::Recvonly,
+                    streams: vec![],
+                    send_encodings: vec![],
+                }),
+            )
+            .await?
+        };
         publishers.push(Publisher {
             source,
             active,
@@ -634,8 +648,14 @@ mod tests {
             !has(screen, "a=rid:") && !has(screen, "a=simulcast"),
             "{sdp}"
         );
-        assert!(has(screen, "a=ssrc:"), "{sdp}");
         assert!(has(audio, "a=ssrc:"), "{sdp}");
+        // The screen is not published: offered receive-only, nothing to send.
+        assert!(has(screen, "a=recvonly"), "{sdp}");
+        assert!(!has(screen, "a=ssrc:"), "{sdp}");
+        assert!(
+            has(audio, "a=sendonly") && has(camera, "a=sendonly"),
+            "{sdp}"
+        );
 
         let (pc, publishers) = peer_connection(&config(false), participant, Arc::new(Quiet))
             .await

@@ -138,11 +138,14 @@ async fn serve(mut ws: ServerWs, participant: Uuid) -> anyhow::Result<()> {
         return Ok(());
     }
     let offer_sdp = offer["sdp"].as_str().unwrap_or("").to_owned();
-    // The bot's offer: three send-only m-lines, audio first, its candidates in it.
+    // The bot's offer: three m-lines, audio first, its candidates in it;
+    // microphone and camera send-only, the screen (not published)
+    // receive-only.
     let m_lines: Vec<&str> = offer_sdp.lines().filter(|l| l.starts_with("m=")).collect();
     anyhow::ensure!(m_lines.len() == 3, "{offer_sdp}");
     anyhow::ensure!(m_lines[0].starts_with("m=audio") && m_lines[1].starts_with("m=video"));
-    anyhow::ensure!(offer_sdp.matches("a=sendonly").count() == 3, "{offer_sdp}");
+    anyhow::ensure!(offer_sdp.matches("a=sendonly").count() == 2, "{offer_sdp}");
+    anyhow::ensure!(offer_sdp.matches("a=recvonly").count() == 1, "{offer_sdp}");
     anyhow::ensure!(offer_sdp.contains("127.0.0.1"), "{offer_sdp}");
     anyhow::ensure!(
         offer_sdp.contains(&format!("a=msid:{participant} ")),
