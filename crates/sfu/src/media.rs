@@ -456,6 +456,9 @@ pub struct Media {
 /// How many already-due timeouts one poll of a peer hands to its connection
 /// before leaving the rest to the timers.
 const MAX_IMMEDIATE_TIMEOUTS: u32 = 4;
+/// The resolution of the session task's timers (tokio's): a deadline closer
+/// than this is handled at once.
+const TIMER_RESOLUTION: Duration = Duration::from_millis(1);
 
 fn rtc_for(now: Instant, bandwidth_estimation: bool) -> Rtc {
     let builder = Rtc::builder()
@@ -800,24 +803,27 @@ impl Media {
         self.drive(now);
     }
 
-    /// Several datagrams read together (`(when, protocol, from, to, bytes)`).
-    /// Each is handed to its peer connection, and what that peer received is
-    /// forwarded at once (str0m holds one received packet at a time), but the
-    /// receivers are polled once at the end: a burst of packets fanned out to
-    /// many receivers costs one poll per receiver, not one per packet.
+    /// Several datagrams read together (`(arrived, protocol, from, to,
+    /// bytes)`), handled at `now` (no earlier than any of them arrived).
+    /// Each is handed to its peer connection with its arrival time, and what
+    /// that peer received is forwarded at once (str0m holds one received
+    /// packet at a time), but the receivers are polled once at the end: a
+    /// burst of packets fanned out to many receivers costs one poll per
+    /// receiver, not one per packet.
     pub fn handle_datagrams<'a>(
         &mut self,
+        now: Instant,
         datagrams: impl IntoIterator<Item = (Instant, Protocol, SocketAddr, SocketAddr, &'a [u8])>,
     ) {
-        let mut last = None;
-        for (now, proto, source, destination, datagram) in datagrams {
-            if let Some(who) = self.receive(now, proto, source, destination, datagram) {
+        let mut any = false;
+        for (arrived, proto, source, destination, datagram) in datagrams {
+            if let Some(who) = self.receive(arrived, proto, source, destination, datagram) {
                 self.dirty.remove(&who);
                 self.poll_peer(now, who);
             }
-            last = Some(now);
+            any = true;
         }
-        if let Some(now) = last {
+        if any {
             self.drive(now);
         }
     }
@@ -980,11 +986,16 @@ impl Media {
                     // stream only after a timeout has stamped it): handled
                     // here, not after a round through the session's event
                     // loop and timers, which every forwarded packet would
-                    // otherwise take. Bounded, should str0m keep asking.
-                    Ok(Output::Timeout(t)) if t <= now && immediate < MAX_IMMEDIATE_TIMEOUTS => {
+                    // otherwise take. A deadline less than a timer tick
+                    // ahead counts as due (the pacer's are often a few
+                    // microseconds ahead): a timer would fire it a
+                    // millisecond late at best. Bounded, should str0m keep
+                    // asking.
+                    Ok(Output::Timeout(t))
+                        if t <= now + TIMER_RESOLUTION && immediate < MAX_IMMEDIATE_TIMEOUTS =>
+                    {
                         immediate += 1;
-                        let at = Instant::now().max(now);
-                        if let Err(e) = peer.rtc.handle_input(Input::Timeout(at)) {
+                        if let Err(e) = peer.rtc.handle_input(Input::Timeout(t.max(now))) {
                             tracing::debug!(participant = %who, error = %e, "media timeout refused");
                         }
                     }

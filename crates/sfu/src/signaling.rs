@@ -482,7 +482,7 @@ async fn run_session(
                     break;
                 }
                 let config = task.hub.inner.media.config.clone();
-                task.media.handle_datagrams(batch.iter().map(|d| {
+                task.media.handle_datagrams(Instant::now(), batch.iter().map(|d| {
                     let local = config.candidate_for(d.proto, d.destination);
                     (d.at, d.proto, d.source, local, d.data.as_slice())
                 }));
