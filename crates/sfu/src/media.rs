@@ -433,6 +433,8 @@ impl Peer {
 pub struct Media {
     config: Arc<MediaConfig>,
     metrics: Arc<Metrics>,
+    /// The driver's clock, if it runs in real time ([`Media::use_clock`]).
+    clock: Option<fn() -> Instant>,
     peers: HashMap<ParticipantId, Peer>,
     by_addr: HashMap<SocketAddr, ParticipantId>,
     by_ufrag: HashMap<String, ParticipantId>,
@@ -456,9 +458,6 @@ pub struct Media {
 /// How many already-due timeouts one poll of a peer hands to its connection
 /// before leaving the rest to the timers.
 const MAX_IMMEDIATE_TIMEOUTS: u32 = 4;
-/// The resolution of the session task's timers (tokio's): a deadline closer
-/// than this is handled at once.
-const TIMER_RESOLUTION: Duration = Duration::from_millis(1);
 
 fn rtc_for(now: Instant, bandwidth_estimation: bool) -> Rtc {
     let builder = Rtc::builder()
@@ -529,7 +528,17 @@ impl Media {
             next_speaker_tick: None,
             next_quality_tick: None,
             next_allocation_tick: None,
+            clock: None,
         }
+    }
+
+    /// Lets the media path read the clock to see whether a connection's
+    /// deadline has already passed while it was being polled (str0m's pacer
+    /// sets deadlines a few microseconds after the time it was given, which
+    /// a timer would fire a millisecond later at best). Without a clock (a
+    /// simulation), only the time passed in counts.
+    pub fn use_clock(&mut self, clock: fn() -> Instant) {
+        self.clock = Some(clock);
     }
 
     /// Whose a datagram is: by source address once known, else by the ICE
@@ -986,13 +995,14 @@ impl Media {
                     // stream only after a timeout has stamped it): handled
                     // here, not after a round through the session's event
                     // loop and timers, which every forwarded packet would
-                    // otherwise take. A deadline less than a timer tick
-                    // ahead counts as due (the pacer's are often a few
-                    // microseconds ahead): a timer would fire it a
-                    // millisecond late at best. Bounded, should str0m keep
-                    // asking.
+                    // otherwise take. Due by the time of this turn or, with
+                    // a clock, by now: str0m's next deadlines follow the
+                    // time it was last given. Never handled before its time
+                    // (str0m stamps send times with it). Bounded, should
+                    // str0m keep asking.
                     Ok(Output::Timeout(t))
-                        if t <= now + TIMER_RESOLUTION && immediate < MAX_IMMEDIATE_TIMEOUTS =>
+                        if immediate < MAX_IMMEDIATE_TIMEOUTS
+                            && (t <= now || self.clock.is_some_and(|clock| t <= clock())) =>
                     {
                         immediate += 1;
                         if let Err(e) = peer.rtc.handle_input(Input::Timeout(t.max(now))) {

@@ -447,7 +447,11 @@ async fn run_session(
     let mut task = SessionTask {
         id,
         live: LiveSession::new(id.as_u64_pair().0),
-        media: Media::new(hub.inner.media.config.clone(), hub.inner.metrics.clone()),
+        media: {
+            let mut media = Media::new(hub.inner.media.config.clone(), hub.inner.metrics.clone());
+            media.use_clock(Instant::now);
+            media
+        },
         connected: HashMap::new(),
         leaving: HashMap::new(),
         audit: None,
