@@ -238,7 +238,7 @@ struct MessageLog {
     start: u64,
     items: VecDeque<Value>,
     ended: bool,
-    /// How many items to keep.
+    /// How many items to keep (at least 1).
     capacity: usize,
 }
 
@@ -248,7 +248,7 @@ impl MessageLog {
             start: 0,
             items: VecDeque::new(),
             ended: false,
-            capacity,
+            capacity: capacity.max(1),
         }
     }
 }
@@ -275,7 +275,7 @@ impl Shared {
         {
             let mut log = lock(&self.messages);
             log.items.push_back(value);
-            if log.items.len() > log.capacity.max(1) {
+            if log.items.len() > log.capacity {
                 log.items.pop_front();
                 log.start += 1;
             }
@@ -983,6 +983,41 @@ mod tests {
             pinned.media_bind(),
             "192.0.2.1:0".parse::<SocketAddr>().expect("an address")
         );
+    }
+
+    #[tokio::test]
+    async fn a_small_message_history_keeps_the_latest_and_cursors_skip_ahead() {
+        let shared = Arc::new(Shared {
+            recorder: Mutex::new(Recorder::new(0)),
+            messages: Mutex::new(MessageLog::with_capacity(2)),
+            messages_tick: watch::channel(0u64).0,
+            connection: watch::channel(RTCPeerConnectionState::New).0,
+            gathering: watch::channel(RTCIceGatheringState::New).0,
+            tracks: Mutex::new(Vec::new()),
+            closed_with: Mutex::new(None),
+        });
+        for n in 0..5 {
+            shared.push_message(json!({ "type": "state", "n": n }));
+        }
+        shared.end_messages();
+        assert_eq!(lock(&shared.messages).items.len(), 2);
+        // A cursor from the beginning starts at the oldest message kept.
+        let mut cursor = Messages {
+            shared: Arc::clone(&shared),
+            next: 0,
+            tick: shared.messages_tick.subscribe(),
+        };
+        assert_eq!(
+            cursor.next().await,
+            Some(json!({ "type": "state", "n": 3 }))
+        );
+        assert_eq!(
+            cursor.next().await,
+            Some(json!({ "type": "state", "n": 4 }))
+        );
+        assert_eq!(cursor.next().await, None);
+        // A capacity of 0 keeps one.
+        assert_eq!(MessageLog::with_capacity(0).capacity, 1);
     }
 
     #[tokio::test]

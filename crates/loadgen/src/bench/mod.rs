@@ -294,6 +294,14 @@ fn log_capacity(args: &BenchArgs, scenario: &Scenario, publishes: bool) -> usize
     (per_s * (args.duration as f64 + 2.0) * 1.2) as usize + 1000
 }
 
+/// The Accord bot of a member of an Accord run.
+fn accord_bot(member: &Member) -> &Bot {
+    match &member.peer {
+        Peer::Accord(bot) => bot,
+        Peer::Janus(_) => unreachable!("a member of an Accord run is an Accord bot"),
+    }
+}
+
 async fn join_accord(
     args: &BenchArgs,
     api: &mut accord::Accord,
@@ -323,25 +331,13 @@ async fn join_accord(
                 log_capacity(args, scenario, publishes),
             );
             // The mediator's messages from before this join on: its knock.
-            let knocks = mediator_pos.map(|pos| match &members[pos] {
-                Member {
-                    peer: Peer::Accord(mediator),
-                    ..
-                } => mediator.messages_from_now(),
-                _ => unreachable!("the mediator is an Accord bot"),
-            });
+            let knocks = mediator_pos.map(|pos| accord_bot(&members[pos]).messages_from_now());
             let joined_ns = tag::now_ns();
             let bot = Bot::join(config, token, key)
                 .await
                 .with_context(|| format!("Accord: participant {i} of session {s} joining"))?;
             if let (Some(pos), Some(mut knocks)) = (mediator_pos, knocks) {
-                let Member {
-                    peer: Peer::Accord(mediator),
-                    ..
-                } = &members[pos]
-                else {
-                    unreachable!("the mediator is an Accord bot");
-                };
+                let mediator = accord_bot(&members[pos]);
                 let participant = bot.participant().to_string();
                 knocks
                     .wait_for(Duration::from_secs(args.step_timeout), |m| {
