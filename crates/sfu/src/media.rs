@@ -25,7 +25,7 @@ use str0m::ice::StunMessage;
 use str0m::media::{Direction, KeyframeRequestKind, MediaKind, Mid, Pt, Rid};
 use str0m::net::{Protocol, Receive, Transmit};
 use str0m::rtp::{ExtensionValues, RtpPacket, RtpWrite, SeqNo, Ssrc, Vp8Descriptor};
-use str0m::{Candidate, Event, Input, Output, Rtc};
+use str0m::{Candidate, Event, Input, Output, PacerReason, Reason, Rtc};
 
 use crate::metrics::Metrics;
 use crate::protocol::{MediaSource, ParticipantId, QualityView, ServerMessage, TrackView};
@@ -330,6 +330,10 @@ struct Peer {
     /// The client's track map is out of date.
     tracks_changed: bool,
     timeout: Option<Instant>,
+    /// The latest time given to `rtc` in a timeout. It may run a few
+    /// microseconds ahead of the clock: str0m's pacer asks to be called 1 us
+    /// after the last time it was given for each packet it lets out.
+    rtc_time: Option<Instant>,
     /// The deadline last put into [`Media`]'s timers for this peer.
     scheduled: Option<Instant>,
     /// Last keyframe request sent to this publisher, per m-line and layer.
@@ -455,9 +459,15 @@ pub struct Media {
     next_allocation_tick: Option<Instant>,
 }
 
-/// How many already-due timeouts one poll of a peer hands to its connection
-/// before leaving the rest to the timers.
+/// How many already-due timeouts in a row, with no datagram between them,
+/// one poll of a peer hands to its connection before leaving the rest to the
+/// timers (should str0m keep asking without progress).
 const MAX_IMMEDIATE_TIMEOUTS: u32 = 4;
+
+/// How many datagrams one poll of a peer sends at most before leaving the
+/// rest to the timers, so that one receiver's backlog cannot hold up the
+/// others' for long.
+const MAX_POLL_TRANSMITS: u32 = 1024;
 
 fn rtc_for(now: Instant, bandwidth_estimation: bool) -> Rtc {
     let builder = Rtc::builder()
@@ -599,6 +609,7 @@ impl Media {
                 pending: None,
                 tracks_changed: true,
                 timeout: None,
+                rtc_time: None,
                 scheduled: None,
                 asked_keyframe: HashMap::new(),
                 level: None,
@@ -924,7 +935,9 @@ impl Media {
                 }
             }
             if peer.timeout.is_some_and(|t| t <= now) {
-                if let Err(e) = peer.rtc.handle_input(Input::Timeout(now)) {
+                let t = peer.rtc_time.map_or(now, |r| r.max(now));
+                peer.rtc_time = Some(t);
+                if let Err(e) = peer.rtc.handle_input(Input::Timeout(t)) {
                     tracing::debug!(participant = %who, error = %e, "media timeout refused");
                 }
             }
@@ -984,28 +997,48 @@ impl Media {
                 return;
             };
             let mut immediate = 0;
+            let mut transmits = 0;
             loop {
                 if !peer.rtc.is_alive() {
                     lost = true;
                     break;
                 }
                 match peer.rtc.poll_output() {
-                    Ok(Output::Transmit(t)) => self.outputs.push_back(MediaOutput::Transmit(t)),
+                    Ok(Output::Transmit(t)) => {
+                        immediate = 0;
+                        transmits += 1;
+                        self.outputs.push_back(MediaOutput::Transmit(t));
+                    }
                     // A timeout already due (str0m sends a packet written to a
                     // stream only after a timeout has stamped it): handled
                     // here, not after a round through the session's event
                     // loop and timers, which every forwarded packet would
                     // otherwise take. Due by the time of this turn or, with
                     // a clock, by now: str0m's next deadlines follow the
-                    // time it was last given. Never handled before its time
-                    // (str0m stamps send times with it). Bounded, should
-                    // str0m keep asking.
+                    // time it was last given. Or the pacer's request to be
+                    // called again at once (1 us after the time it was last
+                    // given, so that each packet gets its own send time):
+                    // it lets out one packet per timeout, and a burst for
+                    // this receiver (a batch of datagrams from several
+                    // senders) would otherwise leave a few per timer tick.
+                    // Or due by the time the connection was last given,
+                    // which those requests may have moved ahead of the
+                    // clock. Never a pacing deadline before its time (str0m
+                    // stamps send times with it). Bounded, should str0m keep
+                    // asking without sending.
                     Ok(Output::Timeout(t))
                         if immediate < MAX_IMMEDIATE_TIMEOUTS
-                            && (t <= now || self.clock.is_some_and(|clock| t <= clock())) =>
+                            && transmits < MAX_POLL_TRANSMITS
+                            && (t <= now
+                                || peer.rtc_time.is_some_and(|r| t <= r)
+                                || peer.rtc.last_timeout_reason()
+                                    == Reason::Pacer(PacerReason::Immediate)
+                                || self.clock.is_some_and(|clock| t <= clock())) =>
                     {
                         immediate += 1;
-                        if let Err(e) = peer.rtc.handle_input(Input::Timeout(t.max(now))) {
+                        let t = peer.rtc_time.map_or(t, |r| r.max(t)).max(now);
+                        peer.rtc_time = Some(t);
+                        if let Err(e) = peer.rtc.handle_input(Input::Timeout(t)) {
                             tracing::debug!(participant = %who, error = %e, "media timeout refused");
                         }
                     }

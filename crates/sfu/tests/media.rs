@@ -110,6 +110,10 @@ struct World {
     /// Bottlenecks towards some addresses: bits per second, and when the
     /// link is free again (packets queue up to [`MAX_QUEUE`], then drop).
     caps: HashMap<SocketAddr, (u64, Instant)>,
+    /// Read the server's datagrams as the session task does, in batches:
+    /// all that arrived, handed over together at every multiple of this
+    /// interval. None: each one as it arrives.
+    batch: Option<Duration>,
 }
 
 /// How long the simulcast publisher takes to answer a keyframe request.
@@ -220,6 +224,7 @@ impl World {
             rng: rand::rngs::StdRng::seed_from_u64(SEED),
             quality: Vec::new(),
             caps: HashMap::new(),
+            batch: None,
         }
     }
 
@@ -562,7 +567,7 @@ impl World {
             }
             self.settle();
             let next = [
-                self.net.keys().next().map(|(t, _)| *t),
+                self.next_arrival(),
                 self.clients.iter().map(|c| c.timeout).min(),
                 self.clients.iter().map(|c| c.next_send).min(),
                 self.media.poll_timeout(),
@@ -573,7 +578,11 @@ impl World {
             .min()
             .unwrap();
             self.now = next.max(self.now);
-            while let Some(entry) = self.net.first_entry() {
+            let batched = self.batch.is_some();
+            if batched {
+                self.arrive_in_batches();
+            }
+            while let Some(entry) = self.net.first_entry().filter(|_| !batched) {
                 if entry.key().0 > self.now {
                     break;
                 }
@@ -590,12 +599,8 @@ impl World {
                         .filter(|(to, len)| *to != p.from && *len > 200)
                         .count();
                     self.forwarded_at_once += at_once;
-                } else if let Some(c) = self.clients.iter_mut().find(|c| c.addr == p.to) {
-                    if let Ok(r) = Receive::new(p.proto, p.from, p.to, &p.data) {
-                        let _ = c.rtc.handle_input(Input::Receive(self.now, r));
-                    }
-                    // In RTP mode str0m holds one received packet until polled.
-                    self.settle();
+                } else {
+                    self.arrive_at_client(&p);
                 }
             }
             let now = self.now;
@@ -607,6 +612,81 @@ impl World {
             if self.media.poll_timeout().is_some_and(|t| t <= now) {
                 self.media.handle_timeout(now);
             }
+            self.settle();
+        }
+    }
+
+    /// When the next packet arrives: at a client, or, when the server reads
+    /// in batches, at the server's next read after it.
+    fn next_arrival(&self) -> Option<Instant> {
+        let Some(batch) = self.batch else {
+            return self.net.keys().next().map(|(t, _)| *t);
+        };
+        self.net
+            .iter()
+            .map(|((t, _), p)| {
+                if p.to == self.server || p.to == self.server_tcp {
+                    self.next_read(*t, batch)
+                } else {
+                    *t
+                }
+            })
+            .min()
+    }
+
+    /// The server's first read at or after `t`.
+    fn next_read(&self, t: Instant, batch: Duration) -> Instant {
+        let since = t.saturating_duration_since(self.start).as_nanos();
+        let step = batch.as_nanos();
+        let reads = since.div_ceil(step);
+        self.start + Duration::from_nanos(u64::try_from(reads * step).unwrap())
+    }
+
+    /// In batch mode: what arrived by now is delivered, the server's part
+    /// (only at a read) in one batch, counting the media that left at once.
+    fn arrive_in_batches(&mut self) {
+        let batch = self.batch.unwrap();
+        let reading = self.next_read(self.now, batch) == self.now;
+        let due: Vec<(Instant, u64)> = self
+            .net
+            .range(..=(self.now, u64::MAX))
+            .filter(|(_, p)| reading || (p.to != self.server && p.to != self.server_tcp))
+            .map(|(k, _)| *k)
+            .collect();
+        let mut read = Vec::new();
+        for key in due {
+            let p = self.net.remove(&key).unwrap();
+            if p.to == self.server || p.to == self.server_tcp {
+                read.push((key.0, p));
+            } else {
+                self.arrive_at_client(&p);
+            }
+        }
+        if read.is_empty() {
+            return;
+        }
+        self.media.handle_datagrams(
+            self.now,
+            read.iter()
+                .map(|(at, p)| (*at, p.proto, p.from, p.to, p.data.as_slice())),
+        );
+        // Media (over 200 bytes) that left while the batch was handled.
+        let at_once = self
+            .drain_media()
+            .into_iter()
+            .flatten()
+            .filter(|(_, len)| *len > 200)
+            .count();
+        self.forwarded_at_once += at_once;
+    }
+
+    /// A packet reaches its client.
+    fn arrive_at_client(&mut self, p: &Packet) {
+        if let Some(c) = self.clients.iter_mut().find(|c| c.addr == p.to) {
+            if let Ok(r) = Receive::new(p.proto, p.from, p.to, &p.data) {
+                let _ = c.rtc.handle_input(Input::Receive(self.now, r));
+            }
+            // In RTP mode str0m holds one received packet until polled.
             self.settle();
         }
     }
@@ -708,6 +788,37 @@ fn forwarded_packets_leave_while_their_datagram_is_handled() {
     assert!(
         at_once >= 2 * camera,
         "{at_once} media datagrams left at once; {camera} camera packets from one side alone"
+    );
+}
+
+/// The session task reads datagrams in batches, so a receiver may have many
+/// packets from several senders to send after one read; str0m's pacer lets
+/// out one packet per timeout. They all leave in the turn that read them,
+/// not a few per timer tick.
+#[test]
+fn a_burst_of_packets_for_one_receiver_leaves_in_the_turn_that_read_it() {
+    let mut w = World::new(Duration::from_millis(15), 0.0);
+    // Each read holds a frame of every camera and microphone: ten packets
+    // for every receiver.
+    w.batch = Some(TICK);
+    for i in 0..6 {
+        w.join(i);
+    }
+    w.run(Duration::from_secs(2));
+    let before = w.forwarded_at_once;
+    let from = w.now;
+    w.run(Duration::from_secs(1));
+    let camera: usize = (0..6u8)
+        .flat_map(|r| (0..6u8).filter(move |s| *s != r).map(move |s| (r, s)))
+        .map(|(r, s)| w.got(r, s, 1, from, w.now))
+        .sum();
+    let at_once = w.forwarded_at_once - before;
+    // 30 camera streams of 50 packets/s; nearly all of them at once (a
+    // little may go out on a timeout: pacing, retransmissions).
+    assert!(camera >= 30 * 45, "only {camera} camera packets in 1 s");
+    assert!(
+        at_once * 100 >= camera * 97,
+        "{at_once} media datagrams left at once of {camera} camera packets"
     );
 }
 
