@@ -114,6 +114,8 @@ struct World {
     /// all that arrived, handed over together at every multiple of this
     /// interval. None: each one as it arrives.
     batch: Option<Duration>,
+    /// When the last packet sent on each path (from, to) arrives.
+    last_arrival: HashMap<(SocketAddr, SocketAddr), Instant>,
 }
 
 /// How long the simulcast publisher takes to answer a keyframe request.
@@ -225,6 +227,7 @@ impl World {
             quality: Vec::new(),
             caps: HashMap::new(),
             batch: None,
+            last_arrival: HashMap::new(),
         }
     }
 
@@ -335,8 +338,12 @@ impl World {
         }
         self.sent += 1;
         let jitter = Duration::from_micros(self.rng.gen_range(0..500));
+        // Jitter, but no reordering on a path (as on most real paths).
+        let last = self.last_arrival.entry((from, to)).or_insert(self.start);
+        let arrives = (leaves + self.delay + jitter).max(*last);
+        *last = arrives;
         self.net.insert(
-            (leaves + self.delay + jitter, self.sent),
+            (arrives, self.sent),
             Packet {
                 proto,
                 to,
@@ -1134,7 +1141,7 @@ fn a_receiver_gets_one_simulcast_layer_and_moves_down_for_a_small_tile_at_its_ke
     w.run(Duration::from_secs(3));
     let got = w.camera(1, 0);
     assert_one_continuous_layer_at_a_time(&got);
-    // In the order the SFU forwarded them (the network reorders a little).
+    // In the order the SFU forwarded them.
     let mut after: Vec<Received> = got.into_iter().filter(|r| r.sent >= asked).collect();
     after.sort_by_key(|r| r.seq);
     let switch = after
