@@ -330,9 +330,11 @@ struct Peer {
     /// The client's track map is out of date.
     tracks_changed: bool,
     timeout: Option<Instant>,
-    /// The latest time given to `rtc` in a timeout. It may run a few
-    /// microseconds ahead of the clock: str0m's pacer asks to be called 1 us
-    /// after the last time it was given for each packet it lets out.
+    /// The latest time given to `rtc` in a timeout. It may run ahead of the
+    /// clock by about 1 us per packet of a burst (tens of microseconds for a
+    /// read of 64 datagrams): str0m's pacer asks to be called 1 us after the
+    /// last time it was given for each packet it lets out. Timeouts hand
+    /// `max(rtc_time, now)`, so the clock catches up.
     rtc_time: Option<Instant>,
     /// The deadline last put into [`Media`]'s timers for this peer.
     scheduled: Option<Instant>,
@@ -464,9 +466,9 @@ pub struct Media {
 /// timers (should str0m keep asking without progress).
 const MAX_IMMEDIATE_TIMEOUTS: u32 = 4;
 
-/// How many datagrams one poll of a peer sends at most before leaving the
-/// rest to the timers, so that one receiver's backlog cannot hold up the
-/// others' for long.
+/// After this many datagrams, one poll of a peer hands its connection no
+/// more timeouts and leaves the rest to the timers, so that one receiver's
+/// backlog cannot hold up the others' for long.
 const MAX_POLL_TRANSMITS: u32 = 1024;
 
 fn rtc_for(now: Instant, bandwidth_estimation: bool) -> Rtc {
