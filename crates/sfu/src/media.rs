@@ -335,7 +335,7 @@ struct Peer {
     /// read of 64 datagrams): str0m's pacer asks to be called 1 us after the
     /// last time it was given for each packet it lets out. Timeouts hand
     /// `max(rtc_time, now)`, so the clock catches up.
-    rtc_time: Option<Instant>,
+    rtc_time: Instant,
     /// The deadline last put into [`Media`]'s timers for this peer.
     scheduled: Option<Instant>,
     /// Last keyframe request sent to this publisher, per m-line and layer.
@@ -366,6 +366,15 @@ struct Peer {
 }
 
 impl Peer {
+    /// Hands `rtc` a timeout at `at`, or at the latest time it was given if
+    /// that is later (str0m's time never goes back).
+    fn advance(&mut self, who: ParticipantId, at: Instant) {
+        self.rtc_time = self.rtc_time.max(at);
+        if let Err(e) = self.rtc.handle_input(Input::Timeout(self.rtc_time)) {
+            tracing::debug!(participant = %who, error = %e, "media timeout refused");
+        }
+    }
+
     /// When this peer next needs [`Media::handle_timeout`]: its connection's
     /// timeout or a deferred keyframe request, whichever comes first.
     fn deadline(&self) -> Option<Instant> {
@@ -611,7 +620,7 @@ impl Media {
                 pending: None,
                 tracks_changed: true,
                 timeout: None,
-                rtc_time: None,
+                rtc_time: now,
                 scheduled: None,
                 asked_keyframe: HashMap::new(),
                 level: None,
@@ -937,11 +946,7 @@ impl Media {
                 }
             }
             if peer.timeout.is_some_and(|t| t <= now) {
-                let t = peer.rtc_time.map_or(now, |r| r.max(now));
-                peer.rtc_time = Some(t);
-                if let Err(e) = peer.rtc.handle_input(Input::Timeout(t)) {
-                    tracing::debug!(participant = %who, error = %e, "media timeout refused");
-                }
+                peer.advance(who, now);
             }
             self.dirty.insert(who);
         }
@@ -1032,17 +1037,13 @@ impl Media {
                         if immediate < MAX_IMMEDIATE_TIMEOUTS
                             && transmits < MAX_POLL_TRANSMITS
                             && (t <= now
-                                || peer.rtc_time.is_some_and(|r| t <= r)
+                                || t <= peer.rtc_time
                                 || peer.rtc.last_timeout_reason()
                                     == Reason::Pacer(PacerReason::Immediate)
                                 || self.clock.is_some_and(|clock| t <= clock())) =>
                     {
                         immediate += 1;
-                        let t = peer.rtc_time.map_or(t, |r| r.max(t)).max(now);
-                        peer.rtc_time = Some(t);
-                        if let Err(e) = peer.rtc.handle_input(Input::Timeout(t)) {
-                            tracing::debug!(participant = %who, error = %e, "media timeout refused");
-                        }
+                        peer.advance(who, t.max(now));
                     }
                     Ok(Output::Timeout(t)) => {
                         peer.timeout = Some(t);
