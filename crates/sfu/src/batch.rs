@@ -5,6 +5,7 @@
 
 use std::io;
 use std::net::{IpAddr, SocketAddr};
+use std::time::SystemTime;
 
 use tokio::net::UdpSocket;
 
@@ -79,9 +80,10 @@ fn send_some(socket: &UdpSocket, datagrams: &[(SocketAddr, &[u8])]) -> io::Resul
 #[derive(Debug)]
 pub struct RecvBuffers {
     buffers: Vec<Vec<u8>>,
-    /// Per datagram read: which buffer, its length, its source and the
-    /// local address it was sent to, where the system says.
-    received: Vec<(usize, usize, SocketAddr, Option<IpAddr>)>,
+    /// Per datagram read: which buffer, its length, its source, the local
+    /// address it was sent to and when the kernel received it, where the
+    /// system says.
+    received: Vec<(usize, usize, SocketAddr, Option<IpAddr>, Option<SystemTime>)>,
 }
 
 impl RecvBuffers {
@@ -95,11 +97,14 @@ impl RecvBuffers {
 
     /// The datagrams the last [`recv_batch`] read: source, the local IP they
     /// were addressed to (known on Linux once [`enlarge_buffers`] asked for
-    /// it; the socket may be bound to all interfaces), and bytes.
-    pub fn datagrams(&self) -> impl Iterator<Item = (SocketAddr, Option<IpAddr>, &[u8])> + '_ {
+    /// it; the socket may be bound to all interfaces), when the kernel
+    /// received them (likewise; the wall clock), and bytes.
+    pub fn datagrams(
+        &self,
+    ) -> impl Iterator<Item = (SocketAddr, Option<IpAddr>, Option<SystemTime>, &[u8])> + '_ {
         self.received
             .iter()
-            .map(|(i, n, from, to)| (*from, *to, &self.buffers[*i][..*n]))
+            .map(|(i, n, from, to, at)| (*from, *to, *at, &self.buffers[*i][..*n]))
     }
 }
 
@@ -124,10 +129,15 @@ fn recv_some(socket: &UdpSocket, bufs: &mut RecvBuffers) -> io::Result<usize> {
     use std::io::IoSliceMut;
     use std::net::{Ipv4Addr, Ipv6Addr};
     use std::os::fd::AsRawFd;
+    use std::time::Duration;
 
     bufs.received.clear();
     let fd = socket.as_raw_fd();
-    let cmsg = nix::cmsg_space!(nix::libc::in_pktinfo, nix::libc::in6_pktinfo);
+    let cmsg = nix::cmsg_space!(
+        nix::libc::in_pktinfo,
+        nix::libc::in6_pktinfo,
+        nix::libc::timespec
+    );
     let mut headers = MultiHeaders::<SockaddrStorage>::preallocate(bufs.buffers.len(), Some(cmsg));
     let mut slices: Vec<[IoSliceMut<'_>; 1]> = bufs
         .buffers
@@ -152,20 +162,27 @@ fn recv_some(socket: &UdpSocket, bufs: &mut RecvBuffers) -> io::Result<usize> {
         });
         // A datagram without a source cannot be answered; a truncated one is
         // not one the SFU ever expects.
-        let to = r.cmsgs().ok().and_then(|mut cmsgs| {
-            cmsgs.find_map(|c| match c {
-                ControlMessageOwned::Ipv4PacketInfo(info) => Some(IpAddr::V4(Ipv4Addr::from(
-                    u32::from_be(info.ipi_addr.s_addr),
-                ))),
-                ControlMessageOwned::Ipv6PacketInfo(info) => {
-                    Some(IpAddr::V6(Ipv6Addr::from(info.ipi6_addr.s6_addr)))
+        let mut to = None;
+        let mut at = None;
+        for c in r.cmsgs().into_iter().flatten() {
+            match c {
+                ControlMessageOwned::Ipv4PacketInfo(info) => {
+                    to = Some(IpAddr::V4(Ipv4Addr::from(u32::from_be(
+                        info.ipi_addr.s_addr,
+                    ))));
                 }
-                _ => None,
-            })
-        });
+                ControlMessageOwned::Ipv6PacketInfo(info) => {
+                    to = Some(IpAddr::V6(Ipv6Addr::from(info.ipi6_addr.s6_addr)));
+                }
+                ControlMessageOwned::ScmTimestampns(ts) => {
+                    at = SystemTime::UNIX_EPOCH.checked_add(Duration::from(ts));
+                }
+                _ => {}
+            }
+        }
         if let Some(from) = from {
             if !r.flags.contains(MsgFlags::MSG_TRUNC) {
-                bufs.received.push((i, r.bytes, from, to));
+                bufs.received.push((i, r.bytes, from, to, at));
             }
         }
     }
@@ -176,14 +193,17 @@ fn recv_some(socket: &UdpSocket, bufs: &mut RecvBuffers) -> io::Result<usize> {
 fn recv_some(socket: &UdpSocket, bufs: &mut RecvBuffers) -> io::Result<usize> {
     bufs.received.clear();
     let (n, from) = socket.try_recv_from(&mut bufs.buffers[0])?;
-    bufs.received.push((0, n, from, None));
+    bufs.received.push((0, n, from, None, None));
     Ok(1)
 }
 
 /// Asks for large socket buffers, so a burst (a key frame fanned out to a
-/// room) is not dropped by the kernel before the SFU reads or sends it, and
-/// for each datagram's destination address (the socket may be bound to all
-/// interfaces, and ICE must know which local candidate a request came to).
+/// room) is not dropped by the kernel before the SFU reads or sends it; for
+/// each datagram's destination address (the socket may be bound to all
+/// interfaces, and ICE must know which local candidate a request came to);
+/// and for the time the kernel received it (arrival times feed the
+/// congestion feedback sent to publishers, and a batch read at once did not
+/// arrive at once).
 pub fn enlarge_buffers(socket: &std::net::UdpSocket) {
     #[cfg(target_os = "linux")]
     {
@@ -197,9 +217,10 @@ pub fn enlarge_buffers(socket: &std::net::UdpSocket) {
             pktinfo,
             setsockopt(socket, sockopt::RcvBuf, &SOCKET_BUFFER),
             setsockopt(socket, sockopt::SndBuf, &SOCKET_BUFFER),
+            setsockopt(socket, sockopt::ReceiveTimestampns, &true),
         ] {
             if let Err(e) = result {
-                tracing::debug!(error = %e, "media socket buffer size");
+                tracing::debug!(error = %e, "media socket option");
             }
         }
     }
@@ -228,9 +249,10 @@ mod tests {
                     .expect("datagrams arrive")
                     .unwrap();
             assert!((1..=BATCH).contains(&n));
-            for (from, to, data) in bufs.datagrams() {
+            for (from, to, at, data) in bufs.datagrams() {
                 assert_eq!(from, a.local_addr().unwrap());
                 assert_eq!(to, None, "no destination unless asked for");
+                assert_eq!(at, None, "no receive time unless asked for");
                 got.push(data.to_vec());
             }
         }
@@ -282,11 +304,43 @@ mod tests {
             .unwrap();
         let got: Vec<_> = bufs
             .datagrams()
-            .map(|(_, to, d)| (to, d.to_vec()))
+            .map(|(_, to, _, d)| (to, d.to_vec()))
             .collect();
         assert_eq!(
             got,
             vec![(Some("127.0.0.2".parse().unwrap()), b"hello".to_vec())]
         );
+    }
+
+    #[tokio::test]
+    async fn datagrams_read_together_keep_the_times_the_kernel_received_them() {
+        let std = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        std.set_nonblocking(true).unwrap();
+        enlarge_buffers(&std);
+        let to = std.local_addr().unwrap();
+        let b = UdpSocket::from_std(std).unwrap();
+        let a = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let start = SystemTime::now();
+        a.send_to(b"first", to).await.unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(60));
+        a.send_to(b"second", to).await.unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(60));
+        let mut bufs = RecvBuffers::new(2048);
+        let n = tokio::time::timeout(std::time::Duration::from_secs(5), recv_batch(&b, &mut bufs))
+            .await
+            .expect("the datagrams arrive")
+            .unwrap();
+        let read = SystemTime::now();
+        assert_eq!(n, 2, "both waited in the socket and were read in one call");
+        let times: Vec<SystemTime> = bufs
+            .datagrams()
+            .map(|(_, _, at, _)| at.expect("a receive time"))
+            .collect();
+        let gap = times[1].duration_since(times[0]).expect("in order");
+        assert!(gap >= std::time::Duration::from_millis(50), "{gap:?} apart");
+        // Each no earlier than its sending and well before the read.
+        assert!(times[0] >= start - std::time::Duration::from_millis(1));
+        let waited = read.duration_since(times[1]).expect("received before read");
+        assert!(waited >= std::time::Duration::from_millis(50), "{waited:?}");
     }
 }

@@ -3,6 +3,48 @@
 
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering::Relaxed};
+use std::time::Duration;
+
+/// Upper bounds of the delay histograms' buckets, microseconds.
+const DELAY_BUCKETS_US: [u64; 14] = [
+    10, 25, 50, 100, 250, 500, 1_000, 2_500, 5_000, 10_000, 25_000, 50_000, 100_000, 250_000,
+];
+
+/// A Prometheus histogram of durations with fixed buckets.
+#[derive(Debug, Default)]
+struct Histogram {
+    /// Per bucket of [`DELAY_BUCKETS_US`], then one for the rest; not
+    /// cumulative (the exposition adds them up).
+    buckets: [AtomicU64; DELAY_BUCKETS_US.len() + 1],
+    sum_ns: AtomicU64,
+}
+
+impl Histogram {
+    fn observe(&self, d: Duration) {
+        let us = d.as_micros();
+        let i = DELAY_BUCKETS_US
+            .iter()
+            .position(|b| us <= u128::from(*b))
+            .unwrap_or(DELAY_BUCKETS_US.len());
+        self.buckets[i].fetch_add(1, Relaxed);
+        self.sum_ns
+            .fetch_add(u64::try_from(d.as_nanos()).unwrap_or(u64::MAX), Relaxed);
+    }
+
+    fn render(&self, out: &mut String, name: &str, help: &str) {
+        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} histogram");
+        let mut count = 0;
+        for (i, bucket) in self.buckets.iter().enumerate() {
+            count += bucket.load(Relaxed);
+            let le = DELAY_BUCKETS_US
+                .get(i)
+                .map_or_else(|| "+Inf".to_owned(), |us| format!("{}", *us as f64 / 1e6));
+            let _ = writeln!(out, "{name}_bucket{{le=\"{le}\"}} {count}");
+        }
+        let sum = self.sum_ns.load(Relaxed) as f64 / 1e9;
+        let _ = writeln!(out, "{name}_sum {sum}\n{name}_count {count}");
+    }
+}
 
 /// The SFU's counters and gauges, shared by every session.
 #[derive(Debug, Default)]
@@ -20,6 +62,8 @@ pub struct Metrics {
     layer_switches: AtomicU64,
     video_pauses: AtomicU64,
     joins_refused: AtomicU64,
+    read_wait: Histogram,
+    turn_delay: Histogram,
 }
 
 impl Metrics {
@@ -80,6 +124,19 @@ impl Metrics {
     /// A join refused at the handshake.
     pub fn join_refused(&self) {
         self.joins_refused.fetch_add(1, Relaxed);
+    }
+
+    /// A datagram that arrived (the kernel's receive time) `wait` before the
+    /// SFU read it: how long the SFU took to wake up and get to it.
+    pub fn read_wait(&self, wait: Duration) {
+        self.read_wait.observe(wait);
+    }
+
+    /// A datagram that arrived (the kernel's receive time) `delay` before
+    /// the end of the session turn that handled it, when what it caused and
+    /// is not paced had been handed to the kernel.
+    pub fn turn_delay(&self, delay: Duration) {
+        self.turn_delay.observe(delay);
     }
 
     /// The Prometheus text exposition.
@@ -167,6 +224,46 @@ impl Metrics {
                 value.load(Relaxed)
             );
         }
+        self.read_wait.render(
+            &mut out,
+            "accord_sfu_datagram_read_wait_seconds",
+            "Time from a datagram's arrival at the host to its read by the SFU.",
+        );
+        self.turn_delay.render(
+            &mut out,
+            "accord_sfu_datagram_turn_seconds",
+            "Time from a datagram's arrival at the host to the end of the session turn that handled it (what it caused and is not paced has been sent).",
+        );
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn turn_delays_are_a_cumulative_histogram_in_seconds() {
+        let m = Metrics::default();
+        m.turn_delay(Duration::from_micros(5));
+        m.turn_delay(Duration::from_micros(10));
+        m.turn_delay(Duration::from_micros(30));
+        m.turn_delay(Duration::from_millis(2));
+        m.turn_delay(Duration::from_secs(2));
+        let text = m.render();
+        for line in [
+            "# TYPE accord_sfu_datagram_turn_seconds histogram",
+            "accord_sfu_datagram_turn_seconds_bucket{le=\"0.00001\"} 2",
+            "accord_sfu_datagram_turn_seconds_bucket{le=\"0.000025\"} 2",
+            "accord_sfu_datagram_turn_seconds_bucket{le=\"0.00005\"} 3",
+            "accord_sfu_datagram_turn_seconds_bucket{le=\"0.001\"} 3",
+            "accord_sfu_datagram_turn_seconds_bucket{le=\"0.0025\"} 4",
+            "accord_sfu_datagram_turn_seconds_bucket{le=\"0.25\"} 4",
+            "accord_sfu_datagram_turn_seconds_bucket{le=\"+Inf\"} 5",
+            "accord_sfu_datagram_turn_seconds_sum 2.002045",
+            "accord_sfu_datagram_turn_seconds_count 5",
+        ] {
+            assert!(text.lines().any(|l| l == line), "{line} in\n{text}");
+        }
     }
 }

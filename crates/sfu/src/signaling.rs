@@ -485,11 +485,7 @@ async fn run_session(
                 if n == 0 {
                     break;
                 }
-                let config = task.hub.inner.media.config.clone();
-                task.media.handle_datagrams(Instant::now(), batch.iter().map(|d| {
-                    let local = config.candidate_for(d.proto, d.destination);
-                    (d.at, d.proto, d.source, local, d.data.as_slice())
-                }));
+                task.datagrams(&batch);
                 batch.clear();
             }
             () = sleep => {
@@ -596,6 +592,26 @@ impl SessionTask {
                     self.leaving.insert(who, now + RECONNECT_GRACE);
                 }
             }
+        }
+    }
+
+    /// Datagrams read together: handed to the media layer, what they caused
+    /// sent, and the delays recorded.
+    fn datagrams(&mut self, batch: &[Datagram]) {
+        let config = self.hub.inner.media.config.clone();
+        self.media.handle_datagrams(
+            Instant::now(),
+            batch.iter().map(|d| {
+                let local = config.candidate_for(d.proto, d.destination);
+                (d.at, d.proto, d.source, local, d.data.as_slice())
+            }),
+        );
+        self.dispatch();
+        let end = Instant::now();
+        let metrics = &self.hub.inner.metrics;
+        for d in batch {
+            metrics.read_wait(d.read.saturating_duration_since(d.at));
+            metrics.turn_delay(end.saturating_duration_since(d.at));
         }
     }
 

@@ -12,7 +12,7 @@ use std::collections::HashMap;
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, UdpSocket as StdUdpSocket};
 use std::sync::{Arc, RwLock};
-use std::time::Instant;
+use std::time::{Duration, Instant, SystemTime};
 
 use str0m::net::Protocol;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -34,8 +34,11 @@ const TCP_QUEUE: usize = 512;
 /// A datagram (or ICE-TCP frame) for a session.
 #[derive(Debug)]
 pub struct Datagram {
-    /// When it was read.
+    /// When it arrived at this host (the kernel's receive time where the
+    /// system gives it, else when it was read).
     pub at: Instant,
+    /// When the SFU read it.
+    pub read: Instant,
     /// UDP, or TCP for a frame of an ICE-TCP connection.
     pub proto: Protocol,
     /// From where.
@@ -218,15 +221,16 @@ impl MediaSocket {
                 tracing::debug!(error = %e, "media socket read");
                 continue;
             }
-            let at = Instant::now();
-            for (source, to, data) in bufs.datagrams() {
+            let (now, wall) = (Instant::now(), SystemTime::now());
+            for (source, to, received, data) in bufs.datagrams() {
                 let Some(session) = demux.route(source, data) else {
                     continue;
                 };
                 demux.deliver(
                     session,
                     Datagram {
-                        at,
+                        at: arrival(now, wall, received),
+                        read: now,
                         proto: Protocol::Udp,
                         source,
                         destination: SocketAddr::new(
@@ -239,6 +243,18 @@ impl MediaSocket {
             }
         }
     }
+}
+
+/// When a datagram the kernel received at `received` (the wall clock)
+/// arrived, on the monotonic clock that read `now` when the wall clock read
+/// `wall`. Without a receive time, or with one that a step of the wall clock
+/// put in the future or more than a second back, `now`.
+fn arrival(now: Instant, wall: SystemTime, received: Option<SystemTime>) -> Instant {
+    received
+        .and_then(|t| wall.duration_since(t).ok())
+        .filter(|age| *age <= Duration::from_secs(1))
+        .and_then(|age| now.checked_sub(age))
+        .unwrap_or(now)
 }
 
 async fn accept_tcp(listener: TcpListener, demux: Arc<Demux>) {
@@ -309,6 +325,7 @@ async fn tcp_connection(stream: TcpStream, peer: SocketAddr, demux: Arc<Demux>) 
             session,
             Datagram {
                 at: Instant::now(),
+                read: Instant::now(),
                 proto: Protocol::Tcp,
                 source: peer,
                 destination: local,
@@ -336,6 +353,19 @@ fn primary_ip() -> Option<IpAddr> {
 mod tests {
     use super::*;
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    #[test]
+    fn a_kernel_receive_time_becomes_an_arrival_on_the_monotonic_clock() {
+        let now = Instant::now();
+        let wall = SystemTime::now();
+        let ms = Duration::from_millis;
+        assert_eq!(arrival(now, wall, Some(wall - ms(3))), now - ms(3));
+        assert_eq!(arrival(now, wall, Some(wall)), now);
+        // No time, or one a wall clock step made nonsense: read time.
+        assert_eq!(arrival(now, wall, None), now);
+        assert_eq!(arrival(now, wall, Some(wall + ms(5))), now);
+        assert_eq!(arrival(now, wall, Some(wall - ms(1500))), now);
+    }
 
     /// A STUN binding request with a USERNAME, a PRIORITY and a (dummy) MESSAGE-INTEGRITY:
     /// routing reads the username only; str0m checks the integrity later.

@@ -100,6 +100,42 @@ pub struct Accord {
     cases: u64,
 }
 
+/// The SFU's `/metrics` text.
+pub async fn metrics(base: &Url) -> anyhow::Result<String> {
+    let reply = reqwest::Client::new()
+        .get(base.join("metrics")?)
+        .timeout(Duration::from_secs(10))
+        .send()
+        .await?;
+    let status = reply.status();
+    let text = reply.text().await?;
+    anyhow::ensure!(status.is_success(), "GET /metrics: {status}");
+    Ok(text)
+}
+
+/// The histogram `name` of a `/metrics` text: cumulative counts by upper
+/// bound (seconds), ascending.
+pub fn histogram(text: &str, name: &str) -> anyhow::Result<Vec<(f64, u64)>> {
+    let prefix = format!("{name}_bucket{{le=\"");
+    let mut buckets = Vec::new();
+    for line in text.lines() {
+        let Some(rest) = line.strip_prefix(prefix.as_str()) else {
+            continue;
+        };
+        let (le, count) = rest
+            .split_once("\"} ")
+            .ok_or_else(|| anyhow::anyhow!("unexpected metrics line {line:?}"))?;
+        let le = if le == "+Inf" {
+            f64::INFINITY
+        } else {
+            le.parse()?
+        };
+        buckets.push((le, count.parse()?));
+    }
+    anyhow::ensure!(!buckets.is_empty(), "no {name} in /metrics");
+    Ok(buckets)
+}
+
 fn party_email(i: usize) -> String {
     format!("bench.party.{i}@demo.accord.test")
 }

@@ -166,6 +166,19 @@ pub struct Figures {
     /// Median time from starting to join to the first tagged packet, ms
     /// (everyone but the first to join).
     pub first_packet_p50_ms: f64,
+    /// Accord only (NaN for Janus), from its `/metrics` histograms over the
+    /// window (interpolated within buckets), microseconds: the SFU's wait
+    /// from a datagram's arrival at its host (the kernel's receive time) to
+    /// reading it (`accord_sfu_datagram_read_wait_seconds`), median.
+    pub sfu_read_wait_p50_us: f64,
+    /// 99th percentile.
+    pub sfu_read_wait_p99_us: f64,
+    /// From the arrival to the end of the turn that handled the datagram,
+    /// when what it caused and is not paced had been sent
+    /// (`accord_sfu_datagram_turn_seconds`), median.
+    pub sfu_turn_p50_us: f64,
+    /// 99th percentile.
+    pub sfu_turn_p99_us: f64,
     /// Participants.
     pub participants: usize,
 }
@@ -249,6 +262,42 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
     }
     let rank = ((sorted.len() - 1) as f64 * p).round() as usize;
     sorted[rank.min(sorted.len() - 1)]
+}
+
+/// The `q` quantile of what a cumulative histogram (`(upper bound,
+/// count)`, ascending) gained from `before` to `after`, interpolated
+/// linearly within its bucket as Prometheus's `histogram_quantile` does (the
+/// lowest bucket from 0; a quantile in the last, unbounded one is the
+/// highest finite bound). NaN without observations.
+fn histogram_quantile(before: &[(f64, u64)], after: &[(f64, u64)], q: f64) -> f64 {
+    let delta: Vec<(f64, f64)> = after
+        .iter()
+        .map(|(le, n)| {
+            let earlier = before.iter().find(|(b, _)| b == le).map_or(0, |(_, m)| *m);
+            (*le, n.saturating_sub(earlier) as f64)
+        })
+        .collect();
+    let total = delta.last().map_or(0.0, |(_, n)| *n);
+    if total == 0.0 {
+        return f64::NAN;
+    }
+    let rank = q * total;
+    let (mut lower, mut below) = (0.0, 0.0);
+    for (le, n) in delta {
+        if n >= rank {
+            if le.is_infinite() {
+                return lower;
+            }
+            let share = if n > below {
+                (rank - below) / (n - below)
+            } else {
+                1.0
+            };
+            return lower + (le - lower) * share;
+        }
+        (lower, below) = (le, n);
+    }
+    lower
 }
 
 fn median(values: &[f64]) -> f64 {
@@ -493,6 +542,10 @@ async fn measure(
     );
     tokio::time::sleep(Duration::from_secs(args.warmup)).await;
 
+    let metrics0 = match (target, &args.accord) {
+        ("accord", Some(base)) => Some(accord::metrics(base).await?),
+        _ => None,
+    };
     let t0 = Instant::now();
     let cpu0 = cpu_seconds(pid, ticks)?;
     let before: Vec<Report> = members.iter().map(|m| m.peer.report()).collect();
@@ -502,6 +555,24 @@ async fn measure(
     let t1 = Instant::now();
     let rss_after = rss_kib(pid)?;
     let window = (t1 - t0).as_secs_f64();
+    let metrics = match (metrics0, &args.accord) {
+        (Some(before), Some(base)) => Some((before, accord::metrics(base).await?)),
+        _ => None,
+    };
+    let sfu_us = |name: &str, q: f64| -> anyhow::Result<f64> {
+        Ok(match &metrics {
+            Some((before, after)) => {
+                let (b, a) = (
+                    accord::histogram(before, name)?,
+                    accord::histogram(after, name)?,
+                );
+                histogram_quantile(&b, &a, q) * 1e6
+            }
+            None => f64::NAN,
+        })
+    };
+    const READ_WAIT: &str = "accord_sfu_datagram_read_wait_seconds";
+    const TURN: &str = "accord_sfu_datagram_turn_seconds";
 
     if args.verbose {
         for (i, (b, a)) in before.iter().zip(&after).enumerate() {
@@ -578,6 +649,10 @@ async fn measure(
         audio_latency_p99_ms: percentile(&audio_latencies, 0.99),
         rss_kib_per_participant: (rss_after - rss_before) / participants as f64,
         first_packet_p50_ms: median(&first_packets),
+        sfu_read_wait_p50_us: sfu_us(READ_WAIT, 0.5)?,
+        sfu_read_wait_p99_us: sfu_us(READ_WAIT, 0.99)?,
+        sfu_turn_p50_us: sfu_us(TURN, 0.5)?,
+        sfu_turn_p99_us: sfu_us(TURN, 0.99)?,
         participants,
     };
     for m in members {
@@ -703,7 +778,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
 
 type Metric = (&'static str, fn(&Figures) -> f64, usize);
 
-const METRICS: [Metric; 9] = [
+const METRICS: [Metric; 13] = [
     ("forwarded packets/s", |f| f.forwarded_pps, 0),
     ("SFU CPU s per M packets", |f| f.cpu_s_per_mpkt, 2),
     ("SFU CPU (cores)", |f| f.cpu_cores, 2),
@@ -717,6 +792,10 @@ const METRICS: [Metric; 9] = [
         0,
     ),
     ("first packet p50 (ms)", |f| f.first_packet_p50_ms, 0),
+    ("SFU read wait p50 (µs)", |f| f.sfu_read_wait_p50_us, 0),
+    ("SFU read wait p99 (µs)", |f| f.sfu_read_wait_p99_us, 0),
+    ("SFU turn delay p50 (µs)", |f| f.sfu_turn_p50_us, 0),
+    ("SFU turn delay p99 (µs)", |f| f.sfu_turn_p99_us, 0),
 ];
 
 /// The Markdown table of medians and Accord / Janus ratios.
@@ -795,6 +874,46 @@ mod tests {
         let sorted: Vec<f64> = (0..=100).map(f64::from).collect();
         assert_eq!(percentile(&sorted, 0.5), 50.0);
         assert_eq!(percentile(&sorted, 0.99), 99.0);
+    }
+
+    #[test]
+    fn histogram_quantiles_count_only_the_window_and_interpolate() {
+        let text = |counts: [u64; 4]| {
+            format!(
+                "# TYPE accord_sfu_datagram_turn_seconds histogram\n\
+                 accord_sfu_datagram_turn_seconds_bucket{{le=\"0.00001\"}} {}\n\
+                 accord_sfu_datagram_turn_seconds_bucket{{le=\"0.00005\"}} {}\n\
+                 accord_sfu_datagram_turn_seconds_bucket{{le=\"0.0001\"}} {}\n\
+                 accord_sfu_datagram_turn_seconds_bucket{{le=\"+Inf\"}} {}\n\
+                 accord_sfu_datagram_turn_seconds_count {}\n",
+                counts[0], counts[1], counts[2], counts[3], counts[3]
+            )
+        };
+        let name = "accord_sfu_datagram_turn_seconds";
+        let before = accord::histogram(&text([50, 50, 50, 50]), name).expect("parses");
+        assert_eq!(before[0], (0.00001, 50));
+        assert!(before[3].0.is_infinite());
+        // In the window: 100 observations, 20 up to 10 us, 60 up to 50 us,
+        // 18 up to 100 us, 2 beyond.
+        let after = accord::histogram(&text([70, 130, 148, 150]), name).expect("parses");
+        let us = |q| histogram_quantile(&before, &after, q) * 1e6;
+        assert!((us(0.1) - 5.0).abs() < 1e-6, "{}", us(0.1));
+        assert!((us(0.5) - 30.0).abs() < 1e-6, "{}", us(0.5));
+        assert!(
+            (us(0.9) - 50.0 - 50.0 * 10.0 / 18.0).abs() < 1e-6,
+            "{}",
+            us(0.9)
+        );
+        assert!(
+            (us(0.99) - 100.0).abs() < 1e-6,
+            "beyond the last bound: {}",
+            us(0.99)
+        );
+        assert!(
+            histogram_quantile(&after, &after, 0.5).is_nan(),
+            "nothing new"
+        );
+        assert!(accord::histogram("accord_sfu_peer_connections 1\n", name).is_err());
     }
 
     #[test]
