@@ -572,50 +572,6 @@ impl Media {
         self.by_ufrag.get(ufrag).copied()
     }
 
-    /// Whether a datagram is a packet of a microphone this session already
-    /// receives, from the clear part of its SRTP header (SSRC and payload
-    /// type): the driver handles those of a batch first, so that audio does
-    /// not wait behind a burst of video read with it.
-    pub fn is_audio(&self, source: SocketAddr, datagram: &[u8]) -> bool {
-        // RTP (not RTCP: payload types 64-95 with the marker bit) by its
-        // first byte (RFC 7983).
-        let [first, second, ..] = *datagram else {
-            return false;
-        };
-        if datagram.len() < 12 || !(128..=191).contains(&first) || (192..=223).contains(&second) {
-            return false;
-        }
-        let ssrc = u32::from_be_bytes([datagram[8], datagram[9], datagram[10], datagram[11]]);
-        let key = (Ssrc::from(ssrc), Pt::from(second & 0x7f));
-        self.by_addr
-            .get(&source)
-            .and_then(|who| self.peers.get(who))
-            .and_then(|peer| peer.incoming.get(&key))
-            .is_some_and(|(source, _, _)| *source == MediaSource::Microphone)
-    }
-
-    /// Orders a batch of datagrams read together so that microphone packets
-    /// ([`Media::is_audio`]) come first, each group in the order it
-    /// arrived; how many came first. The driver handles those and sends
-    /// what they caused before it handles the rest, so audio does not wait
-    /// behind the video of the batch.
-    pub fn audio_first<T>(
-        &self,
-        batch: &mut [T],
-        datagram: impl Fn(&T) -> (SocketAddr, &[u8]),
-    ) -> usize {
-        let audio = |d: &T| {
-            let (source, bytes) = datagram(d);
-            self.is_audio(source, bytes)
-        };
-        let count = batch.iter().filter(|d| audio(d)).count();
-        if count > 0 && count < batch.len() {
-            // Stable: the keys are cached with each element's index.
-            batch.sort_by_cached_key(|d| !audio(d));
-        }
-        count
-    }
-
     /// The client's offer: (re)starts the participant's media with a new peer
     /// connection and queues the answer.
     pub fn offer(&mut self, now: Instant, who: ParticipantId, sdp: &str) -> Result<(), MediaError> {

@@ -485,19 +485,7 @@ async fn run_session(
                 if n == 0 {
                     break;
                 }
-                // Microphone packets read with others are handled first
-                // and sent on their own, so audio does not wait behind a
-                // burst of video. The rest is handled together: a burst
-                // costs each receiver one poll and the batch one send.
-                let audio = task
-                    .media
-                    .audio_first(&mut batch, |d| (d.source, d.data.as_slice()));
-                let (first, rest) = batch.split_at(audio);
-                for part in [first, rest] {
-                    if !part.is_empty() {
-                        task.datagrams(part);
-                    }
-                }
+                task.datagrams(&batch);
                 batch.clear();
             }
             () = sleep => {

@@ -3,7 +3,7 @@
 //! driven by a [`LiveSession`]. Every payload is tagged with its sender and
 //! send time, so what each client receives can be checked packet by packet.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -116,10 +116,6 @@ struct World {
     batch: Option<Duration>,
     /// When the last packet sent on each path (from, to) arrives.
     last_arrival: HashMap<(SocketAddr, SocketAddr), Instant>,
-    /// In batch mode: microphone packets that arrived after a camera packet
-    /// of their batch, and those handled after one.
-    audio_read_after_video: usize,
-    audio_handled_after_video: usize,
 }
 
 /// How long the simulcast publisher takes to answer a keyframe request.
@@ -232,8 +228,6 @@ impl World {
             caps: HashMap::new(),
             batch: None,
             last_arrival: HashMap::new(),
-            audio_read_after_video: 0,
-            audio_handled_after_video: 0,
         }
     }
 
@@ -678,61 +672,19 @@ impl World {
         if read.is_empty() {
             return;
         }
-        let microphones = self.microphone_ssrcs();
-        let is_mic = |p: &Packet| {
-            p.data.len() >= 12
-                && microphones.contains(&u32::from_be_bytes([
-                    p.data[8], p.data[9], p.data[10], p.data[11],
-                ]))
-        };
-        let is_camera = |p: &Packet| p.data.len() > 600;
-        let audio_behind = |read: &[(Instant, Packet)]| {
-            let mut video = false;
-            let mut behind = 0;
-            for (_, p) in read {
-                video |= is_camera(p);
-                behind += usize::from(video && is_mic(p));
-            }
-            behind
-        };
-        self.audio_read_after_video += audio_behind(&read);
-        // As the session task does: microphones first, handled and sent on
-        // their own, then the rest together.
-        let audio = self
-            .media
-            .audio_first(&mut read, |(_, p)| (p.from, p.data.as_slice()));
-        self.audio_handled_after_video += audio_behind(&read);
-        let (first, rest) = read.split_at(audio);
-        for part in [first, rest] {
-            self.media.handle_datagrams(
-                self.now,
-                part.iter()
-                    .map(|(at, p)| (*at, p.proto, p.from, p.to, p.data.as_slice())),
-            );
-            // Media (over 200 bytes) that left while the batch was handled.
-            let at_once = self
-                .drain_media()
-                .into_iter()
-                .flatten()
-                .filter(|(_, len)| *len > 200)
-                .count();
-            self.forwarded_at_once += at_once;
-        }
-    }
-
-    /// The SSRCs the clients send their microphones on.
-    fn microphone_ssrcs(&mut self) -> HashSet<u32> {
-        let mut ssrcs = HashSet::new();
-        for c in &mut self.clients {
-            for (mid, source) in c.published.clone() {
-                if source == MediaSource::Microphone {
-                    if let Some(tx) = c.rtc.direct_api().stream_tx_by_mid(mid, None) {
-                        ssrcs.insert(*tx.ssrc());
-                    }
-                }
-            }
-        }
-        ssrcs
+        self.media.handle_datagrams(
+            self.now,
+            read.iter()
+                .map(|(at, p)| (*at, p.proto, p.from, p.to, p.data.as_slice())),
+        );
+        // Media (over 200 bytes) that left while the batch was handled.
+        let at_once = self
+            .drain_media()
+            .into_iter()
+            .flatten()
+            .filter(|(_, len)| *len > 200)
+            .count();
+        self.forwarded_at_once += at_once;
     }
 
     /// A packet reaches its client.
@@ -875,35 +827,6 @@ fn a_burst_of_packets_for_one_receiver_leaves_in_the_turn_that_read_it() {
         at_once * 100 >= camera * 97,
         "{at_once} media datagrams left at once of {camera} camera packets"
     );
-}
-
-/// A read holds other participants' camera packets ahead of a microphone
-/// packet; the microphone's is handled, and its copies sent, first.
-#[test]
-fn in_a_batch_read_together_audio_is_handled_before_video() {
-    let mut w = World::new(Duration::from_millis(15), 0.0);
-    w.batch = Some(TICK);
-    for i in 0..4 {
-        w.join(i);
-    }
-    w.run(Duration::from_secs(2));
-    let (read, handled) = (w.audio_read_after_video, w.audio_handled_after_video);
-    w.run(Duration::from_secs(1));
-    let read = w.audio_read_after_video - read;
-    let handled = w.audio_handled_after_video - handled;
-    // 4 microphones at 50 packets/s, mostly read behind someone's camera.
-    assert!(
-        read >= 60,
-        "only {read} microphone packets read behind video"
-    );
-    assert_eq!(handled, 0, "{handled} of {read} still handled after video");
-    // Nothing lost on the way.
-    for r in 0..4u8 {
-        for s in (0..4u8).filter(|s| *s != r) {
-            let audio = w.got(r, s, 0, w.now - Duration::from_secs(1), w.now);
-            assert!(audio >= 45, "{r} heard {audio} packets of {s} in 1 s");
-        }
-    }
 }
 
 #[test]
