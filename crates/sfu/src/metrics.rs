@@ -21,10 +21,10 @@ struct Histogram {
 
 impl Histogram {
     fn observe(&self, d: Duration) {
-        let us = d.as_micros();
+        let ns = d.as_nanos();
         let i = DELAY_BUCKETS_US
             .iter()
-            .position(|b| us <= u128::from(*b))
+            .position(|b| ns <= u128::from(*b) * 1000)
             .unwrap_or(DELAY_BUCKETS_US.len());
         self.buckets[i].fetch_add(1, Relaxed);
         self.sum_ns
@@ -248,6 +248,8 @@ mod tests {
         m.turn_delay(Duration::from_micros(5));
         m.turn_delay(Duration::from_micros(10));
         m.turn_delay(Duration::from_micros(30));
+        // Just above a bound: the next bucket.
+        m.turn_delay(Duration::from_nanos(50_001));
         m.turn_delay(Duration::from_millis(2));
         m.turn_delay(Duration::from_secs(2));
         let text = m.render();
@@ -256,12 +258,13 @@ mod tests {
             "accord_sfu_datagram_turn_seconds_bucket{le=\"0.00001\"} 2",
             "accord_sfu_datagram_turn_seconds_bucket{le=\"0.000025\"} 2",
             "accord_sfu_datagram_turn_seconds_bucket{le=\"0.00005\"} 3",
-            "accord_sfu_datagram_turn_seconds_bucket{le=\"0.001\"} 3",
-            "accord_sfu_datagram_turn_seconds_bucket{le=\"0.0025\"} 4",
-            "accord_sfu_datagram_turn_seconds_bucket{le=\"0.25\"} 4",
-            "accord_sfu_datagram_turn_seconds_bucket{le=\"+Inf\"} 5",
-            "accord_sfu_datagram_turn_seconds_sum 2.002045",
-            "accord_sfu_datagram_turn_seconds_count 5",
+            "accord_sfu_datagram_turn_seconds_bucket{le=\"0.0001\"} 4",
+            "accord_sfu_datagram_turn_seconds_bucket{le=\"0.001\"} 4",
+            "accord_sfu_datagram_turn_seconds_bucket{le=\"0.0025\"} 5",
+            "accord_sfu_datagram_turn_seconds_bucket{le=\"0.25\"} 5",
+            "accord_sfu_datagram_turn_seconds_bucket{le=\"+Inf\"} 6",
+            "accord_sfu_datagram_turn_seconds_sum 2.002095001",
+            "accord_sfu_datagram_turn_seconds_count 6",
         ] {
             assert!(text.lines().any(|l| l == line), "{line} in\n{text}");
         }

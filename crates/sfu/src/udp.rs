@@ -27,6 +27,11 @@ use crate::media::{stun_local_ufrag, MediaConfig};
 const MAX_DATAGRAM: usize = 2048;
 
 /// How long a TCP connection may take to send its first (STUN) frame.
+/// The oldest a kernel receive time is believed: a datagram cannot wait that
+/// long in a 4 MiB socket buffer of a live process; an older time means the
+/// wall clock stepped.
+const MAX_RECEIVE_AGE: Duration = Duration::from_secs(10);
+
 const TCP_FIRST_FRAME: std::time::Duration = std::time::Duration::from_secs(10);
 /// Frames queued for one TCP peer before new ones are dropped.
 const TCP_QUEUE: usize = 512;
@@ -248,11 +253,11 @@ impl MediaSocket {
 /// When a datagram the kernel received at `received` (the wall clock)
 /// arrived, on the monotonic clock that read `now` when the wall clock read
 /// `wall`. Without a receive time, or with one that a step of the wall clock
-/// put in the future or more than a second back, `now`.
+/// put in the future or more than [`MAX_RECEIVE_AGE`] back, `now`.
 fn arrival(now: Instant, wall: SystemTime, received: Option<SystemTime>) -> Instant {
     received
         .and_then(|t| wall.duration_since(t).ok())
-        .filter(|age| *age <= Duration::from_secs(1))
+        .filter(|age| *age <= MAX_RECEIVE_AGE)
         .and_then(|age| now.checked_sub(age))
         .unwrap_or(now)
 }
@@ -364,7 +369,8 @@ mod tests {
         // No time, or one a wall clock step made nonsense: read time.
         assert_eq!(arrival(now, wall, None), now);
         assert_eq!(arrival(now, wall, Some(wall + ms(5))), now);
-        assert_eq!(arrival(now, wall, Some(wall - ms(1500))), now);
+        assert_eq!(arrival(now, wall, Some(wall - ms(1500))), now - ms(1500));
+        assert_eq!(arrival(now, wall, Some(wall - ms(10_500))), now);
     }
 
     /// A STUN binding request with a USERNAME, a PRIORITY and a (dummy) MESSAGE-INTEGRITY:
