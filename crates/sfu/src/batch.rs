@@ -80,10 +80,21 @@ fn send_some(socket: &UdpSocket, datagrams: &[(SocketAddr, &[u8])]) -> io::Resul
 #[derive(Debug)]
 pub struct RecvBuffers {
     buffers: Vec<Vec<u8>>,
-    /// Per datagram read: which buffer, its length, its source, the local
-    /// address it was sent to and when the kernel received it, where the
-    /// system says.
-    received: Vec<(usize, usize, SocketAddr, Option<IpAddr>, Option<SystemTime>)>,
+    /// The datagrams read.
+    received: Vec<Received>,
+}
+
+/// One datagram read into [`RecvBuffers`].
+#[derive(Debug)]
+struct Received {
+    /// Which buffer, and how many bytes of it.
+    buffer: usize,
+    len: usize,
+    from: SocketAddr,
+    /// The local address it was sent to, where the system says.
+    to: Option<IpAddr>,
+    /// When the kernel received it, where the system says.
+    at: Option<SystemTime>,
 }
 
 impl RecvBuffers {
@@ -104,7 +115,7 @@ impl RecvBuffers {
     ) -> impl Iterator<Item = (SocketAddr, Option<IpAddr>, Option<SystemTime>, &[u8])> + '_ {
         self.received
             .iter()
-            .map(|(i, n, from, to, at)| (*from, *to, *at, &self.buffers[*i][..*n]))
+            .map(|r| (r.from, r.to, r.at, &self.buffers[r.buffer][..r.len]))
     }
 }
 
@@ -182,7 +193,13 @@ fn recv_some(socket: &UdpSocket, bufs: &mut RecvBuffers) -> io::Result<usize> {
         }
         if let Some(from) = from {
             if !r.flags.contains(MsgFlags::MSG_TRUNC) {
-                bufs.received.push((i, r.bytes, from, to, at));
+                bufs.received.push(Received {
+                    buffer: i,
+                    len: r.bytes,
+                    from,
+                    to,
+                    at,
+                });
             }
         }
     }
@@ -193,7 +210,13 @@ fn recv_some(socket: &UdpSocket, bufs: &mut RecvBuffers) -> io::Result<usize> {
 fn recv_some(socket: &UdpSocket, bufs: &mut RecvBuffers) -> io::Result<usize> {
     bufs.received.clear();
     let (n, from) = socket.try_recv_from(&mut bufs.buffers[0])?;
-    bufs.received.push((0, n, from, None, None));
+    bufs.received.push(Received {
+        buffer: 0,
+        len: n,
+        from,
+        to: None,
+        at: None,
+    });
     Ok(1)
 }
 
