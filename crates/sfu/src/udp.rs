@@ -26,12 +26,12 @@ use crate::media::{stun_local_ufrag, MediaConfig};
 /// Largest datagram read; WebRTC keeps well under the path MTU.
 const MAX_DATAGRAM: usize = 2048;
 
-/// How long a TCP connection may take to send its first (STUN) frame.
 /// The oldest a kernel receive time is believed: a datagram cannot wait that
 /// long in a 4 MiB socket buffer of a live process; an older time means the
 /// wall clock stepped.
 const MAX_RECEIVE_AGE: Duration = Duration::from_secs(10);
 
+/// How long a TCP connection may take to send its first (STUN) frame.
 const TCP_FIRST_FRAME: std::time::Duration = std::time::Duration::from_secs(10);
 /// Frames queued for one TCP peer before new ones are dropped.
 const TCP_QUEUE: usize = 512;
@@ -326,11 +326,12 @@ async fn tcp_connection(stream: TcpStream, peer: SocketAddr, demux: Arc<Demux>) 
         }
     });
     loop {
+        let now = Instant::now();
         demux.deliver(
             session,
             Datagram {
-                at: Instant::now(),
-                read: Instant::now(),
+                at: now,
+                read: now,
                 proto: Protocol::Tcp,
                 source: peer,
                 destination: local,
