@@ -28,7 +28,7 @@ impl Histogram {
             .unwrap_or(DELAY_BUCKETS_US.len());
         self.buckets[i].fetch_add(1, Relaxed);
         self.sum_ns
-            .fetch_add(u64::try_from(d.as_nanos()).unwrap_or(u64::MAX), Relaxed);
+            .fetch_add(u64::try_from(ns).unwrap_or(u64::MAX), Relaxed);
     }
 
     fn render(&self, out: &mut String, name: &str, help: &str) {

@@ -559,20 +559,22 @@ async fn measure(
         (Some(before), Some(base)) => Some((before, accord::metrics(base).await?)),
         _ => None,
     };
-    let sfu_us = |name: &str, q: f64| -> anyhow::Result<f64> {
+    // The p50 and p99 of one histogram over the window, µs (NaN for Janus).
+    let sfu_us = |name: &str| -> anyhow::Result<(f64, f64)> {
         Ok(match &metrics {
             Some((before, after)) => {
                 let (b, a) = (
                     accord::histogram(before, name)?,
                     accord::histogram(after, name)?,
                 );
-                histogram_quantile(&b, &a, q) * 1e6
+                let us = |q| histogram_quantile(&b, &a, q) * 1e6;
+                (us(0.5), us(0.99))
             }
-            None => f64::NAN,
+            None => (f64::NAN, f64::NAN),
         })
     };
-    const READ_WAIT: &str = "accord_sfu_datagram_read_wait_seconds";
-    const TURN: &str = "accord_sfu_datagram_turn_seconds";
+    let read_wait = sfu_us("accord_sfu_datagram_read_wait_seconds")?;
+    let turn = sfu_us("accord_sfu_datagram_turn_seconds")?;
 
     if args.verbose {
         for (i, (b, a)) in before.iter().zip(&after).enumerate() {
@@ -649,10 +651,10 @@ async fn measure(
         audio_latency_p99_ms: percentile(&audio_latencies, 0.99),
         rss_kib_per_participant: (rss_after - rss_before) / participants as f64,
         first_packet_p50_ms: median(&first_packets),
-        sfu_read_wait_p50_us: sfu_us(READ_WAIT, 0.5)?,
-        sfu_read_wait_p99_us: sfu_us(READ_WAIT, 0.99)?,
-        sfu_turn_p50_us: sfu_us(TURN, 0.5)?,
-        sfu_turn_p99_us: sfu_us(TURN, 0.99)?,
+        sfu_read_wait_p50_us: read_wait.0,
+        sfu_read_wait_p99_us: read_wait.1,
+        sfu_turn_p50_us: turn.0,
+        sfu_turn_p99_us: turn.1,
         participants,
     };
     for m in members {
