@@ -129,6 +129,7 @@ async fn receiver(bind: IpAddr, handler: Arc<Handler>) -> anyhow::Result<Arc<dyn
     let registry = register_default_interceptors(Registry::new(), &mut media_engine)?;
     let pc = PeerConnectionBuilder::new()
         .with_media_engine(media_engine)
+        .with_setting_engine(crate::media::settings())
         .with_interceptor_registry(registry)
         .with_handler(handler)
         .with_udp_addrs(vec![SocketAddr::new(bind, 0)])
