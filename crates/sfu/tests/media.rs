@@ -1346,19 +1346,17 @@ fn a_congested_receiver_keeps_audio_drops_to_the_low_layer_and_climbs_back() {
         .into_iter()
         .filter(|r| r.sent >= lifted)
         .collect();
-    let layers: Vec<u8> = assert_layers_change_at_key_frames(&since)
-        .iter()
-        .map(|r| r.layer)
-        .collect();
+    // In the order the SFU forwarded them.
+    let forwarded = assert_layers_change_at_key_frames(&since);
+    let layers: Vec<u8> = forwarded.iter().map(|r| r.layer).collect();
     // From below the top layer to the top, for a good part of the 20 s. At
     // the lift the receiver is on the low layer, or paused where the
     // estimate sank below it (it may: str0m's estimate under the cap
     // wanders between about 200 and 330 kbit/s); either way the top layer
     // comes only once the estimate has cleared it for the upgrade hold.
-    let first_top = since
+    let first_top = forwarded
         .iter()
-        .filter(|r| r.layer == 2)
-        .min_by_key(|r| r.seq)
+        .find(|r| r.layer == 2)
         .expect("back to the top layer");
     assert!(
         first_top.sent >= lifted + UPGRADE_HOLD,
