@@ -237,7 +237,19 @@ export const CHROMIUM_ARGS = [
 export const WATCHER = () => {
   const w = window;
   if (w.__watch) return;
-  const state = { first: {}, last: {}, increases: {}, frames: {}, at: 0, events: [] };
+  const state = { first: {}, last: {}, increases: {}, frames: {}, at: 0, events: [], out: [], clicks: [] };
+  // When the person clicked each control (the event's own time, not when
+  // the test asked for the click): what the timings count from.
+  document.addEventListener(
+    "click",
+    (e) => {
+      const b = e.target instanceof Element ? e.target.closest("button") : null;
+      if (!b) return;
+      const li = b.closest("[data-participant]");
+      state.clicks.push({ t: performance.timeOrigin + e.timeStamp, action: b.dataset.action ?? b.textContent.trim(), participant: li ? li.dataset.participant : null });
+    },
+    true,
+  );
   const prev = {}; // mid -> { participant, frames }
   let watched = null;
   w.__watch = state;
@@ -280,6 +292,24 @@ export const WATCHER = () => {
         }
         state.frames = frames;
         state.at = now;
+        // What this browser's camera sends, per simulcast layer: the other
+        // side of the story when a receiver sees nothing.
+        const pc = c.peerConnection;
+        if (pc) {
+          const report = await pc.getStats();
+          const layers = [];
+          report.forEach((s) => {
+            if (s.type !== "outbound-rtp" || s.kind !== "video") return;
+            layers.push(`${s.rid ?? s.mid}:${s.packetsSent ?? 0}/${s.framesEncoded ?? 0}/${s.frameHeight ?? 0}/${s.qualityLimitationReason ?? ""}/${s.active === false ? "off" : "on"}/${Math.round((s.targetBitrate ?? 0) / 1000)}k`);
+          });
+          report.forEach((s) => {
+            if (s.type === "candidate-pair" && s.nominated) layers.push(`~out:${Math.round((s.availableOutgoingBitrate ?? 0) / 1000)}k`);
+            if (s.type === "media-source" && s.kind === "video") layers.push(`~src:${s.frames ?? ""}`);
+          });
+          const line = layers.sort().join(" ");
+          state.out.push({ t: Math.round(now), layers: line });
+          if (state.out.length > 1500) state.out.shift();
+        }
       }
     } catch (e) {
       state.error = String(e);
@@ -327,6 +357,14 @@ export async function clickJoin(p) {
 }
 
 export const watch = (p) => p.page.evaluate(() => window.__watch);
+
+/** When (epoch ms) `p` last clicked a button with this action (and for this participant). */
+export async function clickedAt(p, action, participant = null) {
+  const { clicks } = await watch(p);
+  const c = clicks.filter((c) => c.action === action && (participant === null || c.participant === participant)).at(-1);
+  if (!c) throw new Error(`${p.name} has no recorded "${action}" click`);
+  return c.t;
+}
 
 /** What a page's client knows, for failure reports. */
 export const diagnose = (p) =>

@@ -33,8 +33,17 @@ use crate::session::Routes;
 use crate::simulcast::{self, Admit, Demand, Layers, Selection};
 use crate::vp8;
 
-/// At most one keyframe request per second to a publisher's stream.
+/// At most one keyframe request per second to a publisher's stream when a
+/// receiver asks for one to recover from loss (a receiver that lost a frame
+/// keeps asking until it decodes again).
 pub const KEYFRAME_INTERVAL: Duration = Duration::from_secs(1);
+/// The shortest time between two keyframe requests to a publisher's stream
+/// when a receiver starts it (an admission, a move, a recall, a new m-line or
+/// a resumed video): that receiver shows a black tile until the key frame, so
+/// it must not wait out the loss-recovery interval that another receiver's
+/// start just began. A publisher encodes a key frame in a frame interval or
+/// two; asks within this time are answered by the key frame already coming.
+pub const KEYFRAME_START_INTERVAL: Duration = Duration::from_millis(150);
 /// How soon a keyframe request is retried when the publisher's stream has
 /// not started yet.
 const KEYFRAME_RETRY: Duration = Duration::from_millis(200);
@@ -56,6 +65,9 @@ pub const ALLOCATION_INTERVAL: Duration = Duration::from_millis(500);
 /// measured able to take it. A link that cannot carry it is found within a
 /// second or two (the estimate falls at once; audio is reserved first).
 const INITIAL_ESTIMATE: u64 = 2_500_000;
+/// How long the highest estimate a receiver reached is remembered (see
+/// `Media::seed_estimate`).
+const PEAK_MEMORY: Duration = Duration::from_secs(30);
 /// Shortest time between two raises of a receiver's estimate to the rate
 /// of what cannot be reduced (see `Media::allocate`).
 const FLOOR_INTERVAL: Duration = Duration::from_secs(1);
@@ -300,6 +312,25 @@ struct Starved {
     trial_until: Option<Instant>,
 }
 
+impl Starved {
+    /// A video starting for its receiver (a new m-line, a move, a recall, a
+    /// tile shown again) is a trial of its lowest layer from the start: it
+    /// is not paused for [`START_TRIAL`] whatever the estimate says. An
+    /// estimate measured while the receiver got little, or cut by a burst
+    /// of delay as several videos start at once, would otherwise pause it
+    /// before its first frame, for [`STARVED_RETRY`]. A trial that does not
+    /// lift the estimate pauses the video as any failed trial does.
+    fn start(now: Instant) -> Self {
+        Starved {
+            retry_at: now,
+            backoff: STARVED_RETRY / 2,
+            trial_until: Some(now + START_TRIAL),
+        }
+    }
+}
+
+/// How long a starting video keeps at least its lowest layer.
+const START_TRIAL: Duration = Duration::from_secs(2);
 /// First wait before trying a paused video's lowest layer again.
 const STARVED_RETRY: Duration = Duration::from_secs(4);
 /// How long a trial lasts: enough for the estimate to follow the traffic.
@@ -345,8 +376,9 @@ struct Peer {
     quality: Quality,
     /// NACKs this subscriber sent so far, per m-line.
     nacks_seen: HashMap<Mid, u64>,
-    /// Keyframe requests waiting for the interval to pass.
-    deferred_keyframes: HashSet<(Mid, Option<Rid>)>,
+    /// Keyframe requests waiting for their interval to pass, and when each
+    /// may go out.
+    deferred_keyframes: HashMap<(Mid, Option<Rid>), Instant>,
     /// What each incoming stream and payload type carries (source, codec,
     /// simulcast layer), once resolved.
     incoming: HashMap<(Ssrc, Pt), (MediaSource, Codec, u8)>,
@@ -356,6 +388,9 @@ struct Peer {
     tiles: HashMap<(ParticipantId, MediaSource), (u32, u32)>,
     /// The bandwidth estimate towards this client, bits per second.
     estimate: Option<u64>,
+    /// The highest estimate towards this client within [`PEAK_MEMORY`], and
+    /// when it was reached.
+    peak: Option<(u64, Instant)>,
     /// When the estimate was last raised to what cannot be reduced.
     floored: Option<Instant>,
     /// When the desired rate is next lowered for a round (see
@@ -386,11 +421,7 @@ impl Peer {
 
     /// When a deferred keyframe request may go out.
     fn keyframe_due(&self) -> Option<Instant> {
-        self.deferred_keyframes
-            .iter()
-            .filter_map(|m| self.asked_keyframe.get(m))
-            .map(|t| *t + KEYFRAME_INTERVAL)
-            .min()
+        self.deferred_keyframes.values().min().copied()
     }
 }
 
@@ -410,19 +441,23 @@ impl Peer {
     }
 
     /// Asks the client for a keyframe on `mid` (on the simulcast layer
-    /// `rid`), at most once per interval per layer; a request within the
-    /// interval is deferred to its end, not dropped.
+    /// `rid`), at most once per `interval` per layer
+    /// ([`KEYFRAME_INTERVAL`] or [`KEYFRAME_START_INTERVAL`]); a request
+    /// within the interval is deferred to its end, not dropped.
     fn request_keyframe(
         &mut self,
         now: Instant,
         mid: Mid,
         rid: Option<Rid>,
         kind: KeyframeRequestKind,
+        interval: Duration,
     ) -> bool {
         let key = (mid, rid);
         if let Some(last) = self.asked_keyframe.get(&key) {
-            if now.saturating_duration_since(*last) < KEYFRAME_INTERVAL {
-                self.deferred_keyframes.insert(key);
+            let due = *last + interval;
+            if now < due {
+                let deferred = self.deferred_keyframes.entry(key).or_insert(due);
+                *deferred = (*deferred).min(due);
                 return false;
             }
         }
@@ -431,10 +466,7 @@ impl Peer {
         let Some(stream) = api.stream_rx_by_mid(mid, rid) else {
             // The publisher's stream is not known yet (no packet so far):
             // try again shortly rather than forget the request.
-            if let Some(soon) = now.checked_sub(KEYFRAME_INTERVAL - KEYFRAME_RETRY) {
-                self.asked_keyframe.insert(key, soon);
-                self.deferred_keyframes.insert(key);
-            }
+            self.deferred_keyframes.insert(key, now + KEYFRAME_RETRY);
             return false;
         };
         stream.request_keyframe(kind);
@@ -626,11 +658,12 @@ impl Media {
                 level: None,
                 quality: Quality::default(),
                 nacks_seen: HashMap::new(),
-                deferred_keyframes: HashSet::new(),
+                deferred_keyframes: HashMap::new(),
                 incoming: HashMap::new(),
                 layers: HashMap::new(),
                 tiles,
                 estimate: None,
+                peak: None,
                 floored: None,
                 nudge: None,
                 bwe_rates: (0, 0),
@@ -688,7 +721,7 @@ impl Media {
             .collect();
         for (sender, source, layer) in senders {
             if self.routes.allows(sender, who, source) {
-                self.ask_keyframe(now, sender, source, layer, KeyframeRequestKind::Pli);
+                self.ask_keyframe(now, sender, source, layer, KEYFRAME_START_INTERVAL);
             }
         }
         self.allocate(now, who);
@@ -728,7 +761,7 @@ impl Media {
             let Some(peer) = self.peers.get_mut(&receiver) else {
                 continue;
             };
-            let mut wanted_keyframes = Vec::new();
+            let mut starts_video = false;
             for (sender, sources) in senders {
                 for (source, layered) in sources {
                     let now_allowed = self.routes.allows(sender, receiver, source);
@@ -740,38 +773,81 @@ impl Media {
                     match existing {
                         Some(t) if now_allowed != was_allowed => {
                             t.rewrite.restart();
-                            if now_allowed
-                                && source != MediaSource::Microphone
-                                && t.state == OutState::Open
-                            {
-                                if let Some(layer) = t.select.target {
-                                    wanted_keyframes.push((sender, source, layer));
+                            if now_allowed && source != MediaSource::Microphone {
+                                starts_video = true;
+                                // A tile hidden while they were apart says nothing
+                                // now: the client shows them again and reports its
+                                // size a render later. Choose by the estimate until
+                                // then (a smaller tile lowers the layer at once).
+                                if peer
+                                    .tiles
+                                    .get(&(sender, source))
+                                    .is_some_and(|(w, h)| *w == 0 || *h == 0)
+                                {
+                                    peer.tiles.remove(&(sender, source));
                                 }
+                                // Starts afresh: the layer is chosen at once for
+                                // the receiver's estimate and tile (not held as an
+                                // upgrade from a pause), and nothing is forwarded
+                                // before its key frame, asked for now (below, by the
+                                // allocation) without the loss-recovery interval.
+                                t.select = Selection::starting(layered);
+                                t.starved = Some(Starved::start(now));
                             }
                         }
                         Some(_) => {}
-                        None if now_allowed => peer.out.push(OutTrack {
-                            sender,
-                            source,
-                            mid: None,
-                            state: OutState::Negotiating,
-                            rewrite: Rewrite::default(),
-                            pt: None,
-                            select: Selection::for_source(layered),
-                            pictures: vp8::PictureIds::default(),
-                            starved: None,
-                        }),
+                        None if now_allowed => {
+                            starts_video |= source != MediaSource::Microphone;
+                            peer.out.push(OutTrack {
+                                sender,
+                                source,
+                                mid: None,
+                                state: OutState::Negotiating,
+                                rewrite: Rewrite::default(),
+                                pt: None,
+                                select: Selection::for_source(layered),
+                                pictures: vp8::PictureIds::default(),
+                                starved: Some(Starved::start(now)),
+                            });
+                        }
                         None => {}
                     }
                 }
             }
-            for (sender, source, layer) in wanted_keyframes {
-                self.ask_keyframe(now, sender, source, layer, KeyframeRequestKind::Pli);
+            if starts_video {
+                self.seed_estimate(now, receiver);
             }
             self.negotiate(receiver);
             self.allocate(now, receiver);
         }
         self.drive(now);
+    }
+
+    /// A receiver starts receiving more video (an admission, a move, a
+    /// recall). Its estimate only ever grows to about twice what it was
+    /// sent, so after a while of receiving little (alone in a caucus, with
+    /// its videos off-screen) it says nothing of what the link can carry:
+    /// allocated from it, the new videos would start paused or at their
+    /// lowest layer and climb back over seconds. Start from the highest
+    /// estimate the receiver reached within [`PEAK_MEMORY`] instead; a link
+    /// that has become worse since is found as fast as at a join (the
+    /// estimate falls at once, audio is reserved first).
+    fn seed_estimate(&mut self, now: Instant, receiver: ParticipantId) {
+        let Some(peer) = self.peers.get_mut(&receiver) else {
+            return;
+        };
+        let Some((peak, _)) = peer
+            .peak
+            .filter(|(_, at)| now.saturating_duration_since(*at) < PEAK_MEMORY)
+        else {
+            return;
+        };
+        if peer.estimate.is_some_and(|e| e < peak) {
+            tracing::debug!(participant = %receiver, estimate = ?peer.estimate, peak, "estimate seeded from its peak");
+            peer.estimate = Some(peak);
+            peer.rtc.bwe().reset(Bitrate::bps(peak));
+            self.dirty.insert(receiver);
+        }
     }
 
     /// A participant left for good: their peer connection closes and others
@@ -939,10 +1015,15 @@ impl Media {
             // Polling the peer below schedules its next deadline.
             peer.scheduled = None;
             if peer.keyframe_due().is_some_and(|t| t <= now) {
-                let due: Vec<(Mid, Option<Rid>)> =
-                    peer.deferred_keyframes.iter().copied().collect();
+                let due: Vec<(Mid, Option<Rid>)> = peer
+                    .deferred_keyframes
+                    .iter()
+                    .filter(|(_, at)| **at <= now)
+                    .map(|(key, _)| *key)
+                    .collect();
                 for (mid, rid) in due {
-                    peer.request_keyframe(now, mid, rid, KeyframeRequestKind::Pli);
+                    peer.deferred_keyframes.remove(&(mid, rid));
+                    peer.request_keyframe(now, mid, rid, KeyframeRequestKind::Pli, Duration::ZERO);
                 }
             }
             if peer.timeout.is_some_and(|t| t <= now) {
@@ -1095,7 +1176,14 @@ impl Media {
                             }
                         }
                         Event::EgressBitrateEstimate(BweKind::Twcc { estimate, .. }) => {
-                            peer.estimate = Some(estimate.as_u64());
+                            let estimate = estimate.as_u64();
+                            peer.estimate = Some(estimate);
+                            match peer.peak {
+                                Some((peak, at))
+                                    if peak >= estimate
+                                        && now.saturating_duration_since(at) < PEAK_MEMORY => {}
+                                _ => peer.peak = Some((estimate, now)),
+                            }
                             estimated = true;
                         }
                         Event::PeerStats(s) => {
@@ -1154,7 +1242,7 @@ impl Media {
         }
         for (sender, source, layer, kind) in keyframe_requests {
             if self.routes.allows(sender, who, source) {
-                self.ask_keyframe(now, sender, source, layer, kind);
+                self.ask_keyframe_kind(now, sender, source, layer, kind, KEYFRAME_INTERVAL);
             }
         }
         // A (re)started publisher's sources: others' m-lines carrying
@@ -1207,7 +1295,30 @@ impl Media {
             return;
         }
         let max = crate::protocol::MAX_TILE_PIXELS;
+        let shown = |size: Option<&(u32, u32)>| size.is_some_and(|(w, h)| *w > 0 && *h > 0);
+        let was_hidden = peer.tiles.get(&key).is_some_and(|size| !shown(Some(size)));
         peer.tiles.insert(key, (width.min(max), height.min(max)));
+        if was_hidden && shown(peer.tiles.get(&key)) {
+            // Shown again: the video starts afresh, as after a move.
+            let layered = self
+                .peers
+                .get(&participant)
+                .and_then(|p| p.layers.get(&source))
+                .is_some_and(Layers::is_simulcast);
+            let Some(peer) = self.peers.get_mut(&who) else {
+                return;
+            };
+            for t in peer
+                .out
+                .iter_mut()
+                .filter(|t| t.sender == participant && t.source == source)
+            {
+                if t.select.current.is_none() {
+                    t.select = Selection::starting(layered);
+                    t.starved = Some(Starved::start(now));
+                }
+            }
+        }
         self.allocate(now, who);
         self.drive(now);
     }
@@ -1300,15 +1411,24 @@ impl Media {
         let choices = layered.into_iter().chain(single);
         for (i, wanted) in choices {
             let t = &mut peer.out[i];
-            if t.select.decide(now, wanted) == Some(None) {
+            let decided = t.select.decide(now, wanted);
+            if let Some(target) = decided {
+                tracing::debug!(participant = %receiver, sender = %t.sender, source = ?t.source, ?target, estimate, "layer chosen");
+            }
+            if decided == Some(None) {
                 self.metrics.video_paused();
                 t.rewrite.restart();
             }
-            // Waiting for the target layer's key frame: ask for one (at most
-            // once a second per layer; the current layer flows meanwhile).
+            // Waiting for the target layer's key frame: ask for one. While
+            // another layer flows, at most once a second per layer; while
+            // nothing does (a black tile), at once.
             if let Some(target) = t.select.target {
                 if t.select.current != Some(target) {
-                    keyframes.push((t.sender, t.source, target));
+                    let interval = match t.select.current {
+                        Some(_) => KEYFRAME_INTERVAL,
+                        None => KEYFRAME_START_INTERVAL,
+                    };
+                    keyframes.push((t.sender, t.source, target, interval));
                 }
             }
         }
@@ -1343,19 +1463,40 @@ impl Media {
                 .set_bitrate(Bitrate::bps(rates.0), Bitrate::bps(rates.1));
             self.dirty.insert(receiver);
         }
-        for (sender, source, layer) in keyframes {
-            self.ask_keyframe(now, sender, source, layer, KeyframeRequestKind::Pli);
+        for (sender, source, layer, interval) in keyframes {
+            self.ask_keyframe(now, sender, source, layer, interval);
         }
     }
 
-    /// Asks `sender` for a keyframe of `source` on its simulcast `layer`.
+    /// Asks `sender` for a keyframe (a PLI) of `source` on its simulcast
+    /// `layer`, at most once per `interval`.
     fn ask_keyframe(
         &mut self,
         now: Instant,
         sender: ParticipantId,
         source: MediaSource,
         layer: u8,
+        interval: Duration,
+    ) {
+        self.ask_keyframe_kind(
+            now,
+            sender,
+            source,
+            layer,
+            KeyframeRequestKind::Pli,
+            interval,
+        );
+    }
+
+    /// [`Media::ask_keyframe`] with the kind of request a receiver sent.
+    fn ask_keyframe_kind(
+        &mut self,
+        now: Instant,
+        sender: ParticipantId,
+        source: MediaSource,
+        layer: u8,
         kind: KeyframeRequestKind,
+        interval: Duration,
     ) {
         let Some(peer) = self.peers.get_mut(&sender) else {
             return;
@@ -1364,10 +1505,12 @@ impl Media {
             return;
         };
         let rid = peer.layers.get(&source).and_then(|l| l.rid_of(layer));
-        if peer.request_keyframe(now, mid, rid, kind) {
+        if peer.request_keyframe(now, mid, rid, kind, interval) {
+            tracing::debug!(participant = %sender, ?source, layer, "keyframe asked");
             self.metrics.keyframe_request();
             self.dirty.insert(sender);
         } else {
+            tracing::debug!(participant = %sender, ?source, layer, "keyframe request deferred");
             // Deferred: its deadline may be the peer's next one.
             self.schedule(sender);
         }
@@ -1507,6 +1650,7 @@ impl Media {
                     Admit::Drop => continue,
                     Admit::Forward => {}
                     Admit::Switch => {
+                        tracing::debug!(participant = %receiver, %sender, ?source, layer, "layer switched at a key frame");
                         // A new run: no gap in the receiver's sequence.
                         track.rewrite.restart();
                         self.metrics.layer_switch();

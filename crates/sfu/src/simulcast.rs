@@ -357,6 +357,22 @@ impl Selection {
         }
     }
 
+    /// A selection starting afresh for a receiver whose route to the source
+    /// was interrupted (a move, a recall) or whose tile was hidden: the
+    /// first choice is made at once, not held as an upgrade, and nothing is
+    /// forwarded before a key frame (the receiver's decoder needs one; for a
+    /// source without layers too).
+    pub fn starting(layered: bool) -> Self {
+        if layered {
+            Selection::default()
+        } else {
+            Selection {
+                current: None,
+                ..Selection::fixed(0)
+            }
+        }
+    }
+
     /// Applies the allocation's choice with hysteresis: a downgrade (or a
     /// pause) at once, an upgrade once it has been wanted for
     /// [`UPGRADE_HOLD`], the first choice at once. Returns the new target
