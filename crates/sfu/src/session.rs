@@ -428,13 +428,7 @@ impl LiveSession {
                 self.members.remove(&participant);
                 self.changed();
             }),
-            ClientMessage::CreateCaucus { name } => {
-                self.caucuses_made += 1;
-                let id = Uuid::from_u64_pair(self.seed, self.caucuses_made);
-                self.caucuses.insert(id, name.trim().to_owned());
-                self.changed();
-                Ok(())
-            }
+            ClientMessage::CreateCaucus { name } => self.create_caucus(&name),
             ClientMessage::CloseCaucus { room } => self.close_caucus(room),
             ClientMessage::Move { participant, room } => self
                 .move_to(participant, room)
@@ -585,6 +579,27 @@ impl LiveSession {
             }
             m.room = room;
         });
+        Ok(())
+    }
+
+    fn create_caucus(&mut self, name: &str) -> Result<(), ServerMessage> {
+        // Names are how the mediator tells rooms apart: two rooms of one
+        // name invite a move into the wrong one.
+        let name = name.trim().to_owned();
+        if self
+            .caucuses
+            .values()
+            .any(|n| n.to_lowercase() == name.to_lowercase())
+        {
+            return Err(error(
+                "CONFLICT",
+                "there is already a caucus of that name in this session; choose another name",
+            ));
+        }
+        self.caucuses_made += 1;
+        let id = Uuid::from_u64_pair(self.seed, self.caucuses_made);
+        self.caucuses.insert(id, name);
+        self.changed();
         Ok(())
     }
 

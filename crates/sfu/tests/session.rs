@@ -223,6 +223,37 @@ fn caucus_rooms_isolate_media_and_chat() {
 }
 
 #[test]
+fn caucus_names_are_unique_per_session_whatever_their_case_and_spaces() {
+    let mut s = admitted();
+    let first = caucus(&mut s, "Claimant caucus");
+    for name in ["Claimant caucus", "  claimant CAUCUS "] {
+        s.handle(
+            Instant::now(),
+            id(MED),
+            C::CreateCaucus { name: name.into() },
+        );
+        let outputs = drain(&mut s);
+        assert_eq!(
+            error_code(&outputs, MED).as_deref(),
+            Some("CONFLICT"),
+            "{name:?}"
+        );
+        assert!(
+            sent_to(&outputs, MED)
+                .iter()
+                .all(|m| !matches!(m, S::State { .. })),
+            "a refused caucus changes nothing"
+        );
+    }
+    // Another name is fine, and so is the old one once its caucus is closed.
+    let other = caucus(&mut s, "Respondent caucus");
+    assert_ne!(first, other);
+    s.handle(Instant::now(), id(MED), C::CloseCaucus { room: first });
+    drain(&mut s);
+    caucus(&mut s, "Claimant caucus");
+}
+
+#[test]
 fn broadcast_reaches_every_room_but_not_the_lobby() {
     let mut s = admitted();
     let room = caucus(&mut s, "Respondent");
