@@ -271,6 +271,8 @@ async function scenario(server, sessionId, browsers) {
     );
     record("reconnect: drop → back in the room (offline 1.5 s)", backAt - droppedAt);
     record("reconnect → decoding both ways", Math.max(bSees, othersSeeB) - backAt);
+    record("reconnect: back → B decodes both others", bSees - backAt);
+    record("reconnect: back → both others decode B", othersSeeB - backAt);
   });
 
   if (process.env.ACCORD_BROWSER_SCREENSHOTS) {

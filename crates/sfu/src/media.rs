@@ -28,7 +28,7 @@ use str0m::rtp::{ExtensionValues, RtpPacket, RtpWrite, SeqNo, Ssrc, Vp8Descripto
 use str0m::{Candidate, Event, Input, Output, PacerReason, Reason, Rtc};
 
 use crate::metrics::Metrics;
-use crate::protocol::{MediaSource, ParticipantId, QualityView, ServerMessage, TrackView};
+use crate::protocol::{MediaSource, ParticipantId, QualityView, SdpKind, ServerMessage, TrackView};
 use crate::session::Routes;
 use crate::simulcast::{self, Admit, Demand, Layers, Selection};
 use crate::vp8;
@@ -168,9 +168,14 @@ pub enum MediaError {
 impl MediaError {
     /// The `error` message for the client.
     pub fn to_message(&self) -> ServerMessage {
+        let refused = match self {
+            MediaError::BadOffer(_) => SdpKind::Offer,
+            _ => SdpKind::Answer,
+        };
         ServerMessage::Error {
             code: "INVALID".into(),
             message: self.to_string(),
+            refused: Some(refused),
         }
     }
 }
@@ -358,6 +363,9 @@ struct Peer {
     published: Vec<(Mid, MediaSource)>,
     out: Vec<OutTrack>,
     pending: Option<SdpPendingOffer>,
+    /// The mids of the pending offer's m-sections, in order: an answer must
+    /// have the same (RFC 8829 5.3.1), checked before the offer is given up.
+    pending_mids: Vec<String>,
     /// The client's track map is out of date.
     tracks_changed: bool,
     timeout: Option<Instant>,
@@ -650,6 +658,7 @@ impl Media {
                 published: Vec::new(),
                 out: Vec::new(),
                 pending: None,
+                pending_mids: Vec::new(),
                 tracks_changed: true,
                 timeout: None,
                 rtc_time: now,
@@ -679,7 +688,7 @@ impl Media {
         self.outputs.push_back(MediaOutput::Send {
             to: who,
             message: ServerMessage::Answer {
-                sdp: answer.to_sdp_string(),
+                sdp: with_candidates_in_every_section(&answer.to_sdp_string()),
             },
         });
         self.dirty.insert(who);
@@ -696,9 +705,24 @@ impl Media {
         sdp: &str,
     ) -> Result<(), MediaError> {
         let peer = self.peers.get_mut(&who).ok_or(MediaError::NoPeer)?;
+        if peer.pending.is_none() {
+            return Err(MediaError::UnexpectedAnswer);
+        }
         let answer = SdpAnswer::from_sdp_string(sdp)
             .map_err(|e| MediaError::BadAnswer(short(&e.to_string())))?;
-        let pending = peer.pending.take().ok_or(MediaError::UnexpectedAnswer)?;
+        // What str0m would refuse after giving up the offer is refused here,
+        // with the offer still waiting for a corrected answer.
+        let mids = sdp_mids(sdp);
+        if mids != peer.pending_mids {
+            return Err(MediaError::BadAnswer(format!(
+                "its m-sections ({}) are not those of the offer ({})",
+                short(&mids.join(" ")),
+                short(&peer.pending_mids.join(" "))
+            )));
+        }
+        let Some(pending) = peer.pending.take() else {
+            return Err(MediaError::UnexpectedAnswer);
+        };
         peer.rtc
             .sdp_api()
             .accept_answer(pending, answer)
@@ -1751,11 +1775,11 @@ impl Media {
             return;
         };
         peer.pending = Some(pending);
+        let sdp = with_candidates_in_every_section(&offer.to_sdp_string());
+        peer.pending_mids = sdp_mids(&sdp);
         self.outputs.push_back(MediaOutput::Send {
             to: who,
-            message: ServerMessage::Offer {
-                sdp: offer.to_sdp_string(),
-            },
+            message: ServerMessage::Offer { sdp },
         });
         self.dirty.insert(who);
     }
@@ -1896,6 +1920,64 @@ fn starve_or_try(
     }
 }
 
+/// The `a=mid` of each m-section of `sdp`, in order (empty for one without).
+fn sdp_mids(sdp: &str) -> Vec<String> {
+    let mut mids = Vec::new();
+    for line in sdp.lines() {
+        let line = line.trim_end_matches('\r');
+        if line.starts_with("m=") {
+            mids.push(String::new());
+        } else if let (Some(mid), Some(last)) = (line.strip_prefix("a=mid:"), mids.last_mut()) {
+            *last = mid.to_owned();
+        }
+    }
+    mids
+}
+
+/// `sdp` with its `a=candidate` lines, and `a=end-of-candidates`, in every
+/// m-section that is not rejected. str0m writes them into the first
+/// m-section of the bundle only; a client that reads candidates per
+/// m-section under max-bundle (as RFC 8829 allows) would then find none for
+/// the transport it uses and never connect. The server gathers nothing
+/// more (host candidates only), so the list is complete.
+pub fn with_candidates_in_every_section(sdp: &str) -> String {
+    let lines: Vec<&str> = sdp.split("\r\n").filter(|l| !l.is_empty()).collect();
+    let candidates: Vec<&str> = lines
+        .iter()
+        .copied()
+        .filter(|l| l.starts_with("a=candidate:"))
+        .collect();
+    if candidates.is_empty() {
+        return sdp.to_owned();
+    }
+    let mut out = String::with_capacity(sdp.len() + candidates.len() * 80);
+    let mut in_section = false;
+    let mut rejected = false;
+    let close = |out: &mut String, in_section: bool, rejected: bool| {
+        if in_section && !rejected {
+            for c in &candidates {
+                out.push_str(c);
+                out.push_str("\r\n");
+            }
+            out.push_str("a=end-of-candidates\r\n");
+        }
+    };
+    for line in &lines {
+        if line.starts_with("a=candidate:") || *line == "a=end-of-candidates" {
+            continue;
+        }
+        if let Some(media) = line.strip_prefix("m=") {
+            close(&mut out, in_section, rejected);
+            in_section = true;
+            rejected = media.split(' ').nth(1) == Some("0");
+        }
+        out.push_str(line);
+        out.push_str("\r\n");
+    }
+    close(&mut out, in_section, rejected);
+    out
+}
+
 /// The local ufrag of a STUN binding request (`USERNAME` is `local:remote`).
 pub fn stun_local_ufrag(datagram: &[u8]) -> Option<&str> {
     // STUN: first two bits zero, magic cookie at 4..8.
@@ -1924,6 +2006,72 @@ mod tests {
         api.add_media(MediaKind::Video, Direction::SendOnly, None, None, None);
         let (offer, _) = api.apply().unwrap();
         offer.to_sdp_string()
+    }
+
+    #[test]
+    fn every_bundled_section_of_the_answer_carries_the_candidates_and_their_end() {
+        let now = Instant::now();
+        let config = Arc::new(MediaConfig {
+            udp_candidates: vec!["192.0.2.1:3479".parse().unwrap()],
+            tcp_candidates: vec!["192.0.2.1:3480".parse().unwrap()],
+            turn: None,
+            bandwidth_estimation: true,
+        });
+        let mut media = Media::new(config, Arc::new(Metrics::default()));
+        let who = ParticipantId::from_u64_pair(1, 1);
+        media.offer(now, who, &client_offer(now)).unwrap();
+        let sdp = std::iter::from_fn(|| media.poll_output())
+            .find_map(|o| match o {
+                MediaOutput::Send {
+                    message: ServerMessage::Answer { sdp },
+                    ..
+                } => Some(sdp),
+                _ => None,
+            })
+            .expect("an answer");
+        let sections: Vec<&str> = sdp.split("\r\nm=").skip(1).collect();
+        assert_eq!(sections.len(), 2, "{sdp}");
+        for section in sections {
+            let candidates = section.matches("a=candidate:").count();
+            assert_eq!(
+                candidates, 2,
+                "both candidates in every section:\n{section}"
+            );
+            assert_eq!(
+                section.matches("a=end-of-candidates").count(),
+                1,
+                "{section}"
+            );
+            assert!(
+                section.trim_end().ends_with("a=end-of-candidates"),
+                "{section}"
+            );
+        }
+        // str0m reads it back.
+        SdpAnswer::from_sdp_string(&sdp).unwrap();
+        let mids = sdp_mids(&sdp);
+        assert_eq!(mids.len(), 2);
+        assert!(mids.iter().all(|m| !m.is_empty()), "{mids:?}");
+    }
+
+    #[test]
+    fn a_rejected_section_gets_no_candidates_and_sdp_without_candidates_is_kept() {
+        let sdp = "v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\ns=-\r\nt=0 0\r\n\
+                   m=audio 9 UDP/TLS/RTP/SAVPF 111\r\na=mid:0\r\na=candidate:1 1 udp 1 192.0.2.1 3479 typ host\r\n\
+                   m=video 0 UDP/TLS/RTP/SAVPF 96\r\na=mid:1\r\n\
+                   m=video 9 UDP/TLS/RTP/SAVPF 96\r\na=mid:2\r\n";
+        let out = with_candidates_in_every_section(sdp);
+        let sections: Vec<&str> = out.split("m=").skip(1).collect();
+        assert_eq!(sections[0].matches("a=candidate").count(), 1);
+        assert_eq!(
+            sections[1].matches("a=candidate").count(),
+            0,
+            "port 0: rejected"
+        );
+        assert!(!sections[1].contains("end-of-candidates"));
+        assert_eq!(sections[2].matches("a=candidate").count(), 1);
+        let plain = "v=0\r\nm=audio 9 RTP/AVP 0\r\na=mid:0\r\n";
+        assert_eq!(with_candidates_in_every_section(plain), plain);
     }
 
     #[test]

@@ -366,6 +366,13 @@ pub enum ServerMessage {
         code: String,
         /// For a person.
         message: String,
+        /// Set when the refused message was SDP: which (the client's
+        /// `offer` or its `answer`). A refused answer leaves the server's
+        /// offer waiting; a client that cannot answer it otherwise starts
+        /// its media again with a new offer.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[ts(optional)]
+        refused: Option<SdpKind>,
     },
     /// The answer to the client's `offer`.
     Answer {
@@ -416,6 +423,16 @@ pub struct IceServer {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[ts(optional)]
     pub credential: Option<String>,
+}
+
+/// Which SDP message an `error` refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub enum SdpKind {
+    /// The client's offer.
+    Offer,
+    /// The client's answer to the server's offer.
+    Answer,
 }
 
 /// What a participant publishes on one m-line.
@@ -471,6 +488,7 @@ pub fn typescript() -> String {
         RoomId::decl(&cfg),
         SessionRole::decl(&cfg),
         MediaSource::decl(&cfg),
+        SdpKind::decl(&cfg),
         IceServer::decl(&cfg),
         ParticipantView::decl(&cfg),
         RoomView::decl(&cfg),

@@ -191,6 +191,7 @@ fn error(code: &str, message: &str) -> ServerMessage {
     ServerMessage::Error {
         code: code.to_owned(),
         message: message.to_owned(),
+        refused: None,
     }
 }
 

@@ -402,7 +402,7 @@ async fn connection(hub: Hub, session: Uuid, mut socket: WebSocket) {
                             let _ = events.send(Event::Message { who, message });
                         }
                         Err(e) => {
-                            let error = ServerMessage::Error { code: e.code().into(), message: e.to_string() };
+                            let error = ServerMessage::Error { code: e.code().into(), message: e.to_string(), refused: None };
                             if !send(&mut socket, &error).await {
                                 break;
                             }

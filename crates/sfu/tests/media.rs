@@ -8,7 +8,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use accord_sfu::media::{Media, MediaConfig, MediaOutput};
+use accord_sfu::media::{Media, MediaConfig, MediaError, MediaOutput};
 use accord_sfu::metrics::Metrics;
 use accord_sfu::protocol::{ClientMessage, MediaSource, RoomId, ServerMessage, SessionRole};
 use accord_sfu::session::{LiveSession, Output};
@@ -80,6 +80,10 @@ struct Client {
     keyframe_requests: Vec<(Instant, Option<Rid>)>,
     /// Without simulcast: when each m-line sends a key frame next.
     want_key_plain: HashMap<Mid, Instant>,
+    /// Answer the next server offer first with an answer that lacks its
+    /// last m-section (then correctly), and the refusals so received.
+    garble_next_answer: bool,
+    refusals: Vec<MediaError>,
 }
 
 struct Packet {
@@ -307,6 +311,8 @@ impl World {
             want_key: [Some(self.now); 3],
             keyframe_requests: Vec::new(),
             want_key_plain: HashMap::new(),
+            garble_next_answer: false,
+            refusals: Vec::new(),
         });
         self.media
             .offer(self.now, id, &offer.to_sdp_string())
@@ -460,8 +466,14 @@ impl World {
                     .rtc
                     .sdp_api()
                     .accept_offer(SdpOffer::from_sdp_string(&sdp).unwrap())
-                    .unwrap();
-                self.media.answer(now, to, &answer.to_sdp_string()).unwrap();
+                    .unwrap()
+                    .to_sdp_string();
+                if std::mem::take(&mut c.garble_next_answer) {
+                    let cut = answer.rfind("m=").unwrap();
+                    let refused = self.media.answer(now, to, &answer[..cut]).unwrap_err();
+                    self.client(to).refusals.push(refused);
+                }
+                self.media.answer(now, to, &answer).unwrap();
             }
             ServerMessage::Speaker { participant } => self.client(to).speaker = Some(participant),
             ServerMessage::Tracks { tracks } => {
@@ -971,6 +983,45 @@ fn garbage_sdp_is_refused_and_nobody_else_is_affected() {
     let t = w.now;
     w.run(Duration::from_secs(1));
     assert!(w.got(1, 0, 1, t, w.now - Duration::from_millis(100)) >= 30);
+}
+
+#[test]
+fn a_refused_answer_leaves_the_offer_waiting_for_a_corrected_one() {
+    let mut w = World::new(Duration::from_millis(10), 0.0);
+    let first = w.join(0);
+    w.run(Duration::from_secs(1));
+    // The first participant's answer to the server's offer of the second's
+    // media lacks an m-section: refused, and the offer stays.
+    w.client(first).garble_next_answer = true;
+    let second = w.join(1);
+    w.run(Duration::from_secs(2));
+    let c = w.client(first);
+    assert!(
+        matches!(c.refusals.as_slice(), [MediaError::BadAnswer(m)] if m.contains("m-sections")),
+        "{:?}",
+        c.refusals
+    );
+    assert_eq!(
+        c.refusals[0].to_message(),
+        ServerMessage::Error {
+            code: "INVALID".into(),
+            message: c.refusals[0].to_string(),
+            refused: Some(accord_sfu::protocol::SdpKind::Answer),
+        }
+    );
+    // The corrected answer was taken: media flows both ways.
+    let t = w.now;
+    w.run(Duration::from_secs(1));
+    assert!(
+        w.got(1, 0, 1, t, w.now) >= 20,
+        "the second receives the first's camera"
+    );
+    assert!(w.got(0, 1, 1, t, w.now) >= 20, "and the other way");
+    // An answer with nothing waiting is still refused as such.
+    assert_eq!(
+        w.media.answer(w.now, second, "v=0\r\n"),
+        Err(MediaError::UnexpectedAnswer)
+    );
 }
 
 #[test]

@@ -108,3 +108,28 @@ export class ReconnectPolicy {
     return d[Math.min(this.attempt, d.length - 1)]!;
   }
 }
+
+/**
+ * What to do when the server refuses the client's SDP (an `error` with
+ * `refused`): the browser made that SDP, so sending it again would be
+ * refused again. The client starts its media afresh (a new peer connection
+ * and offer, which replaces whatever the server had), a few times in a row
+ * at most; a connection that comes up ends the run.
+ */
+export class SdpRecovery {
+  private restarts = 0;
+
+  constructor(private readonly maxRestarts = 3) {}
+
+  /** The server refused our offer or answer: restart media, or give up and say so. */
+  refused(): "restart" | "give-up" {
+    if (this.restarts >= this.maxRestarts) return "give-up";
+    this.restarts += 1;
+    return "restart";
+  }
+
+  /** The media connection came up: refusals start counting afresh. */
+  connected(): void {
+    this.restarts = 0;
+  }
+}

@@ -6,6 +6,8 @@ export type SessionRole = "mediator" | "party" | "observer";
 
 export type MediaSource = "microphone" | "camera" | "screen";
 
+export type SdpKind = "offer" | "answer";
+
 export type IceServer = { 
 /**
  * `stun:`, `turn:` or `turns:` URLs.
@@ -254,7 +256,14 @@ code: string,
 /**
  * For a person.
  */
-message: string, } | { "type": "answer", 
+message: string, 
+/**
+ * Set when the refused message was SDP: which (the client's
+ * `offer` or its `answer`). A refused answer leaves the server's
+ * offer waiting; a client that cannot answer it otherwise starts
+ * its media again with a new offer.
+ */
+refused?: SdpKind, } | { "type": "answer", 
 /**
  * The SDP.
  */

@@ -12,7 +12,7 @@
 //   each remote track is the sender's participant id too).
 
 import { Api, ApiError } from "./api";
-import { closeMessage, CloseCode, isRefusal, ReconnectPolicy, shouldReconnect } from "./connection";
+import { closeMessage, CloseCode, isRefusal, ReconnectPolicy, SdpRecovery, shouldReconnect } from "./connection";
 import { DeviceKey } from "./device";
 import { Emitter, encode, parseFrame, type ServerMessageOf, type ServerType } from "./messages";
 import type { ClientMessage, MediaSource, ParticipantView, RoomId, RoomView, ServerMessage, TrackView } from "./protocol";
@@ -133,23 +133,6 @@ function sleep(ms: number) {
   return new Promise<void>((resolve) => setTimeout(resolve, ms));
 }
 
-/** Resolves once the connection's ICE gathering is complete (or after `timeoutMs`). */
-function gatheringComplete(pc: RTCPeerConnection, timeoutMs: number): Promise<void> {
-  if (pc.iceGatheringState === "complete") return Promise.resolve();
-  return new Promise((resolve) => {
-    const done = () => {
-      pc.removeEventListener("icegatheringstatechange", check);
-      clearTimeout(timer);
-      resolve();
-    };
-    const check = () => {
-      if (pc.iceGatheringState === "complete") done();
-    };
-    const timer = setTimeout(done, timeoutMs);
-    pc.addEventListener("icegatheringstatechange", check);
-  });
-}
-
 /**
  * When the answer rejected simulcast, Chromium keeps only the first encoding
  * (the quarter-size, 150 kbit/s layer): send that one stream at full size and
@@ -181,6 +164,7 @@ export class SessionClient {
   private readonly events = new Emitter<SessionEvents>();
   private readonly options: SessionOptions;
   private readonly policy: ReconnectPolicy;
+  private readonly sdpRecovery = new SdpRecovery();
   private device: DeviceKey | undefined;
 
   private ws: SocketLike | undefined;
@@ -449,6 +433,16 @@ export class SessionClient {
         this.tracksByMid = new Map(m.tracks.map((t) => [t.mid, t]));
         this.refreshRemote();
         break;
+      case "error":
+        if (m.refused && generation === this.generation && this.options.media !== false) {
+          if (this.sdpRecovery.refused() === "restart") {
+            this.events.emit("problem", `The server refused this browser's media ${m.refused} (${m.message}); starting media again.`);
+            this.startMedia(generation);
+          } else {
+            this.events.emit("problem", `The server keeps refusing this browser's media ${m.refused} (${m.message}); reload the page to try again.`);
+          }
+        }
+        break;
       case "mutedByMediator":
         this.mutedLocally = true;
         this.applyLocalMute();
@@ -534,13 +528,18 @@ export class SessionClient {
       this.refreshRemote();
     };
     pc.onconnectionstatechange = () => {
-      if (this.pc === pc) this.events.emit("media", pc.connectionState);
+      if (this.pc !== pc) return;
+      if (pc.connectionState === "connected") this.sdpRecovery.connected();
+      this.events.emit("media", pc.connectionState);
     };
     this.sdpChain = this.sdpChain
       .then(async () => {
         const offer = await pc.createOffer();
         await pc.setLocalDescription(offer);
-        await gatheringComplete(pc, 3000);
+        // Sent at once, without waiting for ICE gathering (about 120 ms in
+        // Chromium, seconds where an interface is slow): the SFU is ICE-lite
+        // and learns this browser's addresses from its connectivity checks,
+        // and Chromium's host candidates are mDNS names it could not resolve.
         if (this.pc !== pc || generation !== this.generation) return;
         this.send({ type: "offer", sdp: pc.localDescription!.sdp });
       })

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { closeMessage, CloseCode, isRefusal, ReconnectPolicy, shouldReconnect } from "../src/connection";
+import { closeMessage, CloseCode, isRefusal, ReconnectPolicy, SdpRecovery, shouldReconnect } from "../src/connection";
 
 describe("close codes", () => {
   it("says what each of the SFU's codes means", () => {
@@ -76,5 +76,22 @@ describe("ReconnectPolicy", () => {
     expect(p.dropped(3000)).toBeNull();
     // A minute later the window has moved on.
     expect(p.dropped(70_000)).toBe(0);
+  });
+});
+
+describe("SdpRecovery", () => {
+  it("restarts media after a refused offer or answer, a few times in a row at most", () => {
+    const r = new SdpRecovery(3);
+    expect([r.refused(), r.refused(), r.refused()]).toEqual(["restart", "restart", "restart"]);
+    expect(r.refused()).toBe("give-up");
+    expect(r.refused()).toBe("give-up");
+  });
+
+  it("counts afresh once a media connection comes up", () => {
+    const r = new SdpRecovery(1);
+    expect(r.refused()).toBe("restart");
+    expect(r.refused()).toBe("give-up");
+    r.connected();
+    expect(r.refused()).toBe("restart");
   });
 });
