@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use accord_domain::Role;
 use accord_loadgen::{device, Bot, BotConfig, Report, Source};
-use accord_testkit::{spawn_app, Client, TestApp};
+use accord_testkit::{spawn_app_with, AppOptions, Client, TestApp};
 use serde_json::{json, Value};
 use uuid::Uuid;
 
@@ -31,7 +31,11 @@ fn text(v: &Value) -> anyhow::Result<String> {
 /// An org with a case mediated by `med@m.test` with two parties on it and
 /// one scheduled session; everyone signed in.
 async fn world() -> anyhow::Result<World> {
-    let app = spawn_app().await?;
+    world_with(AppOptions::default()).await
+}
+
+async fn world_with(options: AppOptions) -> anyhow::Result<World> {
+    let app = spawn_app_with(options).await?;
     let org = app.org("mediaroom").await?;
     app.member(org, "admin@m.test", Role::OrgAdmin).await?;
     let mediator_id = app.member(org, "med@m.test", Role::Mediator).await?;
@@ -394,5 +398,84 @@ async fn no_packet_crosses_between_rooms_while_parties_are_moved() -> anyhow::Re
         bot.close().await;
     }
     mediator.close().await;
+    Ok(())
+}
+
+/// The rooms (kind and name) of a state message.
+fn rooms_of(state: &Value) -> Vec<String> {
+    state["rooms"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|r| {
+            format!(
+                "{}:{}",
+                r["id"]["kind"].as_str().unwrap_or(""),
+                r["name"].as_str().unwrap_or("")
+            )
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_live_session_ends_after_its_last_participant_is_gone_and_the_next_join_starts_afresh(
+) -> anyhow::Result<()> {
+    let idle_end = Duration::from_secs(1);
+    let w = world_with(AppOptions {
+        live_session_idle_end: idle_end,
+        ..AppOptions::default()
+    })
+    .await?;
+    let mediator = join(&w, &w.mediator).await?;
+    let mut states = mediator.messages();
+    mediator
+        .send(&json!({ "type": "createCaucus", "name": "Claimant caucus" }))
+        .await?;
+    let state = states
+        .wait_for(Duration::from_secs(10), |m| {
+            m["type"] == "state" && rooms_of(m).iter().any(|r| r.starts_with("caucus:"))
+        })
+        .await?;
+    assert!(rooms_of(&state).contains(&"caucus:Claimant caucus".to_owned()));
+    mediator.close().await;
+
+    // Back within the reconnection grace and the idle time: the same live
+    // session, caucus and all.
+    let back = join(&w, &w.mediator).await?;
+    let state = back
+        .messages()
+        .wait_for(Duration::from_secs(10), |m| m["type"] == "state")
+        .await?;
+    assert!(
+        rooms_of(&state).contains(&"caucus:Claimant caucus".to_owned()),
+        "{:?}",
+        rooms_of(&state)
+    );
+    back.close().await;
+
+    // Gone for the grace and the idle time: the next join finds a fresh
+    // live session (main room and lobby only).
+    // (The reconnection grace is ten seconds: `RECONNECT_GRACE`.)
+    tokio::time::sleep(Duration::from_secs(10) + idle_end + Duration::from_secs(1)).await;
+    let fresh = join(&w, &w.mediator).await?;
+    let state = fresh
+        .messages()
+        .wait_for(Duration::from_secs(10), |m| m["type"] == "state")
+        .await?;
+    assert!(
+        rooms_of(&state).iter().all(|r| !r.starts_with("caucus:")),
+        "caucuses outlived the live session: {:?}",
+        rooms_of(&state)
+    );
+    // And it works: a party knocks and is admitted into it.
+    let mut knocks = fresh.messages();
+    let party = join(&w, &w.parties[0]).await?;
+    let knock = knocks
+        .next_of_type("knock", Duration::from_secs(15))
+        .await?;
+    fresh
+        .send(&json!({ "type": "admit", "participant": knock["participant"] }))
+        .await?;
+    party.connected(Duration::from_secs(15)).await?;
     Ok(())
 }

@@ -229,7 +229,15 @@ async fn serve(config: &Config, parts: Parts) -> anyhow::Result<()> {
             tcp = ?media.tcp_local,
             "media port open"
         );
-        state = state.with_sfu(accord_sfu::signaling::Hub::new(db, api.join_keys, media));
+        let options = accord_sfu::signaling::HubOptions {
+            idle_end: std::time::Duration::from_secs(config.sfu.live_session_idle_end_seconds),
+        };
+        state = state.with_sfu(accord_sfu::signaling::Hub::with_options(
+            db,
+            api.join_keys,
+            media,
+            options,
+        ));
     }
     let listener = tokio::net::TcpListener::bind(config.http.listen)
         .await
@@ -386,6 +394,7 @@ mod tests {
                 ttl_seconds: 60,
             }),
             bandwidth_estimation: false,
+            live_session_idle_end_seconds: 120,
         };
         let media = media_socket(&sfu).unwrap();
         assert!(!media.config.bandwidth_estimation);

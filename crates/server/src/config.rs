@@ -62,10 +62,20 @@ pub struct SfuSection {
     /// nothing is paced; for measuring the forwarding path alone.
     #[serde(default = "default_true")]
     pub bandwidth_estimation: bool,
+    /// How long a live session outlives its last participant (after their
+    /// ten-second reconnection grace): its caucuses, timers, lock and
+    /// removals then end, and the next to join starts a fresh one in the
+    /// lobby. Default 120.
+    #[serde(default = "default_idle_end")]
+    pub live_session_idle_end_seconds: u64,
 }
 
 fn default_true() -> bool {
     true
+}
+
+fn default_idle_end() -> u64 {
+    accord_sfu::signaling::LIVE_SESSION_IDLE_END.as_secs()
 }
 
 /// coturn with `use-auth-secret`: clients get time-limited credentials.
@@ -94,6 +104,7 @@ impl Default for SfuSection {
             tcp_bind: Some(SocketAddr::from(([0, 0, 0, 0], 3479))),
             turn: None,
             bandwidth_estimation: true,
+            live_session_idle_end_seconds: default_idle_end(),
         }
     }
 }

@@ -43,6 +43,26 @@ const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::URL
 const HELLO_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long a dropped participant keeps their place for a reconnection.
 pub const RECONNECT_GRACE: Duration = Duration::from_secs(10);
+/// How long a live session outlives its last participant (after their
+/// reconnection grace) by default: its caucuses, timers, lock, lobby
+/// decisions and removals then end, and the next to join starts afresh.
+pub const LIVE_SESSION_IDLE_END: Duration = Duration::from_secs(120);
+
+/// Settings of a [`Hub`].
+#[derive(Debug, Clone)]
+pub struct HubOptions {
+    /// How long a live session outlives its last participant
+    /// ([`LIVE_SESSION_IDLE_END`] by default).
+    pub idle_end: Duration,
+}
+
+impl Default for HubOptions {
+    fn default() -> Self {
+        HubOptions {
+            idle_end: LIVE_SESSION_IDLE_END,
+        }
+    }
+}
 
 /// Why a connection was refused or ended; the WebSocket close code and reason.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -153,6 +173,7 @@ struct HubInner {
     media: MediaSocket,
     demux: Arc<Demux>,
     metrics: Arc<Metrics>,
+    options: HubOptions,
 }
 
 impl std::fmt::Debug for Hub {
@@ -165,6 +186,11 @@ impl Hub {
     /// A hub that checks tokens with `keys`, spends them in `db`, and carries
     /// media on `media`. Starts the socket's reader: call within a runtime.
     pub fn new(db: Db, keys: JoinKeys, media: MediaSocket) -> Self {
+        Hub::with_options(db, keys, media, HubOptions::default())
+    }
+
+    /// [`Hub::new`] with settings other than the defaults.
+    pub fn with_options(db: Db, keys: JoinKeys, media: MediaSocket, options: HubOptions) -> Self {
         let demux = Arc::new(Demux::default());
         tokio::spawn(media.clone().run(demux.clone()));
         Hub {
@@ -176,6 +202,7 @@ impl Hub {
                 media,
                 demux,
                 metrics: Arc::new(Metrics::default()),
+                options,
             }),
         }
     }
@@ -206,6 +233,48 @@ impl Hub {
         self.inner.demux.attach(id, datagrams_tx);
         tokio::spawn(run_session(id, self.clone(), rx, datagrams));
         tx
+    }
+
+    /// Hands `event` to the session's task, starting one if there is none
+    /// or the one there is ending.
+    fn send_to_session(&self, id: Uuid, event: Event) {
+        let mut event = event;
+        // A task that ends closes its inbox first: a send refused by it
+        // gives the event back, and the next try starts a new task.
+        for _ in 0..3 {
+            match self.session(id).send(event) {
+                Ok(()) => return,
+                Err(mpsc::error::SendError(back)) => event = back,
+            }
+        }
+        tracing::warn!(session = %id, "a session task refused an event three times");
+    }
+
+    /// Ends `id`'s live session, whose task reads `events`: no new event
+    /// reaches it, and those already sent go to a new task.
+    fn end_session(&self, id: Uuid, events: &mut mpsc::UnboundedReceiver<Event>) {
+        {
+            let mut sessions = self
+                .inner
+                .sessions
+                .lock()
+                .unwrap_or_else(|p| p.into_inner());
+            sessions.remove(&id);
+            self.inner.demux.detach(id);
+            events.close();
+        }
+        let mut leftovers = Vec::new();
+        while let Ok(event) = events.try_recv() {
+            leftovers.push(event);
+        }
+        for event in leftovers {
+            // A participant's messages and departures belong to the live
+            // session that ended; a join starts the next one.
+            if matches!(event, Event::Join { .. }) {
+                self.send_to_session(id, event);
+            }
+        }
+        tracing::info!(session = %id, "live session ended: nobody was left");
     }
 }
 
@@ -362,24 +431,29 @@ async fn connection(hub: Hub, session: Uuid, mut socket: WebSocket) {
         .inner
         .connections
         .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let events = hub.session(session);
     let (outbox, mut inbox) = mpsc::unbounded_channel();
     let (reply, joined) = oneshot::channel();
-    let _ = events.send(Event::Join {
-        who,
-        org,
-        role,
-        rooms,
-        connection,
-        outbox,
-        reply,
-    });
+    hub.send_to_session(
+        session,
+        Event::Join {
+            who,
+            org,
+            role,
+            rooms,
+            connection,
+            outbox,
+            reply,
+        },
+    );
     match joined.await {
         Ok(Ok(())) => {}
         Ok(Err(JoinRefused::Locked)) => return close(&mut socket, Refusal::Locked).await,
         Ok(Err(JoinRefused::Removed)) => return close(&mut socket, Refusal::Removed).await,
         Err(_) => return close(&mut socket, Refusal::Internal).await,
     }
+    // The task that took the join: it cannot end while this participant is
+    // in it.
+    let events = hub.session(session);
     tracing::info!(session = %session, participant = %who, "joined");
     let servers = match &hub.inner.media.config.turn {
         Some(turn) => turn.ice_servers(who, chrono::Utc::now().timestamp().max(0) as u64),
@@ -436,8 +510,9 @@ struct Connected {
 }
 
 /// One session's task: its [`LiveSession`] and its [`Media`], on one task,
-/// so neither needs a lock. It lives as long as the server: an idle one costs
-/// a few kilobytes, and ending it would race a join arriving at that moment.
+/// so neither needs a lock. It ends [`HubOptions::idle_end`] after its last
+/// participant is gone (their reconnection grace included); a join racing
+/// the end goes to the next task ([`Hub::end_session`]).
 async fn run_session(
     id: Uuid,
     hub: Hub,
@@ -460,11 +535,14 @@ async fn run_session(
         hub,
     };
     let mut batch = Vec::with_capacity(64);
+    let mut idle_since: Option<Instant> = None;
     loop {
+        let idle_end = idle_since.map(|t| t + task.hub.inner.options.idle_end);
         let deadline = [
             task.live.poll_timeout(),
             task.media.poll_timeout(),
             task.leaving.values().copied().min(),
+            idle_end,
         ]
         .into_iter()
         .flatten()
@@ -498,9 +576,19 @@ async fn run_session(
                     task.live.forget(who);
                     task.media.remove(now, who);
                 }
+                if idle_end.is_some_and(|t| t <= now) && task.connected.is_empty() && task.leaving.is_empty() {
+                    task.dispatch();
+                    task.hub.clone().end_session(id, &mut events);
+                    return;
+                }
             }
         }
         task.dispatch();
+        idle_since = if task.connected.is_empty() && task.leaving.is_empty() {
+            idle_since.or_else(|| Some(Instant::now()))
+        } else {
+            None
+        };
     }
 }
 

@@ -70,6 +70,11 @@ impl Demux {
         write(&self.sessions).insert(session, inbox);
     }
 
+    /// A session ended: its datagrams have nowhere to go.
+    pub fn detach(&self, session: Uuid) {
+        write(&self.sessions).remove(&session);
+    }
+
     /// A peer connection of `session` listens on `ufrag`.
     pub fn add_ufrag(&self, ufrag: &str, session: Uuid) {
         write(&self.ufrags).insert(ufrag.to_owned(), session);

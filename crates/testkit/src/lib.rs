@@ -127,6 +127,8 @@ pub struct AppOptions {
     pub setup_link_ttl: Duration,
     /// OIDC client, when the test uses an identity provider.
     pub oidc: Option<OidcClient>,
+    /// How long a live session outlives its last participant.
+    pub live_session_idle_end: Duration,
 }
 
 impl Default for AppOptions {
@@ -140,6 +142,7 @@ impl Default for AppOptions {
             dev_mode: false,
             setup_link_ttl: Duration::from_secs(3600),
             oidc: None,
+            live_session_idle_end: accord_sfu::signaling::LIVE_SESSION_IDLE_END,
         }
     }
 }
@@ -252,10 +255,13 @@ async fn spawn_on(
         options.oidc,
         Arc::new(outbox.clone()),
     )
-    .with_sfu(accord_sfu::signaling::Hub::new(
+    .with_sfu(accord_sfu::signaling::Hub::with_options(
         db.app.clone(),
         join_keys.clone(),
         media,
+        accord_sfu::signaling::HubOptions {
+            idle_end: options.live_session_idle_end,
+        },
     ));
     let server = tokio::spawn(async move {
         let _ = accord_api::serve(listener, state, std::future::pending()).await;
