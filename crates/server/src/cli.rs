@@ -263,7 +263,7 @@ fn media_socket(sfu: &crate::config::SfuSection) -> anyhow::Result<accord_sfu::u
             .with_context(|| format!("binding the ICE-TCP port {tcp} (sfu.tcp_bind)"))?;
     }
     if let Some(turn) = &sfu.turn {
-        media = media.with_turn(accord_sfu::turn::TurnConfig {
+        media = media.with_turn(accord_sfu_core::turn::TurnConfig {
             urls: turn.urls.clone(),
             secret: turn.secret.clone(),
             ttl_seconds: turn.ttl_seconds,
@@ -297,7 +297,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         return Ok(());
     }
     if let Command::ProtocolTypes = cli.command {
-        print!("{}", accord_sfu::protocol::typescript());
+        print!("{}", accord_sfu_core::protocol::typescript());
         return Ok(());
     }
     let config = Config::load(cli.config.as_deref())?;

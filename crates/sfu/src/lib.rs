@@ -1,21 +1,17 @@
-//! Accord's SFU: the authority on live sessions.
+//! Accord's SFU driver: the sockets, tasks and clock around the sans-IO
+//! live-session core (`accord-sfu-core`).
 //!
-//! - [`protocol`]: the signaling messages (JSON over WebSocket), parsed strictly
-//!   and within bounds.
-//! - [`session`]: the sans-IO session core: lobby, main room and caucus rooms,
-//!   the mediator's commands, timers on the caller's clock, and the rule that
-//!   decides who receives whose media. Media forwarding (one str0m `Rtc` per
-//!   participant, one UDP port) is driven from it by a thin driver that owns the
-//!   sockets and the clock.
+//! - [`udp`] and [`batch`]: the one media port (UDP, and ICE-TCP framing),
+//!   read and written in batches, each datagram routed to its session by
+//!   ICE username or source address.
+//! - [`signaling`]: the hub of running sessions (one task each, owning its
+//!   `LiveSession` and `Media`, fed with the time), the signaling WebSocket
+//!   with the device-bound join handshake, and `/metrics`.
+//!
+//! The driver reaches the database only through [`signaling::LiveStore`]
+//! (spend a join token's id, append an audit event), which the server
+//! implements; it has no database crate of its own.
 
 pub mod batch;
-pub mod media;
-pub mod metrics;
-pub mod protocol;
-pub mod red;
-pub mod session;
 pub mod signaling;
-pub mod simulcast;
-pub mod turn;
 pub mod udp;
-pub mod vp8;

@@ -29,12 +29,17 @@ use str0m::net::{Protocol, Transmit};
 use tokio::sync::{mpsc, oneshot};
 use uuid::Uuid;
 
-use crate::media::{Media, MediaOutput};
-use crate::metrics::Metrics;
-use crate::protocol::{self, ClientMessage, ParticipantId, RoomId, ServerMessage, SessionRole};
-use crate::session::{CloseReason, JoinRefused, LiveSession, Output};
 use crate::udp::{Datagram, Demux, MediaSocket};
+use accord_sfu_core::media::{Media, MediaOutput};
+use accord_sfu_core::metrics::Metrics;
+use accord_sfu_core::protocol::{
+    self, ClientMessage, ParticipantId, RoomId, ServerMessage, SessionRole,
+};
+use accord_sfu_core::session::{CloseReason, JoinRefused, LiveSession, Output};
 
+/// How long a session task's turn may take, for the media core's deadlines
+/// (see `Media::set_due_slack`): about a batch of 64 datagrams' worth.
+const TURN_SLACK: Duration = Duration::from_micros(200);
 /// Datagrams queued per session before the socket reader drops them.
 const SESSION_INBOX: usize = 4096;
 
@@ -524,7 +529,7 @@ async fn run_session(
         live: LiveSession::new(id.as_u64_pair().0),
         media: {
             let mut media = Media::new(hub.inner.media.config.clone(), hub.inner.metrics.clone());
-            media.use_clock(Instant::now);
+            media.set_due_slack(TURN_SLACK);
             media
         },
         connected: HashMap::new(),

@@ -21,7 +21,7 @@ use tokio::sync::mpsc;
 use uuid::Uuid;
 
 use crate::batch::{recv_batch, RecvBuffers};
-use crate::media::{stun_local_ufrag, MediaConfig};
+use accord_sfu_core::media::{stun_local_ufrag, MediaConfig};
 
 /// Largest datagram read; WebRTC keeps well under the path MTU.
 const MAX_DATAGRAM: usize = 2048;
@@ -205,7 +205,7 @@ impl MediaSocket {
     }
 
     /// Hands clients these TURN relays (with credentials) as ICE servers.
-    pub fn with_turn(mut self, turn: crate::turn::TurnConfig) -> Self {
+    pub fn with_turn(mut self, turn: accord_sfu_core::turn::TurnConfig) -> Self {
         let mut config = (*self.config).clone();
         config.turn = Some(turn);
         self.config = Arc::new(config);

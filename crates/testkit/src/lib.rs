@@ -240,7 +240,7 @@ async fn spawn_on(
     let media =
         accord_sfu::udp::MediaSocket::bind(std::net::SocketAddr::from(([127, 0, 0, 1], 0)), &[])?
             .with_tcp(std::net::SocketAddr::from(([127, 0, 0, 1], 0)))?
-            .with_turn(accord_sfu::turn::TurnConfig {
+            .with_turn(accord_sfu_core::turn::TurnConfig {
                 urls: vec![
                     "stun:turn.accord.test:3478".into(),
                     "turn:turn.accord.test:3478?transport=udp".into(),

@@ -104,8 +104,11 @@ async fn joining_hands_out_turn_credentials_in_coturns_format() -> anyhow::Resul
         expiry > now + 590 && expiry <= now + 600,
         "{expiry} vs {now}"
     );
-    let (_, expected) =
-        accord_sfu::turn::credentials(accord_testkit::TURN_SECRET.as_bytes(), who.parse()?, expiry);
+    let (_, expected) = accord_sfu_core::turn::credentials(
+        accord_testkit::TURN_SECRET.as_bytes(),
+        who.parse()?,
+        expiry,
+    );
     assert_eq!(servers[1]["credential"], expected.as_str());
     Ok(())
 }

@@ -8,11 +8,11 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use accord_sfu::media::{Media, MediaConfig, MediaError, MediaOutput};
-use accord_sfu::metrics::Metrics;
-use accord_sfu::protocol::{ClientMessage, MediaSource, RoomId, ServerMessage, SessionRole};
-use accord_sfu::session::{LiveSession, Output};
-use accord_sfu::simulcast::UPGRADE_HOLD;
+use accord_sfu_core::media::{Media, MediaConfig, MediaError, MediaOutput};
+use accord_sfu_core::metrics::Metrics;
+use accord_sfu_core::protocol::{ClientMessage, MediaSource, RoomId, ServerMessage, SessionRole};
+use accord_sfu_core::session::{LiveSession, Output};
+use accord_sfu_core::simulcast::UPGRADE_HOLD;
 use rand::{Rng, SeedableRng};
 use str0m::change::{SdpAnswer, SdpOffer, SdpPendingOffer};
 use str0m::format::Codec;
@@ -108,7 +108,7 @@ struct World {
     loss: f64,
     rng: rand::rngs::StdRng,
     /// The last link-quality report for mediators.
-    quality: Vec<accord_sfu::protocol::QualityView>,
+    quality: Vec<accord_sfu_core::protocol::QualityView>,
     /// Media datagrams the SFU sent to someone while handling another
     /// client's datagram, before any timeout of its own.
     forwarded_at_once: usize,
@@ -181,7 +181,7 @@ fn untag(payload: &[u8]) -> Option<(u8, u8, u64, u8, bool, Option<u16>)> {
     let (p, key, picture) = if payload.starts_with(b"ACRD") {
         (payload, false, None)
     } else {
-        let d = accord_sfu::vp8::Descriptor::parse(payload)?;
+        let d = accord_sfu_core::vp8::Descriptor::parse(payload)?;
         let key = d.is_keyframe(payload);
         let skip = if d.keyframe_size(payload).is_some() {
             10
@@ -1006,7 +1006,7 @@ fn a_refused_answer_leaves_the_offer_waiting_for_a_corrected_one() {
         ServerMessage::Error {
             code: "INVALID".into(),
             message: c.refusals[0].to_string(),
-            refused: Some(accord_sfu::protocol::SdpKind::Answer),
+            refused: Some(accord_sfu_core::protocol::SdpKind::Answer),
         }
     );
     // The corrected answer was taken: media flows both ways.

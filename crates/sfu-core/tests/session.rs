@@ -3,8 +3,8 @@
 
 use std::time::{Duration, Instant};
 
-use accord_sfu::protocol::{ClientMessage as C, RoomId, ServerMessage as S, SessionRole};
-use accord_sfu::session::{CloseReason, JoinRefused, LiveSession, Output};
+use accord_sfu_core::protocol::{ClientMessage as C, RoomId, ServerMessage as S, SessionRole};
+use accord_sfu_core::session::{CloseReason, JoinRefused, LiveSession, Output};
 use proptest::prelude::*;
 use uuid::Uuid;
 
@@ -565,7 +565,7 @@ fn a_big_room_gets_views_spaced_out_and_routes_at_once() {
     assert_eq!(s.poll_timeout(), None, "nothing is held back yet");
 
     // Two more join right after: their routes change at once, the views wait.
-    let spacing = accord_sfu::session::view_spacing(100);
+    let spacing = accord_sfu_core::session::view_spacing(100);
     assert_eq!(spacing, Duration::from_millis(50));
     s.join(id(500), SessionRole::Party, &["main".into()])
         .unwrap();
@@ -600,7 +600,7 @@ fn a_small_room_gets_every_view_at_once() {
 
 #[test]
 fn view_spacing_grows_with_the_room_and_is_capped() {
-    use accord_sfu::session::view_spacing;
+    use accord_sfu_core::session::view_spacing;
     assert_eq!(view_spacing(6), Duration::ZERO);
     assert_eq!(view_spacing(16), Duration::ZERO);
     assert_eq!(view_spacing(20), Duration::from_millis(2));
