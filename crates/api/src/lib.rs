@@ -133,9 +133,24 @@ where
     routes.layer(GovernorLayer::new(config).error_handler(rate_limited))
 }
 
+/// Routes another part of the product serves beside the API in the same
+/// process (the SFU's, composed by the server: the API does not know them).
+#[derive(Debug, Default)]
+pub struct Extra {
+    /// Limited per client like sign-in (connection attempts).
+    pub limited: Router,
+    /// Not limited (e.g. `/metrics`).
+    pub open: Router,
+}
+
 /// The whole HTTP app. Serve it with connect info (`into_make_service_with_connect_info::<SocketAddr>`):
 /// the rate limits key on the peer address.
 pub fn app(state: AppState) -> Router {
+    app_with(state, Extra::default())
+}
+
+/// [`app`] with `extra` routes beside it, behind the same layers.
+pub fn app_with(state: AppState, extra: Extra) -> Router {
     let auth = limited_routes(&state)
         .route("/auth/session", get(auth_routes::current_session))
         .route("/auth/sign-out", post(auth_routes::sign_out))
@@ -158,9 +173,7 @@ pub fn app(state: AppState) -> Router {
             true,
             GRAPHQL_BODY_LIMIT,
         )));
-    // Connection attempts to the SFU's signaling count against the same
-    // per-client limit as sign-in.
-    let sfu = sfu_routes(&state);
+    let extra = extra_routes(state.config().rate_limit, extra);
     let routes = Router::new()
         .merge(auth)
         .merge(api)
@@ -168,28 +181,25 @@ pub fn app(state: AppState) -> Router {
         .route("/healthz", get(|| async { "ok" }))
         .fallback(|| async { ApiError::NotFound("page").into_response() })
         .with_state(state)
-        .merge(sfu);
+        .merge(extra);
     common_layers(routes)
 }
 
-/// The SFU's signaling (rate-limited per client like sign-in) and `/metrics`,
-/// when this process runs the SFU.
-fn sfu_routes(state: &AppState) -> Router {
-    let limits = state.config().rate_limit;
-    match &state.inner.sfu {
-        Some(hub) => rate_limit(
-            accord_sfu::signaling::router(hub.clone()),
-            limits,
-            ClientKey::new(limits.trusted_proxy_hops),
-        )
-        .merge(accord_sfu::signaling::metrics_router(hub.clone())),
-        None => Router::new(),
-    }
+/// `extra`'s limited routes behind the per-client limit (connection attempts
+/// count as sign-in attempts do), and its open ones.
+fn extra_routes(limits: RateLimitConfig, extra: Extra) -> Router {
+    rate_limit(
+        extra.limited,
+        limits,
+        ClientKey::new(limits.trusted_proxy_hops),
+    )
+    .merge(extra.open)
 }
 
-/// Only the SFU's routes and `/healthz`: `accord serve --only sfu`.
-pub fn sfu_app(state: AppState) -> Router {
-    let routes = sfu_routes(&state)
+/// Only `extra` and `/healthz`, with the API's layers and errors but no API
+/// state (no GraphQL, no sessions): `accord serve --only sfu`.
+pub fn extra_app(limits: RateLimitConfig, extra: Extra) -> Router {
+    let routes = extra_routes(limits, extra)
         .route("/healthz", get(|| async { "ok" }))
         .fallback(|| async { ApiError::NotFound("page").into_response() });
     common_layers(routes)
@@ -225,15 +235,6 @@ fn common_layers(routes: Router) -> Router {
         }))
 }
 
-/// [`serve`] with only the SFU's routes ([`sfu_app`]).
-pub async fn serve_sfu_only(
-    listener: tokio::net::TcpListener,
-    state: AppState,
-    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
-    serve_router(listener, sfu_app(state), shutdown).await
-}
-
 /// Binds nothing: serves the app on an existing listener until `shutdown` resolves.
 pub async fn serve(
     listener: tokio::net::TcpListener,
@@ -243,8 +244,9 @@ pub async fn serve(
     serve_router(listener, app(state), shutdown).await
 }
 
-/// With the peer address available to handlers: the rate limits key on it.
-async fn serve_router(
+/// Serves `router` (from [`app`], [`app_with`] or [`extra_app`]) with the
+/// peer address available to handlers: the rate limits key on it.
+pub async fn serve_router(
     listener: tokio::net::TcpListener,
     router: Router,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,

@@ -67,7 +67,6 @@ pub(crate) struct Inner {
     pub(crate) oidc: Option<OidcClient>,
     pub(crate) outbox: Arc<dyn Outbox>,
     pub(crate) schema: AccordSchema,
-    pub(crate) sfu: Option<accord_sfu::signaling::Hub>,
 }
 
 impl std::fmt::Debug for AppState {
@@ -94,22 +93,6 @@ impl AppState {
                 oidc,
                 outbox,
                 schema,
-                sfu: None,
-            }),
-        }
-    }
-
-    /// The same state, also serving the SFU's signaling and `/metrics`.
-    pub fn with_sfu(self, hub: accord_sfu::signaling::Hub) -> Self {
-        let i = &self.inner;
-        AppState {
-            inner: Arc::new(Inner {
-                db: i.db.clone(),
-                config: i.config.clone(),
-                oidc: i.oidc.clone(),
-                outbox: i.outbox.clone(),
-                schema: i.schema.clone(),
-                sfu: Some(hub),
             }),
         }
     }

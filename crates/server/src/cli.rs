@@ -200,27 +200,8 @@ async fn serve(config: &Config, parts: Parts) -> anyhow::Result<()> {
     let db = Db::connect(config.database.url.expose_secret())
         .await
         .context("connecting to Postgres as the application role (database.url)")?;
-    let oidc = match &config.oidc {
-        Some(o) => Some(
-            OidcClient::discover(OidcConfig {
-                issuer_url: o.issuer_url.clone(),
-                client_id: o.client_id.clone(),
-                client_secret: o.client_secret.clone(),
-                redirect_url: config.oidc_redirect_url(o),
-            })
-            .await
-            .context("discovering the OIDC provider (oidc.issuer_url)")?,
-        ),
-        None => None,
-    };
-    let outbox = FileOutbox::new(&config.outbox.dir).with_context(|| {
-        format!(
-            "creating the outbox directory {}",
-            config.outbox.dir.display()
-        )
-    })?;
     let api = config.api()?;
-    let mut state = accord_api::AppState::new(db.clone(), api.clone(), oidc, Arc::new(outbox));
+    let mut extra = accord_api::Extra::default();
     if parts != Parts::Api {
         let media = media_socket(&config.sfu)?;
         tracing::info!(
@@ -229,25 +210,52 @@ async fn serve(config: &Config, parts: Parts) -> anyhow::Result<()> {
             tcp = ?media.tcp_local,
             "media port open"
         );
-        let options = accord_sfu::signaling::HubOptions {
+        let options = accord_sfu::hub::HubOptions {
             idle_end: std::time::Duration::from_secs(config.sfu.live_session_idle_end_seconds),
         };
-        state = state.with_sfu(accord_sfu::signaling::Hub::with_options(
-            db,
-            api.join_keys,
+        let hub = accord_sfu::hub::Hub::with_options(
+            Arc::new(crate::live_store::DbLiveStore::new(db.clone())),
+            api.join_keys.clone(),
             media,
             options,
-        ));
+        );
+        extra = accord_api::Extra {
+            limited: accord_sfu::ws::router(hub.clone()),
+            open: accord_sfu::ws::metrics_router(hub),
+        };
     }
+    // The SFU alone builds no API state: no GraphQL schema, no identity
+    // provider, no outbox.
+    let router = if parts == Parts::Sfu {
+        accord_api::extra_app(api.rate_limit, extra)
+    } else {
+        let oidc = match &config.oidc {
+            Some(o) => Some(
+                OidcClient::discover(OidcConfig {
+                    issuer_url: o.issuer_url.clone(),
+                    client_id: o.client_id.clone(),
+                    client_secret: o.client_secret.clone(),
+                    redirect_url: config.oidc_redirect_url(o),
+                })
+                .await
+                .context("discovering the OIDC provider (oidc.issuer_url)")?,
+            ),
+            None => None,
+        };
+        let outbox = FileOutbox::new(&config.outbox.dir).with_context(|| {
+            format!(
+                "creating the outbox directory {}",
+                config.outbox.dir.display()
+            )
+        })?;
+        let state = accord_api::AppState::new(db, api, oidc, Arc::new(outbox));
+        accord_api::app_with(state, extra)
+    };
     let listener = tokio::net::TcpListener::bind(config.http.listen)
         .await
         .with_context(|| format!("listening on {}", config.http.listen))?;
     tracing::info!(address = %listener.local_addr()?, parts = ?parts, "serving");
-    if parts == Parts::Sfu {
-        accord_api::serve_sfu_only(listener, state, shutdown_signal()).await?;
-    } else {
-        accord_api::serve(listener, state, shutdown_signal()).await?;
-    }
+    accord_api::serve_router(listener, router, shutdown_signal()).await?;
     Ok(())
 }
 

@@ -75,7 +75,7 @@ fn default_true() -> bool {
 }
 
 fn default_idle_end() -> u64 {
-    accord_sfu::signaling::LIVE_SESSION_IDLE_END.as_secs()
+    accord_sfu::hub::LIVE_SESSION_IDLE_END.as_secs()
 }
 
 /// coturn with `use-auth-secret`: clients get time-limited credentials.

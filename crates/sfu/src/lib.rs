@@ -4,14 +4,17 @@
 //! - [`udp`] and [`batch`]: the one media port (UDP, and ICE-TCP framing),
 //!   read and written in batches, each datagram routed to its session by
 //!   ICE username or source address.
-//! - [`signaling`]: the hub of running sessions (one task each, owning its
-//!   `LiveSession` and `Media`, fed with the time), the signaling WebSocket
-//!   with the device-bound join handshake, and `/metrics`.
+//! - [`hub`]: the running live sessions, one task each, owning its
+//!   `LiveSession` and `Media` and feeding them the time.
+//! - [`ws`]: the signaling WebSocket with the device-bound join handshake,
+//!   and `/metrics`.
 //!
-//! The driver reaches the database only through [`signaling::LiveStore`]
+//! The driver reaches the database only through [`store::LiveStore`]
 //! (spend a join token's id, append an audit event), which the server
 //! implements; it has no database crate of its own.
 
 pub mod batch;
-pub mod signaling;
+pub mod hub;
+pub mod store;
 pub mod udp;
+pub mod ws;

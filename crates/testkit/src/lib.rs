@@ -142,7 +142,7 @@ impl Default for AppOptions {
             dev_mode: false,
             setup_link_ttl: Duration::from_secs(3600),
             oidc: None,
-            live_session_idle_end: accord_sfu::signaling::LIVE_SESSION_IDLE_END,
+            live_session_idle_end: accord_sfu::hub::LIVE_SESSION_IDLE_END,
         }
     }
 }
@@ -254,17 +254,25 @@ async fn spawn_on(
         config,
         options.oidc,
         Arc::new(outbox.clone()),
-    )
-    .with_sfu(accord_sfu::signaling::Hub::with_options(
-        db.app.clone(),
+    );
+    // Composed as `accord serve` composes them: the API does not know the SFU.
+    let hub = accord_sfu::hub::Hub::with_options(
+        Arc::new(accord_server::live_store::DbLiveStore::new(db.app.clone())),
         join_keys.clone(),
         media,
-        accord_sfu::signaling::HubOptions {
+        accord_sfu::hub::HubOptions {
             idle_end: options.live_session_idle_end,
         },
-    ));
+    );
+    let router = accord_api::app_with(
+        state,
+        accord_api::Extra {
+            limited: accord_sfu::ws::router(hub.clone()),
+            open: accord_sfu::ws::metrics_router(hub),
+        },
+    );
     let server = tokio::spawn(async move {
-        let _ = accord_api::serve(listener, state, std::future::pending()).await;
+        let _ = accord_api::serve_router(listener, router, std::future::pending()).await;
     });
     Ok(TestApp {
         addr,

@@ -1,41 +1,29 @@
-//! The signaling WebSocket at `/sfu/ws?session=<id>`: the join handshake, then
-//! messages between the browser and the session's core.
+//! The session driver: the hub of running live sessions, one task each.
 //!
-//! Handshake: the server sends `{"type":"challenge","nonce":…}`; within ten
-//! seconds the client answers `{"type":"hello","token":…,"deviceKey":{JWK},
-//! "signature":…}` (base64url ECDSA P-256 over the nonce's bytes as sent). The
-//! server checks the token, that it is for this session, that the device holds
-//! the key the token is bound to, and spends the token's `jti`. Every refusal
-//! closes the socket with its own code and a reason (see [`Refusal`]).
-//!
-//! Each live session runs as one task owning its [`LiveSession`]: no locks on
-//! its state, and events from its connections are applied in order.
+//! Each task owns its session's [`LiveSession`] and [`Media`] (the sans-IO
+//! core): no locks on their state, and the events of its connections, its
+//! datagrams and its deadlines are applied in order, with the time read
+//! here and handed in. Live-session events go to the audit log in order
+//! through one writer per session, over the [`LiveStore`].
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use accord_auth::join::{self, DeviceKey, JoinKeys, JoinTokenError, PossessionError};
-use accord_db::Db;
-use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
-use axum::extract::{Query, State};
-use axum::response::Response;
-use axum::routing::get;
-use axum::Router;
-use base64::Engine as _;
-use rand::RngCore;
-use serde::Deserialize;
-use str0m::net::{Protocol, Transmit};
-use tokio::sync::{mpsc, oneshot};
-use uuid::Uuid;
-
-use crate::udp::{Datagram, Demux, MediaSocket};
+use accord_auth::join::JoinKeys;
 use accord_sfu_core::media::{Media, MediaOutput};
 use accord_sfu_core::metrics::Metrics;
 use accord_sfu_core::protocol::{
     self, ClientMessage, ParticipantId, RoomId, ServerMessage, SessionRole,
 };
 use accord_sfu_core::session::{CloseReason, JoinRefused, LiveSession, Output};
+use str0m::net::{Protocol, Transmit};
+use tokio::sync::{mpsc, oneshot};
+use uuid::Uuid;
+
+use crate::store::{AuditEvent, LiveStore};
+use crate::udp::{Datagram, Demux, MediaSocket};
+use crate::ws::Refusal;
 
 /// How long a session task's turn may take, for the media core's deadlines
 /// (see `Media::set_due_slack`): about a batch of 64 datagrams' worth.
@@ -43,9 +31,6 @@ const TURN_SLACK: Duration = Duration::from_micros(200);
 /// Datagrams queued per session before the socket reader drops them.
 const SESSION_INBOX: usize = 4096;
 
-const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::URL_SAFE_NO_PAD;
-/// How long a client has to answer the challenge.
-const HELLO_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long a dropped participant keeps their place for a reconnection.
 pub const RECONNECT_GRACE: Duration = Duration::from_secs(10);
 /// How long a live session outlives its last participant (after their
@@ -69,75 +54,8 @@ impl Default for HubOptions {
     }
 }
 
-/// Why a connection was refused or ended; the WebSocket close code and reason.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Refusal {
-    /// 4400: the hello was not understood.
-    Malformed,
-    /// 4401: the token is invalid (expired, tampered, foreign) or the device's
-    /// signature over the challenge is wrong.
-    Unauthorized(&'static str),
-    /// 4403: the token is for another session, or belongs to another device.
-    Forbidden(&'static str),
-    /// 4408: no hello in time.
-    Timeout,
-    /// 4409: the token was used already.
-    Replayed,
-    /// 4410: removed by the mediator.
-    Removed,
-    /// 4423: the session is locked.
-    Locked,
-    /// 4424: turned away from the lobby.
-    Denied,
-    /// 1011: the server could not check the token.
-    Internal,
-}
-
-impl Refusal {
-    /// The close code.
-    pub fn code(self) -> u16 {
-        match self {
-            Refusal::Malformed => 4400,
-            Refusal::Unauthorized(_) => 4401,
-            Refusal::Forbidden(_) => 4403,
-            Refusal::Timeout => 4408,
-            Refusal::Replayed => 4409,
-            Refusal::Removed => 4410,
-            Refusal::Locked => 4423,
-            Refusal::Denied => 4424,
-            Refusal::Internal => 1011,
-        }
-    }
-
-    /// The close reason, for a person (at most 123 bytes, as WebSocket allows).
-    pub fn reason(self) -> &'static str {
-        match self {
-            Refusal::Malformed => "the hello message was not understood",
-            Refusal::Unauthorized(why) | Refusal::Forbidden(why) => why,
-            Refusal::Timeout => "no hello within ten seconds",
-            Refusal::Replayed => "this join token was already used; ask for a new one",
-            Refusal::Removed => "you were removed from this session",
-            Refusal::Locked => "the session is locked",
-            Refusal::Denied => "the mediator did not admit you",
-            Refusal::Internal => "the server could not check your token; try again",
-        }
-    }
-}
-
-fn token_refusal(e: JoinTokenError) -> Refusal {
-    Refusal::Unauthorized(match e {
-        JoinTokenError::Expired => "the join token has expired",
-        JoinTokenError::BadSignature | JoinTokenError::Malformed => "the join token is invalid",
-        JoinTokenError::UnknownKey | JoinTokenError::WrongIssuer => {
-            "the join token was not issued here"
-        }
-        JoinTokenError::WrongAudience | JoinTokenError::Unsupported => "this is not a join token",
-        JoinTokenError::BadLifetime => "the join token's validity period is not acceptable",
-    })
-}
-
 /// What a connection sends to its session task.
-enum Event {
+pub(crate) enum Event {
     Join {
         who: ParticipantId,
         org: Uuid,
@@ -159,7 +77,7 @@ enum Event {
 
 /// What a session task sends to a connection.
 #[derive(Debug)]
-enum Outgoing {
+pub(crate) enum Outgoing {
     Message(ServerMessage),
     Close(Refusal),
 }
@@ -167,18 +85,18 @@ enum Outgoing {
 /// Shared by every connection: the keys, the database, the running sessions.
 #[derive(Clone)]
 pub struct Hub {
-    inner: Arc<HubInner>,
+    pub(crate) inner: Arc<HubInner>,
 }
 
-struct HubInner {
-    db: Db,
-    keys: JoinKeys,
-    sessions: Mutex<HashMap<Uuid, mpsc::UnboundedSender<Event>>>,
-    connections: std::sync::atomic::AtomicU64,
-    media: MediaSocket,
-    demux: Arc<Demux>,
-    metrics: Arc<Metrics>,
-    options: HubOptions,
+pub(crate) struct HubInner {
+    pub(crate) store: Arc<dyn LiveStore>,
+    pub(crate) keys: JoinKeys,
+    pub(crate) sessions: Mutex<HashMap<Uuid, mpsc::UnboundedSender<Event>>>,
+    pub(crate) connections: std::sync::atomic::AtomicU64,
+    pub(crate) media: MediaSocket,
+    pub(crate) demux: Arc<Demux>,
+    pub(crate) metrics: Arc<Metrics>,
+    pub(crate) options: HubOptions,
 }
 
 impl std::fmt::Debug for Hub {
@@ -188,19 +106,25 @@ impl std::fmt::Debug for Hub {
 }
 
 impl Hub {
-    /// A hub that checks tokens with `keys`, spends them in `db`, and carries
-    /// media on `media`. Starts the socket's reader: call within a runtime.
-    pub fn new(db: Db, keys: JoinKeys, media: MediaSocket) -> Self {
-        Hub::with_options(db, keys, media, HubOptions::default())
+    /// A hub that checks tokens with `keys`, spends them and writes the audit
+    /// log through `store`, and carries media on `media`. Starts the
+    /// socket's reader: call within a runtime.
+    pub fn new(store: Arc<dyn LiveStore>, keys: JoinKeys, media: MediaSocket) -> Self {
+        Hub::with_options(store, keys, media, HubOptions::default())
     }
 
     /// [`Hub::new`] with settings other than the defaults.
-    pub fn with_options(db: Db, keys: JoinKeys, media: MediaSocket, options: HubOptions) -> Self {
+    pub fn with_options(
+        store: Arc<dyn LiveStore>,
+        keys: JoinKeys,
+        media: MediaSocket,
+        options: HubOptions,
+    ) -> Self {
         let demux = Arc::new(Demux::default());
         tokio::spawn(media.clone().run(demux.clone()));
         Hub {
             inner: Arc::new(HubInner {
-                db,
+                store,
                 keys,
                 sessions: Mutex::new(HashMap::new()),
                 connections: std::sync::atomic::AtomicU64::new(0),
@@ -223,7 +147,7 @@ impl Hub {
     }
 
     /// The session's task, started on first use.
-    fn session(&self, id: Uuid) -> mpsc::UnboundedSender<Event> {
+    pub(crate) fn session(&self, id: Uuid) -> mpsc::UnboundedSender<Event> {
         let mut sessions = self
             .inner
             .sessions
@@ -242,7 +166,7 @@ impl Hub {
 
     /// Hands `event` to the session's task, starting one if there is none
     /// or the one there is ending.
-    fn send_to_session(&self, id: Uuid, event: Event) {
+    pub(crate) fn send_to_session(&self, id: Uuid, event: Event) {
         let mut event = event;
         // A task that ends closes its inbox first: a send refused by it
         // gives the event back, and the next try starts a new task.
@@ -283,233 +207,7 @@ impl Hub {
     }
 }
 
-/// The signaling route.
-pub fn router(hub: Hub) -> Router {
-    Router::new().route("/sfu/ws", get(upgrade)).with_state(hub)
-}
-
-/// `/metrics`: Prometheus text, totals only (no names, no identifiers).
-pub fn metrics_router(hub: Hub) -> Router {
-    Router::new()
-        .route(
-            "/metrics",
-            get(|State(hub): State<Hub>| async move {
-                (
-                    [(
-                        axum::http::header::CONTENT_TYPE,
-                        "text/plain; version=0.0.4",
-                    )],
-                    hub.inner.metrics.render(),
-                )
-            }),
-        )
-        .with_state(hub)
-}
-
-#[derive(Deserialize)]
-struct SessionQuery {
-    session: Uuid,
-}
-
-async fn upgrade(
-    State(hub): State<Hub>,
-    Query(q): Query<SessionQuery>,
-    ws: WebSocketUpgrade,
-) -> Response {
-    ws.max_message_size(protocol::MAX_MESSAGE_BYTES * 2)
-        .on_upgrade(move |socket| connection(hub, q.session, socket))
-}
-
-#[derive(Deserialize)]
-#[serde(tag = "type", rename_all = "camelCase", deny_unknown_fields)]
-enum Hello {
-    Hello {
-        token: String,
-        #[serde(rename = "deviceKey")]
-        device_key: serde_json::Value,
-        signature: String,
-    },
-}
-
-async fn close(socket: &mut WebSocket, refusal: Refusal) {
-    let _ = socket
-        .send(Message::Close(Some(CloseFrame {
-            code: refusal.code(),
-            reason: refusal.reason().into(),
-        })))
-        .await;
-}
-
-async fn send(socket: &mut WebSocket, message: &ServerMessage) -> bool {
-    match serde_json::to_string(message) {
-        Ok(text) => socket.send(Message::Text(text.into())).await.is_ok(),
-        Err(_) => false,
-    }
-}
-
-/// Runs the handshake; on success the participant's id, role and rooms.
-async fn handshake(
-    hub: &Hub,
-    session: Uuid,
-    socket: &mut WebSocket,
-) -> Result<(ParticipantId, Uuid, SessionRole, Vec<String>), Refusal> {
-    let mut nonce = [0u8; 32];
-    rand::thread_rng().fill_bytes(&mut nonce);
-    let nonce = B64.encode(nonce);
-    let challenge = serde_json::json!({ "type": "challenge", "nonce": nonce }).to_string();
-    socket
-        .send(Message::Text(challenge.into()))
-        .await
-        .map_err(|_| Refusal::Malformed)?;
-    let frame = tokio::time::timeout(HELLO_TIMEOUT, socket.recv())
-        .await
-        .map_err(|_| Refusal::Timeout)?;
-    let Some(Ok(Message::Text(text))) = frame else {
-        return Err(Refusal::Malformed);
-    };
-    if text.len() > protocol::MAX_MESSAGE_BYTES {
-        return Err(Refusal::Malformed);
-    }
-    let Ok(Hello::Hello {
-        token,
-        device_key,
-        signature,
-    }) = serde_json::from_str(&text)
-    else {
-        return Err(Refusal::Malformed);
-    };
-    let claims = hub
-        .inner
-        .keys
-        .verify(&token, chrono::Utc::now())
-        .map_err(token_refusal)?;
-    if claims.sid != session {
-        return Err(Refusal::Forbidden("the join token is for another session"));
-    }
-    let device = DeviceKey::from_jwk(&device_key).map_err(|_| Refusal::Malformed)?;
-    let signature = B64
-        .decode(signature.as_bytes())
-        .map_err(|_| Refusal::Malformed)?;
-    join::verify_possession(&claims, &device, nonce.as_bytes(), &signature).map_err(
-        |e| match e {
-            PossessionError::WrongDevice => {
-                Refusal::Forbidden("the join token belongs to another device")
-            }
-            PossessionError::BadSignature => {
-                Refusal::Unauthorized("the device's signature over the challenge is invalid")
-            }
-        },
-    )?;
-    let expires = chrono::DateTime::from_timestamp(claims.exp, 0).unwrap_or_else(chrono::Utc::now);
-    match accord_db::join_tokens::spend(&hub.inner.db, claims.jti, claims.org, expires).await {
-        Ok(true) => {}
-        Ok(false) => return Err(Refusal::Replayed),
-        Err(e) => {
-            tracing::error!(error = %e, "spending a join token");
-            return Err(Refusal::Internal);
-        }
-    }
-    let role = match claims.role.as_str() {
-        "mediator" => SessionRole::Mediator,
-        "party" => SessionRole::Party,
-        "observer" => SessionRole::Observer,
-        _ => {
-            return Err(Refusal::Unauthorized(
-                "the join token names an unknown role",
-            ))
-        }
-    };
-    Ok((claims.sub, claims.org, role, claims.rooms))
-}
-
-async fn connection(hub: Hub, session: Uuid, mut socket: WebSocket) {
-    let (who, org, role, rooms) = match handshake(&hub, session, &mut socket).await {
-        Ok(joined) => joined,
-        Err(refusal) => {
-            hub.inner.metrics.join_refused();
-            tracing::info!(session = %session, code = refusal.code(), "join refused");
-            close(&mut socket, refusal).await;
-            return;
-        }
-    };
-    let connection = hub
-        .inner
-        .connections
-        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let (outbox, mut inbox) = mpsc::unbounded_channel();
-    let (reply, joined) = oneshot::channel();
-    hub.send_to_session(
-        session,
-        Event::Join {
-            who,
-            org,
-            role,
-            rooms,
-            connection,
-            outbox,
-            reply,
-        },
-    );
-    match joined.await {
-        Ok(Ok(())) => {}
-        Ok(Err(JoinRefused::Locked)) => return close(&mut socket, Refusal::Locked).await,
-        Ok(Err(JoinRefused::Removed)) => return close(&mut socket, Refusal::Removed).await,
-        Err(_) => return close(&mut socket, Refusal::Internal).await,
-    }
-    // The task that took the join: it cannot end while this participant is
-    // in it.
-    let events = hub.session(session);
-    tracing::info!(session = %session, participant = %who, "joined");
-    let servers = match &hub.inner.media.config.turn {
-        Some(turn) => turn.ice_servers(who, chrono::Utc::now().timestamp().max(0) as u64),
-        None => Vec::new(),
-    };
-    if !send(&mut socket, &ServerMessage::IceServers { servers }).await {
-        let _ = events.send(Event::Gone { who, connection });
-        return;
-    }
-    loop {
-        tokio::select! {
-            frame = socket.recv() => match frame {
-                Some(Ok(frame @ (Message::Text(_) | Message::Binary(_)))) => {
-                    let parsed = match &frame {
-                        Message::Text(text) => protocol::parse_client_message(text),
-                        _ => Err(protocol::ProtocolError::Malformed("send text frames".into())),
-                    };
-                    match parsed {
-                        Ok(message) => {
-                            let _ = events.send(Event::Message { who, message });
-                        }
-                        Err(e) => {
-                            let error = ServerMessage::Error { code: e.code().into(), message: e.to_string(), refused: None };
-                            if !send(&mut socket, &error).await {
-                                break;
-                            }
-                        }
-                    }
-                }
-                Some(Ok(Message::Ping(_) | Message::Pong(_))) => {}
-                Some(Ok(Message::Close(_))) | Some(Err(_)) | None => break,
-            },
-            out = inbox.recv() => match out {
-                Some(Outgoing::Message(message)) => {
-                    if !send(&mut socket, &message).await {
-                        break;
-                    }
-                }
-                Some(Outgoing::Close(refusal)) => {
-                    close(&mut socket, refusal).await;
-                    break;
-                }
-                // Replaced by a newer connection of the same participant.
-                None => break,
-            },
-        }
-    }
-    let _ = events.send(Event::Gone { who, connection });
-}
-
-struct Connected {
+pub(crate) struct Connected {
     connection: u64,
     outbox: mpsc::UnboundedSender<Outgoing>,
 }
@@ -518,7 +216,7 @@ struct Connected {
 /// so neither needs a lock. It ends [`HubOptions::idle_end`] after its last
 /// participant is gone (their reconnection grace included); a join racing
 /// the end goes to the next task ([`Hub::end_session`]).
-async fn run_session(
+pub(crate) async fn run_session(
     id: Uuid,
     hub: Hub,
     mut events: mpsc::UnboundedReceiver<Event>,
@@ -625,7 +323,11 @@ impl SessionTask {
                 reply,
             } => {
                 if self.audit.is_none() {
-                    self.audit = Some(spawn_audit_writer(self.hub.inner.db.clone(), org, self.id));
+                    self.audit = Some(spawn_audit_writer(
+                        self.hub.inner.store.clone(),
+                        org,
+                        self.id,
+                    ));
                 }
                 let result = self.live.join(who, role, &rooms);
                 if result.is_ok() {
@@ -814,26 +516,20 @@ impl SessionTask {
 /// Writes live-session events to the org's audit log, in order, identifiers
 /// only. A failed write is logged and the session goes on.
 fn spawn_audit_writer(
-    db: Db,
+    store: Arc<dyn LiveStore>,
     org: Uuid,
     session: Uuid,
 ) -> mpsc::UnboundedSender<(ParticipantId, &'static str, ParticipantId)> {
     let (tx, mut rx) = mpsc::unbounded_channel::<(ParticipantId, &'static str, ParticipantId)>();
     tokio::spawn(async move {
         while let Some((actor, action, subject)) = rx.recv().await {
-            let result = async {
-                let mut t = db
-                    .tenant(
-                        accord_domain::OrgId::from_uuid(org),
-                        accord_domain::UserId::from_uuid(actor),
-                        None,
-                    )
-                    .await?;
-                accord_db::audit::append(&mut t, action, "participant", Some(subject)).await?;
-                t.commit().await
-            }
-            .await;
-            if let Err(e) = result {
+            let event = AuditEvent {
+                org,
+                actor,
+                action,
+                subject,
+            };
+            if let Err(e) = store.append_audit(event).await {
                 tracing::warn!(session = %session, action, error = %e, "live-session audit event not written");
             }
         }
