@@ -749,6 +749,41 @@ impl World {
 }
 
 #[test]
+fn a_newcomer_does_not_interrupt_the_video_already_flowing_between_others() {
+    let mut w = World::new(Duration::from_millis(10), 0.0);
+    w.join(0);
+    w.join(1);
+    w.run(Duration::from_secs(3));
+    // A third publisher appears: the others' m-lines for it are added, and
+    // the camera already flowing from 0 to 1 must go on without a gap (it
+    // needs no key frame: its receiver decodes it already).
+    let joined = w.now;
+    w.join(2);
+    w.run(Duration::from_secs(2));
+    // Nothing is held back: no gap between consecutive packets longer than
+    // the camera's frame interval (33 ms) and the network's jitter; waiting
+    // for a key frame would leave one of at least the publisher's key-frame
+    // delay (100 ms here).
+    let mut sent: Vec<Instant> = w.clients[1]
+        .received
+        .iter()
+        .filter(|r| r.from == 0 && r.source == 1 && r.sent >= joined - Duration::from_millis(200))
+        .map(|r| r.sent)
+        .collect();
+    sent.sort();
+    assert!(sent.len() > 30, "{} packets", sent.len());
+    let gap = sent
+        .windows(2)
+        .map(|p| p[1] - p[0])
+        .max()
+        .unwrap_or_default();
+    assert!(
+        gap < Duration::from_millis(80),
+        "a {gap:?} gap in the flowing camera"
+    );
+}
+
+#[test]
 fn everyone_in_the_main_room_receives_everyone_else() {
     let mut w = World::new(Duration::from_millis(15), 0.0);
     for i in 0..3 {

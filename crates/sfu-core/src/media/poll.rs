@@ -372,7 +372,7 @@ impl Media {
         if published_grew {
             // Receivers the routes already allow need m-lines for the
             // new sources, and a keyframe to start decoding them.
-            self.apply_routes(now, &Routes::default());
+            self.apply_routes(now, &Routes::default(), Some(who));
         }
         self.send_tracks(who);
         self.schedule(who);

@@ -9,17 +9,20 @@ impl Media {
     /// from now on; m-lines are added by renegotiation where needed.
     pub fn set_routes(&mut self, now: Instant, routes: Routes) {
         let old = std::mem::replace(&mut self.routes, routes);
-        self.apply_routes(now, &old);
+        self.apply_routes(now, &old, None);
     }
 
-    /// Applies the current routes, treating what `old` allowed as already flowing.
-    pub(super) fn apply_routes(&mut self, now: Instant, old: &Routes) {
+    /// Applies the current routes, treating what `old` allowed as already
+    /// flowing; for the sources of `only` when given (a publisher whose
+    /// sources just appeared: everyone else's flowing videos must not start
+    /// afresh for it).
+    pub(super) fn apply_routes(&mut self, now: Instant, old: &Routes, only: Option<ParticipantId>) {
         let receivers: Vec<ParticipantId> = self.peers.keys().copied().collect();
         for receiver in receivers {
             let senders: Vec<(ParticipantId, Vec<(MediaSource, bool)>)> = self
                 .peers
                 .iter()
-                .filter(|(s, _)| **s != receiver)
+                .filter(|(s, _)| **s != receiver && only.is_none_or(|o| o == **s))
                 .map(|(s, p)| {
                     let sources = p
                         .published
