@@ -7,10 +7,11 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, ToSocketAddrs};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
+use accord_sfu_core::protocol::{ClientMessage, SdpKind, ServerMessage, TrackView};
 use futures_util::{SinkExt, StreamExt};
 use p256::ecdsa::SigningKey;
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
+use serde_json::Value;
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
@@ -25,6 +26,7 @@ use webrtc::peer_connection::{
 };
 
 use crate::device;
+use crate::handshake::{Challenge, Hello};
 use crate::media;
 use crate::report::{Arrival, Departure, Recorder, Report};
 use crate::tag::{self, Source};
@@ -231,7 +233,19 @@ pub struct ServerTrack {
     pub source: Source,
 }
 
-/// Server messages received so far, and whether more can come.
+impl From<TrackView> for ServerTrack {
+    fn from(track: TrackView) -> ServerTrack {
+        ServerTrack {
+            mid: track.mid,
+            participant: track.participant,
+            source: track.source.into(),
+        }
+    }
+}
+
+/// Server messages received so far, and whether more can come. Kept as
+/// JSON rather than [`ServerMessage`]s: a newer server's messages of types
+/// this bot does not know are kept too, for whoever reads the history.
 #[derive(Debug)]
 struct MessageLog {
     /// Index (since the connection started) of `items[0]`.
@@ -347,6 +361,28 @@ impl Messages {
     pub async fn next_of_type(&mut self, kind: &str, timeout: Duration) -> Result<Value, BotError> {
         self.wait_for(timeout, |v| v["type"] == kind).await
     }
+
+    /// The next message read as a [`ServerMessage`] for which `matches`
+    /// holds, within `timeout`; messages this bot cannot read (of a newer
+    /// server's types) are passed over.
+    pub async fn wait_for_message(
+        &mut self,
+        timeout: Duration,
+        mut matches: impl FnMut(&ServerMessage) -> bool,
+    ) -> Result<ServerMessage, BotError> {
+        tokio::time::timeout(timeout, async {
+            while let Some(v) = self.next().await {
+                if let Ok(message) = ServerMessage::deserialize(&v) {
+                    if matches(&message) {
+                        return Ok(message);
+                    }
+                }
+            }
+            Err(BotError::Closed)
+        })
+        .await
+        .map_err(|_| BotError::Timeout("a matching server message"))?
+    }
 }
 
 /// What the peer connection reports to the bot.
@@ -404,8 +440,14 @@ async fn read_track(track: Arc<dyn TrackRemote>, shared: Arc<Shared>) {
 enum Sdp {
     Answer(String),
     Offer(String),
-    /// An `error` message: before the answer, the server refused the offer.
-    Error(Value),
+    /// An `error` message: before the answer, the server refused the offer;
+    /// after it, `refused` tells a refused answer to one of its offers from
+    /// a refusal of something else.
+    Error {
+        code: String,
+        message: String,
+        refused: Option<SdpKind>,
+    },
 }
 
 /// A bot in a live session: joined, publishing, recording what it receives.
@@ -451,12 +493,21 @@ async fn next_frame(
     }
 }
 
-async fn next_json(ws: &mut Ws, timeout: Duration, what: &'static str) -> Result<Value, BotError> {
+async fn next_text(ws: &mut Ws, timeout: Duration, what: &'static str) -> Result<String, BotError> {
     match next_frame(ws, timeout, what).await? {
-        Message::Text(text) => serde_json::from_str(&text)
-            .map_err(|e| BotError::Protocol(format!("a frame that is not JSON: {e}"))),
+        Message::Text(text) => Ok(text.as_str().to_owned()),
         _ => Err(BotError::Protocol("a binary frame".into())),
     }
+}
+
+async fn next_json(ws: &mut Ws, timeout: Duration, what: &'static str) -> Result<Value, BotError> {
+    serde_json::from_str(&next_text(ws, timeout, what).await?)
+        .map_err(|e| BotError::Protocol(format!("a frame that is not JSON: {e}")))
+}
+
+/// A message as one WebSocket text frame.
+fn text_frame<M: Serialize + ?Sized>(message: &M) -> Result<Message, BotError> {
+    Ok(Message::Text(serde_json::to_string(message)?.into()))
 }
 
 impl Bot {
@@ -486,22 +537,16 @@ impl Bot {
                 .await
                 .map_err(|_| BotError::Timeout("the WebSocket to connect"))??;
 
-        let challenge = next_json(&mut ws, step, "the challenge").await?;
-        let nonce = match (challenge["type"].as_str(), challenge["nonce"].as_str()) {
-            (Some("challenge"), Some(nonce)) => nonce.to_owned(),
-            _ => {
-                return Err(BotError::Protocol(format!(
-                    "expected a challenge, got {challenge}"
-                )))
-            }
+        let challenge = next_text(&mut ws, step, "the challenge").await?;
+        let Challenge::Challenge { nonce } = serde_json::from_str(&challenge).map_err(|e| {
+            BotError::Protocol(format!("expected a challenge, got {challenge} ({e})"))
+        })?;
+        let hello = Hello::Hello {
+            token,
+            device_key: device::jwk(device.verifying_key()),
+            signature: device::sign_nonce(&device, &nonce),
         };
-        let hello = json!({
-            "type": "hello",
-            "token": token,
-            "deviceKey": device::jwk(device.verifying_key()),
-            "signature": device::sign_nonce(&device, &nonce),
-        });
-        ws.send(Message::Text(hello.to_string().into())).await?;
+        ws.send(text_frame(&hello)?).await?;
 
         let (messages_tick, _) = watch::channel(0u64);
         let shared = Arc::new(Shared {
@@ -520,11 +565,12 @@ impl Bot {
         // Until the first state, refusals arrive as close frames.
         let you = loop {
             let v = next_json(&mut ws, step, "the first state").await?;
-            let kind = v["type"].as_str().map(str::to_owned);
-            let you = v["you"].as_str().and_then(|s| Uuid::parse_str(s).ok());
+            let message = ServerMessage::deserialize(&v);
             shared.push_message(v);
-            if kind.as_deref() == Some("state") {
-                break you.ok_or_else(|| BotError::Protocol("a state without `you`".into()))?;
+            match message {
+                Ok(ServerMessage::State { you, .. }) => break you,
+                Ok(_) => {}
+                Err(e) => tracing::debug!(error = %e, "a server message the bot does not read"),
             }
         };
         if let Some(expected) = config.participant {
@@ -586,8 +632,7 @@ impl Bot {
                 Arc::clone(&bot.shared),
             )),
         ];
-        bot.send(&json!({ "type": "offer", "sdp": offer.sdp }))
-            .await?;
+        bot.send(&ClientMessage::Offer { sdp: offer.sdp }).await?;
         match tokio::time::timeout(step, answered_rx).await {
             Err(_) => return Err(BotError::Timeout("the server's answer")),
             Ok(Err(_)) => {
@@ -635,12 +680,11 @@ impl Bot {
         self.participant
     }
 
-    /// Sends a client message (any `ClientMessage` of the protocol, or any
-    /// JSON at all, to test refusals).
+    /// Sends a client message: a [`ClientMessage`], or any JSON at all, to
+    /// test the server's refusals of what no client of the protocol sends.
     pub async fn send<M: Serialize + ?Sized>(&self, message: &M) -> Result<(), BotError> {
-        let text = serde_json::to_string(message)?;
         self.outbox
-            .send(Message::Text(text.into()))
+            .send(text_frame(message)?)
             .map_err(|_| BotError::Closed)
     }
 
@@ -700,8 +744,8 @@ impl Bot {
     }
 
     /// Tells the server the size at which this bot shows `participant`'s
-    /// `source` (`{"type":"tile",…}`), so that it sends a simulcast layer no
-    /// larger than needed; 0 by 0: not shown.
+    /// `source` ([`ClientMessage::Tile`]), so that it sends a simulcast layer
+    /// no larger than needed; 0 by 0: not shown.
     pub async fn tile(
         &self,
         participant: Uuid,
@@ -709,13 +753,12 @@ impl Bot {
         width: u32,
         height: u32,
     ) -> Result<(), BotError> {
-        self.send(&json!({
-            "type": "tile",
-            "participant": participant,
-            "source": source,
-            "width": width,
-            "height": height,
-        }))
+        self.send(&ClientMessage::Tile {
+            participant,
+            source: source.into(),
+            width,
+            height,
+        })
         .await
     }
 
@@ -820,28 +863,31 @@ async fn read_loop(
             tracing::warn!("the server sent a frame that is not JSON");
             continue;
         };
-        match value["type"].as_str() {
-            Some("answer") | Some("offer") => {
-                if let Some(s) = value["sdp"].as_str() {
-                    let item = if value["type"] == "answer" {
-                        Sdp::Answer(s.to_owned())
-                    } else {
-                        Sdp::Offer(s.to_owned())
-                    };
-                    let _ = sdp.send(item);
-                }
+        match ServerMessage::deserialize(&value) {
+            Ok(ServerMessage::Answer { sdp: s }) => {
+                let _ = sdp.send(Sdp::Answer(s));
             }
-            Some("error") => {
-                let _ = sdp.send(Sdp::Error(value.clone()));
+            Ok(ServerMessage::Offer { sdp: s }) => {
+                let _ = sdp.send(Sdp::Offer(s));
             }
-            Some("tracks") => {
-                if let Ok(tracks) =
-                    serde_json::from_value::<Vec<ServerTrack>>(value["tracks"].clone())
-                {
-                    *lock(&shared.tracks) = tracks;
-                }
+            Ok(ServerMessage::Error {
+                code,
+                message,
+                refused,
+            }) => {
+                let _ = sdp.send(Sdp::Error {
+                    code,
+                    message,
+                    refused,
+                });
             }
-            _ => {}
+            Ok(ServerMessage::Tracks { tracks }) => {
+                *lock(&shared.tracks) = tracks.into_iter().map(ServerTrack::from).collect();
+            }
+            Ok(_) => {}
+            // A newer server's type, or one of a shape this bot does not
+            // know: nothing to act on, but kept for whoever reads the history.
+            Err(e) => tracing::debug!(error = %e, "a server message the bot does not read"),
         }
         shared.push_message(value);
     }
@@ -873,20 +919,31 @@ async fn negotiate_loop(
                     None => tracing::warn!("the server sent an answer to no offer"),
                 }
             }
-            Sdp::Error(error) => {
+            Sdp::Error {
+                code,
+                message,
+                refused,
+            } => {
                 if let Some(tx) = answered.take() {
+                    // Until its answer, all the bot has sent is its offer
+                    // (refused without `refused` when it does not even
+                    // parse), so the error is about the offer.
                     let _ = tx.send(Err(BotError::Protocol(format!(
-                        "the server refused the offer: {error}"
+                        "the server refused the offer: {code}: {message}"
                     ))));
+                } else if refused == Some(SdpKind::Answer) {
+                    // The server's offer stays waiting and what it meant to
+                    // add or stop does not happen: the renegotiation failed.
+                    tracing::warn!(%code, %message, "the server refused the answer to its offer");
+                    lock(&shared.recorder).answer_refused();
                 }
             }
             Sdp::Offer(sdp) => {
-                let result = answer_offer(pc.as_ref(), sdp).await;
-                let ok = match result {
-                    Ok(answer) => {
-                        let text = json!({ "type": "answer", "sdp": answer }).to_string();
-                        outbox.send(Message::Text(text.into())).is_ok()
-                    }
+                let answer = answer_offer(pc.as_ref(), sdp)
+                    .await
+                    .and_then(|sdp| text_frame(&ClientMessage::Answer { sdp }));
+                let ok = match answer {
+                    Ok(frame) => outbox.send(frame).is_ok(),
                     Err(e) => {
                         tracing::warn!(error = %e, "answering the server's offer");
                         false
@@ -923,6 +980,7 @@ pub(crate) fn settled(state: &RTCPeerConnectionState) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     fn config(base: &str) -> BotConfig {
         BotConfig::new(
@@ -1060,6 +1118,47 @@ mod tests {
         assert_eq!(late.next().await, Some(json!({ "type": "state" })));
         assert!(matches!(
             late.next_of_type("denied", Duration::from_secs(1)).await,
+            Err(BotError::Closed)
+        ));
+    }
+
+    #[tokio::test]
+    async fn typed_cursors_pass_over_what_they_cannot_read() {
+        let shared = Arc::new(Shared {
+            recorder: Mutex::new(Recorder::new(0)),
+            messages: Mutex::new(MessageLog::with_capacity(MESSAGE_HISTORY)),
+            messages_tick: watch::channel(0u64).0,
+            connection: watch::channel(RTCPeerConnectionState::New).0,
+            gathering: watch::channel(RTCIceGatheringState::New).0,
+            tracks: Mutex::new(Vec::new()),
+            closed_with: Mutex::new(None),
+        });
+        let someone = Uuid::from_u128(7);
+        shared.push_message(json!({ "type": "hologram", "participant": someone }));
+        shared.push_message(json!({ "type": "knock" }));
+        shared.push_message(json!({ "type": "knock", "participant": someone }));
+        shared.end_messages();
+        let mut cursor = Messages {
+            shared: Arc::clone(&shared),
+            next: 0,
+            tick: shared.messages_tick.subscribe(),
+        };
+        let knock = cursor
+            .wait_for_message(Duration::from_secs(1), |m| {
+                matches!(m, ServerMessage::Knock { .. })
+            })
+            .await
+            .ok();
+        assert_eq!(
+            knock,
+            Some(ServerMessage::Knock {
+                participant: someone
+            })
+        );
+        assert!(matches!(
+            cursor
+                .wait_for_message(Duration::from_secs(1), |_| true)
+                .await,
             Err(BotError::Closed)
         ));
     }

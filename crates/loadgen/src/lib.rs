@@ -11,6 +11,10 @@
 //! attributed by those tags into a [`Report`] (packets, bytes, latency
 //! percentiles, losses per sender and source).
 //!
+//! It speaks the signaling protocol with the SFU's own message types
+//! ([`protocol::ClientMessage`], [`protocol::ServerMessage`]), re-exported
+//! here for the tests and benchmarks that drive bots.
+//!
 //! ```no_run
 //! # async fn example(token: String, session: uuid::Uuid) -> Result<(), accord_loadgen::BotError> {
 //! use accord_loadgen::{device, Bot, BotConfig};
@@ -28,11 +32,13 @@
 pub mod bench;
 mod bot;
 pub mod device;
+mod handshake;
 mod media;
 pub mod report;
 pub mod shaping;
 pub mod tag;
 
+pub use accord_sfu_core::protocol;
 pub use bot::{Bot, BotConfig, BotError, Messages, ServerTrack};
 pub use media::{SimulcastLayer, SIMULCAST_LAYERS};
 pub use report::{Arrival, Departure, Report, SentLayerReport, SentReport, StreamReport};

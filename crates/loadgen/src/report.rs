@@ -146,7 +146,8 @@ pub struct Report {
     pub sent_layers: Vec<SentLayerReport>,
     /// Server offers answered.
     pub renegotiations: u64,
-    /// Server offers that could not be answered.
+    /// Server offers that could not be answered, or whose answer the server
+    /// refused.
     pub renegotiation_errors: u64,
 }
 
@@ -471,6 +472,13 @@ impl Recorder {
         }
     }
 
+    /// The server refused an answer already counted as answered: that
+    /// offer counts as not answered after all.
+    pub fn answer_refused(&mut self) {
+        self.renegotiations = self.renegotiations.saturating_sub(1);
+        self.renegotiation_errors += 1;
+    }
+
     /// The arrival log, oldest first.
     pub fn arrivals(&self) -> Vec<Arrival> {
         self.log.iter().copied().collect()
@@ -718,6 +726,17 @@ mod tests {
         assert_eq!(log[0].sender, Uuid::from_u128(1));
         assert_eq!(log[0].sent_ns + 5 * MS, log[0].arrived_ns);
         assert!(Recorder::new(0).arrivals().is_empty());
+    }
+
+    #[test]
+    fn a_refused_answer_moves_its_offer_to_the_errors() {
+        let mut r = Recorder::new(0);
+        r.renegotiated(true);
+        r.renegotiated(true);
+        r.renegotiated(false);
+        r.answer_refused();
+        let report = r.report(None);
+        assert_eq!((report.renegotiations, report.renegotiation_errors), (1, 2));
     }
 
     #[test]

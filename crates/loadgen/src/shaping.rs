@@ -28,6 +28,7 @@ use std::path::PathBuf;
 use std::str::FromStr;
 use std::time::{Duration, Instant};
 
+use accord_sfu_core::protocol::{ClientMessage, ServerMessage};
 use anyhow::Context as _;
 use serde::Serialize;
 use tokio::sync::oneshot;
@@ -718,17 +719,16 @@ pub async fn run(args: ShapingArgs) -> anyhow::Result<()> {
 
 async fn phases(args: &ShapingArgs, mediator: &Bot, subscriber: &Bot) -> anyhow::Result<Outcome> {
     let step = Duration::from_secs(args.step_timeout);
-    let participant = subscriber.participant().to_string();
+    let participant = subscriber.participant();
     mediator
         .messages()
-        .wait_for(step, |m| {
-            m["type"] == "knock" && m["participant"] == participant.as_str()
-        })
+        .wait_for_message(
+            step,
+            |m| matches!(m, ServerMessage::Knock { participant: p } if *p == participant),
+        )
         .await
         .context("waiting for the subscriber's knock")?;
-    mediator
-        .send(&serde_json::json!({ "type": "admit", "participant": participant }))
-        .await?;
+    mediator.send(&ClientMessage::Admit { participant }).await?;
     mediator
         .connected(step)
         .await

@@ -27,6 +27,7 @@
 use std::sync::OnceLock;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use accord_sfu_core::protocol::MediaSource;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -92,6 +93,28 @@ impl Source {
 impl std::fmt::Display for Source {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.as_str())
+    }
+}
+
+// The protocol's name for the same three sources: the tag needs its own type
+// for the byte it writes, the signaling messages use the protocol's.
+impl From<Source> for MediaSource {
+    fn from(source: Source) -> MediaSource {
+        match source {
+            Source::Microphone => MediaSource::Microphone,
+            Source::Camera => MediaSource::Camera,
+            Source::Screen => MediaSource::Screen,
+        }
+    }
+}
+
+impl From<MediaSource> for Source {
+    fn from(source: MediaSource) -> Source {
+        match source {
+            MediaSource::Microphone => Source::Microphone,
+            MediaSource::Camera => Source::Camera,
+            MediaSource::Screen => Source::Screen,
+        }
     }
 }
 
@@ -348,6 +371,22 @@ mod tests {
         assert_eq!(&bytes[23..31], &7u64.to_be_bytes());
         assert_eq!(&bytes[31..39], &t.sent_ns.to_be_bytes());
         assert_eq!(bytes.len(), 39);
+    }
+
+    #[test]
+    fn sources_are_named_as_the_protocol_names_them() {
+        for source in [Source::Microphone, Source::Camera, Source::Screen] {
+            let media = MediaSource::from(source);
+            assert_eq!(Source::from(media), source);
+            assert_eq!(
+                serde_json::to_value(media).ok(),
+                Some(serde_json::Value::from(source.as_str()))
+            );
+            assert_eq!(
+                serde_json::to_value(source).ok(),
+                serde_json::to_value(media).ok()
+            );
+        }
     }
 
     #[test]

@@ -7,8 +7,10 @@
 use std::time::Duration;
 
 use accord_domain::Role;
-use accord_loadgen::{device, Bot, BotConfig, Report, Source};
+use accord_loadgen::protocol::{ClientMessage, RoomId, ServerMessage};
+use accord_loadgen::{device, Bot, BotConfig, Messages, Report, Source};
 use accord_testkit::{spawn_app_with, AppOptions, Client, TestApp};
+use serde::Deserialize as _;
 use serde_json::{json, Value};
 use uuid::Uuid;
 
@@ -103,14 +105,30 @@ async fn summary(bot: &Bot) -> Vec<String> {
     let mut messages = bot.messages();
     let mut out = Vec::new();
     while let Ok(m) = messages.wait_for(Duration::from_millis(50), |_| true).await {
-        match m["type"].as_str() {
-            Some("offer") | Some("answer") => out.push(m["type"].to_string()),
-            Some("stats") | Some("speaker") => {}
-            Some("state") => out.push(format!("state {}", m["participants"])),
+        match ServerMessage::deserialize(&m) {
+            Ok(ServerMessage::Offer { .. }) => out.push("offer".to_owned()),
+            Ok(ServerMessage::Answer { .. }) => out.push("answer".to_owned()),
+            Ok(ServerMessage::Stats { .. } | ServerMessage::Speaker { .. }) => {}
+            Ok(ServerMessage::State { participants, .. }) => {
+                out.push(format!("state {participants:?}"))
+            }
             _ => out.push(m.to_string()),
         }
     }
     out
+}
+
+/// Who knocks next on `messages` (a mediator's).
+async fn next_knock(messages: &mut Messages) -> anyhow::Result<Uuid> {
+    let knock = messages
+        .wait_for_message(Duration::from_secs(15), |m| {
+            matches!(m, ServerMessage::Knock { .. })
+        })
+        .await?;
+    match knock {
+        ServerMessage::Knock { participant } => Ok(participant),
+        other => anyhow::bail!("expected a knock, got {other:?}"),
+    }
 }
 
 fn received_everything(report: &Report, others: &[Uuid]) -> bool {
@@ -144,25 +162,21 @@ async fn three_bots(admit_after: Duration) -> anyhow::Result<()> {
         let party = if admit_after.is_zero() {
             // Admitted on the knock, while the party is still joining.
             let admit = async {
-                let knock = knocks
-                    .next_of_type("knock", Duration::from_secs(15))
-                    .await?;
+                let knock = next_knock(&mut knocks).await?;
                 mediator
-                    .send(&json!({ "type": "admit", "participant": knock["participant"] }))
+                    .send(&ClientMessage::Admit { participant: knock })
                     .await?;
                 anyhow::Ok(knock)
             };
             let (party, knock) = tokio::join!(join(&w, client), admit);
             let (party, knock) = (party?, knock?);
-            assert_eq!(knock["participant"], party.participant().to_string());
+            assert_eq!(knock, party.participant());
             party
         } else {
             // Joined (offer answered) in the lobby, where nothing flows.
             let party = join(&w, client).await?;
-            let knock = knocks
-                .next_of_type("knock", Duration::from_secs(15))
-                .await?;
-            assert_eq!(knock["participant"], party.participant().to_string());
+            let knock = next_knock(&mut knocks).await?;
+            assert_eq!(knock, party.participant());
             party.connected(Duration::from_secs(10)).await?;
             tokio::time::sleep(admit_after).await;
             let early = party.report();
@@ -171,7 +185,7 @@ async fn three_bots(admit_after: Duration) -> anyhow::Result<()> {
                 "media reached the lobby: {early:#?}"
             );
             mediator
-                .send(&json!({ "type": "admit", "participant": knock["participant"] }))
+                .send(&ClientMessage::Admit { participant: knock })
                 .await?;
             party
         };
@@ -242,34 +256,26 @@ async fn three_bots(admit_after: Duration) -> anyhow::Result<()> {
 #[derive(Debug, Default)]
 struct Whereabouts {
     /// (command sent ns, confirmed ns, room before, room after)
-    moves: Vec<(u64, u64, String, String)>,
+    moves: Vec<(u64, u64, RoomId, RoomId)>,
 }
 
 impl Whereabouts {
-    fn possible(&self, t: u64) -> Vec<String> {
-        let mut room = "main".to_owned();
-        for (sent, confirmed, before, after) in &self.moves {
-            if t < *sent {
+    fn possible(&self, t: u64) -> Vec<RoomId> {
+        let mut room = RoomId::Main;
+        for &(sent, confirmed, before, after) in &self.moves {
+            if t < sent {
                 break;
             }
-            if t <= *confirmed {
-                return vec![before.clone(), after.clone()];
+            if t <= confirmed {
+                return vec![before, after];
             }
-            room = after.clone();
+            room = after;
         }
         vec![room]
     }
 
     fn breakpoints(&self) -> impl Iterator<Item = u64> + '_ {
         self.moves.iter().flat_map(|(s, c, _, _)| [*s, *c + 1])
-    }
-}
-
-fn room_key(room: &Value) -> String {
-    match room["kind"].as_str() {
-        Some("caucus") => format!("caucus:{}", room["id"].as_str().unwrap_or("")),
-        Some(k) => k.to_owned(),
-        None => room.to_string(),
     }
 }
 
@@ -286,11 +292,9 @@ async fn no_packet_crosses_between_rooms_while_parties_are_moved() -> anyhow::Re
     let mut parties = Vec::new();
     for client in &w.parties {
         let party = join_with_log(&w, client, 200_000).await?;
-        let knock = knocks
-            .next_of_type("knock", Duration::from_secs(15))
-            .await?;
+        let knock = next_knock(&mut knocks).await?;
         mediator
-            .send(&json!({ "type": "admit", "participant": knock["participant"] }))
+            .send(&ClientMessage::Admit { participant: knock })
             .await?;
         party.connected(Duration::from_secs(10)).await?;
         parties.push(party);
@@ -298,20 +302,22 @@ async fn no_packet_crosses_between_rooms_while_parties_are_moved() -> anyhow::Re
     let mut states = mediator.messages();
     for name in ["A", "B"] {
         mediator
-            .send(&json!({ "type": "createCaucus", "name": name }))
+            .send(&ClientMessage::CreateCaucus { name: name.into() })
             .await?;
     }
     let state = states
-        .wait_for(Duration::from_secs(10), |m| {
-            m["type"] == "state" && m["rooms"].as_array().is_some_and(|r| r.len() >= 4)
-        })
+        .wait_for_message(
+            Duration::from_secs(10),
+            |m| matches!(m, ServerMessage::State { rooms, .. } if rooms.len() >= 4),
+        )
         .await?;
-    let caucuses: Vec<Value> = state["rooms"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter(|r| r["id"]["kind"] == "caucus")
-        .map(|r| r["id"].clone())
+    let ServerMessage::State { rooms, .. } = state else {
+        anyhow::bail!("expected a state, got {state:?}");
+    };
+    let caucuses: Vec<RoomId> = rooms
+        .iter()
+        .map(|r| r.id)
+        .filter(|id| matches!(id, RoomId::Caucus(_)))
         .collect();
     assert_eq!(caucuses.len(), 2);
     // Everyone hears everyone before the moves start.
@@ -320,43 +326,42 @@ async fn no_packet_crosses_between_rooms_while_parties_are_moved() -> anyhow::Re
     let ids: Vec<Uuid> = parties.iter().map(Bot::participant).collect();
     let mut whereabouts: std::collections::HashMap<Uuid, Whereabouts> =
         ids.iter().map(|id| (*id, Whereabouts::default())).collect();
-    let mut current: std::collections::HashMap<Uuid, String> =
-        ids.iter().map(|id| (*id, "main".to_owned())).collect();
+    let mut current: std::collections::HashMap<Uuid, RoomId> =
+        ids.iter().map(|id| (*id, RoomId::Main)).collect();
     let plan = [
-        (0, caucuses[0].clone()),
-        (1, caucuses[1].clone()),
-        (0, caucuses[1].clone()),
-        (1, json!({"kind": "main"})),
-        (0, json!({"kind": "main"})),
-        (1, caucuses[0].clone()),
-        (0, caucuses[0].clone()),
-        (1, caucuses[1].clone()),
-        (0, json!({"kind": "main"})),
-        (1, caucuses[0].clone()),
+        (0, caucuses[0]),
+        (1, caucuses[1]),
+        (0, caucuses[1]),
+        (1, RoomId::Main),
+        (0, RoomId::Main),
+        (1, caucuses[0]),
+        (0, caucuses[0]),
+        (1, caucuses[1]),
+        (0, RoomId::Main),
+        (1, caucuses[0]),
     ];
-    for (step, (who, room)) in plan.iter().enumerate() {
-        let id = ids[*who];
+    for (step, &(who, room)) in plan.iter().enumerate() {
+        let id = ids[who];
         // Only states after the command count: an older one may show the
         // party in that room already (from an earlier move).
         let mut confirmations = mediator.messages_from_now();
         let sent = accord_loadgen::tag::now_ns();
         mediator
-            .send(&json!({ "type": "move", "participant": id, "room": room }))
+            .send(&ClientMessage::Move {
+                participant: id,
+                room,
+            })
             .await?;
-        let key = room_key(room);
         confirmations
-            .wait_for(Duration::from_secs(10), |m| {
-                m["type"] == "state"
-                    && m["participants"].as_array().is_some_and(|ps| {
-                        ps.iter()
-                            .any(|p| p["id"] == id.to_string() && room_key(&p["room"]) == key)
-                    })
+            .wait_for_message(Duration::from_secs(10), |m| {
+                matches!(m, ServerMessage::State { participants, .. }
+                    if participants.iter().any(|p| p.id == id && p.room == room))
             })
             .await?;
         let confirmed = accord_loadgen::tag::now_ns();
-        let before = current.insert(id, key.clone()).unwrap_or_default();
+        let before = current.insert(id, room).unwrap_or(RoomId::Main);
         if let Some(w) = whereabouts.get_mut(&id) {
-            w.moves.push((sent, confirmed, before, key));
+            w.moves.push((sent, confirmed, before, room));
         }
         tokio::time::sleep(Duration::from_millis(250 + 97 * step as u64)).await;
     }
@@ -401,20 +406,26 @@ async fn no_packet_crosses_between_rooms_while_parties_are_moved() -> anyhow::Re
     Ok(())
 }
 
-/// The rooms (kind and name) of a state message.
-fn rooms_of(state: &Value) -> Vec<String> {
-    state["rooms"]
-        .as_array()
-        .into_iter()
-        .flatten()
+/// The rooms (kind and name) of a state message; none for other messages.
+fn rooms_of(message: &ServerMessage) -> Vec<String> {
+    let ServerMessage::State { rooms, .. } = message else {
+        return Vec::new();
+    };
+    rooms
+        .iter()
         .map(|r| {
-            format!(
-                "{}:{}",
-                r["id"]["kind"].as_str().unwrap_or(""),
-                r["name"].as_str().unwrap_or("")
-            )
+            let kind = match r.id {
+                RoomId::Lobby => "lobby",
+                RoomId::Main => "main",
+                RoomId::Caucus(_) => "caucus",
+            };
+            format!("{kind}:{}", r.name)
         })
         .collect()
+}
+
+fn is_state(message: &ServerMessage) -> bool {
+    matches!(message, ServerMessage::State { .. })
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -429,11 +440,13 @@ async fn a_live_session_ends_after_its_last_participant_is_gone_and_the_next_joi
     let mediator = join(&w, &w.mediator).await?;
     let mut states = mediator.messages();
     mediator
-        .send(&json!({ "type": "createCaucus", "name": "Claimant caucus" }))
+        .send(&ClientMessage::CreateCaucus {
+            name: "Claimant caucus".into(),
+        })
         .await?;
     let state = states
-        .wait_for(Duration::from_secs(10), |m| {
-            m["type"] == "state" && rooms_of(m).iter().any(|r| r.starts_with("caucus:"))
+        .wait_for_message(Duration::from_secs(10), |m| {
+            rooms_of(m).iter().any(|r| r.starts_with("caucus:"))
         })
         .await?;
     assert!(rooms_of(&state).contains(&"caucus:Claimant caucus".to_owned()));
@@ -444,7 +457,7 @@ async fn a_live_session_ends_after_its_last_participant_is_gone_and_the_next_joi
     let back = join(&w, &w.mediator).await?;
     let state = back
         .messages()
-        .wait_for(Duration::from_secs(10), |m| m["type"] == "state")
+        .wait_for_message(Duration::from_secs(10), is_state)
         .await?;
     assert!(
         rooms_of(&state).contains(&"caucus:Claimant caucus".to_owned()),
@@ -460,7 +473,7 @@ async fn a_live_session_ends_after_its_last_participant_is_gone_and_the_next_joi
     let fresh = join(&w, &w.mediator).await?;
     let state = fresh
         .messages()
-        .wait_for(Duration::from_secs(10), |m| m["type"] == "state")
+        .wait_for_message(Duration::from_secs(10), is_state)
         .await?;
     assert!(
         rooms_of(&state).iter().all(|r| !r.starts_with("caucus:")),
@@ -470,11 +483,9 @@ async fn a_live_session_ends_after_its_last_participant_is_gone_and_the_next_joi
     // And it works: a party knocks and is admitted into it.
     let mut knocks = fresh.messages();
     let party = join(&w, &w.parties[0]).await?;
-    let knock = knocks
-        .next_of_type("knock", Duration::from_secs(15))
-        .await?;
+    let knock = next_knock(&mut knocks).await?;
     fresh
-        .send(&json!({ "type": "admit", "participant": knock["participant"] }))
+        .send(&ClientMessage::Admit { participant: knock })
         .await?;
     party.connected(Duration::from_secs(15)).await?;
     Ok(())

@@ -21,6 +21,7 @@ use std::net::IpAddr;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
+use accord_sfu_core::protocol::{ClientMessage, ServerMessage};
 use anyhow::Context as _;
 use serde::Serialize;
 use url::Url;
@@ -391,16 +392,14 @@ async fn join_accord(
                 .with_context(|| format!("Accord: participant {i} of session {s} joining"))?;
             if let (Some(pos), Some(mut knocks)) = (mediator_pos, knocks) {
                 let mediator = accord_bot(&members[pos]);
-                let participant = bot.participant().to_string();
+                let participant = bot.participant();
                 knocks
-                    .wait_for(Duration::from_secs(args.step_timeout), |m| {
-                        m["type"] == "knock" && m["participant"] == participant.as_str()
+                    .wait_for_message(Duration::from_secs(args.step_timeout), |m| {
+                        matches!(m, ServerMessage::Knock { participant: p } if *p == participant)
                     })
                     .await
                     .context("Accord: waiting for the knock")?;
-                mediator
-                    .send(&serde_json::json!({ "type": "admit", "participant": participant }))
-                    .await?;
+                mediator.send(&ClientMessage::Admit { participant }).await?;
             } else {
                 mediator_pos = Some(members.len());
             }
