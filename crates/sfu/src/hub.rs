@@ -27,7 +27,7 @@ use crate::ws::Refusal;
 
 /// How long a session task's turn may take, for the media core's deadlines
 /// (see `Media::set_due_slack`): about a batch of 64 datagrams' worth.
-const TURN_SLACK: Duration = Duration::from_micros(200);
+const TURN_SLACK: Duration = Duration::from_micros(20);
 /// Datagrams queued per session before the socket reader drops them.
 const SESSION_INBOX: usize = 4096;
 
@@ -287,6 +287,20 @@ pub(crate) async fn run_session(
             }
         }
         task.dispatch();
+        // Deadlines that passed during this turn (str0m's pacer asks to be
+        // called again microseconds later) are handled now, with the time
+        // read again: waiting for the timer branch would hold forwarded
+        // packets in the pacer while datagrams keep the select busy.
+        let now = Instant::now();
+        if [task.live.poll_timeout(), task.media.poll_timeout()]
+            .into_iter()
+            .flatten()
+            .any(|t| t <= now)
+        {
+            task.live.handle_timeout(now);
+            task.media.handle_timeout(now);
+            task.dispatch();
+        }
         idle_since = if task.connected.is_empty() && task.leaving.is_empty() {
             idle_since.or_else(|| Some(Instant::now()))
         } else {

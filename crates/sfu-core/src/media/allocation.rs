@@ -116,16 +116,12 @@ impl Media {
         // pacer (up to 2 s) instead of going out. Raise the estimate to what
         // must flow, at most every FLOOR_INTERVAL; simulcast video still
         // shares only what the estimate leaves above it.
-        let mut estimate = estimate;
-        if estimate < reserved && peer.floored.is_none_or(|at| now >= at + FLOOR_INTERVAL) {
-            estimate = reserved.saturating_mul(5) / 4;
-            peer.floored = Some(now);
-            peer.estimate = Some(estimate);
-            peer.rtc.bwe().reset(Bitrate::bps(estimate));
-            self.dirty.insert(receiver);
-        }
-        let allocation = simulcast::allocate(estimate, reserved, &demands);
-        let mut keyframes = Vec::new();
+        // A shown video keeps its lowest layer unless the receiver reports
+        // loss: an estimate that falls without loss says little about the
+        // link (it only grows to about twice what is sent, and a busy host's
+        // delays lower it), and pausing on it starves the estimate further.
+        // Those lowest layers then count as what must flow, for the floor.
+        let lossless = peer.egress_loss.values().all(|loss| *loss < LOSS_TO_PAUSE);
         let lowest: Vec<Option<u8>> = demands
             .iter()
             .map(|d| {
@@ -135,11 +131,37 @@ impl Media {
                 d.layers.iter().position(|l| l.active).map(|l| l as u8)
             })
             .collect();
+        let held: u64 = if lossless {
+            demands
+                .iter()
+                .zip(&lowest)
+                .filter_map(|(d, l)| l.map(|l| d.layers[usize::from(l)].bps))
+                .sum()
+        } else {
+            0
+        };
+        let must_flow = reserved + held;
+        let mut estimate = estimate;
+        if estimate < must_flow && peer.floored.is_none_or(|at| now >= at + FLOOR_INTERVAL) {
+            estimate = must_flow.saturating_mul(5) / 4;
+            peer.floored = Some(now);
+            peer.estimate = Some(estimate);
+            peer.rtc.bwe().reset(Bitrate::bps(estimate));
+            self.dirty.insert(receiver);
+        }
+        let allocation = simulcast::allocate(estimate, reserved, &demands);
+        let mut keyframes = Vec::new();
         let layered: Vec<(usize, Option<u8>)> = layered
             .into_iter()
             .zip(allocation.layers.iter().copied())
             .zip(lowest)
-            .map(|((i, wanted), lowest)| (i, starve_or_try(&mut peer.out[i], now, wanted, lowest)))
+            .map(|((i, wanted), lowest)| {
+                let wanted = match (wanted, lowest) {
+                    (None, Some(lowest)) if lossless => Some(lowest),
+                    _ => wanted,
+                };
+                (i, starve_or_try(&mut peer.out[i], now, wanted, lowest))
+            })
             .collect();
         let choices = layered.into_iter().chain(single);
         for (i, wanted) in choices {

@@ -84,6 +84,9 @@ const INITIAL_ESTIMATE: u64 = 2_500_000;
 /// How long the highest estimate a receiver reached is remembered (see
 /// `Media::seed_estimate`).
 const PEAK_MEMORY: Duration = Duration::from_secs(30);
+/// A receiver reporting at least this fraction of a stream lost may have
+/// its videos paused for bandwidth; below it, each keeps its lowest layer.
+const LOSS_TO_PAUSE: f32 = 0.02;
 /// Shortest time between two raises of a receiver's estimate to the rate
 /// of what cannot be reduced (see `Media::allocate`).
 const FLOOR_INTERVAL: Duration = Duration::from_secs(1);

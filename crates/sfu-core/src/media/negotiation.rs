@@ -66,6 +66,7 @@ impl Media {
                 tiles,
                 estimate: None,
                 peak: None,
+                egress_loss: HashMap::new(),
                 floored: None,
                 nudge: None,
                 bwe_rates: (0, 0),

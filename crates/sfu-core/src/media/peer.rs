@@ -135,6 +135,8 @@ pub(super) struct Peer {
     /// The highest estimate towards this client within [`PEAK_MEMORY`], and
     /// when it was reached.
     pub(super) peak: Option<(u64, Instant)>,
+    /// The fraction of each outgoing stream this client last reported lost.
+    pub(super) egress_loss: HashMap<Mid, f32>,
     /// When the estimate was last raised to what cannot be reduced.
     pub(super) floored: Option<Instant>,
     /// When the desired rate is next lowered for a round (see

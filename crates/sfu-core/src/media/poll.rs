@@ -330,6 +330,10 @@ impl Media {
                             if let Some(rtt) = s.rtt {
                                 peer.quality.rtt_ms = Some(rtt.as_secs_f64() * 1000.0);
                             }
+                            // What the receiver reports lost of this stream.
+                            if let Some(loss) = s.loss {
+                                peer.egress_loss.insert(s.mid, loss);
+                            }
                         }
                         _ => {}
                     },
