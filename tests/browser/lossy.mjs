@@ -279,18 +279,31 @@ async function main() {
       }
       await framesFrom(a, [m], "party A (in the namespace) to decode the mediator's video");
       await framesFrom(b, [m], "party B to decode the mediator's video");
-      const pair = await a.page.evaluate(async () => {
-        const report = await window.accord.client.peerConnection.getStats();
-        let found = "";
-        report.forEach((s) => {
-          if (s.type === "candidate-pair" && s.nominated && s.state === "succeeded") {
-            const l = report.get(s.localCandidateId);
-            const r = report.get(s.remoteCandidateId);
-            found = `${l?.address ?? l?.ip}:${l?.port} ${l?.protocol} -> ${r?.address ?? r?.ip}:${r?.port}`;
-          }
-        });
-        return found;
-      });
+      // The pair the transport selected (its stats say which), read until
+      // the stats have it: the client sends its offer before ICE gathering
+      // ends, so the pair's flags may trail the first decoded frames.
+      const pair = await until(
+        "party A's selected candidate pair",
+        () =>
+          a.page.evaluate(async () => {
+            const report = await window.accord.client.peerConnection.getStats();
+            let selected = null;
+            report.forEach((s) => {
+              if (s.type === "transport" && s.selectedCandidatePairId) selected = report.get(s.selectedCandidatePairId);
+            });
+            if (!selected) {
+              report.forEach((s) => {
+                if (s.type === "candidate-pair" && s.nominated && s.state === "succeeded") selected = s;
+              });
+            }
+            if (!selected) return "";
+            const l = report.get(selected.localCandidateId);
+            const r = report.get(selected.remoteCandidateId);
+            return `${l?.address ?? l?.ip}:${l?.port} ${l?.protocol} -> ${r?.address ?? r?.ip}:${r?.port}`;
+          }),
+        10_000,
+        200,
+      ).catch(() => "");
       say(`party A's media path: ${pair}`);
       if (!pair.includes(HOST_IP)) throw new Error(`party A's media does not go over the veth (${pair})`);
 
