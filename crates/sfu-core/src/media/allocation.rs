@@ -48,7 +48,7 @@ impl Media {
             {
                 if t.select.current.is_none() {
                     t.select = Selection::starting(layered);
-                    t.starved = Some(Starved::start(now));
+                    t.starved = None;
                 }
             }
         }
@@ -110,18 +110,17 @@ impl Media {
         let Some(peer) = self.peers.get_mut(&receiver) else {
             return;
         };
-        // What the SFU cannot reduce (audio, video without layers) flows
-        // whatever the estimate says, but str0m paces everything it sends
-        // at the estimate: below that rate those packets would wait in the
-        // pacer (up to 2 s) instead of going out. Raise the estimate to what
-        // must flow, at most every FLOOR_INTERVAL; simulcast video still
-        // shares only what the estimate leaves above it.
         // A shown video keeps its lowest layer unless the receiver reports
         // loss: an estimate that falls without loss says little about the
         // link (it only grows to about twice what is sent, and a busy host's
         // delays lower it), and pausing on it starves the estimate further.
         // Those lowest layers then count as what must flow, for the floor.
-        let lossless = peer.egress_loss.values().all(|loss| *loss < LOSS_TO_PAUSE);
+        // (Reports of streams it no longer receives do not count.)
+        let lossless = peer
+            .out
+            .iter()
+            .filter_map(|t| t.mid.and_then(|mid| peer.egress_loss.get(&mid)))
+            .all(|loss| *loss < LOSS_TO_PAUSE);
         let lowest: Vec<Option<u8>> = demands
             .iter()
             .map(|d| {
@@ -140,6 +139,12 @@ impl Media {
         } else {
             0
         };
+        // What the SFU cannot reduce (audio, video without layers) flows
+        // whatever the estimate says, but str0m paces everything it sends
+        // at the estimate: below that rate those packets would wait in the
+        // pacer (up to 2 s) instead of going out. Raise the estimate to what
+        // must flow, at most every FLOOR_INTERVAL; simulcast video still
+        // shares only what the estimate leaves above it.
         let must_flow = reserved + held;
         let mut estimate = estimate;
         if estimate < must_flow && peer.floored.is_none_or(|at| now >= at + FLOOR_INTERVAL) {

@@ -50,26 +50,6 @@ pub(super) struct Starved {
     pub(super) trial_until: Option<Instant>,
 }
 
-impl Starved {
-    /// A video starting for its receiver (a new m-line, a move, a recall, a
-    /// tile shown again) is a trial of its lowest layer from the start: it
-    /// is not paused for [`START_TRIAL`] whatever the estimate says. An
-    /// estimate measured while the receiver got little, or cut by a burst
-    /// of delay as several videos start at once, would otherwise pause it
-    /// before its first frame, for [`STARVED_RETRY`]. A trial that does not
-    /// lift the estimate pauses the video as any failed trial does.
-    pub(super) fn start(now: Instant) -> Self {
-        Starved {
-            retry_at: now,
-            backoff: STARVED_RETRY / 2,
-            trial_until: Some(now + START_TRIAL),
-        }
-    }
-}
-
-/// How long a starting video keeps at least its lowest layer.
-pub(super) const START_TRIAL: Duration = Duration::from_secs(2);
-
 /// First wait before trying a paused video's lowest layer again.
 pub(super) const STARVED_RETRY: Duration = Duration::from_secs(4);
 

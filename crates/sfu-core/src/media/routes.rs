@@ -69,7 +69,7 @@ impl Media {
                                 // before its key frame, asked for now (below, by the
                                 // allocation) without the loss-recovery interval.
                                 t.select = Selection::starting(layered);
-                                t.starved = Some(Starved::start(now));
+                                t.starved = None;
                             }
                         }
                         Some(_) => {}
@@ -84,7 +84,7 @@ impl Media {
                                 pt: None,
                                 select: Selection::for_source(layered),
                                 pictures: vp8::PictureIds::default(),
-                                starved: Some(Starved::start(now)),
+                                starved: None,
                             });
                         }
                         None => {}
