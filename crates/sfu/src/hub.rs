@@ -25,8 +25,10 @@ use crate::store::{AuditEvent, LiveStore};
 use crate::udp::{Datagram, Demux, MediaSocket};
 use crate::ws::Refusal;
 
-/// How long a session task's turn may take, for the media core's deadlines
-/// (see `Media::set_due_slack`): about a batch of 64 datagrams' worth.
+/// Deadlines this close after a turn's time count as due in that turn (see
+/// `Media::set_due_slack`): str0m's pacer asks to be called again a few
+/// microseconds after the time it was given. Later ones are handled after
+/// the turn, with the time read again.
 const TURN_SLACK: Duration = Duration::from_micros(20);
 /// Datagrams queued per session before the socket reader drops them.
 const SESSION_INBOX: usize = 4096;
@@ -239,11 +241,12 @@ pub(crate) async fn run_session(
     };
     let mut batch = Vec::with_capacity(64);
     let mut idle_since: Option<Instant> = None;
+    // The core's next deadline, as last asked (asked once per turn).
+    let mut core_deadline = task.core_deadline();
     loop {
         let idle_end = idle_since.map(|t| t + task.hub.inner.options.idle_end);
         let deadline = [
-            task.live.poll_timeout(),
-            task.media.poll_timeout(),
+            core_deadline,
             task.leaving.values().copied().min(),
             idle_end,
         ]
@@ -269,10 +272,9 @@ pub(crate) async fn run_session(
                 task.datagrams(&batch);
                 batch.clear();
             }
+            // The core's own deadlines are handled after the select, below.
             () = sleep => {
                 let now = Instant::now();
-                task.live.handle_timeout(now);
-                task.media.handle_timeout(now);
                 let gone: Vec<ParticipantId> = task.leaving.iter().filter(|(_, t)| **t <= now).map(|(w, _)| *w).collect();
                 for who in gone {
                     task.leaving.remove(&who);
@@ -287,19 +289,17 @@ pub(crate) async fn run_session(
             }
         }
         task.dispatch();
-        // Deadlines that passed during this turn (str0m's pacer asks to be
-        // called again microseconds later) are handled now, with the time
-        // read again: waiting for the timer branch would hold forwarded
-        // packets in the pacer while datagrams keep the select busy.
+        // The core's deadlines that have passed, whichever branch ran: the
+        // timer's, or those that passed during this turn (waiting for the
+        // timer branch would hold forwarded packets in str0m's pacer while
+        // datagrams keep the biased select busy).
+        core_deadline = task.core_deadline();
         let now = Instant::now();
-        if [task.live.poll_timeout(), task.media.poll_timeout()]
-            .into_iter()
-            .flatten()
-            .any(|t| t <= now)
-        {
+        if core_deadline.is_some_and(|t| t <= now) {
             task.live.handle_timeout(now);
             task.media.handle_timeout(now);
             task.dispatch();
+            core_deadline = task.core_deadline();
         }
         idle_since = if task.connected.is_empty() && task.leaving.is_empty() {
             idle_since.or_else(|| Some(Instant::now()))
@@ -324,6 +324,14 @@ struct SessionTask {
 }
 
 impl SessionTask {
+    /// When the live session or its media next need the time.
+    fn core_deadline(&mut self) -> Option<Instant> {
+        [self.live.poll_timeout(), self.media.poll_timeout()]
+            .into_iter()
+            .flatten()
+            .min()
+    }
+
     fn event(&mut self, event: Event) {
         let now = Instant::now();
         match event {
