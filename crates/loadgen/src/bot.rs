@@ -980,6 +980,19 @@ pub(crate) fn settled(state: &RTCPeerConnectionState) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A bot's shared state with no connection, keeping `history` messages.
+    fn shared_with_history(history: usize) -> Arc<Shared> {
+        Arc::new(Shared {
+            recorder: Mutex::new(Recorder::new(0)),
+            messages: Mutex::new(MessageLog::with_capacity(history)),
+            messages_tick: watch::channel(0u64).0,
+            connection: watch::channel(RTCPeerConnectionState::New).0,
+            gathering: watch::channel(RTCIceGatheringState::New).0,
+            tracks: Mutex::new(Vec::new()),
+            closed_with: Mutex::new(None),
+        })
+    }
     use serde_json::json;
 
     fn config(base: &str) -> BotConfig {
@@ -1045,15 +1058,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_small_message_history_keeps_the_latest_and_cursors_skip_ahead() {
-        let shared = Arc::new(Shared {
-            recorder: Mutex::new(Recorder::new(0)),
-            messages: Mutex::new(MessageLog::with_capacity(2)),
-            messages_tick: watch::channel(0u64).0,
-            connection: watch::channel(RTCPeerConnectionState::New).0,
-            gathering: watch::channel(RTCIceGatheringState::New).0,
-            tracks: Mutex::new(Vec::new()),
-            closed_with: Mutex::new(None),
-        });
+        let shared = shared_with_history(2);
         for n in 0..5 {
             shared.push_message(json!({ "type": "state", "n": n }));
         }
@@ -1080,15 +1085,7 @@ mod tests {
 
     #[tokio::test]
     async fn message_cursors_see_everything_and_end() {
-        let shared = Arc::new(Shared {
-            recorder: Mutex::new(Recorder::new(0)),
-            messages: Mutex::new(MessageLog::with_capacity(MESSAGE_HISTORY)),
-            messages_tick: watch::channel(0u64).0,
-            connection: watch::channel(RTCPeerConnectionState::New).0,
-            gathering: watch::channel(RTCIceGatheringState::New).0,
-            tracks: Mutex::new(Vec::new()),
-            closed_with: Mutex::new(None),
-        });
+        let shared = shared_with_history(MESSAGE_HISTORY);
         let cursor = || Messages {
             shared: Arc::clone(&shared),
             next: 0,
@@ -1124,15 +1121,7 @@ mod tests {
 
     #[tokio::test]
     async fn typed_cursors_pass_over_what_they_cannot_read() {
-        let shared = Arc::new(Shared {
-            recorder: Mutex::new(Recorder::new(0)),
-            messages: Mutex::new(MessageLog::with_capacity(MESSAGE_HISTORY)),
-            messages_tick: watch::channel(0u64).0,
-            connection: watch::channel(RTCPeerConnectionState::New).0,
-            gathering: watch::channel(RTCIceGatheringState::New).0,
-            tracks: Mutex::new(Vec::new()),
-            closed_with: Mutex::new(None),
-        });
+        let shared = shared_with_history(MESSAGE_HISTORY);
         let someone = Uuid::from_u128(7);
         shared.push_message(json!({ "type": "hologram", "participant": someone }));
         shared.push_message(json!({ "type": "knock" }));
