@@ -237,7 +237,7 @@ export const CHROMIUM_ARGS = [
 export const WATCHER = () => {
   const w = window;
   if (w.__watch) return;
-  const state = { first: {}, last: {}, increases: {}, frames: {}, at: 0, events: [], out: [], clicks: [] };
+  const state = { first: {}, last: {}, increases: {}, frames: {}, at: 0, events: [], clicks: [] };
   // When the person clicked each control (the event's own time, not when
   // the test asked for the click): what the timings count from.
   document.addEventListener(
@@ -292,24 +292,6 @@ export const WATCHER = () => {
         }
         state.frames = frames;
         state.at = now;
-        // What this browser's camera sends, per simulcast layer: the other
-        // side of the story when a receiver sees nothing.
-        const pc = c.peerConnection;
-        if (pc) {
-          const report = await pc.getStats();
-          const layers = [];
-          report.forEach((s) => {
-            if (s.type !== "outbound-rtp" || s.kind !== "video") return;
-            layers.push(`${s.rid ?? s.mid}:${s.packetsSent ?? 0}/${s.framesEncoded ?? 0}/${s.frameHeight ?? 0}/${s.qualityLimitationReason ?? ""}/${s.active === false ? "off" : "on"}/${Math.round((s.targetBitrate ?? 0) / 1000)}k`);
-          });
-          report.forEach((s) => {
-            if (s.type === "candidate-pair" && s.nominated) layers.push(`~out:${Math.round((s.availableOutgoingBitrate ?? 0) / 1000)}k`);
-            if (s.type === "media-source" && s.kind === "video") layers.push(`~src:${s.frames ?? ""}`);
-          });
-          const line = layers.sort().join(" ");
-          state.out.push({ t: Math.round(now), layers: line });
-          if (state.out.length > 1500) state.out.shift();
-        }
       }
     } catch (e) {
       state.error = String(e);
@@ -382,6 +364,20 @@ export const diagnose = (p) =>
         pc: pc && { connection: pc.connectionState, ice: pc.iceConnectionState, signaling: pc.signalingState },
         transceivers: pc ? pc.getTransceivers().map((t) => ({ mid: t.mid, direction: t.direction, current: t.currentDirection, kind: t.receiver.track.kind, muted: t.receiver.track.muted })) : [],
         stats: await c.receiveStats(),
+        // What this browser's camera sends, per simulcast layer (packets,
+        // frames encoded, height, limitation) and what its capture delivers:
+        // the other side of the story when a receiver sees nothing.
+        sending: pc
+          ? await pc.getStats().then((report) => {
+              const out = [];
+              report.forEach((s) => {
+                if (s.type === "outbound-rtp" && s.kind === "video")
+                  out.push(`${s.rid ?? s.mid}: ${s.packetsSent ?? 0} packets, ${s.framesEncoded ?? 0} frames, ${s.frameHeight ?? 0}p, limited by ${s.qualityLimitationReason ?? "?"}`);
+                if (s.type === "media-source" && s.kind === "video") out.push(`capture: ${s.frames ?? "?"} frames`);
+              });
+              return out;
+            })
+          : [],
         watch: { first: window.__watch.first, last: window.__watch.last, frames: window.__watch.frames, at: window.__watch.at, error: window.__watch.error },
         events: window.__watch.events,
         notices: [...document.querySelectorAll("#notices li")].map((li) => li.textContent),

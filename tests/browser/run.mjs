@@ -182,6 +182,12 @@ async function scenario(server, sessionId, browsers) {
       () => m.page.evaluate(() => window.accord.client.rooms.find((r) => r.id.kind === "caucus" && r.name === "Party A caucus")),
       10_000,
     );
+    // A second caucus of that name is refused, and the mediator is told why.
+    await m.page.getByLabel("New caucus name").fill("  party a CAUCUS ");
+    await m.page.getByRole("button", { name: "Create caucus" }).click();
+    await m.page.locator("#notices li", { hasText: "already a caucus of that name" }).waitFor({ state: "visible", timeout: 10_000 });
+    const caucuses = await m.page.evaluate(() => window.accord.client.rooms.filter((r) => r.id.kind === "caucus").length);
+    if (caucuses !== 1) throw new Error(`${caucuses} caucus rooms after a refused duplicate name, expected 1`);
     const key = `caucus:${caucus.id.id}`;
     const moveTo = async (p) => {
       const li = m.page.locator(`#rooms li[data-participant="${p.id}"]`);
@@ -273,6 +279,32 @@ async function scenario(server, sessionId, browsers) {
     record("reconnect → decoding both ways", Math.max(bSees, othersSeeB) - backAt);
     record("reconnect: back → B decodes both others", bSees - backAt);
     record("reconnect: back → both others decode B", othersSeeB - backAt);
+  });
+
+  await test("the server refuses party B's SDP answer: the client starts its media afresh and everyone decodes it again", async () => {
+    if (!b.id) throw new Error("the first test did not get everyone in");
+    const before = await b.page.evaluate(() => (window.__refusedPc = window.accord.client.peerConnection) !== undefined);
+    if (!before) throw new Error("party B has no peer connection");
+    // An answer with no offer waiting, over B's own socket: the real server
+    // refuses it (INVALID, refused: answer), and the client cannot make a
+    // better answer than its browser did, so it starts its media again.
+    const sentAt = Date.now();
+    await b.page.evaluate(() => window.accord.client["ws"].send(JSON.stringify({ type: "answer", sdp: "v=0\r\n" })));
+    await until(
+      "party B's client to start a new peer connection",
+      () => b.page.evaluate(() => window.accord.client.peerConnection !== undefined && window.accord.client.peerConnection !== window.__refusedPc),
+      10_000,
+      20,
+    );
+    // Frames counted from here are the new peer connection's.
+    const restartedAt = Date.now();
+    await b.page.locator("#notices li", { hasText: "refused this browser's media answer" }).waitFor({ state: "visible", timeout: 10_000 });
+    const bSees = await framesAfter(b, [a, m], "party B to decode A and the mediator on its new peer connection", restartedAt);
+    const othersSeeB = Math.max(
+      await framesAfter(a, [b], "party A to decode B's new media", restartedAt),
+      await framesAfter(m, [b], "the mediator to decode B's new media", restartedAt),
+    );
+    record("refused answer → decoding both ways again", Math.max(bSees, othersSeeB) - sentAt);
   });
 
   if (process.env.ACCORD_BROWSER_SCREENSHOTS) {
