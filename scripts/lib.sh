@@ -221,3 +221,174 @@ npm_ci_if_needed() {
     cp "$dir/package-lock.json" "$stamp"
   fi
 }
+
+# The portals (portals/{admin,client,shared}, one npm workspace): npm ci when
+# the lock changed, then `npm run build` into portals/dist unless nothing the
+# build reads changed since the last build (a stamp of their hashes).
+build_portals_if_needed() {
+  npm_ci_if_needed "$ROOT/portals"
+  local stamp="$ROOT/portals/dist/.accord-build-stamp" sum
+  sum="$(cd "$ROOT/portals" && find admin client shared package-lock.json tsconfig.base.json vite.portal.ts \
+      -path '*/node_modules' -prune -o -path '*/test' -prune -o -type f -print \
+      | LC_ALL=C sort | xargs sha256sum | sha256sum | cut -d' ' -f1)"
+  if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$sum" ] \
+    && [ -f "$ROOT/portals/dist/admin/index.html" ] && [ -f "$ROOT/portals/dist/client/index.html" ]; then
+    say "portals unchanged since their last build (portals/dist)"
+    return 0
+  fi
+  say "building the portals (portals/dist/admin, portals/dist/client)"
+  (cd "$ROOT/portals" && npm run --silent build) || die "building the portals failed (npm --prefix portals run build)"
+  printf '%s\n' "$sum" >"$stamp"
+}
+
+# aiosmtpd, the real SMTP server the mail tests send to, in a venv under
+# .data/ (pinned; installed once). Exports ACCORD_TEST_AIOSMTPD, the venv's
+# python, which the tests start as `python -m aiosmtpd ...` on a free port.
+AIOSMTPD_VERSION="1.4.6"
+ensure_aiosmtpd() {
+  local venv="$DATA/aiosmtpd-venv"
+  if ! "$venv/bin/python" -c "import aiosmtpd, sys; sys.exit(aiosmtpd.__version__ != '$AIOSMTPD_VERSION')" 2>/dev/null; then
+    command -v python3 >/dev/null || apt_install python3
+    # Debian's python3 has venv without ensurepip until python3-venv is in.
+    python3 -c 'import ensurepip' >/dev/null 2>&1 || apt_install python3-venv
+    say "installing aiosmtpd $AIOSMTPD_VERSION (pip, into .data/aiosmtpd-venv)"
+    rm -rf "$venv"
+    python3 -m venv "$venv" || die "python3 -m venv failed (install python3-venv)"
+    "$venv/bin/pip" install --quiet --disable-pip-version-check "aiosmtpd==$AIOSMTPD_VERSION" \
+      || die "pip install aiosmtpd==$AIOSMTPD_VERSION failed"
+  fi
+  export ACCORD_TEST_AIOSMTPD="$venv/bin/python"
+}
+
+# ---- The documents vault's real servers (KMS, S3, virus scanner) ----
+# moto (KMS only), s3s-fs (S3 on a directory) and clamd, each installed once
+# and started on 127.0.0.1 by start_vault_services, which exports the
+# addresses the vault tests read (ACCORD_TEST_KMS_ENDPOINT,
+# ACCORD_TEST_S3_ENDPOINT, ACCORD_TEST_CLAMD); stop_vault_services stops
+# what it started.
+MOTO_VERSION="5.1.4"
+ensure_moto() {
+  local venv="$DATA/moto-venv"
+  if ! "$venv/bin/python" -c "import moto, sys; sys.exit(moto.__version__ != '$MOTO_VERSION')" 2>/dev/null; then
+    command -v python3 >/dev/null || apt_install python3
+    python3 -c 'import ensurepip' >/dev/null 2>&1 || apt_install python3-venv
+    say "installing moto $MOTO_VERSION (pip, into .data/moto-venv)"
+    rm -rf "$venv"
+    python3 -m venv "$venv" || die "python3 -m venv failed (install python3-venv)"
+    "$venv/bin/pip" install --quiet --disable-pip-version-check "moto[server]==$MOTO_VERSION" \
+      || die "pip install moto[server]==$MOTO_VERSION failed"
+  fi
+  MOTO_SERVER="$venv/bin/moto_server"
+}
+
+S3S_FS_VERSION="0.14.1"
+ensure_s3s_fs() {
+  local bin="${CARGO_HOME:-$HOME/.cargo}/bin/s3s-fs"
+  if [ ! -x "$bin" ] || ! "$bin" --version 2>/dev/null | grep -q "$S3S_FS_VERSION"; then
+    say "installing s3s-fs $S3S_FS_VERSION (cargo install, once; about 150 s)"
+    cargo install --quiet s3s-fs --version "$S3S_FS_VERSION" --features binary --locked \
+      || die "cargo install s3s-fs failed"
+  fi
+  S3S_FS="$bin"
+}
+
+ensure_clamd() {
+  if ! command -v clamd >/dev/null || [ ! -f /usr/share/clamav-testfiles/clam.exe ]; then
+    apt_install clamav-daemon clamav-testfiles
+  fi
+  command -v clamd >/dev/null || die "clamd is missing after installing clamav-daemon"
+  # No signatures ship offline: a hash database of the EICAR test string and
+  # the ClamAV test binary is enough for the tests (clamd refuses to start
+  # without any database).
+  local dir="$DATA/clamav" eicar='X5O!P%@AP[4\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*'
+  mkdir -p "$dir/db"
+  {
+    printf '%s:%s:Accord.Test.EICAR\n' "$(printf '%s' "$eicar" | md5sum | cut -d' ' -f1)" "${#eicar}"
+    printf '%s:%s:Accord.Test.ClamExe\n' "$(md5sum </usr/share/clamav-testfiles/clam.exe | cut -d' ' -f1)" \
+      "$(stat -c %s /usr/share/clamav-testfiles/clam.exe)"
+  } >"$dir/db/local.hdb"
+  cat >"$dir/clamd.conf" <<CONF
+Foreground yes
+TCPAddr 127.0.0.1
+TCPSocket ${CLAMD_PORT:-3310}
+DatabaseDirectory $dir/db
+User root
+LogFile $dir/clamd.log
+PidFile $dir/clamd.pid
+StreamMaxLength 200M
+MaxFileSize 200M
+MaxScanSize 200M
+CONF
+  CLAMD_CONF="$dir/clamd.conf"
+}
+
+# Waits up to $2 seconds for a TCP port $1 on 127.0.0.1 to accept.
+wait_port() {
+  local i
+  for i in $(seq 0 $(( $2 * 10 ))); do
+    if (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; then return 0; fi
+    sleep 0.1
+  done
+  return 1
+}
+
+VAULT_PIDS=""
+start_vault_services() {
+  local kms_port=5055 s3_port=8014 clamd_port="${CLAMD_PORT:-3310}"
+  ensure_moto
+  ensure_s3s_fs
+  ensure_clamd
+  if ! wait_port "$kms_port" 0; then
+    "$MOTO_SERVER" -H 127.0.0.1 -p "$kms_port" >"$DATA/moto.log" 2>&1 &
+    VAULT_PIDS="$VAULT_PIDS $!"
+  fi
+  if ! wait_port "$s3_port" 0; then
+    rm -rf "$DATA/s3s-fs" && mkdir -p "$DATA/s3s-fs"
+    "$S3S_FS" --host 127.0.0.1 --port "$s3_port" --access-key test --secret-key testsecret \
+      "$DATA/s3s-fs" >"$DATA/s3s-fs.log" 2>&1 &
+    VAULT_PIDS="$VAULT_PIDS $!"
+  fi
+  if ! wait_port "$clamd_port" 0; then
+    clamd -c "$CLAMD_CONF" >/dev/null 2>&1 &
+    VAULT_PIDS="$VAULT_PIDS $!"
+  fi
+  wait_port "$kms_port" 30 || die "moto did not start (.data/moto.log)"
+  wait_port "$s3_port" 30 || die "s3s-fs did not start (.data/s3s-fs.log)"
+  wait_port "$clamd_port" 60 || die "clamd did not start (.data/clamav/clamd.log)"
+  export ACCORD_TEST_KMS_ENDPOINT="http://127.0.0.1:$kms_port"
+  export ACCORD_TEST_S3_ENDPOINT="http://127.0.0.1:$s3_port"
+  export ACCORD_TEST_S3_DIR="$DATA/s3s-fs"
+  export ACCORD_TEST_CLAMD="127.0.0.1:$clamd_port"
+  export AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=testsecret AWS_REGION=us-east-1
+}
+
+stop_vault_services() {
+  local pid
+  for pid in $VAULT_PIDS; do kill "$pid" 2>/dev/null || true; done
+  VAULT_PIDS=""
+}
+
+# Redis for the SFU scale-out test (ACCORD_TEST_REDIS_URL; the test uses a
+# fresh key prefix): the server already on 127.0.0.1:6379, else a
+# project-local one on 6390 without persistence, stopped by stop_test_redis.
+REDIS_PID=""
+ensure_test_redis() {
+  if [ -n "${ACCORD_TEST_REDIS_URL:-}" ]; then return 0; fi
+  if wait_port 6379 0; then
+    export ACCORD_TEST_REDIS_URL="redis://127.0.0.1:6379"
+    return 0
+  fi
+  command -v redis-server >/dev/null || apt_install redis-server
+  if ! wait_port 6390 0; then
+    redis-server --bind 127.0.0.1 --port 6390 --save '' --appendonly no \
+      >"$DATA/redis.log" 2>&1 &
+    REDIS_PID=$!
+  fi
+  wait_port 6390 10 || die "redis-server did not start (.data/redis.log)"
+  export ACCORD_TEST_REDIS_URL="redis://127.0.0.1:6390"
+}
+
+stop_test_redis() {
+  if [ -n "$REDIS_PID" ]; then kill "$REDIS_PID" 2>/dev/null || true; fi
+  REDIS_PID=""
+}

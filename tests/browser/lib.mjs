@@ -1,6 +1,7 @@
 // Shared by the browser tests (run.mjs, lossy.mjs): the accord server on a
-// fresh database, Chromium participants driven through the session page, and
-// the helpers both use. See run.mjs for what the environment must provide.
+// fresh database, Chromium participants driven through the portals' session
+// pages (the mediator's console in the admin portal, the party's view in the
+// client portal), and the helpers both use. See run.mjs for what the environment must provide.
 
 import { spawn, spawnSync } from "node:child_process";
 import { createSocket } from "node:dgram";
@@ -12,7 +13,8 @@ import { fileURLToPath } from "node:url";
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
 export const ACCORD = process.env.ACCORD_BIN ?? join(ROOT, "target/debug/accord");
-export const PORTAL = join(ROOT, "portals/shared/dist");
+/** The built portals (admin/ and client/); ACCORD_BROWSER_PORTAL_DIR points elsewhere, e.g. at a private build. */
+export const PORTAL = process.env.ACCORD_BROWSER_PORTAL_DIR ?? join(ROOT, "portals/dist");
 export const CHROMIUM = process.env.ACCORD_CHROMIUM ?? "/usr/bin/chromium";
 export const CLUSTER = process.env.ACCORD_TEST_DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/postgres";
 export const PASSWORD = "demo-password-accord";
@@ -20,6 +22,7 @@ export const PEOPLE = {
   mediator: "mediator@demo.accord.test",
   partyA: "party.one@demo.accord.test",
   partyB: "party.two@demo.accord.test",
+  admin: "admin@demo.accord.test",
 };
 /** How long a media expectation may take before the test fails. */
 export const MEDIA_TIMEOUT_MS = Number(process.env.ACCORD_BROWSER_MEDIA_TIMEOUT_MS ?? 30_000);
@@ -129,7 +132,9 @@ export async function signInHttp(base, email) {
  */
 export async function startServer(options = {}) {
   if (!existsSync(ACCORD)) throw new Error(`${ACCORD} is missing: cargo build -p accord-server --bin accord`);
-  if (!existsSync(join(PORTAL, "index.html"))) throw new Error(`${PORTAL} is missing: npm --prefix portals/shared run build`);
+  for (const portal of ["admin", "client"]) {
+    if (!existsSync(join(PORTAL, portal, "index.html"))) throw new Error(`${join(PORTAL, portal)} is missing: cd portals && npm run build`);
+  }
   return startServerWith(options);
 }
 
@@ -301,6 +306,19 @@ export const WATCHER = () => {
   void tick();
 };
 
+/** Where each person signs in: mediators to the admin portal's console, others to the client portal's session page. */
+export const signInPath = (email, sessionId) =>
+  email === PEOPLE.mediator || email === PEOPLE.admin ? `/admin/sign-in?next=${encodeURIComponent(`/sessions/${sessionId}`)}` : `/sign-in?next=${encodeURIComponent(`/sessions/${sessionId}`)}`;
+
+/** Signs `email` in on a fresh page of `context` and lands on the session's page. */
+export async function signInPage(page, base, sessionId, email) {
+  await page.goto(`${base}${signInPath(email, sessionId)}`);
+  await page.getByLabel("Email address").fill(email);
+  await page.getByLabel("Password", { exact: true }).fill(PASSWORD);
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.waitForURL((u) => u.pathname.endsWith(`/sessions/${sessionId}`), { timeout: 15_000 });
+}
+
 export async function openParticipant(browser, base, sessionId, name, email, { init } = {}) {
   const context = await browser.newContext({ viewport: { width: 1000, height: 800 } });
   // A script for every page before its own (e.g. to change what the browser offers).
@@ -317,10 +335,7 @@ export async function openParticipant(browser, base, sessionId, name, email, { i
     if (r.status() >= 400 && !expected) problems.push(`${r.request().method()} ${path} answered ${r.status()}`);
   });
   page.on("pageerror", (e) => problems.push(`page error: ${e.message}`));
-  await page.goto(`${base}/session/${sessionId}`);
-  await page.getByLabel("Email address").fill(email);
-  await page.getByLabel("Password").fill(PASSWORD);
-  await page.getByRole("button", { name: "Sign in" }).click();
+  await signInPage(page, base, sessionId, email);
   const join = page.getByRole("button", { name: "Join the session" });
   await join.waitFor({ state: "visible", timeout: 15_000 });
   await until(`${name}'s camera check`, () => join.isEnabled(), 15_000);

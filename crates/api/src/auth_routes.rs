@@ -19,7 +19,6 @@ use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::outbox::OutboundMessage;
 use crate::web::{self, Cookie, SignedIn};
 use crate::{ApiError, AppState};
 
@@ -247,6 +246,13 @@ async fn start_session(
     Ok(response)
 }
 
+/// `GET /auth/options`: the ways to sign in this deployment offers, for the
+/// sign-in page to show (no session needed): `oidc` is true when sign-in with
+/// the organization's identity provider is configured.
+pub(crate) async fn options(State(state): State<AppState>) -> Response {
+    Json(json!({ "oidc": state.inner.oidc.is_some() })).into_response()
+}
+
 /// `GET /auth/session`: who is signed in, with the CSRF token for this session.
 pub(crate) async fn current_session(State(state): State<AppState>, signed_in: SignedIn) -> Reply {
     let rid = signed_in.request_id.clone();
@@ -392,26 +398,13 @@ pub(crate) async fn request_reset(
 
 async fn send_reset_link(state: &AppState, email: &EmailAddress) -> Result<(), ApiError> {
     if let Some(user_id) = lookup::user_by_email(state.db(), email).await? {
-        let mut conn = state
-            .db()
-            .pool()
-            .acquire()
-            .await
-            .map_err(accord_db::DbError::from)?;
-        let link = issue_password_link(state, &mut conn, user_id, LinkPurpose::Reset).await?;
-        deliver(
-            state,
-            OutboundMessage {
-                to: email.as_str().to_owned(),
-                subject: "Reset your Accord password".into(),
-                body: format!(
-                    "Someone asked to reset the password of your Accord account.\n\n\
-                     To choose a new password, open this link (it works once, for {}):\n{link}\n\n\
-                     If you did not ask for this, ignore this message.",
-                    lifetime(state.config().reset_link_ttl)
-                ),
-            },
-        )?;
+        // The link and its mail commit together.
+        let mut tx = accord_db::Db::unscoped(state.db()).await?;
+        let link = issue_password_link(state, &mut tx, user_id, LinkPurpose::Reset).await?;
+        let lifetime = lifetime(state.config().reset_link_ttl);
+        crate::mail::password_reset(&mut tx, state, email, &link, &lifetime).await?;
+        tx.commit().await.map_err(accord_db::DbError::from)?;
+        state.wake_mailer();
     }
     Ok(())
 }
@@ -469,15 +462,6 @@ pub async fn create_password_link(
     url.set_query(None);
     url.set_fragment(Some(&format!("token={secret}")));
     Ok(url.to_string())
-}
-
-/// Hands a message to the outbox.
-pub(crate) fn deliver(state: &AppState, message: OutboundMessage) -> Result<(), ApiError> {
-    state
-        .inner
-        .outbox
-        .deliver(&message)
-        .map_err(|e| ApiError::Internal(format!("outbox: {e}")))
 }
 
 /// `POST /auth/totp/setup`: starts TOTP enrolment; returns the secret to scan.
@@ -716,11 +700,13 @@ pub(crate) async fn oidc_callback(
         "auth.sign_in_oidc",
     )
     .await?;
-    // A browser arrives here: send it home, keeping the cookie.
+    // A browser arrives here: send it to the admin portal (single sign-on
+    // is for staff), keeping the cookie.
     *response.status_mut() = StatusCode::SEE_OTHER;
-    response
-        .headers_mut()
-        .insert(header::LOCATION, header::HeaderValue::from_static("/"));
+    response.headers_mut().insert(
+        header::LOCATION,
+        header::HeaderValue::from_static("/admin/"),
+    );
     response.headers_mut().append(
         header::SET_COOKIE,
         Cookie::OidcBinding.clear(state.config().secure_cookies),

@@ -43,6 +43,17 @@ pub enum ApiError {
         /// Seconds until a retry may succeed.
         retry_after: u64,
     },
+    /// A server Accord depends on (the database) could not be reached or
+    /// dropped the connection; nothing of the request was kept, and the same
+    /// request may be sent again after `retry_after` seconds. The detail is
+    /// logged, never sent.
+    #[error("the service is briefly unavailable; try again in {retry_after} seconds")]
+    Unavailable {
+        /// Seconds after which a retry is likely to succeed.
+        retry_after: u64,
+        /// What failed, for the log.
+        detail: String,
+    },
     /// Anything unexpected. The detail is logged, never sent.
     #[error("internal error")]
     Internal(String),
@@ -58,11 +69,13 @@ impl ApiError {
             ApiError::BadUserInput { .. } | ApiError::UnsupportedMediaType => "BAD_USER_INPUT",
             ApiError::Conflict(_) => "CONFLICT",
             ApiError::RateLimited { .. } => "RATE_LIMITED",
+            ApiError::Unavailable { .. } => "UNAVAILABLE",
             ApiError::Internal(_) => "INTERNAL",
         }
     }
 
-    fn status(&self) -> StatusCode {
+    /// The HTTP status a REST answer (or a whole failed GraphQL request) carries.
+    pub fn status(&self) -> StatusCode {
         match self {
             ApiError::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
@@ -71,6 +84,7 @@ impl ApiError {
             ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -95,6 +109,10 @@ impl ApiError {
                 tracing::error!(reference = %reference, error = %detail, "internal error");
                 format!("internal error (reference {reference})")
             }
+            ApiError::Unavailable { detail, .. } => {
+                tracing::warn!(request_id = request_id.unwrap_or(""), error = %detail, "unavailable");
+                self.to_string()
+            }
             other => other.to_string(),
         }
     }
@@ -109,7 +127,8 @@ impl ApiError {
                 ApiError::BadUserInput {
                     field: Some(field), ..
                 } => ext.set("field", field.as_str()),
-                ApiError::RateLimited { retry_after } => ext.set("retryAfter", *retry_after),
+                ApiError::RateLimited { retry_after }
+                | ApiError::Unavailable { retry_after, .. } => ext.set("retryAfter", *retry_after),
                 _ => {}
             }
         })
@@ -126,15 +145,30 @@ impl ApiError {
         {
             body["error"]["field"] = json!(field);
         }
+        let retry_after = self.retry_after();
         let mut response = (status, axum::Json(body)).into_response();
-        if let ApiError::RateLimited { retry_after } = self {
+        if let Some(retry_after) = retry_after {
             if let Ok(value) = HeaderValue::from_str(&retry_after.to_string()) {
                 response.headers_mut().insert("retry-after", value);
             }
         }
         response
     }
+
+    /// Seconds the client should wait before trying again, for `Retry-After`.
+    pub fn retry_after(&self) -> Option<u64> {
+        match self {
+            ApiError::RateLimited { retry_after } | ApiError::Unavailable { retry_after, .. } => {
+                Some(*retry_after)
+            }
+            _ => None,
+        }
+    }
 }
+
+/// What `Retry-After` says when the database is unavailable: about the time a
+/// restarting Postgres (or a failover) takes to accept connections again.
+pub(crate) const UNAVAILABLE_RETRY_AFTER: u64 = 2;
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
@@ -151,6 +185,10 @@ impl From<DbError> for ApiError {
             }
             DbError::Conflict { constraint } => ApiError::Conflict(conflict_message(&constraint)),
             DbError::Corrupt(detail) => ApiError::Internal(format!("corrupt row: {detail}")),
+            DbError::Unavailable(e) => ApiError::Unavailable {
+                retry_after: UNAVAILABLE_RETRY_AFTER,
+                detail: format!("database: {e}"),
+            },
             DbError::Sqlx(e) => ApiError::Internal(format!("database: {e}")),
         }
     }
@@ -251,6 +289,14 @@ mod tests {
                 ApiError::RateLimited { retry_after: 3 },
                 "RATE_LIMITED",
                 429,
+            ),
+            (
+                ApiError::Unavailable {
+                    retry_after: 2,
+                    detail: "x".into(),
+                },
+                "UNAVAILABLE",
+                503,
             ),
             (ApiError::Internal("x".into()), "INTERNAL", 500),
         ];

@@ -4,18 +4,35 @@
 //!   transaction, every resolver authorised by the permission matrix, stable
 //!   `extensions.code` on every error, depth and complexity limits.
 //! - `/auth/*` ([`auth_routes`]): sign-in (password, TOTP, OIDC), sign-out,
-//!   single-use password links. The unauthenticated ones sit behind a per-IP
+//!   single-use password links, and which ways to sign in exist
+//!   (`/auth/options`). The unauthenticated ones sit behind a per-IP
 //!   rate limit (tower-governor) that answers `429` with `Retry-After`.
 //! - Web sessions are HttpOnly cookies; state-changing requests made with one
 //!   must carry the session's CSRF token in `x-csrf-token` ([`web`]).
+//! - Printable and exportable records: `/invoices/{id}/pdf` (an invoice as a
+//!   PDF, [`pdf`]) and `/cases/{id}/compliance-export` (a case's record as
+//!   JSON for a regulator, org admins only, audited).
+//! - Live sessions are the SFU's; the API only reads them, through a
+//!   [`LiveDirectory`] the server provides ([`live`]): it does not depend on
+//!   the SFU.
 //!
 //! [`app`] builds the router from an [`AppState`]; the server binds it.
 
 mod auth_routes;
+mod calendar;
 pub mod client_ip;
+mod compliance;
+pub mod documents;
 mod error;
 pub mod graphql;
-pub mod outbox;
+mod invite_routes;
+mod invoice_pdf;
+pub mod live;
+mod mail;
+pub mod metrics;
+/// The file outbox (in `accord-notify`), re-exported for existing callers.
+pub use accord_notify::outbox;
+pub mod pdf;
 pub mod portal;
 mod state;
 pub mod web;
@@ -39,7 +56,8 @@ pub use auth_routes::create_password_link;
 pub use client_ip::ClientKey;
 pub use error::ApiError;
 pub use graphql::schema_sdl;
-pub use state::{ApiConfig, AppState, RateLimitConfig};
+pub use live::LiveDirectory;
+pub use state::{ApiConfig, AppState, GraphqlLimits, RateLimitConfig};
 
 /// Largest request body accepted on `/graphql`.
 pub const GRAPHQL_BODY_LIMIT: usize = 64 * 1024;
@@ -67,6 +85,31 @@ fn coded_413(
     }
 }
 
+/// [`rate_limited`] in GraphQL's shape (`errors[].extensions.code`), for `/graphql`.
+fn graphql_rate_limited(err: GovernorError) -> Response {
+    let response = rate_limited(err);
+    let status = response.status();
+    let (code, message, retry_after) = match status {
+        axum::http::StatusCode::TOO_MANY_REQUESTS => (
+            "RATE_LIMITED",
+            "too many requests from this address; try again shortly",
+            response
+                .headers()
+                .get(axum::http::header::RETRY_AFTER)
+                .cloned(),
+        ),
+        _ => ("INTERNAL", "internal error", None),
+    };
+    let body =
+        serde_json::json!({ "errors": [{ "message": message, "extensions": { "code": code } }] });
+    let mut out = (status, axum::Json(body)).into_response();
+    if let Some(value) = retry_after {
+        out.headers_mut()
+            .insert(axum::http::header::RETRY_AFTER, value);
+    }
+    out
+}
+
 fn rate_limited(err: GovernorError) -> Response {
     match err {
         GovernorError::TooManyRequests { wait_time, .. } => ApiError::RateLimited {
@@ -82,22 +125,54 @@ fn rate_limited(err: GovernorError) -> Response {
 }
 
 /// The routes that an attacker could hammer without signing in: sign-in,
-/// password links (invitation redemption), OIDC callbacks.
+/// password links, invite links, OIDC callbacks.
 fn limited_routes(state: &AppState) -> Router<AppState> {
     let limits = state.config().rate_limit;
     let routes = Router::new()
         .route("/auth/sign-in", post(auth_routes::sign_in))
         .route("/auth/password", post(auth_routes::set_password))
         .route("/auth/password/reset", post(auth_routes::request_reset))
+        .route("/auth/invite/redeem", post(invite_routes::redeem))
         .route("/auth/oidc/start", get(auth_routes::oidc_start))
         .route("/auth/oidc/callback", get(auth_routes::oidc_callback));
     rate_limit(routes, limits, ClientKey::new(limits.trusted_proxy_hops))
+}
+
+/// `/graphql` behind its per-client limit (the per-account one is checked in
+/// the handler, once the session is known).
+fn graphql_route(state: &AppState) -> Router<AppState> {
+    let limits = state.graphql_limiter().limits;
+    let per_client = RateLimitConfig {
+        burst: limits.client_burst,
+        replenish_every: std::time::Duration::from_secs(1) / limits.client_per_second.max(1),
+        trusted_proxy_hops: state.config().rate_limit.trusted_proxy_hops,
+    };
+    rate_limit_with(
+        Router::new().route("/graphql", post(graphql::handler).get(graphql::graphiql)),
+        per_client,
+        ClientKey::new(per_client.trusted_proxy_hops),
+        graphql_rate_limited,
+    )
 }
 
 /// How often idle client addresses are forgotten by the limiter.
 const LIMITER_SWEEP: std::time::Duration = std::time::Duration::from_secs(60);
 
 fn rate_limit<K, S>(routes: Router<S>, limits: RateLimitConfig, key: K) -> Router<S>
+where
+    K: KeyExtractor + Send + Sync + 'static,
+    K::Key: Send + Sync + 'static,
+    S: Clone + Send + Sync + 'static,
+{
+    rate_limit_with(routes, limits, key, rate_limited)
+}
+
+fn rate_limit_with<K, S>(
+    routes: Router<S>,
+    limits: RateLimitConfig,
+    key: K,
+    on_limit: fn(GovernorError) -> Response,
+) -> Router<S>
 where
     K: KeyExtractor + Send + Sync + 'static,
     K::Key: Send + Sync + 'static,
@@ -130,7 +205,7 @@ where
             }
         });
     }
-    routes.layer(GovernorLayer::new(config).error_handler(rate_limited))
+    routes.layer(GovernorLayer::new(config).error_handler(on_limit))
 }
 
 /// Routes another part of the product serves beside the API in the same
@@ -152,6 +227,7 @@ pub fn app(state: AppState) -> Router {
 /// [`app`] with `extra` routes beside it, behind the same layers.
 pub fn app_with(state: AppState, extra: Extra) -> Router {
     let auth = limited_routes(&state)
+        .route("/auth/options", get(auth_routes::options))
         .route("/auth/session", get(auth_routes::current_session))
         .route("/auth/sign-out", post(auth_routes::sign_out))
         .route(
@@ -166,22 +242,44 @@ pub fn app_with(state: AppState, extra: Extra) -> Router {
             false,
             AUTH_BODY_LIMIT,
         )));
-    let api = Router::new()
-        .route("/graphql", post(graphql::handler).get(graphql::graphiql))
+    let api = graphql_route(&state)
+        .route("/graphiql/{file}", get(graphql::graphiql_asset))
+        .route("/sessions/{id}/calendar.ics", get(calendar::download))
+        .route("/invoices/{id}/pdf", get(invoice_pdf::download))
+        .route("/cases/{id}/compliance-export", get(compliance::download))
         .layer(RequestBodyLimitLayer::new(GRAPHQL_BODY_LIMIT))
         .layer(axum::middleware::map_response(coded_413(
             true,
             GRAPHQL_BODY_LIMIT,
         )));
+    // Documents stream in and out under the org's own size limit, not the
+    // GraphQL body limit.
+    let documents = Router::new()
+        .route("/documents/upload", post(documents::upload))
+        .route("/documents/versions/{id}/content", get(documents::download));
     let extra = extra_routes(state.config().rate_limit, extra);
     let routes = Router::new()
         .merge(auth)
         .merge(api)
+        .merge(documents)
         .merge(portal::router(state.config().portal_dir.clone()))
         .route("/healthz", get(|| async { "ok" }))
-        .fallback(|| async { ApiError::NotFound("page").into_response() })
-        .with_state(state)
-        .merge(extra);
+        .route("/metrics", get(metrics::handler))
+        .fallback({
+            let portals = state.config().portal_dir.clone();
+            move |req: Request<axum::body::Body>| {
+                let portals = portals.clone();
+                async move {
+                    portal::fallback(portals, req, ApiError::NotFound("page").into_response()).await
+                }
+            }
+        })
+        .with_state(state.clone())
+        .merge(extra)
+        .layer(axum::middleware::from_fn_with_state(
+            Arc::clone(state.metrics()),
+            metrics::track,
+        ));
     common_layers(routes)
 }
 
@@ -208,7 +306,9 @@ pub fn extra_app(limits: RateLimitConfig, extra: Extra) -> Router {
 fn common_layers(routes: Router) -> Router {
     let x_request_id = HeaderName::from_static("x-request-id");
     routes
-        .layer(SetResponseHeaderLayer::overriding(
+        // Nothing is cached unless a route says otherwise (the portals'
+        // content-hashed files).
+        .layer(SetResponseHeaderLayer::if_not_present(
             axum::http::header::CACHE_CONTROL,
             HeaderValue::from_static("no-store"),
         ))

@@ -1,5 +1,6 @@
 //! Logs carry identifiers only: no names, emails, case titles, passwords or
-//! tokens, at any level, on success or failure paths.
+//! tokens, at any level, on success or failure paths; `/metrics` carries
+//! not even identifiers.
 
 use std::io::Write;
 use std::sync::{Arc, Mutex};
@@ -63,6 +64,46 @@ async fn no_mediation_content_reaches_the_logs() -> anyhow::Result<()> {
             json!({}),
         )
         .await?;
+    // Metrics label by route class, schema field and error code: the case
+    // just made and the failures above are counted, and nothing of them
+    // (title, names, addresses, ids) is in a label.
+    // An executor error (a field that does not exist) is counted by code.
+    let unknown = admin.graphql("{ zanzibarCases { id } }", json!({})).await?;
+    assert!(unknown["errors"].is_array(), "{unknown}");
+    let client = app.client();
+    let metrics = client
+        .http
+        .get(format!("{}/metrics", client.base_url))
+        .send()
+        .await?
+        .text()
+        .await?;
+    for counted in [
+        "accord_api_graphql_fields_total{field=\"Mutation.createCase\"}",
+        "accord_api_graphql_fields_total{field=\"Mutation.addParty\"}",
+        "accord_api_http_requests_total{class=\"auth\",status=\"4xx\"}",
+        "accord_api_graphql_errors_total{code=\"BAD_USER_INPUT\"}",
+        "accord_sfu_participants",
+    ] {
+        assert!(metrics.contains(counted), "{counted} in\n{metrics}");
+    }
+    for secret in [
+        "ada.admin@northside.test",
+        "Zanzibar",
+        "zanzibar",
+        "Quentin",
+        "quentin@secret.test",
+        "Hunter2",
+        "N-7",
+        case_id.as_str(),
+        &org.to_string(),
+    ] {
+        assert!(
+            !metrics.contains(secret),
+            "{secret:?} leaked into the metrics:\n{metrics}"
+        );
+    }
+
     // An internal error: the database goes away under the app.
     sqlx::query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND usename = 'accord_app'")
         .execute(app.db.admin.pool())

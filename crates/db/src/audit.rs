@@ -185,19 +185,43 @@ pub async fn append(
     Ok(event)
 }
 
-/// Events newest first, before sequence number `before` (exclusive), at most `limit`.
+/// Which events a listing shows: each set field must match (all are ANDed).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AuditFilter {
+    /// Only events before this sequence number (exclusive): the paging cursor.
+    pub before_seq: Option<i64>,
+    /// Only events by this user.
+    pub actor: Option<UserId>,
+    /// Only events with this action, e.g. `case.create`.
+    pub action: Option<String>,
+    /// Only events on this kind of object, e.g. `case`.
+    pub target_type: Option<String>,
+    /// Only events on this object.
+    pub target_id: Option<uuid::Uuid>,
+}
+
+/// Events newest first that match `filter`, at most `limit`.
 pub async fn list(
     tx: &mut TenantTx,
-    before: Option<i64>,
+    filter: &AuditFilter,
     limit: u32,
 ) -> Result<Vec<AuditEvent>, DbError> {
     let rows: Vec<EventRow> = sqlx::query_as(&format!(
         "SELECT {EVENT_COLUMNS} FROM audit_events WHERE org_id = $1 \
-           AND ($2::bigint IS NULL OR seq < $2) ORDER BY seq DESC LIMIT $3"
+           AND ($2::bigint IS NULL OR seq < $2) \
+           AND ($4::uuid IS NULL OR actor_user_id = $4) \
+           AND ($5::text IS NULL OR action = $5) \
+           AND ($6::text IS NULL OR target_type = $6) \
+           AND ($7::uuid IS NULL OR target_id = $7) \
+         ORDER BY seq DESC LIMIT $3"
     ))
     .bind(tx.actor().org_id.as_uuid())
-    .bind(before)
+    .bind(filter.before_seq)
     .bind(i64::from(limit))
+    .bind(filter.actor.map(|a| a.as_uuid()))
+    .bind(filter.action.as_deref())
+    .bind(filter.target_type.as_deref())
+    .bind(filter.target_id)
     .fetch_all(tx.conn())
     .await?;
     Ok(rows.into_iter().map(Into::into).collect())
@@ -232,6 +256,26 @@ pub enum ChainProblem {
         /// Sequence number recorded in the head.
         head_seq: i64,
     },
+}
+
+impl ChainProblem {
+    /// The sequence number where the chain stops being trustworthy: the
+    /// edited or unlinked event, the first missing one, or, when the head
+    /// disagrees, the event after the shorter of chain and head.
+    pub fn seq(&self) -> i64 {
+        match *self {
+            ChainProblem::Edited { seq } | ChainProblem::BrokenLink { seq } => seq,
+            ChainProblem::Missing { expected, .. } => expected,
+            ChainProblem::HeadMismatch {
+                chain_seq,
+                head_seq,
+            } if chain_seq == head_seq => chain_seq,
+            ChainProblem::HeadMismatch {
+                chain_seq,
+                head_seq,
+            } => chain_seq.min(head_seq) + 1,
+        }
+    }
 }
 
 impl std::fmt::Display for ChainProblem {
@@ -320,4 +364,38 @@ pub async fn verify(tx: &mut TenantTx) -> Result<Verification, DbError> {
         });
     }
     Ok(Verification { events, problems })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ChainProblem;
+
+    #[test]
+    fn each_problem_names_where_the_chain_stops_being_trustworthy() {
+        assert_eq!(ChainProblem::Edited { seq: 4 }.seq(), 4);
+        assert_eq!(ChainProblem::BrokenLink { seq: 5 }.seq(), 5);
+        let gap = ChainProblem::Missing {
+            expected: 3,
+            found: 6,
+        };
+        assert_eq!(gap.seq(), 3);
+        // A removed tail: the first event the head says exists.
+        let tail = ChainProblem::HeadMismatch {
+            chain_seq: 7,
+            head_seq: 9,
+        };
+        assert_eq!(tail.seq(), 8);
+        // A head set back: the first event it no longer covers.
+        let behind = ChainProblem::HeadMismatch {
+            chain_seq: 9,
+            head_seq: 7,
+        };
+        assert_eq!(behind.seq(), 8);
+        // Same length, other hash: the last event disagrees with the head.
+        let rehashed = ChainProblem::HeadMismatch {
+            chain_seq: 9,
+            head_seq: 9,
+        };
+        assert_eq!(rehashed.seq(), 9);
+    }
 }

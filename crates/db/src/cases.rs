@@ -129,12 +129,60 @@ pub async fn is_involved(tx: &mut TenantTx, id: CaseId, user_id: UserId) -> Resu
     Ok(involved)
 }
 
+/// The cases among `ids` that `user_id` mediates or is on.
+pub async fn involving(
+    tx: &mut TenantTx,
+    ids: &[CaseId],
+    user_id: UserId,
+) -> Result<Vec<CaseId>, DbError> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let ids: Vec<uuid::Uuid> = ids.iter().map(|id| id.as_uuid()).collect();
+    let found: Vec<uuid::Uuid> = sqlx::query_scalar(
+        "SELECT c.id FROM cases c WHERE c.org_id = $1 AND c.id = ANY($2) \
+           AND (c.mediator_id = $3 OR EXISTS (SELECT 1 FROM case_parties p \
+                WHERE p.org_id = $1 AND p.case_id = c.id AND p.user_id = $3))",
+    )
+    .bind(tx.actor().org_id.as_uuid())
+    .bind(&ids)
+    .bind(user_id.as_uuid())
+    .fetch_all(tx.conn())
+    .await?;
+    Ok(found.into_iter().map(CaseId::from_uuid).collect())
+}
+
+/// What a case listing is narrowed to, besides visibility.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CaseFilter {
+    /// Only cases with this status.
+    pub status: Option<CaseStatus>,
+    /// Only cases whose reference or title contains this text, ignoring case.
+    /// Taken literally: `%`, `_` and `\` match themselves.
+    pub search: Option<String>,
+}
+
+/// `text` as a `LIKE` pattern matching any string that contains it, with
+/// the pattern's own wildcards (and the escape character) escaped by `\`.
+pub fn contains_pattern(text: &str) -> String {
+    let mut pattern = String::with_capacity(text.len() + 2);
+    pattern.push('%');
+    for c in text.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            pattern.push('\\');
+        }
+        pattern.push(c);
+    }
+    pattern.push('%');
+    pattern
+}
+
 /// A page of cases, newest first, after `after`. Returns up to `first` cases and
 /// whether more follow.
 pub async fn list(
     tx: &mut TenantTx,
     visibility: Visibility,
-    status: Option<CaseStatus>,
+    filter: &CaseFilter,
     first: u32,
     after: Option<CaseCursor>,
 ) -> Result<(Vec<Case>, bool), DbError> {
@@ -148,14 +196,16 @@ pub async fn list(
                 (SELECT 1 FROM case_parties p WHERE p.org_id = $1 AND p.case_id = c.id AND p.user_id = $2)) \
            AND ($3::text IS NULL OR c.status = $3) \
            AND ($4::timestamptz IS NULL OR (c.created_at, c.id) < ($4, $5)) \
+           AND ($7::text IS NULL OR c.reference ILIKE $7 ESCAPE '\\' OR c.title ILIKE $7 ESCAPE '\\') \
          ORDER BY c.created_at DESC, c.id DESC LIMIT $6"
     ))
     .bind(tx.actor().org_id.as_uuid())
     .bind(involved)
-    .bind(status.map(|s| s.as_str()))
+    .bind(filter.status.map(|s| s.as_str()))
     .bind(after.map(|a| a.created_at))
     .bind(after.map(|a| a.id.as_uuid()))
     .bind(i64::from(first) + 1)
+    .bind(filter.search.as_deref().map(contains_pattern))
     .fetch_all(tx.conn())
     .await?;
     let has_more = rows.len() > first as usize;
@@ -165,6 +215,23 @@ pub async fn list(
         .map(TryInto::try_into)
         .collect::<Result<Vec<Case>, DbError>>()?;
     Ok((cases, has_more))
+}
+
+/// The cases among `ids` (unknown ids and other orgs' cases are left out),
+/// in no particular order.
+pub async fn get_many(tx: &mut TenantTx, ids: &[CaseId]) -> Result<Vec<Case>, DbError> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let ids: Vec<uuid::Uuid> = ids.iter().map(|id| id.as_uuid()).collect();
+    let rows: Vec<CaseRow> = sqlx::query_as(&format!(
+        "SELECT {CASE_COLUMNS} FROM cases WHERE org_id = $1 AND id = ANY($2)"
+    ))
+    .bind(tx.actor().org_id.as_uuid())
+    .bind(&ids)
+    .fetch_all(tx.conn())
+    .await?;
+    rows.into_iter().map(TryInto::try_into).collect()
 }
 
 /// Stores a new status (the caller checked the transition).
@@ -293,6 +360,27 @@ pub async fn parties(tx: &mut TenantTx, case_id: CaseId) -> Result<Vec<Party>, D
     rows.into_iter().map(TryInto::try_into).collect()
 }
 
+/// The people on each of `case_ids`, each case's in the order they were
+/// added: one query for a page of cases instead of one per case.
+pub async fn parties_of_many(
+    tx: &mut TenantTx,
+    case_ids: &[CaseId],
+) -> Result<Vec<Party>, DbError> {
+    if case_ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let ids: Vec<uuid::Uuid> = case_ids.iter().map(|c| c.as_uuid()).collect();
+    let rows: Vec<PartyRow> = sqlx::query_as(&format!(
+        "SELECT {PARTY_COLUMNS} FROM case_parties WHERE org_id = $1 AND case_id = ANY($2) \
+         ORDER BY case_id, created_at, id"
+    ))
+    .bind(tx.actor().org_id.as_uuid())
+    .bind(&ids)
+    .fetch_all(tx.conn())
+    .await?;
+    rows.into_iter().map(TryInto::try_into).collect()
+}
+
 /// One person on a case.
 pub async fn party(tx: &mut TenantTx, id: PartyId) -> Result<Party, DbError> {
     let row: PartyRow = sqlx::query_as(&format!(
@@ -316,4 +404,18 @@ pub async fn remove_party(tx: &mut TenantTx, id: PartyId) -> Result<(), DbError>
         return Err(DbError::NotFound);
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::contains_pattern;
+
+    #[test]
+    fn search_text_is_taken_literally() {
+        assert_eq!(contains_pattern("N-1"), "%N-1%");
+        assert_eq!(contains_pattern("100%"), "%100\\%%");
+        assert_eq!(contains_pattern("a_b"), "%a\\_b%");
+        assert_eq!(contains_pattern("C:\\x"), "%C:\\\\x%");
+        assert_eq!(contains_pattern(""), "%%");
+    }
 }

@@ -19,17 +19,27 @@
 
 pub mod audit;
 pub mod auth;
+pub mod availability;
 pub mod cases;
+pub mod compliance;
+pub mod conflicts;
+pub mod documents;
 mod error;
+pub mod fees;
+pub mod intake;
+pub mod invitations;
+pub mod invoices;
+pub mod jobs;
 pub mod join_tokens;
 pub mod lookup;
 pub mod members;
 pub mod orgs;
 pub mod sessions;
+pub mod timeline;
 mod tx;
 
-pub use error::DbError;
-pub use tx::{Actor, AdminDb, Db, TenantTx, UserTx};
+pub use error::{is_connection_error, DbError};
+pub use tx::{pool_options, Actor, AdminDb, Db, TenantTx, UserTx};
 
 /// The migrations in `migrations/` at the workspace root, embedded in the binary.
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations");

@@ -1,6 +1,6 @@
 //! Accounts and their memberships in the current org.
 
-use accord_domain::{DisplayName, EmailAddress, Role, UserId};
+use accord_domain::{DisplayName, EmailAddress, IanaTimeZone, Role, UserId};
 use chrono::{DateTime, Utc};
 
 use crate::{DbError, TenantTx};
@@ -71,6 +71,103 @@ pub async fn get(tx: &mut TenantTx, user_id: UserId) -> Result<Member, DbError> 
     .fetch_one(tx.conn())
     .await?;
     row.try_into()
+}
+
+/// The members among `user_ids` (those who are not members of the org are
+/// left out), in no particular order.
+pub async fn get_many(tx: &mut TenantTx, user_ids: &[UserId]) -> Result<Vec<Member>, DbError> {
+    if user_ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let ids: Vec<uuid::Uuid> = user_ids.iter().map(|u| u.as_uuid()).collect();
+    let rows: Vec<MemberRow> = sqlx::query_as(&format!(
+        "{SELECT_MEMBER} WHERE m.org_id = $1 AND m.user_id = ANY($2)"
+    ))
+    .bind(tx.actor().org_id.as_uuid())
+    .bind(&ids)
+    .fetch_all(tx.conn())
+    .await?;
+    rows.into_iter().map(TryInto::try_into).collect()
+}
+
+/// The signed-in account's own settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OwnAccount {
+    /// Whether sign-in asks for a TOTP code.
+    pub totp_enabled: bool,
+    /// The time zone they chose, if any.
+    pub time_zone: Option<IanaTimeZone>,
+}
+
+#[derive(sqlx::FromRow)]
+struct OwnAccountRow {
+    totp_enabled: bool,
+    time_zone: Option<String>,
+}
+
+impl From<OwnAccountRow> for OwnAccount {
+    fn from(r: OwnAccountRow) -> Self {
+        OwnAccount {
+            totp_enabled: r.totp_enabled,
+            // A name the time-zone database no longer knows reads as unset:
+            // the portals fall back to the browser's zone.
+            time_zone: r.time_zone.and_then(|tz| IanaTimeZone::parse(&tz).ok()),
+        }
+    }
+}
+
+/// The transaction's user's own settings ([`DbError::NotAMember`] for the system).
+pub async fn own_account(tx: &mut TenantTx) -> Result<OwnAccount, DbError> {
+    let user = tx.actor().user_id.ok_or(DbError::NotAMember)?;
+    let row: OwnAccountRow = sqlx::query_as(
+        "SELECT totp_secret IS NOT NULL AS totp_enabled, time_zone FROM users WHERE id = $1",
+    )
+    .bind(user.as_uuid())
+    .fetch_one(tx.conn())
+    .await?;
+    Ok(row.into())
+}
+
+/// Sets (or clears) the transaction's user's own time zone.
+pub async fn set_own_time_zone(
+    tx: &mut TenantTx,
+    time_zone: Option<&IanaTimeZone>,
+) -> Result<OwnAccount, DbError> {
+    let user = tx.actor().user_id.ok_or(DbError::NotAMember)?;
+    let row: OwnAccountRow = sqlx::query_as(
+        "UPDATE users SET time_zone = $2 WHERE id = $1 \
+         RETURNING totp_secret IS NOT NULL AS totp_enabled, time_zone",
+    )
+    .bind(user.as_uuid())
+    .bind(time_zone.map(IanaTimeZone::as_str))
+    .fetch_one(tx.conn())
+    .await?;
+    Ok(row.into())
+}
+
+/// The transaction's user's own locale tag, if they chose one.
+pub async fn own_locale(tx: &mut TenantTx) -> Result<Option<String>, DbError> {
+    let user = tx.actor().user_id.ok_or(DbError::NotAMember)?;
+    Ok(sqlx::query_scalar("SELECT locale FROM users WHERE id = $1")
+        .bind(user.as_uuid())
+        .fetch_one(tx.conn())
+        .await?)
+}
+
+/// Sets (or clears) the transaction's user's own locale tag (the caller
+/// checks it; the column refuses tags it does not know).
+pub async fn set_own_locale(
+    tx: &mut TenantTx,
+    locale: Option<&str>,
+) -> Result<Option<String>, DbError> {
+    let user = tx.actor().user_id.ok_or(DbError::NotAMember)?;
+    Ok(
+        sqlx::query_scalar("UPDATE users SET locale = $2 WHERE id = $1 RETURNING locale")
+            .bind(user.as_uuid())
+            .bind(locale)
+            .fetch_one(tx.conn())
+            .await?,
+    )
 }
 
 /// The member whose account uses `email`, if any.

@@ -1,6 +1,6 @@
 //! Organizations (tenants).
 
-use accord_domain::{OrgId, OrgName, OrgSlug};
+use accord_domain::{IanaTimeZone, OrgId, OrgName, OrgSlug};
 use chrono::{DateTime, Utc};
 
 use crate::{audit, AdminDb, DbError, TenantTx};
@@ -77,4 +77,67 @@ pub async fn current(tx: &mut TenantTx) -> Result<Organization, DbError> {
             .fetch_one(tx.conn())
             .await?;
     row.try_into()
+}
+
+/// What an org admin sets for the whole org: its clock, its date style,
+/// how long invite links last and when reminders go out.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OrgSettings {
+    /// The org's time zone, in which members and people on its cases read
+    /// mail unless they chose their own; `None` until set (mail then uses
+    /// each session's zone).
+    pub time_zone: Option<IanaTimeZone>,
+    /// The org's locale tag (`en-GB`, `en-US`, `fr-FR`, `de-DE`); `None`
+    /// until set (British English).
+    pub locale: Option<String>,
+    /// Days a new invite link stays valid (1 to 90).
+    pub invite_link_lifetime_days: i32,
+    /// Minutes before a session that reminders go out (at most 4, each
+    /// from 1 minute to 28 days), largest first.
+    pub reminder_lead_minutes: Vec<i32>,
+}
+
+#[derive(sqlx::FromRow)]
+struct SettingsRow {
+    time_zone: Option<String>,
+    locale: Option<String>,
+    invite_ttl_days: i32,
+    reminder_lead_minutes: Vec<i32>,
+}
+
+/// The org's settings.
+pub async fn settings(tx: &mut TenantTx) -> Result<OrgSettings, DbError> {
+    let row: SettingsRow = sqlx::query_as(
+        "SELECT time_zone, locale, invite_ttl_days, reminder_lead_minutes \
+         FROM organizations WHERE id = $1",
+    )
+    .bind(tx.actor().org_id.as_uuid())
+    .fetch_one(tx.conn())
+    .await?;
+    Ok(OrgSettings {
+        // A name the tz database no longer knows reads as unset.
+        time_zone: row.time_zone.and_then(|tz| IanaTimeZone::parse(&tz).ok()),
+        locale: row.locale,
+        invite_link_lifetime_days: row.invite_ttl_days,
+        reminder_lead_minutes: row.reminder_lead_minutes,
+    })
+}
+
+/// Replaces the org's settings (the caller checks them and records the
+/// audit event). Values the columns' checks refuse are a
+/// [`DbError::Conflict`] naming the check.
+pub async fn set_settings(tx: &mut TenantTx, settings: &OrgSettings) -> Result<(), DbError> {
+    sqlx::query(
+        "UPDATE organizations SET time_zone = $2, locale = $3, invite_ttl_days = $4, \
+             reminder_lead_minutes = $5 \
+         WHERE id = $1",
+    )
+    .bind(tx.actor().org_id.as_uuid())
+    .bind(settings.time_zone.as_ref().map(IanaTimeZone::as_str))
+    .bind(settings.locale.as_deref())
+    .bind(settings.invite_link_lifetime_days)
+    .bind(&settings.reminder_lead_minutes)
+    .execute(tx.conn())
+    .await?;
+    Ok(())
 }

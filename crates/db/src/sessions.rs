@@ -104,6 +104,24 @@ pub async fn get(tx: &mut TenantTx, id: SessionId) -> Result<Session, DbError> {
     row.try_into()
 }
 
+/// The sessions among `ids` (unknown ids and other orgs' sessions are left
+/// out), by start time.
+pub async fn get_many(tx: &mut TenantTx, ids: &[SessionId]) -> Result<Vec<Session>, DbError> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let ids: Vec<uuid::Uuid> = ids.iter().map(|id| id.as_uuid()).collect();
+    let rows: Vec<SessionRow> = sqlx::query_as(&format!(
+        "SELECT {SESSION_COLUMNS} FROM sessions WHERE org_id = $1 AND id = ANY($2) \
+         ORDER BY starts_at, id"
+    ))
+    .bind(tx.actor().org_id.as_uuid())
+    .bind(&ids)
+    .fetch_all(tx.conn())
+    .await?;
+    rows.into_iter().map(TryInto::try_into).collect()
+}
+
 /// Moves a session to a new time (the caller checked it is still scheduled).
 pub async fn reschedule(
     tx: &mut TenantTx,

@@ -46,28 +46,65 @@ pub struct AdminDb {
     pool: PgPool,
 }
 
-fn pool_options() -> PgPoolOptions {
+/// The pool settings [`Db::connect`] uses; tests that need a shorter wait
+/// for a connection start from these and wrap the pool with [`Db::from_pool`].
+pub fn pool_options() -> PgPoolOptions {
     PgPoolOptions::new()
         .max_connections(20)
+        // A request waits at most this long for a connection (also while the
+        // server is down and every connect is refused); then it fails as
+        // `DbError::Unavailable` instead of hanging.
         .acquire_timeout(Duration::from_secs(5))
+        // An idle connection the server has since closed (a restart, a
+        // failover) is found and dropped here, not handed to a request. The
+        // pool already pings every connection as it comes back (which also
+        // flushes a dropped transaction's ROLLBACK), so one that was in use
+        // a moment ago is not pinged again: under load that second round
+        // trip per request bought nothing. (A connection lost within that
+        // moment fails its request as any lost mid-request does: retried
+        // once, else `UNAVAILABLE`.)
+        .test_before_acquire(false)
+        .before_acquire(|conn, meta| {
+            Box::pin(async move {
+                if meta.idle_for >= PING_WHEN_IDLE_FOR {
+                    sqlx::Connection::ping(conn).await?;
+                }
+                Ok(true)
+            })
+        })
 }
 
+/// `accord_web_session_scope`'s row: session id, user, org, expiry, role
+/// (`None` when the membership is gone).
+type ScopeRow = (
+    uuid::Uuid,
+    uuid::Uuid,
+    uuid::Uuid,
+    chrono::DateTime<chrono::Utc>,
+    Option<String>,
+);
+
+/// A pooled connection idle this long is pinged before a request gets it.
+pub(crate) const PING_WHEN_IDLE_FOR: Duration = Duration::from_secs(1);
+
+/// `BEGIN` and the transaction's settings in one round trip (one simple-query
+/// message). set_config(..., true) is SET LOCAL: the setting dies with the
+/// transaction, so a pooled connection never carries one request's org into
+/// the next. The values are ids Accord formats itself (UUIDs or empty), never
+/// input, so writing them into the statement is safe.
 async fn begin_scoped(
     pool: &PgPool,
     org_id: Option<OrgId>,
     user_id: Option<UserId>,
 ) -> Result<Transaction<'static, Postgres>, DbError> {
-    let mut tx = pool.begin().await?;
-    // set_config(..., true) is SET LOCAL: the setting dies with the transaction,
-    // so a pooled connection never carries one request's org into the next.
-    sqlx::query(
-        "SELECT set_config('accord.org_id', $1, true), set_config('accord.user_id', $2, true)",
-    )
-    .bind(org_id.map(|o| o.to_string()).unwrap_or_default())
-    .bind(user_id.map(|u| u.to_string()).unwrap_or_default())
-    .execute(&mut *tx)
-    .await?;
-    Ok(tx)
+    let org = org_id.map(|o| o.as_uuid().to_string()).unwrap_or_default();
+    let user = user_id.map(|u| u.as_uuid().to_string()).unwrap_or_default();
+    Ok(pool
+        .begin_with(format!(
+            "BEGIN; SELECT set_config('accord.org_id', '{org}', true), \
+             set_config('accord.user_id', '{user}', true)"
+        ))
+        .await?)
 }
 
 impl Db {
@@ -115,6 +152,72 @@ impl Db {
         })
     }
 
+    /// Begins the transaction of a request signed in with the web session
+    /// whose token hashes to `token_hash`: one `BEGIN`, then one statement
+    /// that finds the live session, reads the account's role in the
+    /// session's org and scopes the transaction to both (see the
+    /// `accord_web_session_scope` migration). `None` when no live session
+    /// has that hash; the transaction is `None` when the account is no
+    /// longer a member of the session's org (then nothing was scoped and
+    /// [`Db::tenant`] answers [`DbError::NotAMember`]).
+    pub async fn web_session_tenant(
+        &self,
+        token_hash: &[u8; 32],
+        request_id: Option<String>,
+    ) -> Result<Option<(crate::auth::WebSession, Option<TenantTx>)>, DbError> {
+        let mut tx = self.pool.begin().await?;
+        let row: Option<ScopeRow> = sqlx::query_as(
+            "SELECT session_id, user_id, org_id, expires_at, role \
+             FROM accord_web_session_scope($1)",
+        )
+        .bind(token_hash.as_slice())
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some((id, user, org, expires_at, role)) = row else {
+            return Ok(None);
+        };
+        let session = crate::auth::WebSession {
+            id,
+            user_id: UserId::from_uuid(user),
+            org_id: OrgId::from_uuid(org),
+            expires_at,
+        };
+        let tx = match role {
+            Some(role) => Some(TenantTx {
+                tx,
+                actor: Actor {
+                    org_id: session.org_id,
+                    user_id: Some(session.user_id),
+                    role: role.parse()?,
+                },
+                request_id,
+            }),
+            None => None,
+        };
+        Ok(Some((session, tx)))
+    }
+
+    /// Begins a tenant transaction for nobody yet (an invite link being
+    /// redeemed): confined to `org_id`, audited with no actor until
+    /// [`TenantTx::act_as`] names one.
+    pub(crate) async fn anonymous_tenant(
+        &self,
+        org_id: OrgId,
+        role: Role,
+        request_id: Option<String>,
+    ) -> Result<TenantTx, DbError> {
+        let tx = begin_scoped(&self.pool, Some(org_id), None).await?;
+        Ok(TenantTx {
+            tx,
+            actor: Actor {
+                org_id,
+                user_id: None,
+                role,
+            },
+            request_id,
+        })
+    }
+
     /// Begins a transaction scoped to one account and no org.
     pub async fn user(&self, user_id: UserId) -> Result<UserTx, DbError> {
         let tx = begin_scoped(&self.pool, None, Some(user_id)).await?;
@@ -148,6 +251,17 @@ impl TenantTx {
     /// Commits the transaction.
     pub async fn commit(self) -> Result<(), DbError> {
         self.tx.commit().await?;
+        Ok(())
+    }
+
+    /// From now on the transaction acts for `user_id` (whose account it has
+    /// just found or made), in the role it began with.
+    pub(crate) async fn act_as(&mut self, user_id: UserId) -> Result<(), DbError> {
+        sqlx::query("SELECT set_config('accord.user_id', $1, true)")
+            .bind(user_id.to_string())
+            .execute(&mut *self.tx)
+            .await?;
+        self.actor.user_id = Some(user_id);
         Ok(())
     }
 }

@@ -812,6 +812,74 @@ async fn a_tenant_transaction_for_a_non_member_is_refused() -> anyhow::Result<()
     Ok(())
 }
 
+/// The web session's transaction (session, role and tenant in one
+/// statement) is scoped exactly as [`Db::tenant`] is, and only for a live
+/// session whose account is still a member.
+#[tokio::test]
+async fn a_web_session_transaction_is_scoped_to_its_org_and_member() -> anyhow::Result<()> {
+    use accord_db::auth;
+    let db = TestDb::new().await?;
+    let a = populate(&db, "alpha").await?;
+    let b = populate(&db, "beta").await?;
+    let later = Utc::now() + chrono::Duration::hours(1);
+    let hash = |n: u8| [n; 32];
+    let session = auth::create_web_session(&db.app, &hash(1), a.mediator, a.org, later).await?;
+
+    let (found, tx) = db
+        .app
+        .web_session_tenant(&hash(1), Some("rid".into()))
+        .await?
+        .expect("a live session");
+    assert_eq!(found.id, session.id);
+    assert_eq!((found.user_id, found.org_id), (a.mediator, a.org));
+    let mut tx = tx.expect("the mediator is a member");
+    let actor = tx.actor();
+    assert_eq!(
+        (actor.org_id, actor.user_id, actor.role),
+        (a.org, Some(a.mediator), Role::Mediator)
+    );
+    assert_eq!(tx.request_id(), Some("rid"));
+    // Unfiltered SQL sees A's rows only, as in a `Db::tenant` transaction.
+    assert_eq!(
+        uuids(&mut tx, "SELECT id FROM cases").await?,
+        BTreeSet::from([a.case.as_uuid()])
+    );
+    assert!(!uuids(&mut tx, "SELECT org_id FROM memberships")
+        .await?
+        .contains(&b.org.as_uuid()));
+    drop(tx);
+
+    // Unknown, expired and revoked sessions find nothing.
+    assert!(db.app.web_session_tenant(&hash(2), None).await?.is_none());
+    auth::create_web_session(
+        &db.app,
+        &hash(3),
+        a.admin,
+        a.org,
+        Utc::now() - chrono::Duration::seconds(1),
+    )
+    .await?;
+    assert!(db.app.web_session_tenant(&hash(3), None).await?.is_none());
+    auth::revoke_web_session(&db.app, session.id).await?;
+    assert!(db.app.web_session_tenant(&hash(1), None).await?.is_none());
+
+    // A member removed from the org keeps a live session but gets no
+    // transaction, and then `Db::tenant` says why.
+    auth::create_web_session(&db.app, &hash(4), a.party_user, a.org, later).await?;
+    let mut tx = db.app.tenant(a.org, a.admin, None).await?;
+    cases::remove_party(&mut tx, a.party).await?;
+    members::remove(&mut tx, a.party_user).await?;
+    tx.commit().await?;
+    let (found, tx) = db
+        .app
+        .web_session_tenant(&hash(4), None)
+        .await?
+        .expect("the session itself is live");
+    assert_eq!(found.user_id, a.party_user);
+    assert!(tx.is_none(), "no transaction for a removed member");
+    Ok(())
+}
+
 // ---------------------------------------------------------------------------
 // Audit chain tamper detection
 // ---------------------------------------------------------------------------

@@ -28,15 +28,24 @@
 //!   pins a session to an instant in UTC while remembering the time zone it
 //!   should be shown in.
 
+pub mod availability;
 pub mod case;
+pub mod conflict;
 pub mod ids;
+pub mod intake;
+pub mod invoice;
+pub mod money;
 pub mod permission;
 pub mod role;
 pub mod session;
 pub mod values;
 
+pub use availability::{
+    common_slots, Availability, DayHours, LocalWindow, SlotSearch, WorkingHours,
+};
 pub use case::{CaseStatus, PartyKind, TransitionError};
 pub use ids::*;
+pub use money::{Currency, Split};
 pub use permission::{authorize, grant, Action, Denied, Grant, Involvement};
 pub use role::Role;
 pub use session::{Schedule, SessionDuration, SessionStatus};

@@ -43,12 +43,15 @@ pub enum Action {
     ViewSessions,
     /// Read the organization's audit log.
     ReadAuditLog,
+    /// See which sessions are live now, who is in them and who waits in
+    /// their lobby (without joining them).
+    ViewLiveSessions,
 }
 
 impl Action {
     /// Every action, in declaration order. The permission table is indexed in
     /// this order.
-    pub const ALL: [Action; 13] = [
+    pub const ALL: [Action; 14] = [
         Action::ViewOrganization,
         Action::ViewMembers,
         Action::ManageMembers,
@@ -62,6 +65,7 @@ impl Action {
         Action::ScheduleSession,
         Action::ViewSessions,
         Action::ReadAuditLog,
+        Action::ViewLiveSessions,
     ];
 
     /// The stable name of the action, as used in audit entries and errors.
@@ -80,6 +84,7 @@ impl Action {
             Action::ScheduleSession => "schedule_session",
             Action::ViewSessions => "view_sessions",
             Action::ReadAuditLog => "read_audit_log",
+            Action::ViewLiveSessions => "view_live_sessions",
         }
     }
 
@@ -166,6 +171,7 @@ const MATRIX: [[Grant; Action::ALL.len()]; Role::ALL.len()] = {
         Deny,     // schedule_session
         Involved, // view_sessions
         Deny,     // read_audit_log
+        Deny,     // view_live_sessions
     ];
     [
         // org_admin
@@ -185,6 +191,7 @@ const MATRIX: [[Grant; Action::ALL.len()]; Role::ALL.len()] = {
             Involved, // schedule_session
             Involved, // view_sessions
             Deny,     // read_audit_log
+            Involved, // view_live_sessions
         ],
         // party
         PARTICIPANT,
@@ -246,6 +253,7 @@ mod tests {
         schedule_session     org        inv       -      -
         view_sessions        org        inv       inv    inv
         read_audit_log       org        -         -      -
+        view_live_sessions   org        inv       -      -
     ";
 
     /// Parses [`EXPECTED`] into (role, action, grant) triples, insisting that
@@ -303,6 +311,7 @@ mod tests {
                 Action::ScheduleSession,
                 Action::ViewSessions,
                 Action::ReadAuditLog,
+                Action::ViewLiveSessions,
             ]
         );
     }

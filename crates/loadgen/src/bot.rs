@@ -7,7 +7,9 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, ToSocketAddrs};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use accord_sfu_core::protocol::{ClientMessage, SdpKind, ServerMessage, TrackView};
+use accord_sfu_core::protocol::{
+    ClientMessage, ParticipantView, SdpKind, ServerMessage, TrackView,
+};
 use futures_util::{SinkExt, StreamExt};
 use p256::ecdsa::SigningKey;
 use serde::{Deserialize, Serialize};
@@ -26,6 +28,8 @@ use webrtc::peer_connection::{
 };
 
 use crate::device;
+use crate::e2ee::packet::{self, Sealer};
+use crate::e2ee::session::KeySession;
 use crate::handshake::{Challenge, Hello};
 use crate::media;
 use crate::report::{Arrival, Departure, Recorder, Report};
@@ -87,6 +91,17 @@ pub struct BotConfig {
     /// least 1). A big room's `state` messages are large: load bots that
     /// never read old messages keep only a few.
     pub message_history: usize,
+    /// End-to-end encrypted media, as the browsers do it (docs/SECURITY.md):
+    /// the bot advertises an ECDH identity, sends a new sender key wrapped to
+    /// each member of its room on every change of who is there, seals every
+    /// frame it sends (SFrame) and opens what it receives with the keys the
+    /// others sent it. Everyone in a session must agree: a bot with it on
+    /// reads no clear media, one with it off no sealed media.
+    pub e2ee: bool,
+    /// How many received payloads to keep as they arrived, before any
+    /// decryption, for [`Bot::raw_payloads`] (0: none): what the SFU
+    /// forwarded, for tests that look at it.
+    pub raw_log: usize,
 }
 
 impl BotConfig {
@@ -115,6 +130,8 @@ impl BotConfig {
             departure_log: 0,
             step_timeout: Duration::from_secs(10),
             message_history: MESSAGE_HISTORY,
+            e2ee: false,
+            raw_log: 0,
         }
     }
 
@@ -267,6 +284,24 @@ impl MessageLog {
     }
 }
 
+/// One payload as it arrived on a track, before any decryption.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RawPayload {
+    /// The track's stream id (the sender, as the SFU labels it).
+    pub sender: Option<Uuid>,
+    /// Whether it came on a video track.
+    pub video: bool,
+    /// The RTP payload.
+    pub payload: Vec<u8>,
+}
+
+/// A bot's end-to-end encryption: its keys and the sealer its publishers use.
+#[derive(Debug)]
+struct E2ee {
+    keys: Mutex<KeySession>,
+    sealer: Arc<Sealer>,
+}
+
 /// State shared by the bot's tasks.
 #[derive(Debug)]
 struct Shared {
@@ -278,6 +313,9 @@ struct Shared {
     gathering: watch::Sender<RTCIceGatheringState>,
     tracks: Mutex<Vec<ServerTrack>>,
     closed_with: Mutex<Option<(u16, String)>>,
+    e2ee: Option<E2ee>,
+    raw: Mutex<VecDeque<RawPayload>>,
+    raw_capacity: usize,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -300,6 +338,41 @@ impl Shared {
     fn end_messages(&self) {
         lock(&self.messages).ended = true;
         self.messages_tick.send_modify(|n| *n += 1);
+    }
+
+    /// A `state` arrived: with end-to-end encryption, what the key session
+    /// wants sent (its identity, a new wrapped key), the sealer switched to
+    /// its current key.
+    fn e2ee_state(&self, you: Uuid, participants: &[ParticipantView]) -> Vec<ClientMessage> {
+        let Some(e2ee) = &self.e2ee else {
+            return Vec::new();
+        };
+        let mut keys = lock(&e2ee.keys);
+        let out = keys.on_state(you, participants);
+        e2ee.sealer.set(keys.send_key());
+        out
+    }
+
+    /// An `e2eeKey` arrived: checked and held, or refused.
+    fn e2ee_key(&self, message: &ServerMessage) {
+        let (
+            Some(e2ee),
+            ServerMessage::E2eeKey {
+                from,
+                room,
+                generation,
+                wrapped,
+                signature,
+            },
+        ) = (&self.e2ee, message)
+        else {
+            return;
+        };
+        let outcome = lock(&e2ee.keys).on_key(*from, *room, *generation, wrapped, signature);
+        if let Err(e) = &outcome {
+            tracing::debug!(%from, generation, refused = e.as_str(), "a sender key");
+        }
+        lock(&self.recorder).e2ee_key(outcome.is_ok());
     }
 }
 
@@ -417,18 +490,45 @@ async fn read_track(track: Arc<dyn TrackRemote>, shared: Arc<Shared>) {
                 let at = std::time::Instant::now();
                 let arrived_ns = tag::instant_ns(at);
                 let payload = &packet.payload[..];
-                let decoded = if video {
+                if shared.raw_capacity > 0 {
+                    let mut raw = lock(&shared.raw);
+                    if raw.len() == shared.raw_capacity {
+                        raw.pop_front();
+                    }
+                    raw.push_back(RawPayload {
+                        sender: stream_id,
+                        video,
+                        payload: payload.to_vec(),
+                    });
+                }
+                let clear = if video {
                     tag::decode_vp8(payload)
                 } else {
                     tag::decode_opus(payload)
                 };
-                lock(&shared.recorder).record(
-                    decoded.ok(),
-                    payload.len(),
-                    at,
-                    arrived_ns,
-                    stream_id,
-                );
+                let decoded = match (&shared.e2ee, clear) {
+                    (None, clear) => clear.ok(),
+                    (Some(_), Ok(_)) => {
+                        // Sealed frames never show a tag; this one came in clear.
+                        lock(&shared.recorder).e2ee_clear();
+                        None
+                    }
+                    (Some(e2ee), Err(_)) => {
+                        let opened = {
+                            let mut keys = lock(&e2ee.keys);
+                            let held = stream_id.and_then(|s| keys.receive_keys(&s));
+                            if video {
+                                packet::open_vp8(held, payload)
+                            } else {
+                                packet::open_opus(held, payload)
+                            }
+                        };
+                        let mut recorder = lock(&shared.recorder);
+                        recorder.e2ee_received(opened.map(|_| ()));
+                        opened.ok()
+                    }
+                };
+                lock(&shared.recorder).record(decoded, payload.len(), at, arrived_ns, stream_id);
             }
             TrackRemoteEvent::OnEnded => break,
             _ => {}
@@ -560,6 +660,12 @@ impl Bot {
             gathering: watch::channel(RTCIceGatheringState::New).0,
             tracks: Mutex::new(Vec::new()),
             closed_with: Mutex::new(None),
+            e2ee: config.e2ee.then(|| E2ee {
+                keys: Mutex::new(KeySession::new(config.session.to_string(), device.clone())),
+                sealer: Arc::new(Sealer::default()),
+            }),
+            raw: Mutex::new(VecDeque::new()),
+            raw_capacity: config.raw_log,
         });
 
         // Until the first state, refusals arrive as close frames.
@@ -568,7 +674,14 @@ impl Bot {
             let message = ServerMessage::deserialize(&v);
             shared.push_message(v);
             match message {
-                Ok(ServerMessage::State { you, .. }) => break you,
+                Ok(ServerMessage::State {
+                    you, participants, ..
+                }) => {
+                    for m in shared.e2ee_state(you, &participants) {
+                        ws.send(text_frame(&m)?).await?;
+                    }
+                    break you;
+                }
                 Ok(_) => {}
                 Err(e) => tracing::debug!(error = %e, "a server message the bot does not read"),
             }
@@ -623,7 +736,12 @@ impl Bot {
         let (answered_tx, answered_rx) = oneshot::channel();
         bot.tasks = vec![
             tokio::spawn(write_loop(sink, outbox_rx)),
-            tokio::spawn(read_loop(stream, Arc::clone(&bot.shared), sdp_tx)),
+            tokio::spawn(read_loop(
+                stream,
+                Arc::clone(&bot.shared),
+                sdp_tx,
+                bot.outbox.clone(),
+            )),
             tokio::spawn(negotiate_loop(
                 pc,
                 sdp_rx,
@@ -653,6 +771,9 @@ impl Bot {
             .unwrap_or_default();
         for mut publisher in publishers.into_iter().filter(|p| p.active()) {
             let negotiated = publisher.negotiate(&answer_sdp).await?;
+            if let Some(e2ee) = &bot.shared.e2ee {
+                publisher.encrypt_with(Arc::clone(&e2ee.sealer));
+            }
             if publisher.source() == Source::Camera {
                 bot.camera_layers = publisher.layers();
             }
@@ -724,7 +845,33 @@ impl Bot {
 
     /// A snapshot of what was received and sent so far.
     pub fn report(&self) -> Report {
-        lock(&self.shared.recorder).report(Some(self.participant))
+        let mut report = lock(&self.shared.recorder).report(Some(self.participant));
+        if let Some(e2ee) = &self.shared.e2ee {
+            report.e2ee.unsent_without_key = e2ee.sealer.unsent();
+        }
+        report
+    }
+
+    /// The last payloads received as they arrived, before any decryption
+    /// (as many as [`BotConfig::raw_log`]), oldest first.
+    pub fn raw_payloads(&self) -> Vec<RawPayload> {
+        lock(&self.shared.raw).iter().cloned().collect()
+    }
+
+    /// With end-to-end encryption: whose sender keys this bot holds now,
+    /// by key id (generation); empty without it.
+    pub fn e2ee_keys_held(&self) -> std::collections::HashMap<Uuid, Vec<u64>> {
+        self.shared
+            .e2ee
+            .as_ref()
+            .map(|e| lock(&e.keys).held())
+            .unwrap_or_default()
+    }
+
+    /// With end-to-end encryption: the key id this bot seals its frames
+    /// with now (none in the lobby, or without encryption).
+    pub fn e2ee_send_generation(&self) -> Option<u64> {
+        self.shared.e2ee.as_ref().and_then(|e| e.sealer.kid())
     }
 
     /// The last tagged arrivals (as many as [`BotConfig::arrival_log`]), oldest first.
@@ -842,6 +989,7 @@ async fn read_loop(
     mut stream: futures_util::stream::SplitStream<Ws>,
     shared: Arc<Shared>,
     sdp: mpsc::UnboundedSender<Sdp>,
+    outbox: mpsc::UnboundedSender<Message>,
 ) {
     while let Some(frame) = stream.next().await {
         let text = match frame {
@@ -884,6 +1032,19 @@ async fn read_loop(
             Ok(ServerMessage::Tracks { tracks }) => {
                 *lock(&shared.tracks) = tracks.into_iter().map(ServerTrack::from).collect();
             }
+            Ok(ServerMessage::State {
+                you, participants, ..
+            }) => {
+                for m in shared.e2ee_state(you, &participants) {
+                    match text_frame(&m) {
+                        Ok(frame) => {
+                            let _ = outbox.send(frame);
+                        }
+                        Err(e) => tracing::warn!(error = %e, "encoding a key message"),
+                    }
+                }
+            }
+            Ok(message @ ServerMessage::E2eeKey { .. }) => shared.e2ee_key(&message),
             Ok(_) => {}
             // A newer server's type, or one of a shape this bot does not
             // know: nothing to act on, but kept for whoever reads the history.
@@ -991,6 +1152,9 @@ mod tests {
             gathering: watch::channel(RTCIceGatheringState::New).0,
             tracks: Mutex::new(Vec::new()),
             closed_with: Mutex::new(None),
+            e2ee: None,
+            raw: Mutex::new(VecDeque::new()),
+            raw_capacity: 0,
         })
     }
     use serde_json::json;

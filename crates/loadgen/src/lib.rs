@@ -32,6 +32,7 @@
 pub mod bench;
 mod bot;
 pub mod device;
+pub mod e2ee;
 mod handshake;
 mod media;
 pub mod report;
@@ -39,8 +40,10 @@ pub mod shaping;
 pub mod tag;
 
 pub use accord_sfu_core::protocol;
-pub use bot::{Bot, BotConfig, BotError, Messages, ServerTrack};
+pub use bot::{Bot, BotConfig, BotError, Messages, RawPayload, ServerTrack};
 pub use media::{SimulcastLayer, SIMULCAST_LAYERS};
-pub use report::{Arrival, Departure, Report, SentLayerReport, SentReport, StreamReport};
+pub use report::{
+    Arrival, Departure, E2eeReport, Report, SentLayerReport, SentReport, StreamReport,
+};
 pub use tag::{Source, Tag};
 pub use webrtc::peer_connection::RTCPeerConnectionState;

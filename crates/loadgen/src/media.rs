@@ -32,6 +32,7 @@ use webrtc::peer_connection::{
 use webrtc::rtp_transceiver::{RTCRtpTransceiverDirection, RTCRtpTransceiverInit, RtpTransceiver};
 
 use crate::bot::{BotConfig, BotError};
+use crate::e2ee::packet::{self, Sealer};
 use crate::tag::{self, Source, Tag};
 
 /// The video kind, as webrtc-rs names it.
@@ -146,6 +147,8 @@ pub(crate) struct Publisher {
     transceiver: Arc<dyn RtpTransceiver>,
     /// Set by [`Publisher::negotiate`] when the layers go out as simulcast.
     rid_marking: Option<RidMarking>,
+    /// With end-to-end encryption: the sender key every frame is sealed with.
+    sealer: Option<Arc<Sealer>>,
 }
 
 /// What negotiation settled for a publisher.
@@ -301,6 +304,7 @@ async fn add_transceivers(
             encodings,
             transceiver,
             rid_marking: None,
+            sealer: None,
         });
     }
     Ok(publishers)
@@ -365,6 +369,35 @@ impl Publisher {
     /// Which source it sends.
     pub(crate) fn source(&self) -> Source {
         self.source
+    }
+
+    /// Seals every frame with `sealer`'s current key from now on (frames
+    /// while it holds none are not sent).
+    pub(crate) fn encrypt_with(&mut self, sealer: Arc<Sealer>) {
+        self.sealer = Some(sealer);
+    }
+
+    /// An Opus payload of `size` bytes: in clear, or sealed; `None` when it
+    /// must not go out (no sender key, or a counter past what a receiver reads).
+    fn opus_payload(&self, t: &Tag, size: usize) -> Option<Vec<u8>> {
+        match &self.sealer {
+            None => Some(tag::encode_opus(t, size)),
+            Some(sealer) => {
+                let (key, ctr) = sealer.next()?;
+                packet::seal_opus(&key, ctr, t, size).ok()
+            }
+        }
+    }
+
+    /// A VP8 payload, as [`Publisher::opus_payload`].
+    fn vp8_payload(&self, t: &Tag, size: usize, keyframe: Option<(u16, u16)>) -> Option<Vec<u8>> {
+        match &self.sealer {
+            None => Some(tag::encode_vp8(t, size, keyframe)),
+            Some(sealer) => {
+                let (key, ctr) = sealer.next()?;
+                packet::seal_vp8(&key, ctr, t, size, keyframe).ok()
+            }
+        }
     }
 
     /// How many streams it sends (simulcast layers, or one).
@@ -494,7 +527,10 @@ impl Publisher {
                     seq: out.seq,
                     sent_ns: tag::now_ns(),
                 };
-                let payload = tag::encode_opus(&tag, config.audio_payload_bytes);
+                let Some(payload) = self.opus_payload(&tag, config.audio_payload_bytes) else {
+                    timestamp = timestamp.wrapping_add(OPUS_SAMPLES_PER_PACKET);
+                    continue;
+                };
                 let len = payload.len();
                 let ok = self
                     .write(
@@ -528,7 +564,9 @@ impl Publisher {
                             sent_ns: tag::now_ns(),
                         };
                         let key = (keyframe && i == 0).then_some(out.encoding.size);
-                        let payload = tag::encode_vp8(&tag, size, key);
+                        let Some(payload) = self.vp8_payload(&tag, size, key) else {
+                            continue;
+                        };
                         let len = payload.len();
                         let last = i + 1 == per_frame;
                         let ok = self

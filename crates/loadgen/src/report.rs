@@ -9,6 +9,8 @@ use std::time::Instant;
 use serde::Serialize;
 use uuid::Uuid;
 
+use crate::e2ee::frame::FrameError;
+use crate::e2ee::packet::OpenError;
 use crate::tag::{Source, Tag};
 
 /// Latency samples kept per stream; past this, a uniform reservoir sample.
@@ -149,6 +151,47 @@ pub struct Report {
     /// Server offers that could not be answered, or whose answer the server
     /// refused.
     pub renegotiation_errors: u64,
+    /// End-to-end encryption of what was received and sent (all zero when
+    /// the bot does not encrypt).
+    pub e2ee: E2eeReport,
+}
+
+/// What end-to-end encryption did: frames opened, and frames dropped by
+/// reason (each dropped frame also counts as an untagged packet: its tag
+/// could not be read).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct E2eeReport {
+    /// Frames decrypted, their tag read.
+    pub opened: u64,
+    /// Dropped: no key at all was held for the sender.
+    pub no_sender_key: u64,
+    /// Dropped: no key of the frame's key id was held for the sender.
+    pub unknown_key: u64,
+    /// Dropped: a counter already accepted under its key.
+    pub replayed: u64,
+    /// Dropped: the authentication tag did not verify.
+    pub forged: u64,
+    /// Dropped: too short or malformed, or without a tag once decrypted.
+    pub malformed: u64,
+    /// Received in clear (a readable tag without decryption): someone who
+    /// does not encrypt, or a forwarder that does not forward what was sent.
+    pub clear: u64,
+    /// Frames this bot did not send because it held no sender key (in the
+    /// lobby, before its first room).
+    pub unsent_without_key: u64,
+    /// Sender keys of others accepted.
+    pub keys_accepted: u64,
+    /// Sender keys of others refused (replayed, forged, for another room,
+    /// from someone not in the room).
+    pub keys_refused: u64,
+}
+
+impl E2eeReport {
+    /// Frames dropped for any reason.
+    pub fn dropped(&self) -> u64 {
+        self.no_sender_key + self.unknown_key + self.replayed + self.forged + self.malformed
+    }
 }
 
 /// What was sent on one layer of one source.
@@ -346,6 +389,7 @@ pub struct Recorder {
     sent: BTreeMap<(Source, u8), SentReport>,
     renegotiations: u64,
     renegotiation_errors: u64,
+    e2ee: E2eeReport,
     log: VecDeque<Arrival>,
     log_capacity: usize,
     departures: VecDeque<Departure>,
@@ -381,6 +425,7 @@ impl Recorder {
             sent: BTreeMap::new(),
             renegotiations: 0,
             renegotiation_errors: 0,
+            e2ee: E2eeReport::default(),
             log: VecDeque::with_capacity(log_capacity.min(1 << 16)),
             log_capacity,
             departures: VecDeque::with_capacity(departures_capacity.min(1 << 16)),
@@ -433,6 +478,33 @@ impl Recorder {
                 bytes: u32::try_from(bytes).unwrap_or(u32::MAX),
             },
         );
+    }
+
+    /// Counts one encrypted frame received: opened, or dropped and why.
+    pub fn e2ee_received(&mut self, outcome: Result<(), OpenError>) {
+        let e = &mut self.e2ee;
+        match outcome {
+            Ok(()) => e.opened += 1,
+            Err(OpenError::NoSenderKey) => e.no_sender_key += 1,
+            Err(OpenError::Frame(FrameError::UnknownKey)) => e.unknown_key += 1,
+            Err(OpenError::Frame(FrameError::Replayed)) => e.replayed += 1,
+            Err(OpenError::Frame(FrameError::Forged)) => e.forged += 1,
+            Err(OpenError::Frame(FrameError::Malformed) | OpenError::Tag(_)) => e.malformed += 1,
+        }
+    }
+
+    /// Counts one sender key received: accepted or refused.
+    pub fn e2ee_key(&mut self, accepted: bool) {
+        if accepted {
+            self.e2ee.keys_accepted += 1;
+        } else {
+            self.e2ee.keys_refused += 1;
+        }
+    }
+
+    /// Counts one frame received in clear although encryption is on.
+    pub fn e2ee_clear(&mut self) {
+        self.e2ee.clear += 1;
     }
 
     /// Counts one packet sent with `tag` (or refused, when `ok` is false).
@@ -538,6 +610,7 @@ impl Recorder {
                 .collect(),
             renegotiations: self.renegotiations,
             renegotiation_errors: self.renegotiation_errors,
+            e2ee: self.e2ee,
         }
     }
 }

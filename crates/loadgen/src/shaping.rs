@@ -148,6 +148,9 @@ pub struct ShapingArgs {
     /// Write the figures here as JSON.
     #[arg(long)]
     pub json: Option<PathBuf>,
+    /// Both bots encrypt media end to end, as browsers do (`--e2ee true`).
+    #[arg(long, default_value_t = false, action = clap::ArgAction::Set)]
+    pub e2ee: bool,
 }
 
 /// A tokio runtime on a thread that has entered a network namespace:
@@ -663,6 +666,7 @@ pub async fn run(args: ShapingArgs) -> anyhow::Result<()> {
     mediator_config.bind_ip = Some(args.mediator_ip);
     mediator_config.step_timeout = step;
     mediator_config.departure_log = log;
+    mediator_config.e2ee = args.e2ee;
     let key = device::generate();
     let token = api
         .mediator
@@ -683,6 +687,7 @@ pub async fn run(args: ShapingArgs) -> anyhow::Result<()> {
     subscriber_config.bind_ip = Some(args.subscriber_ip);
     subscriber_config.step_timeout = step;
     subscriber_config.arrival_log = log;
+    subscriber_config.e2ee = args.e2ee;
     let key = device::generate();
     let token = party
         .join_token(session, device::jwk(key.verifying_key()))
@@ -955,6 +960,7 @@ mod tests {
             min_audio_delivery: 0.99,
             step_timeout: 20,
             json: None,
+            e2ee: true,
         }
     }
 

@@ -252,7 +252,7 @@ pub fn decode_opus(payload: &[u8]) -> Result<Tag, TagError> {
 }
 
 /// The length of the VP8 payload descriptor at the start of `payload` (RFC 7741 §4.2).
-fn vp8_descriptor_len(payload: &[u8]) -> Result<usize, TagError> {
+pub fn vp8_descriptor_len(payload: &[u8]) -> Result<usize, TagError> {
     let first = *payload.first().ok_or(TagError::TooShort)?;
     if first & 0x80 == 0 {
         return Ok(1);

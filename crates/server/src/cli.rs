@@ -6,7 +6,6 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use accord_api::outbox::FileOutbox;
 use accord_auth::oidc::{OidcClient, OidcConfig};
 use accord_db::auth::LinkPurpose;
 use accord_db::{audit, lookup, members, orgs, AdminDb, Db};
@@ -56,6 +55,43 @@ enum Command {
     GraphqlSchema,
     /// Print the TypeScript types of the SFU's signaling messages.
     ProtocolTypes,
+    /// Documents vault commands.
+    Vault {
+        #[command(subcommand)]
+        command: VaultCommand,
+    },
+    /// Agreement commands.
+    Agreement {
+        #[command(subcommand)]
+        command: AgreementCommand,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum AgreementCommand {
+    /// Check an agreement offline: its stored text decrypts, its hash is the
+    /// one sent for signature, and every signature is by the person's
+    /// registered device over that hash, their typed name and time; says who
+    /// signed with which device. Exits 1 on any problem.
+    Verify {
+        /// The agreement's id.
+        id: uuid::Uuid,
+        /// The organization's slug.
+        #[arg(long)]
+        org: String,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum VaultCommand {
+    /// Check every stored object of an organization against its database row
+    /// (present, length, header, first segment decrypts) and list orphans;
+    /// exits 1 when anything is wrong.
+    Verify {
+        /// The organization's slug.
+        #[arg(long)]
+        org: String,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -80,9 +116,10 @@ enum AdminCommand {
         /// Display name.
         #[arg(long)]
         name: String,
-        /// org_admin, mediator, party or observer.
-        #[arg(long, default_value = "org_admin")]
-        role: String,
+        /// org_admin, mediator, party or observer. Without it the account is an
+        /// observer, the least privilege, and the command says so.
+        #[arg(long)]
+        role: Option<String>,
     },
 }
 
@@ -202,6 +239,12 @@ async fn serve(config: &Config, parts: Parts) -> anyhow::Result<()> {
         .context("connecting to Postgres as the application role (database.url)")?;
     let api = config.api()?;
     let mut extra = accord_api::Extra::default();
+    let mut live = None;
+    let mut sfu_metrics = None;
+    let redis = match &config.redis {
+        Some(section) => Some(crate::redis::Redis::connect(section).await?),
+        None => None,
+    };
     if parts != Parts::Api {
         let media = media_socket(&config.sfu)?;
         tracing::info!(
@@ -219,13 +262,40 @@ async fn serve(config: &Config, parts: Parts) -> anyhow::Result<()> {
             media,
             options,
         );
+        // One node among several: announced in Redis, serving the sessions
+        // placed on it.
+        if let Some(redis) = &redis {
+            let node = crate::redis::SfuNode::new(
+                redis.clone(),
+                match &config.sfu.signaling_url {
+                    Some(url) => url.to_string(),
+                    None => crate::redis::signaling_url(&config.http.public_url),
+                },
+            );
+            tracing::info!(node = %node.id(), "SFU node registered in Redis");
+            hub.set_registry(node.clone());
+            accord_sfu::registry::spawn_heartbeat(hub.clone(), node);
+        }
         extra = accord_api::Extra {
             limited: accord_sfu::ws::router(hub.clone()),
-            open: accord_sfu::ws::metrics_router(hub),
+            // Alone, a node serves its own /metrics; beside the API, the
+            // API's /metrics renders the SFU's after its own.
+            open: if parts == Parts::Sfu {
+                accord_sfu::ws::metrics_router(hub.clone())
+            } else {
+                Default::default()
+            },
         };
+        sfu_metrics = Some(crate::live_directory::SfuMetrics::new(&hub));
+        // The API reads who is in which live session from the hub in this
+        // process; with `--only api` its sessions read as not live.
+        live = Some(crate::live_directory::HubDirectory::new(hub));
     }
     // The SFU alone builds no API state: no GraphQL schema, no identity
-    // provider, no outbox.
+    // provider, no mail worker.
+    let (stop_worker, worker_stopped) = tokio::sync::watch::channel(false);
+    let mut worker = None;
+    let mut vault_worker = None;
     let router = if parts == Parts::Sfu {
         accord_api::extra_app(api.rate_limit, extra)
     } else {
@@ -242,20 +312,63 @@ async fn serve(config: &Config, parts: Parts) -> anyhow::Result<()> {
             ),
             None => None,
         };
-        let outbox = FileOutbox::new(&config.outbox.dir).with_context(|| {
-            format!(
-                "creating the outbox directory {}",
-                config.outbox.dir.display()
-            )
-        })?;
-        let state = accord_api::AppState::new(db, api, oidc, Arc::new(outbox));
+        let mailer = config.mailer()?;
+        let wake = accord_notify::worker::Wake::default();
+        let mut stopped = worker_stopped.clone();
+        worker = Some(tokio::spawn(accord_notify::worker::run(
+            db.clone(),
+            mailer,
+            config.worker(),
+            wake.clone(),
+            async move {
+                let _ = stopped.wait_for(|s| *s).await;
+            },
+        )));
+        let mut state = accord_api::AppState::new(db, api, oidc, wake)
+            .with_graphql_limits(config.rate_limit.graphql_limits());
+        if let Some(sfu) = sfu_metrics {
+            state.metrics().add_source(sfu);
+        }
+        if let Some(live) = crate::placement::directory(live, redis) {
+            state = state.with_live_directory(live);
+        }
+        if let Some(vault) = config
+            .vault
+            .build()
+            .await
+            .context("the documents vault ([vault])")?
+        {
+            state = state.with_vault(vault);
+            let mut stopped = worker_stopped.clone();
+            vault_worker = Some(tokio::spawn(accord_api::documents::run_worker(
+                state.clone(),
+                accord_api::documents::WorkerConfig::default(),
+                async move {
+                    let _ = stopped.wait_for(|s| *s).await;
+                },
+            )));
+        }
         accord_api::app_with(state, extra)
     };
     let listener = tokio::net::TcpListener::bind(config.http.listen)
         .await
         .with_context(|| format!("listening on {}", config.http.listen))?;
     tracing::info!(address = %listener.local_addr()?, parts = ?parts, "serving");
-    accord_api::serve_router(listener, router, shutdown_signal()).await?;
+    let served = accord_api::serve_router(listener, router, shutdown_signal()).await;
+    // The worker finishes the message in hand (so it is marked as sent), then stops.
+    let _ = stop_worker.send(true);
+    if let Some(worker) = worker {
+        if tokio::time::timeout(std::time::Duration::from_secs(30), worker)
+            .await
+            .is_err()
+        {
+            tracing::warn!("the mail worker did not stop within 30 s");
+        }
+    }
+    if let Some(w) = vault_worker {
+        let _ = tokio::time::timeout(std::time::Duration::from_secs(30), w).await;
+    }
+    served?;
     Ok(())
 }
 
@@ -339,7 +452,16 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                     role,
                 } => {
                     let org_id = org_id(&db, &org).await?;
-                    let role: Role = role.parse()?;
+                    let role: Role = match role {
+                        Some(role) => role.parse()?,
+                        None => {
+                            eprintln!(
+                                "no --role given: the account is an observer, the least privilege \
+                                 (choose with --role org_admin, mediator, party or observer)"
+                            );
+                            Role::Observer
+                        }
+                    };
                     let link = create_user(
                         &db,
                         &config,
@@ -374,6 +496,44 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 );
             }
         }
+        Command::Vault {
+            command: VaultCommand::Verify { org },
+        } => {
+            let admin = admin_db(&config).await?;
+            let org_id = org_id(&admin, &org).await?;
+            let vault = config
+                .vault
+                .build()
+                .await?
+                .context("the vault is disabled ([vault] enabled = false)")?;
+            let db = Db::connect(config.database.url.expose_secret())
+                .await
+                .context("connecting to Postgres as the application role (database.url)")?;
+            let report = accord_api::documents::verify(&db, &vault, org_id).await?;
+            print!("{report}");
+            if !report.is_clean() {
+                bail!("the vault of {org} has problems");
+            }
+        }
+        Command::Agreement {
+            command: AgreementCommand::Verify { id, org },
+        } => {
+            let admin = admin_db(&config).await?;
+            let org_id = org_id(&admin, &org).await?;
+            let vault = config
+                .vault
+                .build()
+                .await?
+                .context("the vault is disabled ([vault] enabled = false)")?;
+            let db = Db::connect(config.database.url.expose_secret())
+                .await
+                .context("connecting to Postgres as the application role (database.url)")?;
+            let report = accord_api::graphql::agreements::verify(&db, &vault, org_id, id).await?;
+            print!("{report}");
+            if !report.is_clean() {
+                bail!("agreement {id} does not verify");
+            }
+        }
         Command::Dev => {
             migrate(&config).await?;
             let db = admin_db(&config).await?;
@@ -403,6 +563,7 @@ mod tests {
             }),
             bandwidth_estimation: false,
             live_session_idle_end_seconds: 120,
+            signaling_url: None,
         };
         let media = media_socket(&sfu).unwrap();
         assert!(!media.config.bandwidth_estimation);

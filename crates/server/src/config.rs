@@ -29,14 +29,23 @@ pub struct Config {
     pub rate_limit: RateLimitSection,
     /// Staff sign-in through an OpenID Connect provider (optional).
     pub oidc: Option<OidcSection>,
-    /// Where outgoing messages are written until a mail service is configured.
+    /// Where outgoing messages are written when `mail.transport` is `file`.
     pub outbox: OutboxConfig,
+    /// Outgoing mail: transport, sender, queue worker.
+    pub mail: MailSection,
     /// Keys that sign join tokens for the SFU.
     pub join_tokens: JoinTokensSection,
     /// The SFU's media port and the addresses clients reach it at.
     pub sfu: SfuSection,
     /// Logging.
     pub log: LogConfig,
+    /// Redis, where several SFU nodes and the API meet (optional: one
+    /// process needs none).
+    #[serde(default)]
+    pub redis: Option<crate::redis::RedisSection>,
+    /// The documents vault: keys, object store, virus scanner.
+    #[serde(default)]
+    pub vault: accord_vault::config::VaultSettings,
 }
 
 /// Media settings. Every peer connection shares one UDP port.
@@ -68,6 +77,13 @@ pub struct SfuSection {
     /// lobby. Default 120.
     #[serde(default = "default_idle_end")]
     pub live_session_idle_end_seconds: u64,
+    /// With several SFU nodes (`[redis]`): where clients open this node's
+    /// signaling socket, e.g. `wss://sfu-1.example.org/sfu/ws`; the API
+    /// hands it out with join tokens for the sessions placed here. Default:
+    /// `<http.public_url>/sfu/ws`. (`http.public_url` stays the
+    /// deployment's address: join tokens name it as their issuer.)
+    #[serde(default)]
+    pub signaling_url: Option<Url>,
 }
 
 fn default_true() -> bool {
@@ -105,6 +121,7 @@ impl Default for SfuSection {
             turn: None,
             bandwidth_estimation: true,
             live_session_idle_end_seconds: default_idle_end(),
+            signaling_url: None,
         }
     }
 }
@@ -117,9 +134,14 @@ pub struct HttpConfig {
     pub listen: SocketAddr,
     /// The URL users reach Accord at (links in messages start with it).
     pub public_url: Url,
-    /// The built session page (default: `portals/shared/dist` in the working directory).
+    /// The built portals, with `admin/` and `client/` inside (default:
+    /// `portals/dist` in the working directory).
     #[serde(default)]
     pub portal_dir: Option<PathBuf>,
+    /// GraphiQL's files for the development page at `GET /graphql` (default:
+    /// `tools/graphiql/node_modules` in the working directory).
+    #[serde(default)]
+    pub graphiql_dir: Option<PathBuf>,
 }
 
 /// Database settings.
@@ -160,6 +182,34 @@ pub struct RateLimitSection {
     /// How many trusted proxies append to `X-Forwarded-For` in front of Accord;
     /// 0 means clients connect directly and the header is ignored.
     pub trusted_proxy_hops: usize,
+    /// `/graphql` requests per second one client address may sustain (twice
+    /// as many at once).
+    #[serde(default = "default_graphql_per_client")]
+    pub graphql_per_client_per_second: u32,
+    /// `/graphql` requests per second one signed-in account may sustain
+    /// (twice as many at once).
+    #[serde(default = "default_graphql_per_account")]
+    pub graphql_per_account_per_second: u32,
+}
+
+fn default_graphql_per_client() -> u32 {
+    accord_api::GraphqlLimits::default().client_per_second
+}
+
+fn default_graphql_per_account() -> u32 {
+    accord_api::GraphqlLimits::default().account_per_second
+}
+
+impl RateLimitSection {
+    /// The limits on `/graphql`.
+    pub fn graphql_limits(&self) -> accord_api::GraphqlLimits {
+        accord_api::GraphqlLimits {
+            client_burst: self.graphql_per_client_per_second.saturating_mul(2),
+            client_per_second: self.graphql_per_client_per_second,
+            account_burst: self.graphql_per_account_per_second.saturating_mul(2),
+            account_per_second: self.graphql_per_account_per_second,
+        }
+    }
 }
 
 /// OpenID Connect settings.
@@ -207,6 +257,63 @@ pub struct OutboxConfig {
     pub dir: PathBuf,
 }
 
+/// Outgoing mail.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MailSection {
+    /// `file` (the outbox directory, the default) or `smtp`.
+    pub transport: MailTransport,
+    /// The sender address (`Name <addr>` or `addr`), also the calendar organizer.
+    pub from: String,
+    /// How often the worker looks at the queue when not woken, in milliseconds.
+    pub poll_interval_ms: u64,
+    /// How long a claimed job is the worker's before another may retry it, in
+    /// seconds: after a crash, a message is retried (and possibly sent twice)
+    /// once this has passed.
+    pub lease_seconds: u64,
+    /// The SMTP server, for `transport = "smtp"`.
+    pub smtp: Option<SmtpSection>,
+}
+
+/// Which transport sends mail.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MailTransport {
+    /// Files in `outbox.dir`.
+    File,
+    /// An SMTP server (`[mail.smtp]`).
+    Smtp,
+}
+
+/// An SMTP server.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SmtpSection {
+    /// Host name.
+    pub host: String,
+    /// Port (587 for STARTTLS, 465 for TLS).
+    pub port: u16,
+    /// `starttls` (default), `tls`, or `none` (a relay on this host or a test server only).
+    #[serde(default = "default_smtp_security")]
+    pub security: accord_notify::SmtpSecurity,
+    /// User name for AUTH.
+    pub username: Option<String>,
+    /// Password for AUTH.
+    #[serde(default, serialize_with = "redacted_opt")]
+    pub password: Option<SecretString>,
+    /// Connect and command timeout, in seconds.
+    #[serde(default = "default_smtp_timeout")]
+    pub timeout_seconds: u64,
+}
+
+fn default_smtp_security() -> accord_notify::SmtpSecurity {
+    accord_notify::SmtpSecurity::Starttls
+}
+
+fn default_smtp_timeout() -> u64 {
+    20
+}
+
 /// Logging settings.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -215,6 +322,61 @@ pub struct LogConfig {
     pub filter: String,
     /// One JSON object per line instead of text.
     pub json: bool,
+}
+
+/// The bare address of `Name <addr>` (or `addr`).
+fn mail_address(from: &str) -> String {
+    match (from.rfind('<'), from.rfind('>')) {
+        (Some(a), Some(b)) if a < b => from[a + 1..b].trim().to_owned(),
+        _ => from.trim().to_owned(),
+    }
+}
+
+impl Config {
+    /// The mailer `mail.transport` names.
+    pub fn mailer(&self) -> anyhow::Result<accord_notify::Mailer> {
+        use anyhow::Context as _;
+        Ok(match self.mail.transport {
+            MailTransport::File => {
+                let outbox =
+                    accord_notify::FileOutbox::new(&self.outbox.dir).with_context(|| {
+                        format!(
+                            "creating the outbox directory {}",
+                            self.outbox.dir.display()
+                        )
+                    })?;
+                accord_notify::Mailer::file(&self.mail.from, outbox).context("mail.from")?
+            }
+            MailTransport::Smtp => {
+                let smtp = self
+                    .mail
+                    .smtp
+                    .as_ref()
+                    .context("mail.transport is smtp but [mail.smtp] is missing")?;
+                accord_notify::Mailer::smtp(
+                    &self.mail.from,
+                    &accord_notify::SmtpSettings {
+                        host: smtp.host.clone(),
+                        port: smtp.port,
+                        security: smtp.security,
+                        username: smtp.username.clone(),
+                        password: smtp.password.clone(),
+                        timeout: Duration::from_secs(smtp.timeout_seconds),
+                    },
+                )
+                .context("mail settings")?
+            }
+        })
+    }
+
+    /// The mail worker's settings.
+    pub fn worker(&self) -> accord_notify::worker::WorkerConfig {
+        accord_notify::worker::WorkerConfig {
+            poll_interval: Duration::from_millis(self.mail.poll_interval_ms.max(50)),
+            lease: Duration::from_secs(self.mail.lease_seconds.max(10)),
+            ..accord_notify::worker::WorkerConfig::default()
+        }
+    }
 }
 
 fn redacted<S: serde::Serializer>(_: &SecretString, s: S) -> Result<S::Ok, S::Error> {
@@ -237,6 +399,7 @@ impl Default for Config {
                 public_url: Url::parse("http://127.0.0.1:8080/")
                     .unwrap_or_else(|_| unreachable_url()),
                 portal_dir: None,
+                graphiql_dir: None,
             },
             database: DatabaseConfig {
                 url: SecretString::from("postgres://accord_app@127.0.0.1:5432/accord"),
@@ -252,10 +415,19 @@ impl Default for Config {
                 burst: 10,
                 replenish_ms: 6000,
                 trusted_proxy_hops: 0,
+                graphql_per_client_per_second: default_graphql_per_client(),
+                graphql_per_account_per_second: default_graphql_per_account(),
             },
             oidc: None,
             outbox: OutboxConfig {
                 dir: PathBuf::from(".data/outbox"),
+            },
+            mail: MailSection {
+                transport: MailTransport::File,
+                from: "Accord <accord@localhost>".into(),
+                poll_interval_ms: 5000,
+                lease_seconds: 300,
+                smtp: None,
             },
             join_tokens: JoinTokensSection::default(),
             sfu: SfuSection::default(),
@@ -263,6 +435,8 @@ impl Default for Config {
                 filter: "info".into(),
                 json: false,
             },
+            redis: None,
+            vault: accord_vault::config::VaultSettings::default(),
         }
     }
 }
@@ -322,6 +496,9 @@ impl Config {
         {
             return Err(ConfigError("auth lifetimes must be positive".into()));
         }
+        self.vault
+            .validate()
+            .map_err(|e| ConfigError(e.to_string()))?;
         Ok(())
     }
 
@@ -353,6 +530,7 @@ impl Config {
         };
         Ok(accord_api::ApiConfig {
             public_url: self.http.public_url.clone(),
+            mail_from: mail_address(&self.mail.from),
             secure_cookies: self.secure_cookies(),
             dev_mode: self.dev_mode,
             session_ttl: Duration::from_secs(self.auth.session_ttl_hours * 3600),
@@ -365,6 +543,7 @@ impl Config {
             },
             join_keys,
             portal_dir: self.http.portal_dir.clone(),
+            graphiql_dir: self.http.graphiql_dir.clone(),
         })
     }
 
@@ -411,6 +590,32 @@ mod tests {
         let json = serde_json::to_string(&c).unwrap();
         assert!(!debug.contains("hunter2"), "{debug}");
         assert!(!json.contains("hunter2"), "{json}");
+    }
+
+    #[test]
+    fn redis_is_optional_and_its_password_never_prints() {
+        assert!(
+            load_toml("").unwrap().redis.is_none(),
+            "one process by default"
+        );
+        let c = load_toml(
+            "[redis]\nurl = \"rediss://:hunter2@cache.internal:6379\"\n\n\
+             [sfu]\nudp_bind = \"0.0.0.0:3479\"\nsignaling_url = \"wss://sfu-1.example.org/sfu/ws\"\n",
+        )
+        .unwrap();
+        let redis = c.redis.as_ref().expect("[redis] read");
+        assert_eq!(redis.key_prefix, "accord");
+        assert!(!format!("{c:?}").contains("hunter2"));
+        assert_eq!(
+            c.sfu.signaling_url.as_ref().map(|u| u.as_str()),
+            Some("wss://sfu-1.example.org/sfu/ws")
+        );
+        let err = load_toml("[redis]\nurl = \"redis://x\"\nkey_prefx = \"a\"\n").unwrap_err();
+        assert!(err.to_string().contains("key_prefx"), "{err}");
+        assert_eq!(
+            crate::redis::signaling_url(&url::Url::parse("https://accord.example/base").unwrap()),
+            "wss://accord.example/base/sfu/ws"
+        );
     }
 
     #[test]

@@ -5,5 +5,8 @@
 
 pub mod cli;
 pub mod config;
+pub mod live_directory;
 pub mod live_store;
+pub mod placement;
+pub mod redis;
 pub mod seed;

@@ -122,21 +122,25 @@ pub fn print_banner(config: &Config, logins: &[Login]) {
     let base = config.http.public_url.as_str().trim_end_matches('/');
     println!();
     println!("Accord is starting (development mode).");
-    println!("  GraphQL API:  {base}/graphql   (GraphiQL in a browser)");
-    println!("  Sign in:      POST {base}/auth/sign-in");
-    println!("  Session page: {base}/session/<session id>   (sign in there; ids from `sessions` over GraphQL)");
-    println!("  Media:        UDP {} (sfu.udp_bind)", config.sfu.udp_bind);
-    println!("  Outbox:       {}", config.outbox.dir.display());
+    println!("  Admin portal:  {base}/admin/   (org admins and mediators; the session console)");
+    println!("  Client portal: {base}/         (parties, counsel, interpreters)");
+    println!("  GraphQL API:   {base}/graphql   (GraphiQL in a browser)");
+    println!(
+        "  Media:         UDP {} (sfu.udp_bind)",
+        config.sfu.udp_bind
+    );
+    println!(
+        "  Outbox:        {}   (password and invitation mail, as files)",
+        config.outbox.dir.display()
+    );
     println!();
     println!("Demo organization \"{DEMO_ORG}\"; every account's password is {DEMO_PASSWORD}");
     for login in logins {
-        println!("  {:<10} {}", login.role.as_str(), login.email);
+        let portal = match login.role {
+            Role::OrgAdmin | Role::Mediator => format!("{base}/admin/"),
+            Role::Party | Role::Observer => format!("{base}/"),
+        };
+        println!("  {:<10} {:<30} {portal}", login.role.as_str(), login.email);
     }
-    println!();
-    println!("Try it:");
-    println!("  curl -s -c .data/cookies -H 'content-type: application/json' \\");
-    println!("       -d '{{\"email\":\"admin@demo.accord.test\",\"password\":\"{DEMO_PASSWORD}\"}}' {base}/auth/sign-in");
-    println!("  curl -s -b .data/cookies -H 'content-type: application/json' \\");
-    println!("       -d '{{\"query\":\"{{ cases {{ edges {{ node {{ reference title status }} }} }} }}\"}}' {base}/graphql");
     println!();
 }

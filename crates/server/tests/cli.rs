@@ -201,3 +201,41 @@ fn the_schema_command_prints_the_checked_in_schema() {
     .unwrap();
     assert_eq!(String::from_utf8(out.stdout).unwrap(), checked_in);
 }
+
+#[tokio::test]
+async fn create_user_without_a_role_makes_an_observer_and_says_so() -> anyhow::Result<()> {
+    let db = TestDb::new().await?;
+    let out = accord(
+        &db,
+        &["admin", "create-org", "--slug", "quiet", "--name", "Quiet"],
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    let out = accord(
+        &db,
+        &[
+            "admin",
+            "create-user",
+            "--org",
+            "quiet",
+            "--email",
+            "o@q.test",
+            "--name",
+            "O",
+        ],
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        text(&out).contains("no --role given: the account is an observer, the least privilege"),
+        "{}",
+        text(&out)
+    );
+    let role: String = sqlx::query_scalar(
+        "SELECT m.role FROM memberships m JOIN users u ON u.id = m.user_id WHERE u.email = 'o@q.test'",
+    )
+    .fetch_one(db.admin.pool())
+    .await?;
+    assert_eq!(role, "observer");
+    let help = accord(&db, &["admin", "create-user", "--help"]);
+    assert!(text(&help).contains("least privilege"), "{}", text(&help));
+    Ok(())
+}

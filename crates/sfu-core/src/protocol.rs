@@ -22,6 +22,11 @@ pub const MAX_ROOM_NAME_CHARS: usize = 60;
 pub const MAX_TIMER_SECONDS: u32 = 4 * 3600;
 /// Largest tile width or height a client may report, in pixels.
 pub const MAX_TILE_PIXELS: u32 = 8192;
+/// Most recipients in one `e2eeKeys` message (a room's size, with room to spare).
+pub const MAX_E2EE_RECIPIENTS: usize = 64;
+/// Longest base64url field of the end-to-end encryption messages (a public
+/// key is 87 characters, a raw signature 86, a wrapped key 59).
+pub const MAX_E2EE_FIELD_CHARS: usize = 128;
 
 /// A participant in a live session (the account id of the person).
 pub type ParticipantId = Uuid;
@@ -57,6 +62,14 @@ pub enum ClientMessage {
     /// Mediator: open a caucus room.
     CreateCaucus {
         /// Its name, shown to those in it and to the mediator.
+        name: String,
+    },
+    /// Mediator: give a caucus room a new name (unique in the session, like
+    /// a new one's); who is in it and its timer stay.
+    RenameCaucus {
+        /// Which.
+        room: RoomId,
+        /// Its new name.
         name: String,
     },
     /// Mediator: close an empty caucus room.
@@ -157,6 +170,53 @@ pub enum ClientMessage {
         /// Height in pixels, 0 to 8192.
         height: u32,
     },
+    /// Anyone: this connection's end-to-end encryption identity, shown to
+    /// those who may see the participant (`ParticipantView::e2ee`). Opaque
+    /// to the server; receivers check the signature.
+    #[serde(rename_all = "camelCase")]
+    E2eeIdentity {
+        /// The device's public signing key (base64url, uncompressed P-256 point).
+        device_key: String,
+        /// This connection's public ECDH key (base64url, uncompressed P-256 point).
+        ecdh_key: String,
+        /// The device key's signature over the identity (base64url).
+        signature: String,
+    },
+    /// Anyone admitted: a new sender key for their room, wrapped for each
+    /// other member. Each entry goes to its `to` only while they are
+    /// connected and in the sender's room.
+    E2eeKeys {
+        /// The sender's room, as the sender knows it.
+        room: RoomId,
+        /// The key's generation (its frames' key id); grows per connection.
+        generation: u32,
+        /// One per recipient.
+        keys: Vec<WrappedKey>,
+    },
+}
+
+/// A sender key wrapped for one recipient (docs/signaling.md).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct WrappedKey {
+    /// The recipient.
+    pub to: ParticipantId,
+    /// IV and AES-GCM ciphertext of the key (base64url).
+    pub wrapped: String,
+    /// The sender's device signature over the key's context (base64url).
+    pub signature: String,
+}
+
+/// A participant's end-to-end encryption identity as they advertised it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct E2eeIdentity {
+    /// Their device's public signing key (base64url, uncompressed P-256 point).
+    pub device_key: String,
+    /// Their connection's public ECDH key (base64url, uncompressed P-256 point).
+    pub ecdh_key: String,
+    /// The device key's signature over the identity (base64url).
+    pub signature: String,
 }
 
 /// Why a client message was refused before it reached the session.
@@ -182,6 +242,14 @@ impl ProtocolError {
             ProtocolError::Invalid(_) => "INVALID",
         }
     }
+}
+
+/// Base64url without padding, 1 to [`MAX_E2EE_FIELD_CHARS`] characters.
+fn base64url_ok(text: &str) -> bool {
+    (1..=MAX_E2EE_FIELD_CHARS).contains(&text.len())
+        && text
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
 fn text_ok(text: &str, max: usize) -> bool {
@@ -225,7 +293,7 @@ pub fn parse_client_message(frame: &str) -> Result<ClientMessage, ProtocolError>
         } if !text_ok(text, MAX_TEXT_CHARS) => Err(ProtocolError::Invalid(
             "message must be 1 to 2000 characters without control characters",
         )),
-        ClientMessage::CreateCaucus { name }
+        ClientMessage::CreateCaucus { name } | ClientMessage::RenameCaucus { name, .. }
             if !text_ok(name.trim(), MAX_ROOM_NAME_CHARS) || name.contains('\n') =>
         {
             Err(ProtocolError::Invalid(
@@ -260,6 +328,34 @@ pub fn parse_client_message(frame: &str) -> Result<ClientMessage, ProtocolError>
                 "the SDP is not a session description",
             ))
         }
+        ClientMessage::E2eeIdentity {
+            device_key,
+            ecdh_key,
+            signature,
+        } if ![device_key, ecdh_key, signature]
+            .into_iter()
+            .all(|f| base64url_ok(f)) =>
+        {
+            Err(ProtocolError::Invalid(
+                "keys and signatures are 1 to 128 characters of base64url",
+            ))
+        }
+        ClientMessage::E2eeKeys { room, keys, .. } => {
+            if *room == RoomId::Lobby {
+                Err(ProtocolError::Invalid("there are no keys in the lobby"))
+            } else if keys.is_empty() || keys.len() > MAX_E2EE_RECIPIENTS {
+                Err(ProtocolError::Invalid("a key goes to 1 to 64 recipients"))
+            } else if !keys
+                .iter()
+                .all(|k| base64url_ok(&k.wrapped) && base64url_ok(&k.signature))
+            {
+                Err(ProtocolError::Invalid(
+                    "keys and signatures are 1 to 128 characters of base64url",
+                ))
+            } else {
+                Ok(message)
+            }
+        }
         _ => Ok(message),
     }
 }
@@ -280,6 +376,13 @@ pub struct ParticipantView {
     pub hand_raised: bool,
     /// Sharing a screen.
     pub sharing: bool,
+    /// Connected now; false during the reconnection grace period after a
+    /// drop (then they are either back or gone from the list).
+    pub connected: bool,
+    /// Their end-to-end encryption identity, once they advertised one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub e2ee: Option<E2eeIdentity>,
 }
 
 /// A room as those who may see it see it.
@@ -407,6 +510,20 @@ pub enum ServerMessage {
         /// One per connected participant with media.
         participants: Vec<QualityView>,
     },
+    /// A sender key of someone in your room, wrapped for you (relayed as
+    /// the sender wrote it; only you can unwrap it, only they can sign it).
+    E2eeKey {
+        /// Who sent it.
+        from: ParticipantId,
+        /// Their room (yours) when they sent it.
+        room: RoomId,
+        /// The key's generation.
+        generation: u32,
+        /// IV and AES-GCM ciphertext of the key (base64url).
+        wrapped: String,
+        /// Their device signature over the key's context (base64url).
+        signature: String,
+    },
 }
 
 /// One ICE server, shaped like WebRTC's `RTCIceServer`.
@@ -494,6 +611,8 @@ pub fn typescript() -> String {
         RoomView::decl(&cfg),
         TrackView::decl(&cfg),
         QualityView::decl(&cfg),
+        E2eeIdentity::decl(&cfg),
+        WrappedKey::decl(&cfg),
         ClientMessage::decl(&cfg),
         ServerMessage::decl(&cfg),
     ] {
@@ -631,6 +750,73 @@ mod tests {
             parse_client_message(&long),
             Err(ProtocolError::Invalid(_))
         ));
+    }
+
+    #[test]
+    fn end_to_end_encryption_messages_are_bounded() {
+        let id = Uuid::nil();
+        let key = "A".repeat(87);
+        assert_eq!(
+            parse_client_message(&format!(
+                r#"{{"type":"e2eeIdentity","deviceKey":"{key}","ecdhKey":"{key}","signature":"sig_-9"}}"#
+            )),
+            Ok(ClientMessage::E2eeIdentity {
+                device_key: key.clone(),
+                ecdh_key: key.clone(),
+                signature: "sig_-9".into()
+            })
+        );
+        let entry = format!(r#"{{"to":"{id}","wrapped":"w","signature":"s"}}"#);
+        let keys = |n: usize| vec![entry.as_str(); n].join(",");
+        assert!(matches!(
+            parse_client_message(&format!(
+                r#"{{"type":"e2eeKeys","room":{{"kind":"main"}},"generation":7,"keys":[{}]}}"#,
+                keys(MAX_E2EE_RECIPIENTS)
+            )),
+            Ok(ClientMessage::E2eeKeys { generation: 7, .. })
+        ));
+        for invalid in [
+            r#"{"type":"e2eeIdentity","deviceKey":"a+b","ecdhKey":"a","signature":"s"}"#.to_owned(),
+            r#"{"type":"e2eeIdentity","deviceKey":"","ecdhKey":"a","signature":"s"}"#.to_owned(),
+            format!(
+                r#"{{"type":"e2eeIdentity","deviceKey":"a","ecdhKey":"{}","signature":"s"}}"#,
+                "a".repeat(MAX_E2EE_FIELD_CHARS + 1)
+            ),
+            format!(
+                r#"{{"type":"e2eeKeys","room":{{"kind":"lobby"}},"generation":1,"keys":[{entry}]}}"#
+            ),
+            r#"{"type":"e2eeKeys","room":{"kind":"main"},"generation":1,"keys":[]}"#.to_owned(),
+            format!(
+                r#"{{"type":"e2eeKeys","room":{{"kind":"main"}},"generation":1,"keys":[{}]}}"#,
+                keys(MAX_E2EE_RECIPIENTS + 1)
+            ),
+            format!(
+                r#"{{"type":"e2eeKeys","room":{{"kind":"main"}},"generation":1,"keys":[{{"to":"{id}","wrapped":"w=","signature":"s"}}]}}"#
+            ),
+        ] {
+            assert!(
+                matches!(
+                    parse_client_message(&invalid),
+                    Err(ProtocolError::Invalid(_))
+                ),
+                "{invalid}"
+            );
+        }
+        for malformed in [
+            r#"{"type":"e2eeKeys","room":{"kind":"main"},"generation":-1,"keys":[]}"#.to_owned(),
+            format!(
+                r#"{{"type":"e2eeKeys","room":{{"kind":"main"}},"generation":1,"keys":[{{"to":"{id}","wrapped":"w","signature":"s","key":"k"}}]}}"#
+            ),
+            r#"{"type":"e2eeIdentity","deviceKey":"a","ecdhKey":"a"}"#.to_owned(),
+        ] {
+            assert!(
+                matches!(
+                    parse_client_message(&malformed),
+                    Err(ProtocolError::Malformed(_))
+                ),
+                "{malformed}"
+            );
+        }
     }
 
     #[test]

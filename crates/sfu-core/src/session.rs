@@ -12,11 +12,13 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::time::{Duration, Instant};
 
+use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
+use base64::Engine as _;
 use uuid::Uuid;
 
 use crate::protocol::{
-    ClientMessage, MediaSource, ParticipantId, ParticipantView, RoomId, RoomView, ServerMessage,
-    SessionRole,
+    ClientMessage, E2eeIdentity, MediaSource, ParticipantId, ParticipantView, RoomId, RoomView,
+    ServerMessage, SessionRole, WrappedKey,
 };
 
 /// How long before a timer ends its warning goes out.
@@ -150,6 +152,103 @@ pub enum JoinRefused {
     Removed,
 }
 
+/// Someone in the session as seen from outside it (the overview the driver
+/// gives an org's admins): no media state, no hands, no mutes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MemberSnapshot {
+    /// Who.
+    pub id: ParticipantId,
+    /// Their role in the session.
+    pub role: SessionRole,
+    /// Where they are.
+    pub room: RoomId,
+    /// Whether their connection is up (false during the reconnection grace).
+    pub connected: bool,
+}
+
+/// What the mediator set up in a live session, as a driver keeps it outside
+/// the process so that another SFU node can take the session over: the
+/// caucuses, who is in which room (the lobby included), mutes, the lock,
+/// the removals and the rooms' timers. No media state, no E2EE identities
+/// (each connection brings its own).
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RoomState {
+    /// The mediator locked the session.
+    pub locked: bool,
+    /// How many caucuses were made (caucus ids are derived from it).
+    pub caucuses_made: u64,
+    /// The open caucuses and their names.
+    pub caucuses: BTreeMap<Uuid, String>,
+    /// Everyone in the session and where.
+    pub members: Vec<PlacedMember>,
+    /// Those the mediator removed: they may not come back.
+    pub removed: BTreeSet<ParticipantId>,
+    /// The rooms' running timers (kept by an older release: none).
+    #[serde(default)]
+    pub timers: Vec<KeptTimer>,
+}
+
+/// A room's timer in a [`RoomState`]: when it ends on the wall clock, so
+/// that another process (another clock) ends it at the same moment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct KeptTimer {
+    /// The room.
+    pub room: RoomId,
+    /// When it ends, milliseconds since the Unix epoch.
+    pub ends_at_ms: u64,
+    /// Its warning already went out.
+    pub warned: bool,
+}
+
+/// The wall-clock time of one instant, given by the driver (the core reads
+/// no clock): how a session's timers are kept outside the process. A driver
+/// keeps one for its lifetime, so that a timer's kept end never changes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WallClock {
+    /// An instant of the driver's clock.
+    pub at: Instant,
+    /// The same moment, milliseconds since the Unix epoch.
+    pub unix_ms: u64,
+}
+
+impl WallClock {
+    fn unix_ms_of(&self, t: Instant) -> u64 {
+        if t >= self.at {
+            let ahead = u64::try_from(t.duration_since(self.at).as_millis()).unwrap_or(u64::MAX);
+            self.unix_ms.saturating_add(ahead)
+        } else {
+            let behind = u64::try_from(self.at.duration_since(t).as_millis()).unwrap_or(u64::MAX);
+            self.unix_ms.saturating_sub(behind)
+        }
+    }
+
+    fn instant_of(&self, unix_ms: u64) -> Instant {
+        if unix_ms >= self.unix_ms {
+            self.at + Duration::from_millis(unix_ms - self.unix_ms)
+        } else {
+            self.at
+                .checked_sub(Duration::from_millis(self.unix_ms - unix_ms))
+                .unwrap_or(self.at)
+        }
+    }
+}
+
+/// Someone in a [`RoomState`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PlacedMember {
+    /// Who.
+    pub id: ParticipantId,
+    /// Their role.
+    pub role: SessionRole,
+    /// Their room.
+    pub room: RoomId,
+    /// Muted (by themselves or the mediator).
+    pub muted: bool,
+}
+
 #[derive(Debug, Clone)]
 struct Member {
     role: SessionRole,
@@ -158,6 +257,13 @@ struct Member {
     muted: bool,
     hand_raised: bool,
     sharing: bool,
+    /// The identity this connection advertised (none after a drop: the
+    /// next connection brings its own ECDH key).
+    e2ee: Option<E2eeIdentity>,
+    /// The device this connection proved it holds (the public key its join
+    /// token is bound to, uncompressed P-256 point), when the driver says:
+    /// an E2EE identity must be signed by that device.
+    device: Option<Vec<u8>>,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -233,7 +339,7 @@ impl LiveSession {
                 .collect();
             self.views_not_before = Some(now + view_spacing(connected.len()));
             for who in connected {
-                let view = self.view_for(who);
+                let view = self.view_for(who, now);
                 self.outputs.push_back(Output::Send {
                     to: who,
                     message: view,
@@ -311,6 +417,113 @@ impl LiveSession {
         routes
     }
 
+    /// Everyone in the session now, the lobby and those reconnecting
+    /// included, by id.
+    pub fn members(&self) -> Vec<MemberSnapshot> {
+        self.members
+            .iter()
+            .map(|(id, m)| MemberSnapshot {
+                id: *id,
+                role: m.role,
+                room: m.room,
+                connected: m.connected,
+            })
+            .collect()
+    }
+
+    /// The name the mediator gave caucus `id`, while it is open.
+    pub fn caucus_name(&self, id: Uuid) -> Option<&str> {
+        self.caucuses.get(&id).map(String::as_str)
+    }
+
+    /// The room state the mediator set, for a driver to keep outside the
+    /// process ([`LiveSession::restore`] takes it back).
+    pub fn room_state(&self, clock: WallClock) -> RoomState {
+        RoomState {
+            locked: self.locked,
+            caucuses_made: self.caucuses_made,
+            caucuses: self.caucuses.clone(),
+            members: self
+                .members
+                .iter()
+                .map(|(id, m)| PlacedMember {
+                    id: *id,
+                    role: m.role,
+                    room: m.room,
+                    muted: m.muted,
+                })
+                .collect(),
+            removed: self.removed.clone(),
+            timers: self
+                .timers
+                .iter()
+                .map(|(room, t)| KeptTimer {
+                    room: *room,
+                    ends_at_ms: clock.unix_ms_of(t.ends),
+                    warned: t.warned,
+                })
+                .collect(),
+        }
+    }
+
+    /// Takes over `state`, kept by another process that ran this live
+    /// session: its caucuses, lock and removals, and its members in their
+    /// rooms, all disconnected. Each keeps their place until they join again
+    /// (and find their room) or the driver forgets them. Someone placed in a
+    /// caucus that is not open is placed in the main room. The rooms' timers
+    /// run on, ending when they would have (`clock` maps that to this
+    /// process's instants); one that ended meanwhile expires at the next
+    /// [`LiveSession::handle_timeout`].
+    pub fn restore(&mut self, state: RoomState, clock: WallClock) {
+        self.locked = state.locked;
+        self.caucuses_made = self.caucuses_made.max(state.caucuses_made);
+        self.caucuses = state.caucuses;
+        self.removed = state.removed;
+        for kept in state.timers {
+            let open = match kept.room {
+                RoomId::Caucus(c) => self.caucuses.contains_key(&c),
+                _ => true,
+            };
+            if open {
+                self.timers.insert(
+                    kept.room,
+                    Timer {
+                        ends: clock.instant_of(kept.ends_at_ms),
+                        warned: kept.warned,
+                    },
+                );
+            }
+        }
+        for placed in state.members {
+            if self.removed.contains(&placed.id) {
+                continue;
+            }
+            let room = match placed.room {
+                RoomId::Caucus(c) if !self.caucuses.contains_key(&c) => RoomId::Main,
+                room => room,
+            };
+            self.members.entry(placed.id).or_insert(Member {
+                role: placed.role,
+                room,
+                connected: false,
+                muted: placed.muted,
+                hand_raised: false,
+                sharing: false,
+                e2ee: None,
+                device: None,
+            });
+        }
+        self.changed();
+    }
+
+    /// Whether `who`'s connection announced an E2EE identity (and so seals
+    /// its frames: `Media::set_sealed`).
+    pub fn seals(&self, who: ParticipantId) -> bool {
+        self.members
+            .get(&who)
+            .is_some_and(|m| m.connected && m.e2ee.is_some())
+    }
+
     /// The mediators connected now.
     pub fn connected_mediators(&self) -> Vec<ParticipantId> {
         self.mediators()
@@ -349,6 +562,8 @@ impl LiveSession {
                     muted: false,
                     hand_raised: false,
                     sharing: false,
+                    e2ee: None,
+                    device: None,
                 },
             );
             self.audit(who, "live.join", who);
@@ -362,12 +577,26 @@ impl LiveSession {
         Ok(())
     }
 
+    /// The device `who`'s connection proved it holds: the public key their
+    /// join token is bound to, as the uncompressed P-256 point (65 bytes).
+    /// From then on, an E2EE identity they announce must name that device
+    /// key, so that what others verify safety numbers against is the device
+    /// the server authenticated, not a key the client chose. Bound again on
+    /// each connection (after [`LiveSession::join`]).
+    pub fn bind_device(&mut self, who: ParticipantId, device_key: &[u8]) {
+        if let Some(member) = self.members.get_mut(&who) {
+            member.device = Some(device_key.to_vec());
+        }
+    }
+
     /// A participant's connection went away; they keep their place until
     /// [`LiveSession::forget`] (the driver's reconnection grace period).
     pub fn disconnected(&mut self, who: ParticipantId) {
         if let Some(member) = self.members.get_mut(&who) {
             member.connected = false;
             member.sharing = false;
+            member.e2ee = None;
+            member.device = None;
             self.changed();
         }
     }
@@ -399,6 +628,23 @@ impl LiveSession {
                 self.update(from, |m| m.hand_raised = raised);
             }),
             ClientMessage::SetSharing { sharing } => self.set_sharing(from, &sender, sharing),
+            ClientMessage::E2eeIdentity {
+                device_key,
+                ecdh_key,
+                signature,
+            } => {
+                let identity = E2eeIdentity {
+                    device_key,
+                    ecdh_key,
+                    signature,
+                };
+                self.announce(from, &sender, identity)
+            }
+            ClientMessage::E2eeKeys {
+                room,
+                generation,
+                keys,
+            } => self.relay_keys(from, &sender, room, generation, keys),
             ClientMessage::Chat { text } => self.admitted(&sender).map(|()| {
                 for to in self.in_room(sender.room) {
                     self.send(
@@ -430,6 +676,7 @@ impl LiveSession {
                 self.changed();
             }),
             ClientMessage::CreateCaucus { name } => self.create_caucus(&name),
+            ClientMessage::RenameCaucus { room, name } => self.rename_caucus(room, &name),
             ClientMessage::CloseCaucus { room } => self.close_caucus(room),
             ClientMessage::Move { participant, room } => self
                 .move_to(participant, room)
@@ -569,6 +816,73 @@ impl LiveSession {
         Ok(())
     }
 
+    /// Sends each wrapped key to its recipient while they are connected and
+    /// in the sender's room; nobody else ever sees it. A recipient who left
+    /// meanwhile is skipped: the sender rotates again on its next view.
+    /// An E2EE identity announced by `from`: taken only with the device key
+    /// their connection is bound to ([`LiveSession::bind_device`]).
+    fn announce(
+        &mut self,
+        from: ParticipantId,
+        sender: &Member,
+        identity: E2eeIdentity,
+    ) -> Result<(), ServerMessage> {
+        if let Some(bound) = &sender.device {
+            let announced = B64.decode(identity.device_key.as_bytes()).ok();
+            if announced.as_deref() != Some(bound.as_slice()) {
+                return Err(error(
+                    "FORBIDDEN",
+                    "the identity's device key is not the device this connection joined with",
+                ));
+            }
+        }
+        if let Some(member) = self.members.get_mut(&from) {
+            if member.e2ee.as_ref() != Some(&identity) {
+                member.e2ee = Some(identity);
+                // Views only: who hears whom is unchanged.
+                self.views_due = true;
+            }
+        }
+        Ok(())
+    }
+
+    fn relay_keys(
+        &mut self,
+        from: ParticipantId,
+        sender: &Member,
+        room: RoomId,
+        generation: u32,
+        keys: Vec<WrappedKey>,
+    ) -> Result<(), ServerMessage> {
+        self.admitted(sender)?;
+        if room != sender.room {
+            return Err(error(
+                "CONFLICT",
+                "you are no longer in that room; keys go to your current room",
+            ));
+        }
+        for key in keys {
+            let in_room = key.to != from
+                && self
+                    .members
+                    .get(&key.to)
+                    .is_some_and(|m| m.connected && m.room == room);
+            if in_room {
+                self.send(
+                    key.to,
+                    ServerMessage::E2eeKey {
+                        from,
+                        room,
+                        generation,
+                        wrapped: key.wrapped,
+                        signature: key.signature,
+                    },
+                );
+            }
+        }
+        Ok(())
+    }
+
     fn move_to(&mut self, who: ParticipantId, room: RoomId) -> Result<(), ServerMessage> {
         self.exists(who)?;
         self.room_exists(room)?;
@@ -583,24 +897,42 @@ impl LiveSession {
         Ok(())
     }
 
-    fn create_caucus(&mut self, name: &str) -> Result<(), ServerMessage> {
-        // Names are how the mediator tells rooms apart: two rooms of one
-        // name invite a move into the wrong one.
-        let name = name.trim().to_owned();
-        if self
+    /// Names are how the mediator tells rooms apart: two rooms of one name
+    /// invite a move into the wrong one. `except` is a caucus being renamed.
+    fn name_free(&self, name: &str, except: Option<Uuid>) -> Result<(), ServerMessage> {
+        let taken = self
             .caucuses
-            .values()
-            .any(|n| n.to_lowercase() == name.to_lowercase())
-        {
+            .iter()
+            .any(|(id, n)| Some(*id) != except && n.to_lowercase() == name.to_lowercase());
+        if taken {
             return Err(error(
                 "CONFLICT",
                 "there is already a caucus of that name in this session; choose another name",
             ));
         }
+        Ok(())
+    }
+
+    fn create_caucus(&mut self, name: &str) -> Result<(), ServerMessage> {
+        let name = name.trim().to_owned();
+        self.name_free(&name, None)?;
         self.caucuses_made += 1;
         let id = Uuid::from_u64_pair(self.seed, self.caucuses_made);
         self.caucuses.insert(id, name);
         self.changed();
+        Ok(())
+    }
+
+    fn rename_caucus(&mut self, room: RoomId, name: &str) -> Result<(), ServerMessage> {
+        let RoomId::Caucus(id) = room else {
+            return Err(error("CONFLICT", "only caucus rooms can be renamed"));
+        };
+        self.room_exists(room)?;
+        let name = name.trim().to_owned();
+        self.name_free(&name, Some(id))?;
+        self.caucuses.insert(id, name);
+        // Views only: nobody's media changes.
+        self.views_due = true;
         Ok(())
     }
 
@@ -694,7 +1026,7 @@ impl LiveSession {
         self.views_due = true;
     }
 
-    fn view_for(&self, who: ParticipantId) -> ServerMessage {
+    fn view_for(&self, who: ParticipantId, now: Instant) -> ServerMessage {
         let Some(me) = self.members.get(&who) else {
             return error("NOT_FOUND", "you are not in the session");
         };
@@ -706,7 +1038,10 @@ impl LiveSession {
                 RoomId::Main => "Main room".to_owned(),
                 RoomId::Caucus(c) => self.caucuses.get(&c).cloned().unwrap_or_default(),
             },
-            timer_remaining_ms: None,
+            // As of this view; the page counts down from it.
+            timer_remaining_ms: self.timers.get(&id).map(|t| {
+                u64::try_from(t.ends.saturating_duration_since(now).as_millis()).unwrap_or(u64::MAX)
+            }),
         };
         let rooms: Vec<RoomView> = if sees_all {
             [RoomId::Lobby, RoomId::Main]
@@ -730,6 +1065,8 @@ impl LiveSession {
                 muted: m.muted,
                 hand_raised: m.hand_raised,
                 sharing: m.sharing,
+                connected: m.connected,
+                e2ee: m.e2ee.clone(),
             })
             .collect();
         ServerMessage::State {
@@ -738,5 +1075,96 @@ impl LiveSession {
             rooms,
             participants,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn drain(s: &mut LiveSession, now: Instant) -> Vec<Output> {
+        std::iter::from_fn(|| s.poll_output(now)).collect()
+    }
+
+    fn announce(s: &mut LiveSession, now: Instant, who: ParticipantId, device: &[u8]) {
+        s.handle(
+            now,
+            who,
+            ClientMessage::E2eeIdentity {
+                device_key: B64.encode(device),
+                ecdh_key: "ZWNkaA".into(),
+                signature: "c2ln".into(),
+            },
+        );
+    }
+
+    /// Whether any view sent shows `who` with an identity.
+    fn shown_with_identity(out: &[Output], who: ParticipantId) -> bool {
+        out.iter().any(|o| match o {
+            Output::Send {
+                message: ServerMessage::State { participants, .. },
+                ..
+            } => participants.iter().any(|p| p.id == who && p.e2ee.is_some()),
+            _ => false,
+        })
+    }
+
+    #[test]
+    fn an_identity_must_name_the_device_the_connection_joined_with() {
+        let now = Instant::now();
+        let (mediator, party) = (ParticipantId::from_u128(1), ParticipantId::from_u128(2));
+        let mut s = LiveSession::new(1);
+        s.join(mediator, SessionRole::Mediator, &["*".to_owned()])
+            .unwrap();
+        s.join(party, SessionRole::Party, &["main".to_owned()])
+            .unwrap();
+        let device = [[0x04].as_slice(), &[7; 64]].concat();
+        s.bind_device(party, &device);
+        drain(&mut s, now);
+
+        // Another device's key: refused, never shown to others, frames not
+        // read as sealed.
+        let mut other = device.clone();
+        other[64] ^= 1;
+        announce(&mut s, now, party, &other);
+        let out = drain(&mut s, now);
+        assert!(
+            out.iter().any(|o| matches!(o, Output::Send {
+                to,
+                message: ServerMessage::Error { code, .. },
+            } if *to == party && code == "FORBIDDEN")),
+            "{out:?}"
+        );
+        assert!(!shown_with_identity(&out, party));
+        assert!(!s.seals(party));
+        // Not base64url at all: refused the same way.
+        s.handle(
+            now,
+            party,
+            ClientMessage::E2eeIdentity {
+                device_key: "not base64!".into(),
+                ecdh_key: "ZWNkaA".into(),
+                signature: "c2ln".into(),
+            },
+        );
+        assert!(!s.seals(party));
+
+        // The bound device: taken and shown.
+        announce(&mut s, now, party, &device);
+        let out = drain(&mut s, now);
+        assert!(shown_with_identity(&out, party), "{out:?}");
+        assert!(s.seals(party));
+
+        // A new connection binds again: the old identity and device are gone.
+        s.disconnected(party);
+        assert!(!s.seals(party));
+        s.join(party, SessionRole::Party, &["main".to_owned()])
+            .unwrap();
+        let next = [[0x04].as_slice(), &[9; 64]].concat();
+        s.bind_device(party, &next);
+        announce(&mut s, now, party, &device);
+        assert!(!s.seals(party));
+        announce(&mut s, now, party, &next);
+        assert!(s.seals(party));
     }
 }

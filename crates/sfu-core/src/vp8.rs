@@ -89,6 +89,32 @@ impl Descriptor {
         let height = u16::from_le_bytes([header[8], header[9]]) & 0x3fff;
         Some((width, height))
     }
+
+    /// The SFrame key id (RFC 9605 §4.3) of an end-to-end encrypted frame,
+    /// from the first packet of the frame (the start of partition 0): the
+    /// SFrame header follows the part of the frame left in clear, a key
+    /// frame's 10 bytes (frame tag, start code and size) or a delta frame's
+    /// 3 (frame tag), as the browsers seal them
+    /// (portals/shared/src/live/e2ee/frame.ts). `None` on any other packet or
+    /// when the payload ends inside the header. Only meaningful for a sender
+    /// known to seal its frames: a clear frame has VP8 data there.
+    pub fn sframe_key_id(&self, payload: &[u8]) -> Option<u64> {
+        if !self.start || self.partition != 0 {
+            return None;
+        }
+        let tag = *payload.get(self.len)?;
+        let clear = if tag & 0x01 == 0 { 10 } else { 3 };
+        let header = payload.get(self.len + clear..)?;
+        // Config byte `X K K K Y C C C`: a key id under 8 sits in K; with X
+        // set, K is the length minus one of the key id that follows.
+        let k = *header.first()? >> 4;
+        if k & 0x08 == 0 {
+            return Some(u64::from(k & 0x07));
+        }
+        let len = usize::from(k & 0x07) + 1;
+        let bytes = header.get(1..1 + len)?;
+        Some(bytes.iter().fold(0u64, |v, b| v << 8 | u64::from(*b)))
+    }
 }
 
 /// Keeps one outgoing stream's VP8 picture ids and TL0PICIDX continuous when
@@ -270,6 +296,55 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// A sealed frame's first packet: the descriptor, the clear prefix
+    /// (`clear` bytes of the frame), then the SFrame header.
+    fn sealed(keyframe: bool, header: &[u8]) -> Vec<u8> {
+        let mut p = if keyframe {
+            chromium_keyframe(9, 1, 640, 360)[..16].to_vec()
+        } else {
+            vec![0x90, 0xe0, 0x80, 0x09, 0x01, 0x20, 0x31, 0x02, 0x00]
+        };
+        p.extend_from_slice(header);
+        p.extend_from_slice(&[0xaa; 24]);
+        p
+    }
+
+    #[test]
+    fn reads_sframe_key_ids_after_the_clear_prefix() {
+        // Key id 5, counter 3, in the config byte: a key frame and a delta frame.
+        for keyframe in [true, false] {
+            let p = sealed(keyframe, &[0x53]);
+            let d = Descriptor::parse(&p).unwrap();
+            assert_eq!(d.is_keyframe(&p), keyframe);
+            assert_eq!(d.sframe_key_id(&p), Some(5), "key frame: {keyframe}");
+        }
+        // Key id 0x0102 in two bytes (X, length 2), counter 0x10 in one (Y).
+        let p = sealed(false, &[0x98, 0x01, 0x02, 0x10]);
+        assert_eq!(
+            Descriptor::parse(&p).unwrap().sframe_key_id(&p),
+            Some(0x0102)
+        );
+        // Key id 8: the smallest that needs a byte of its own.
+        let p = sealed(true, &[0x80, 0x08]);
+        assert_eq!(Descriptor::parse(&p).unwrap().sframe_key_id(&p), Some(8));
+        // Eight bytes of key id, the most the header holds.
+        let mut header = vec![0xf0];
+        header.extend_from_slice(&u64::MAX.to_be_bytes());
+        let p = sealed(false, &header);
+        assert_eq!(
+            Descriptor::parse(&p).unwrap().sframe_key_id(&p),
+            Some(u64::MAX)
+        );
+        // Not the first packet of a frame: no header there.
+        let mut cont = sealed(false, &[0x53]);
+        cont[0] = 0x80;
+        assert_eq!(Descriptor::parse(&cont).unwrap().sframe_key_id(&cont), None);
+        // The payload ends inside the key id.
+        let p = sealed(false, &[0x9a]);
+        let short = &p[..p.len() - 23];
+        assert_eq!(Descriptor::parse(short).unwrap().sframe_key_id(short), None);
     }
 
     #[test]

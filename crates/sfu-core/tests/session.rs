@@ -4,7 +4,9 @@
 use std::time::{Duration, Instant};
 
 use accord_sfu_core::protocol::{ClientMessage as C, RoomId, ServerMessage as S, SessionRole};
-use accord_sfu_core::session::{CloseReason, JoinRefused, LiveSession, Output};
+use accord_sfu_core::session::{
+    CloseReason, JoinRefused, KeptTimer, LiveSession, MemberSnapshot, Output, WallClock,
+};
 use proptest::prelude::*;
 use uuid::Uuid;
 
@@ -102,6 +104,44 @@ fn parties_wait_in_the_lobby_until_admitted() {
     assert_eq!(s.room_of(id(A)), Some(RoomId::Main));
     assert!(s.may_receive(id(A), id(MED)) && s.may_receive(id(MED), id(A)));
     assert!(drain(&mut s).contains(&Output::RoutesChanged));
+}
+
+#[test]
+fn the_overview_lists_everyone_with_their_room_and_connection() {
+    let mut s = admitted();
+    let room = caucus(&mut s, "Party A");
+    s.handle(
+        Instant::now(),
+        id(MED),
+        C::Move {
+            participant: id(A),
+            room,
+        },
+    );
+    s.join(id(OBS), SessionRole::Observer, &lobby()).unwrap();
+    s.disconnected(id(B));
+    drain(&mut s);
+    let RoomId::Caucus(caucus_id) = room else {
+        panic!("a caucus has a caucus id");
+    };
+    assert_eq!(s.caucus_name(caucus_id), Some("Party A"));
+    let member = |n, role, room, connected| MemberSnapshot {
+        id: id(n),
+        role,
+        room,
+        connected,
+    };
+    assert_eq!(
+        s.members(),
+        vec![
+            member(MED, SessionRole::Mediator, RoomId::Main, true),
+            member(A, SessionRole::Party, room, true),
+            member(B, SessionRole::Party, RoomId::Main, false),
+            member(OBS, SessionRole::Observer, RoomId::Lobby, true),
+        ]
+    );
+    s.forget(id(B));
+    assert_eq!(s.members().len(), 3);
 }
 
 #[test]
@@ -251,6 +291,146 @@ fn caucus_names_are_unique_per_session_whatever_their_case_and_spaces() {
     s.handle(Instant::now(), id(MED), C::CloseCaucus { room: first });
     drain(&mut s);
     caucus(&mut s, "Claimant caucus");
+}
+
+/// The last state view sent to `who`.
+fn last_state(outputs: &[Output], who: u128) -> Option<S> {
+    sent_to(outputs, who)
+        .into_iter()
+        .rev()
+        .find(|m| matches!(m, S::State { .. }))
+}
+
+#[test]
+fn a_caucus_is_renamed_in_place_with_its_people_and_timer() {
+    let mut s = admitted();
+    let room = caucus(&mut s, "Claimant");
+    let other = caucus(&mut s, "Respondent");
+    let now = Instant::now();
+    s.handle(
+        now,
+        id(MED),
+        C::Move {
+            participant: id(A),
+            room,
+        },
+    );
+    s.handle(now, id(MED), C::SetTimer { room, seconds: 600 });
+    drain(&mut s);
+
+    s.handle(
+        now,
+        id(MED),
+        C::RenameCaucus {
+            room,
+            name: "  Claimant (private) ".into(),
+        },
+    );
+    let outputs = drain(&mut s);
+    let Some(S::State {
+        rooms,
+        participants,
+        ..
+    }) = last_state(&outputs, A)
+    else {
+        panic!("party A gets a new view");
+    };
+    assert_eq!(rooms.len(), 1);
+    assert_eq!(rooms[0].id, room, "the same room");
+    assert_eq!(rooms[0].name, "Claimant (private)");
+    assert!(rooms[0].timer_remaining_ms.is_some(), "its timer stays");
+    assert!(participants.iter().any(|p| p.id == id(A) && p.room == room));
+    assert!(
+        outputs.iter().all(|o| !matches!(o, Output::RoutesChanged)),
+        "a new name moves no media"
+    );
+
+    // Another caucus's name, in any case and spacing: refused.
+    s.handle(
+        now,
+        id(MED),
+        C::RenameCaucus {
+            room,
+            name: " respondent ".into(),
+        },
+    );
+    assert_eq!(error_code(&drain(&mut s), MED).as_deref(), Some("CONFLICT"));
+    // Its own name in another case: fine.
+    s.handle(
+        now,
+        id(MED),
+        C::RenameCaucus {
+            room: other,
+            name: "RESPONDENT".into(),
+        },
+    );
+    assert_eq!(error_code(&drain(&mut s), MED), None);
+    // The main room keeps its name; parties rename nothing.
+    s.handle(
+        now,
+        id(MED),
+        C::RenameCaucus {
+            room: RoomId::Main,
+            name: "Plenary".into(),
+        },
+    );
+    assert_eq!(error_code(&drain(&mut s), MED).as_deref(), Some("CONFLICT"));
+    s.handle(
+        now,
+        id(A),
+        C::RenameCaucus {
+            room,
+            name: "Mine".into(),
+        },
+    );
+    assert_eq!(error_code(&drain(&mut s), A).as_deref(), Some("FORBIDDEN"));
+}
+
+#[test]
+fn views_carry_each_rooms_time_left_and_who_is_connected() {
+    let mut s = admitted();
+    let room = caucus(&mut s, "Claimant");
+    let start = Instant::now();
+    s.handle(
+        start,
+        id(MED),
+        C::Move {
+            participant: id(A),
+            room,
+        },
+    );
+    s.handle(start, id(MED), C::SetTimer { room, seconds: 300 });
+    let outputs = drain(&mut s);
+    let Some(S::State { rooms, .. }) = last_state(&outputs, A) else {
+        panic!("party A gets a view");
+    };
+    let left = rooms[0].timer_remaining_ms.expect("the caucus's timer");
+    assert!((290_000..=300_000).contains(&left), "{left} ms left");
+    let Some(S::State { rooms, .. }) = last_state(&outputs, MED) else {
+        panic!("the mediator gets a view");
+    };
+    assert!(rooms
+        .iter()
+        .filter(|r| r.id != room)
+        .all(|r| r.timer_remaining_ms.is_none()));
+
+    // B drops: everyone who sees B sees them as not connected until they
+    // are back.
+    s.disconnected(id(B));
+    let Some(S::State { participants, .. }) = last_state(&drain(&mut s), MED) else {
+        panic!("the mediator hears of the drop");
+    };
+    let b = participants.iter().find(|p| p.id == id(B)).unwrap();
+    assert!(!b.connected);
+    assert!(participants
+        .iter()
+        .filter(|p| p.id != id(B))
+        .all(|p| p.connected));
+    s.join(id(B), SessionRole::Party, &lobby()).unwrap();
+    let Some(S::State { participants, .. }) = last_state(&drain(&mut s), MED) else {
+        panic!("the mediator hears B is back");
+    };
+    assert!(participants.iter().all(|p| p.connected));
 }
 
 #[test]
@@ -607,4 +787,293 @@ fn view_spacing_grows_with_the_room_and_is_capped() {
     assert_eq!(view_spacing(200), Duration::from_millis(200));
     assert_eq!(view_spacing(1_000), Duration::from_secs(1));
     assert_eq!(view_spacing(usize::MAX), Duration::from_secs(1));
+}
+
+// ---- end-to-end encryption: identities and key relay ---------------------
+
+fn wrapped(to: u128) -> accord_sfu_core::protocol::WrappedKey {
+    accord_sfu_core::protocol::WrappedKey {
+        to: id(to),
+        wrapped: format!("wrapped-for-{to}"),
+        signature: "c2ln".into(),
+    }
+}
+
+fn keys_from(outputs: &[Output], to: u128) -> Vec<(Uuid, RoomId, u32, String)> {
+    sent_to(outputs, to)
+        .into_iter()
+        .filter_map(|m| match m {
+            S::E2eeKey {
+                from,
+                room,
+                generation,
+                wrapped,
+                ..
+            } => Some((from, room, generation, wrapped)),
+            _ => None,
+        })
+        .collect()
+}
+
+fn send_keys(s: &mut LiveSession, from: u128, room: RoomId, generation: u32, to: &[u128]) {
+    s.handle(
+        Instant::now(),
+        id(from),
+        C::E2eeKeys {
+            room,
+            generation,
+            keys: to.iter().map(|t| wrapped(*t)).collect(),
+        },
+    );
+}
+
+#[test]
+fn keys_reach_only_their_recipient_in_the_senders_room() {
+    let mut s = admitted();
+    s.join(id(OBS), SessionRole::Observer, &lobby()).unwrap();
+    drain(&mut s);
+    // In the main room: A's key for MED and B reaches each of them, only
+    // their own entry; the entry for the observer in the lobby and the one
+    // for A itself are dropped.
+    send_keys(&mut s, A, RoomId::Main, 1, &[MED, B, OBS, A]);
+    let out = drain(&mut s);
+    assert_eq!(
+        keys_from(&out, MED),
+        vec![(id(A), RoomId::Main, 1, "wrapped-for-1".to_owned())]
+    );
+    assert_eq!(
+        keys_from(&out, B),
+        vec![(id(A), RoomId::Main, 1, "wrapped-for-3".to_owned())]
+    );
+    assert!(keys_from(&out, OBS).is_empty(), "never to the lobby");
+    assert!(keys_from(&out, A).is_empty(), "never back to the sender");
+
+    // A moves to a caucus: its keys for the main room are refused, and in
+    // the caucus its entries for those left in the main room are dropped.
+    let room = caucus(&mut s, "Party A");
+    s.handle(
+        Instant::now(),
+        id(MED),
+        C::Move {
+            participant: id(A),
+            room,
+        },
+    );
+    drain(&mut s);
+    send_keys(&mut s, A, RoomId::Main, 2, &[MED, B]);
+    let out = drain(&mut s);
+    assert_eq!(error_code(&out, A).as_deref(), Some("CONFLICT"));
+    assert!(keys_from(&out, MED).is_empty() && keys_from(&out, B).is_empty());
+    send_keys(&mut s, A, room, 3, &[MED, B]);
+    let out = drain(&mut s);
+    assert!(keys_from(&out, MED).is_empty() && keys_from(&out, B).is_empty());
+    assert!(
+        error_code(&out, A).is_none(),
+        "a stale recipient is not an error"
+    );
+
+    // The mediator joins A: keys flow between the two of them only.
+    s.handle(
+        Instant::now(),
+        id(MED),
+        C::Move {
+            participant: id(MED),
+            room,
+        },
+    );
+    drain(&mut s);
+    send_keys(&mut s, A, room, 4, &[MED, B]);
+    send_keys(&mut s, B, RoomId::Main, 1, &[MED, A]);
+    let out = drain(&mut s);
+    assert_eq!(
+        keys_from(&out, MED),
+        vec![(id(A), room, 4, "wrapped-for-1".to_owned())]
+    );
+    assert!(keys_from(&out, A).is_empty(), "B's key never crosses rooms");
+    assert!(keys_from(&out, B).is_empty());
+
+    // From the lobby, a key is refused outright.
+    send_keys(&mut s, OBS, RoomId::Main, 1, &[MED]);
+    let out = drain(&mut s);
+    assert_eq!(error_code(&out, OBS).as_deref(), Some("FORBIDDEN"));
+    assert!(keys_from(&out, MED).is_empty());
+
+    // Nor does a key reach someone reconnecting (no connection to send on).
+    s.handle(
+        Instant::now(),
+        id(MED),
+        C::Move {
+            participant: id(MED),
+            room: RoomId::Main,
+        },
+    );
+    s.disconnected(id(B));
+    drain(&mut s);
+    send_keys(&mut s, MED, RoomId::Main, 1, &[B]);
+    assert!(keys_from(&drain(&mut s), B).is_empty());
+}
+
+#[test]
+fn identities_are_shown_with_the_participant_and_dropped_with_the_connection() {
+    let mut s = admitted();
+    let identity = accord_sfu_core::protocol::E2eeIdentity {
+        device_key: "ZGV2aWNl".into(),
+        ecdh_key: "ZWNkaA".into(),
+        signature: "c2ln".into(),
+    };
+    s.handle(
+        Instant::now(),
+        id(A),
+        C::E2eeIdentity {
+            device_key: identity.device_key.clone(),
+            ecdh_key: identity.ecdh_key.clone(),
+            signature: identity.signature.clone(),
+        },
+    );
+    let out = drain(&mut s);
+    assert!(
+        !out.contains(&Output::RoutesChanged),
+        "an identity changes no route"
+    );
+    for who in [MED, B, A] {
+        let seen = sent_to(&out, who)
+            .into_iter()
+            .rev()
+            .find_map(|m| match m {
+                S::State { participants, .. } => participants.into_iter().find(|p| p.id == id(A)),
+                _ => None,
+            })
+            .expect("a view shows A");
+        assert_eq!(seen.e2ee.as_ref(), Some(&identity));
+    }
+    // The same identity again sends no views.
+    s.handle(
+        Instant::now(),
+        id(A),
+        C::E2eeIdentity {
+            device_key: identity.device_key.clone(),
+            ecdh_key: identity.ecdh_key.clone(),
+            signature: identity.signature.clone(),
+        },
+    );
+    assert!(drain(&mut s).is_empty());
+    // A drop forgets it: the next connection has a new ECDH key.
+    s.disconnected(id(A));
+    let out = drain(&mut s);
+    let seen = sent_to(&out, MED)
+        .into_iter()
+        .rev()
+        .find_map(|m| match m {
+            S::State { participants, .. } => participants.into_iter().find(|p| p.id == id(A)),
+            _ => None,
+        })
+        .unwrap();
+    assert!(seen.e2ee.is_none() && !seen.connected);
+    let json = serde_json::to_string(&S::State {
+        you: id(A),
+        locked: false,
+        rooms: vec![],
+        participants: vec![seen],
+    })
+    .unwrap();
+    assert!(!json.contains("e2ee"), "no identity, no field: {json}");
+}
+
+#[test]
+fn another_node_takes_over_the_room_state_the_mediator_set() {
+    // On the first node: A in a caucus, B muted in the main room, the
+    // observer removed, the session locked.
+    let mut s = admitted();
+    s.join(id(OBS), SessionRole::Observer, &lobby()).unwrap();
+    let room = caucus(&mut s, "Side");
+    let now = Instant::now();
+    s.handle(
+        now,
+        id(MED),
+        C::Move {
+            participant: id(A),
+            room,
+        },
+    );
+    s.handle(now, id(MED), C::Mute { participant: id(B) });
+    s.handle(
+        now,
+        id(MED),
+        C::Remove {
+            participant: id(OBS),
+        },
+    );
+    s.handle(now, id(MED), C::Lock { locked: true });
+    s.handle(now, id(MED), C::SetTimer { room, seconds: 600 });
+    drain(&mut s);
+    let first = WallClock {
+        at: now,
+        unix_ms: 1_800_000_000_000,
+    };
+    let kept = s.room_state(first);
+    assert_eq!(
+        kept.timers,
+        vec![KeptTimer {
+            room,
+            ends_at_ms: 1_800_000_600_000,
+            warned: false
+        }],
+        "the caucus's timer, by when it ends on the wall clock"
+    );
+    // As the registry keeps it.
+    let kept: accord_sfu_core::session::RoomState =
+        serde_json::from_str(&serde_json::to_string(&kept).unwrap()).unwrap();
+
+    // The node that takes the session over: the same rooms, everyone
+    // disconnected until they come back.
+    // Another process: another clock, five seconds later.
+    let second = WallClock {
+        at: Instant::now(),
+        unix_ms: 1_800_000_005_000,
+    };
+    let mut t = LiveSession::new(7);
+    t.restore(kept.clone(), second);
+    assert_eq!(t.room_state(second), kept);
+    assert_eq!(t.room_of(id(A)), Some(room));
+    assert_eq!(t.room_of(id(B)), Some(RoomId::Main));
+    assert!(t.members().iter().all(|m| !m.connected));
+    assert!(!t.may_receive(id(B), id(MED)), "nobody is connected yet");
+    // Coming back: each in their room, the caucus still isolated.
+    for who in [MED, A, B] {
+        let rooms = if who == MED { all() } else { lobby() };
+        let role = if who == MED {
+            SessionRole::Mediator
+        } else {
+            SessionRole::Party
+        };
+        t.join(id(who), role, &rooms).unwrap();
+    }
+    assert_eq!(t.room_of(id(A)), Some(room));
+    assert!(t.may_receive(id(B), id(MED)));
+    assert!(!t.may_receive(id(A), id(MED)));
+    assert!(!t.may_receive_audio(id(MED), id(B)), "B is still muted");
+    // The lock and the removal hold too.
+    assert_eq!(
+        t.join(id(OBS), SessionRole::Observer, &lobby()),
+        Err(JoinRefused::Removed)
+    );
+    assert_eq!(
+        t.join(id(99), SessionRole::Party, &lobby()),
+        Err(JoinRefused::Locked)
+    );
+    // The timer ends when it would have on the first node: 595 s after
+    // the takeover, not 600.
+    drain(&mut t);
+    let expired = |t: &mut LiveSession, after_ms: u64| {
+        t.handle_timeout(second.at + Duration::from_millis(after_ms));
+        sent_to(&drain(t), A)
+            .iter()
+            .any(|m| matches!(m, S::TimerExpired { room: r } if *r == room))
+    };
+    assert!(!expired(&mut t, 594_900), "not yet");
+    assert!(expired(&mut t, 595_000), "ends on time");
+    assert!(t.room_state(second).timers.is_empty());
+    // A caucus made after the takeover gets an id of its own.
+    let next = caucus(&mut t, "Other");
+    assert_ne!(next, room);
 }

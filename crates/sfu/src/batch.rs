@@ -343,23 +343,58 @@ mod tests {
         let to = std.local_addr().unwrap();
         let b = UdpSocket::from_std(std).unwrap();
         let a = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        // The kernel turns receive timestamps on for the whole host through
+        // deferred work, so the first datagrams after the option is set may
+        // go unstamped and be given the time they are read instead. Wait
+        // until a datagram carries the time it arrived, not the time of the
+        // read 20 ms later.
+        let mut bufs = RecvBuffers::new(2048);
+        let mut stamped = false;
+        for _ in 0..100 {
+            a.send_to(b"warm-up", to).await.unwrap();
+            std::thread::sleep(std::time::Duration::from_millis(20));
+            tokio::time::timeout(std::time::Duration::from_secs(5), recv_batch(&b, &mut bufs))
+                .await
+                .expect("the warm-up datagram arrives")
+                .unwrap();
+            let read = SystemTime::now();
+            let at = bufs.datagrams().find_map(|(_, _, at, _)| at);
+            if at.is_some_and(|at| {
+                read.duration_since(at)
+                    .is_ok_and(|d| d >= std::time::Duration::from_millis(10))
+            }) {
+                stamped = true;
+                break;
+            }
+        }
+        assert!(
+            stamped,
+            "the kernel never stamped a datagram when it arrived"
+        );
         let start = SystemTime::now();
         a.send_to(b"first", to).await.unwrap();
         std::thread::sleep(std::time::Duration::from_millis(60));
         a.send_to(b"second", to).await.unwrap();
         std::thread::sleep(std::time::Duration::from_millis(60));
-        let mut bufs = RecvBuffers::new(2048);
         let n = tokio::time::timeout(std::time::Duration::from_secs(5), recv_batch(&b, &mut bufs))
             .await
             .expect("the datagrams arrive")
             .unwrap();
         let read = SystemTime::now();
         assert_eq!(n, 2, "both waited in the socket and were read in one call");
-        let times: Vec<SystemTime> = bufs
-            .datagrams()
-            .map(|(_, _, at, _)| at.expect("a receive time"))
-            .collect();
-        let gap = times[1].duration_since(times[0]).expect("in order");
+        // Loopback datagrams are stamped when sent and queued per CPU, so a
+        // loaded machine may hand them over in either order: pair each time
+        // with its payload rather than with its position in the batch.
+        let time_of = |payload: &[u8]| -> SystemTime {
+            bufs.datagrams()
+                .find(|(_, _, _, d)| *d == payload)
+                .and_then(|(_, _, at, _)| at)
+                .expect("a receive time")
+        };
+        let times = [time_of(b"first"), time_of(b"second")];
+        let gap = times[1]
+            .duration_since(times[0])
+            .expect("stamped in sending order");
         assert!(gap >= std::time::Duration::from_millis(50), "{gap:?} apart");
         // Each no earlier than its sending and well before the read.
         assert!(times[0] >= start - std::time::Duration::from_millis(1));

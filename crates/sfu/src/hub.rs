@@ -16,11 +16,13 @@ use accord_sfu_core::metrics::Metrics;
 use accord_sfu_core::protocol::{
     self, ClientMessage, ParticipantId, RoomId, ServerMessage, SessionRole,
 };
-use accord_sfu_core::session::{CloseReason, JoinRefused, LiveSession, Output};
+use accord_sfu_core::session::{CloseReason, JoinRefused, LiveSession, MemberSnapshot, Output};
+use chrono::{DateTime, Utc};
 use str0m::net::{Protocol, Transmit};
 use tokio::sync::{mpsc, oneshot};
 use uuid::Uuid;
 
+use crate::registry::{NodeRegistry, RoomKeeper, ROOM_STATE_LOAD_TIMEOUT};
 use crate::store::{AuditEvent, LiveStore};
 use crate::udp::{Datagram, Demux, MediaSocket};
 use crate::ws::Refusal;
@@ -63,6 +65,8 @@ pub(crate) enum Event {
         org: Uuid,
         role: SessionRole,
         rooms: Vec<String>,
+        /// The device the connection proved it holds (uncompressed P-256 point).
+        device: Vec<u8>,
         connection: u64,
         outbox: mpsc::UnboundedSender<Outgoing>,
         reply: oneshot::Sender<Result<(), JoinRefused>>,
@@ -75,6 +79,34 @@ pub(crate) enum Event {
         who: ParticipantId,
         connection: u64,
     },
+    /// Who is where, for [`Hub::live`]: answered only for a session of `org`
+    /// with someone in it.
+    Snapshot {
+        org: Uuid,
+        reply: oneshot::Sender<Option<LiveSnapshot>>,
+    },
+}
+
+/// A live session as its org's admins may see it from outside.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LiveSnapshot {
+    /// The scheduled session.
+    pub session: Uuid,
+    /// When its first participant arrived (this run of the live session).
+    pub started_at: DateTime<Utc>,
+    /// Everyone in it, the lobby and those reconnecting included.
+    pub participants: Vec<ParticipantSnapshot>,
+}
+
+/// Someone in a live session, for [`LiveSnapshot`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ParticipantSnapshot {
+    /// Who, where and whether connected.
+    pub member: MemberSnapshot,
+    /// The caucus's name when they are in one.
+    pub caucus_name: Option<String>,
+    /// When they arrived (their first join since they were last gone).
+    pub joined_at: DateTime<Utc>,
 }
 
 /// What a session task sends to a connection.
@@ -98,7 +130,13 @@ pub(crate) struct HubInner {
     pub(crate) media: MediaSocket,
     pub(crate) demux: Arc<Demux>,
     pub(crate) metrics: Arc<Metrics>,
+    /// This process's instants on the wall clock, fixed at start: the
+    /// sessions' timers kept in the registry end at the same moment on the
+    /// node that takes a session over.
+    pub(crate) wall_clock: accord_sfu_core::session::WallClock,
     pub(crate) options: HubOptions,
+    /// The registry shared with other SFU nodes, when there are several.
+    pub(crate) registry: std::sync::OnceLock<Arc<dyn NodeRegistry>>,
 }
 
 impl std::fmt::Debug for Hub {
@@ -133,9 +171,42 @@ impl Hub {
                 media,
                 demux,
                 metrics: Arc::new(Metrics::default()),
+                wall_clock: accord_sfu_core::session::WallClock {
+                    at: Instant::now(),
+                    unix_ms: std::time::SystemTime::now()
+                        .duration_since(std::time::UNIX_EPOCH)
+                        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX)),
+                },
                 options,
+                registry: std::sync::OnceLock::new(),
             }),
         }
+    }
+
+    /// Makes this hub one SFU node among several sharing `registry`: it
+    /// serves only the sessions placed on it and keeps their room state
+    /// there. Set once, before the first join; a second one is ignored.
+    pub fn set_registry(&self, registry: Arc<dyn NodeRegistry>) {
+        if self.inner.registry.set(registry).is_err() {
+            tracing::warn!("a second node registry was offered; the first stays");
+        }
+    }
+
+    /// The registry shared with other SFU nodes, if any.
+    pub(crate) fn registry(&self) -> Option<&Arc<dyn NodeRegistry>> {
+        self.inner.registry.get()
+    }
+
+    /// The live sessions this hub runs now.
+    pub fn session_ids(&self) -> Vec<Uuid> {
+        self.inner
+            .sessions
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+            .filter(|(_, tx)| !tx.is_closed())
+            .map(|(id, _)| *id)
+            .collect()
     }
 
     /// The SFU's counters.
@@ -146,6 +217,38 @@ impl Hub {
     /// The media socket's local address.
     pub fn media_addr(&self) -> std::net::SocketAddr {
         self.inner.media.local
+    }
+
+    /// The live sessions of `org` with someone in them, as each session's
+    /// task reports them. Asks every task at once and waits at most
+    /// `timeout` in all: a task that has not answered by then (busy, or
+    /// ending) is left out.
+    pub async fn live(&self, org: Uuid, timeout: Duration) -> Vec<LiveSnapshot> {
+        let tasks: Vec<mpsc::UnboundedSender<Event>> = self
+            .inner
+            .sessions
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .values()
+            .filter(|tx| !tx.is_closed())
+            .cloned()
+            .collect();
+        let mut replies = Vec::with_capacity(tasks.len());
+        for task in tasks {
+            let (reply, answer) = oneshot::channel();
+            if task.send(Event::Snapshot { org, reply }).is_ok() {
+                replies.push(answer);
+            }
+        }
+        let deadline = tokio::time::Instant::now() + timeout;
+        let mut live = Vec::new();
+        for answer in replies {
+            if let Ok(Ok(Some(snapshot))) = tokio::time::timeout_at(deadline, answer).await {
+                live.push(snapshot);
+            }
+        }
+        live.sort_by_key(|s| (s.started_at, s.session));
+        live
     }
 
     /// The session's task, started on first use.
@@ -234,11 +337,16 @@ pub(crate) async fn run_session(
         },
         connected: HashMap::new(),
         leaving: HashMap::new(),
+        org: None,
+        started_at: Utc::now(),
+        joined_at: HashMap::new(),
         audit: None,
         rooms_counted: 0,
         udp_out: Vec::new(),
+        keeper: None,
         hub,
     };
+    task.take_over().await;
     let mut batch = Vec::with_capacity(64);
     let mut idle_since: Option<Instant> = None;
     // The core's next deadline, as last asked (asked once per turn).
@@ -263,7 +371,11 @@ pub(crate) async fn run_session(
             biased;
             event = events.recv() => {
                 let Some(event) = event else { break };
+                let snapshot = matches!(event, Event::Snapshot { .. });
                 task.event(event);
+                if !snapshot {
+                    task.keep();
+                }
             }
             n = datagrams.recv_many(&mut batch, 64) => {
                 if n == 0 {
@@ -281,8 +393,12 @@ pub(crate) async fn run_session(
                     task.live.forget(who);
                     task.media.remove(now, who);
                 }
+                task.keep();
                 if idle_end.is_some_and(|t| t <= now) && task.connected.is_empty() && task.leaving.is_empty() {
                     task.dispatch();
+                    if let Some(keeper) = task.keeper.take() {
+                        keeper.ended();
+                    }
                     task.hub.clone().end_session(id, &mut events);
                     return;
                 }
@@ -316,14 +432,63 @@ struct SessionTask {
     media: Media,
     connected: HashMap<ParticipantId, Connected>,
     leaving: HashMap<ParticipantId, Instant>,
+    /// The org whose session this is, from the first join's token.
+    org: Option<Uuid>,
+    /// When this task (this run of the live session) started.
+    started_at: DateTime<Utc>,
+    /// When each participant arrived, since they were last gone.
+    joined_at: HashMap<ParticipantId, DateTime<Utc>>,
     /// Live-session events go to the audit log in order, through one writer.
     audit: Option<mpsc::UnboundedSender<(ParticipantId, &'static str, ParticipantId)>>,
     rooms_counted: i64,
     /// Datagrams to send at the end of this turn, in one batch.
     udp_out: Vec<Transmit>,
+    /// Writes the room state to the node registry, when there is one.
+    keeper: Option<RoomKeeper>,
 }
 
 impl SessionTask {
+    /// With a node registry: takes over the room state another node kept
+    /// for this session (its members then hold their places for their
+    /// reconnection grace), and keeps it from now on.
+    async fn take_over(&mut self) {
+        let Some(registry) = self.hub.registry().cloned() else {
+            return;
+        };
+        let restored = match tokio::time::timeout(
+            ROOM_STATE_LOAD_TIMEOUT,
+            registry.load_room(self.id),
+        )
+        .await
+        {
+            Ok(Ok(state)) => state,
+            Ok(Err(e)) => {
+                tracing::warn!(session = %self.id, error = %e, "reading the kept room state; starting afresh");
+                None
+            }
+            Err(_) => {
+                tracing::warn!(session = %self.id, "the kept room state did not come in time; starting afresh");
+                None
+            }
+        };
+        if let Some(state) = &restored {
+            let now = Instant::now();
+            self.live.restore(state.clone(), self.hub.inner.wall_clock);
+            for member in self.live.members() {
+                self.leaving.insert(member.id, now + RECONNECT_GRACE);
+            }
+            tracing::info!(session = %self.id, members = state.members.len(), "live session taken over with its room state");
+        }
+        self.keeper = Some(RoomKeeper::spawn(registry, self.id, restored));
+    }
+
+    /// Hands the room state to the keeper (written when it changed).
+    fn keep(&mut self) {
+        if let Some(keeper) = &mut self.keeper {
+            keeper.update(self.live.room_state(self.hub.inner.wall_clock));
+        }
+    }
+
     /// When the live session or its media next need the time.
     fn core_deadline(&mut self) -> Option<Instant> {
         [self.live.poll_timeout(), self.media.poll_timeout()]
@@ -340,6 +505,7 @@ impl SessionTask {
                 org,
                 role,
                 rooms,
+                device,
                 connection,
                 outbox,
                 reply,
@@ -351,8 +517,15 @@ impl SessionTask {
                         self.id,
                     ));
                 }
+                self.org.get_or_insert(org);
+                let returning = self.live.room_of(who).is_some();
                 let result = self.live.join(who, role, &rooms);
                 if result.is_ok() {
+                    // Its E2EE identity must name this device.
+                    self.live.bind_device(who, &device);
+                    if !returning {
+                        self.joined_at.insert(who, Utc::now());
+                    }
                     self.leaving.remove(&who);
                     if self.connected.is_empty() {
                         self.hub.inner.metrics.sessions_changed(1);
@@ -397,7 +570,12 @@ impl SessionTask {
             } => self
                 .media
                 .set_tile(now, who, participant, source, width, height),
-            Event::Message { who, message } => self.live.handle(now, who, message),
+            Event::Message { who, message } => {
+                self.live.handle(now, who, message);
+                // An E2EE identity (its first, or one refused): whether the
+                // media path reads key ids from this participant's frames.
+                self.media.set_sealed(who, self.live.seals(who));
+            }
             Event::Gone { who, connection } => {
                 if self
                     .connected
@@ -406,10 +584,48 @@ impl SessionTask {
                 {
                     self.disconnect(who);
                     self.live.disconnected(who);
+                    self.media.set_sealed(who, false);
                     self.leaving.insert(who, now + RECONNECT_GRACE);
                 }
             }
+            Event::Snapshot { org, reply } => {
+                let _ = reply.send(self.snapshot(org));
+            }
         }
+    }
+
+    /// Who is where now, when this is a session of `org` with anyone in it.
+    fn snapshot(&mut self, org: Uuid) -> Option<LiveSnapshot> {
+        if self.org != Some(org) {
+            return None;
+        }
+        let members = self.live.members();
+        if members.is_empty() {
+            return None;
+        }
+        // Those who left (denied, removed, or past their grace) are forgotten here too.
+        self.joined_at
+            .retain(|who, _| members.iter().any(|m| m.id == *who));
+        let participants = members
+            .into_iter()
+            .map(|member| ParticipantSnapshot {
+                caucus_name: match member.room {
+                    RoomId::Caucus(c) => self.live.caucus_name(c).map(str::to_owned),
+                    RoomId::Lobby | RoomId::Main => None,
+                },
+                joined_at: self
+                    .joined_at
+                    .get(&member.id)
+                    .copied()
+                    .unwrap_or(self.started_at),
+                member,
+            })
+            .collect();
+        Some(LiveSnapshot {
+            session: self.id,
+            started_at: self.started_at,
+            participants,
+        })
     }
 
     /// Datagrams read together: handed to the media layer, what they caused

@@ -51,8 +51,14 @@ pub enum Refusal {
     Locked,
     /// 4424: turned away from the lobby.
     Denied,
+    /// 1009 (message too big): a frame or message over the limit
+    /// ([`MAX_FRAME_BYTES`]); refused at its header, before it is read.
+    TooBig,
     /// 1011: the server could not check the token.
     Internal,
+    /// 1013 (try again later): the session runs on another SFU node; a new
+    /// join token names it.
+    Moved,
 }
 
 impl Refusal {
@@ -67,7 +73,9 @@ impl Refusal {
             Refusal::Removed => 4410,
             Refusal::Locked => 4423,
             Refusal::Denied => 4424,
+            Refusal::TooBig => 1009,
             Refusal::Internal => 1011,
+            Refusal::Moved => 1013,
         }
     }
 
@@ -81,7 +89,9 @@ impl Refusal {
             Refusal::Removed => "you were removed from this session",
             Refusal::Locked => "the session is locked",
             Refusal::Denied => "the mediator did not admit you",
+            Refusal::TooBig => "the message is larger than 512 KiB",
             Refusal::Internal => "the server could not check your token; try again",
+            Refusal::Moved => "the session runs on another server; ask for a new join token",
         }
     }
 }
@@ -103,7 +113,7 @@ pub fn router(hub: Hub) -> Router {
     Router::new().route("/sfu/ws", get(upgrade)).with_state(hub)
 }
 
-/// `/metrics`: Prometheus text, totals only (no names, no identifiers).
+/// `/metrics`: OpenMetrics text, totals only (no names, no identifiers).
 pub fn metrics_router(hub: Hub) -> Router {
     Router::new()
         .route(
@@ -112,7 +122,7 @@ pub fn metrics_router(hub: Hub) -> Router {
                 (
                     [(
                         axum::http::header::CONTENT_TYPE,
-                        "text/plain; version=0.0.4",
+                        accord_sfu_core::metrics::CONTENT_TYPE,
                     )],
                     hub.inner.metrics.render(),
                 )
@@ -126,13 +136,36 @@ struct SessionQuery {
     session: Uuid,
 }
 
+/// Largest WebSocket frame or message read from a client: twice the protocol's
+/// largest message, so a message over the protocol's limit is still read and
+/// answered with an `error`, while a bigger one closes the socket with
+/// [`Refusal::TooBig`] as soon as its header says its length, without
+/// buffering it.
+pub const MAX_FRAME_BYTES: usize = protocol::MAX_MESSAGE_BYTES * 2;
+
 async fn upgrade(
     State(hub): State<Hub>,
     Query(q): Query<SessionQuery>,
     ws: WebSocketUpgrade,
 ) -> Response {
-    ws.max_message_size(protocol::MAX_MESSAGE_BYTES * 2)
+    ws.max_message_size(MAX_FRAME_BYTES)
+        .max_frame_size(MAX_FRAME_BYTES)
         .on_upgrade(move |socket| connection(hub, q.session, socket))
+}
+
+/// Whether a read failed because the client's frame or message is over
+/// [`MAX_FRAME_BYTES`].
+fn too_big(e: &axum::Error) -> bool {
+    std::error::Error::source(e)
+        .and_then(|inner| inner.downcast_ref::<tungstenite::Error>())
+        .is_some_and(|inner| {
+            matches!(
+                inner,
+                tungstenite::Error::Capacity(
+                    tungstenite::error::CapacityError::MessageTooLong { .. }
+                )
+            )
+        })
 }
 
 #[derive(Deserialize)]
@@ -162,12 +195,23 @@ async fn send(socket: &mut WebSocket, message: &ServerMessage) -> bool {
     }
 }
 
-/// Runs the handshake; on success the participant's id, role and rooms.
-async fn handshake(
-    hub: &Hub,
-    session: Uuid,
-    socket: &mut WebSocket,
-) -> Result<(ParticipantId, Uuid, SessionRole, Vec<String>), Refusal> {
+/// Who a handshake let in: the participant, their org, role and rooms, and
+/// the device they proved they hold (its uncompressed P-256 point).
+type Joined = (ParticipantId, Uuid, SessionRole, Vec<String>, Vec<u8>);
+
+/// The uncompressed P-256 point (`04 ‖ x ‖ y`) of a device's public JWK
+/// (already checked by [`DeviceKey::from_jwk`]): what the client names as
+/// its device key in its E2EE identity.
+fn device_point(jwk: &serde_json::Value) -> Option<Vec<u8>> {
+    let mut point = vec![0x04];
+    for name in ["x", "y"] {
+        point.extend(B64.decode(jwk.get(name)?.as_str()?).ok()?);
+    }
+    (point.len() == 65).then_some(point)
+}
+
+/// Runs the handshake; on success who joined (see [`Joined`]).
+async fn handshake(hub: &Hub, session: Uuid, socket: &mut WebSocket) -> Result<Joined, Refusal> {
     let mut nonce = [0u8; 32];
     rand::thread_rng().fill_bytes(&mut nonce);
     let nonce = B64.encode(nonce);
@@ -179,8 +223,10 @@ async fn handshake(
     let frame = tokio::time::timeout(HELLO_TIMEOUT, socket.recv())
         .await
         .map_err(|_| Refusal::Timeout)?;
-    let Some(Ok(Message::Text(text))) = frame else {
-        return Err(Refusal::Malformed);
+    let text = match frame {
+        Some(Ok(Message::Text(text))) => text,
+        Some(Err(e)) if too_big(&e) => return Err(Refusal::TooBig),
+        _ => return Err(Refusal::Malformed),
     };
     if text.len() > protocol::MAX_MESSAGE_BYTES {
         return Err(Refusal::Malformed);
@@ -202,6 +248,7 @@ async fn handshake(
         return Err(Refusal::Forbidden("the join token is for another session"));
     }
     let device = DeviceKey::from_jwk(&device_key).map_err(|_| Refusal::Malformed)?;
+    let point = device_point(&device_key).ok_or(Refusal::Malformed)?;
     let signature = B64
         .decode(signature.as_bytes())
         .map_err(|_| Refusal::Malformed)?;
@@ -215,6 +262,18 @@ async fn handshake(
             }
         },
     )?;
+    // With several nodes, only the one the session is placed on serves it
+    // (checked before the token is spent, so the client can use it there).
+    if let Some(registry) = hub.registry() {
+        match registry.claim(session).await {
+            Ok(true) => {}
+            Ok(false) => return Err(Refusal::Moved),
+            Err(e) => {
+                tracing::error!(error = %e, "asking the node registry where the session runs");
+                return Err(Refusal::Internal);
+            }
+        }
+    }
     let expires = chrono::DateTime::from_timestamp(claims.exp, 0).unwrap_or_else(chrono::Utc::now);
     match hub
         .inner
@@ -239,11 +298,11 @@ async fn handshake(
             ))
         }
     };
-    Ok((claims.sub, claims.org, role, claims.rooms))
+    Ok((claims.sub, claims.org, role, claims.rooms, point))
 }
 
 async fn connection(hub: Hub, session: Uuid, mut socket: WebSocket) {
-    let (who, org, role, rooms) = match handshake(&hub, session, &mut socket).await {
+    let (who, org, role, rooms, device) = match handshake(&hub, session, &mut socket).await {
         Ok(joined) => joined,
         Err(refusal) => {
             hub.inner.metrics.join_refused();
@@ -265,6 +324,7 @@ async fn connection(hub: Hub, session: Uuid, mut socket: WebSocket) {
             org,
             role,
             rooms,
+            device,
             connection,
             outbox,
             reply,
@@ -309,6 +369,10 @@ async fn connection(hub: Hub, session: Uuid, mut socket: WebSocket) {
                     }
                 }
                 Some(Ok(Message::Ping(_) | Message::Pong(_))) => {}
+                Some(Err(e)) if too_big(&e) => {
+                    close(&mut socket, Refusal::TooBig).await;
+                    break;
+                }
                 Some(Ok(Message::Close(_))) | Some(Err(_)) | None => break,
             },
             out = inbox.recv() => match out {

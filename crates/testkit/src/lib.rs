@@ -5,8 +5,9 @@
 //!   The cluster comes from `ACCORD_TEST_DATABASE_URL` (an owner/superuser URL;
 //!   default `postgres://postgres@127.0.0.1:5432/postgres`, which `scripts/test`
 //!   provides). The database is dropped when the value is dropped.
-//! - [`spawn_app`]: the real router on `127.0.0.1:0`, with a file outbox in a
-//!   temporary directory, and [`Client`]s that keep cookies like a browser.
+//! - [`spawn_app`]: the real router on `127.0.0.1:0`, with its mail worker
+//!   sending into a file outbox in a temporary directory (or the mailer a
+//!   test gives), and [`Client`]s that keep cookies like a browser.
 //! - [`oidc`]: starts the test identity provider (panva's oidc-provider).
 
 pub mod oidc;
@@ -129,6 +130,15 @@ pub struct AppOptions {
     pub oidc: Option<OidcClient>,
     /// How long a live session outlives its last participant.
     pub live_session_idle_end: Duration,
+    /// Where GraphiQL's files are (`http.graphiql_dir`); the default path
+    /// relative to the working directory when `None`.
+    pub graphiql_dir: Option<PathBuf>,
+    /// The mail worker's mailer; the app's file outbox when `None`.
+    pub mailer: Option<accord_notify::Mailer>,
+    /// The mail worker's settings (a fast poll by default).
+    pub worker: accord_notify::worker::WorkerConfig,
+    /// Run no mail worker (tests that drive the queue themselves).
+    pub no_worker: bool,
 }
 
 impl Default for AppOptions {
@@ -143,6 +153,13 @@ impl Default for AppOptions {
             setup_link_ttl: Duration::from_secs(3600),
             oidc: None,
             live_session_idle_end: accord_sfu::hub::LIVE_SESSION_IDLE_END,
+            graphiql_dir: None,
+            mailer: None,
+            worker: accord_notify::worker::WorkerConfig {
+                poll_interval: Duration::from_millis(100),
+                ..accord_notify::worker::WorkerConfig::default()
+            },
+            no_worker: false,
         }
     }
 }
@@ -164,11 +181,15 @@ pub struct TestApp {
     pub join_keys: accord_auth::join::JoinKeys,
     outbox_dir: PathBuf,
     server: tokio::task::JoinHandle<()>,
+    worker: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl Drop for TestApp {
     fn drop(&mut self) {
         self.server.abort();
+        if let Some(worker) = &self.worker {
+            worker.abort();
+        }
         let _ = std::fs::remove_dir_all(&self.outbox_dir);
     }
 }
@@ -228,6 +249,7 @@ async fn spawn_on(
     let join_keys = accord_auth::join::JoinKeys::generate(&base_url, "test");
     let config = ApiConfig {
         public_url: url::Url::parse(&base_url)?,
+        mail_from: "accord@accord.test".into(),
         secure_cookies: false,
         dev_mode: options.dev_mode,
         session_ttl: Duration::from_secs(3600),
@@ -236,6 +258,7 @@ async fn spawn_on(
         rate_limit: options.rate_limit,
         join_keys: join_keys.clone(),
         portal_dir: None,
+        graphiql_dir: options.graphiql_dir,
     };
     let media =
         accord_sfu::udp::MediaSocket::bind(std::net::SocketAddr::from(([127, 0, 0, 1], 0)), &[])?
@@ -249,12 +272,6 @@ async fn spawn_on(
                 ttl_seconds: 600,
             });
     let media_addr = media.local;
-    let state = AppState::new(
-        db.app.clone(),
-        config,
-        options.oidc,
-        Arc::new(outbox.clone()),
-    );
     // Composed as `accord serve` composes them: the API does not know the SFU.
     let hub = accord_sfu::hub::Hub::with_options(
         Arc::new(accord_server::live_store::DbLiveStore::new(db.app.clone())),
@@ -264,11 +281,34 @@ async fn spawn_on(
             idle_end: options.live_session_idle_end,
         },
     );
+    let wake = accord_notify::worker::Wake::default();
+    let worker = if options.no_worker {
+        None
+    } else {
+        let mailer = match options.mailer {
+            Some(m) => m,
+            None => accord_notify::Mailer::file("Accord <accord@accord.test>", outbox.clone())?,
+        };
+        Some(tokio::spawn(accord_notify::worker::run(
+            db.app.clone(),
+            mailer,
+            options.worker,
+            wake.clone(),
+            std::future::pending(),
+        )))
+    };
+    let state = AppState::new(db.app.clone(), config, options.oidc, wake).with_live_directory(
+        accord_server::live_directory::HubDirectory::new(hub.clone()),
+    );
+    // As `accord serve` does: the API's /metrics renders the SFU's after its own.
+    state
+        .metrics()
+        .add_source(accord_server::live_directory::SfuMetrics::new(&hub));
     let router = accord_api::app_with(
         state,
         accord_api::Extra {
-            limited: accord_sfu::ws::router(hub.clone()),
-            open: accord_sfu::ws::metrics_router(hub),
+            limited: accord_sfu::ws::router(hub),
+            open: Default::default(),
         },
     );
     let server = tokio::spawn(async move {
@@ -283,6 +323,7 @@ async fn spawn_on(
         join_keys,
         outbox_dir,
         server,
+        worker,
     })
 }
 
@@ -351,6 +392,33 @@ impl TestApp {
     /// Every message in the outbox.
     pub fn messages(&self) -> Vec<OutboundMessage> {
         self.outbox.messages().unwrap_or_default()
+    }
+
+    /// Waits (up to 10 s) until no mail is due or being sent: everything the
+    /// requests so far enqueued is in the outbox (or has failed).
+    pub async fn settle_mail(&self) -> anyhow::Result<()> {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            // The owner's pool of a test cluster is a superuser's: it sees every org's jobs.
+            let busy: i64 = sqlx::query_scalar(
+                "SELECT count(*) FROM jobs WHERE status IN ('pending', 'running') AND run_at <= now()",
+            )
+            .fetch_one(self.db.admin.pool())
+            .await?;
+            if busy == 0 {
+                return Ok(());
+            }
+            anyhow::ensure!(
+                tokio::time::Instant::now() < deadline,
+                "{busy} mail jobs still due after 10 s"
+            );
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+    }
+
+    /// Every mail in the outbox, with its HTML and calendar parts.
+    pub fn mails(&self) -> Vec<accord_notify::Mail> {
+        self.outbox.mails().unwrap_or_default()
     }
 
     /// Waits (up to 5 s) for a message to `to` to reach the outbox; some are

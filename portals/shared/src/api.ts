@@ -8,17 +8,25 @@ export class ApiError extends Error {
     readonly code: string,
     message: string,
     readonly status?: number,
+    /** Seconds to wait before trying again (rate limits and lock-outs). */
+    readonly retryAfter?: number,
+    /** The input field the error is about, when the server names one. */
+    readonly field?: string,
   ) {
     super(message);
     this.name = "ApiError";
   }
 }
 
+/** What the sign-in page may offer in this deployment. */
+export type AuthOptions = { oidc: boolean };
+
 export type SignedIn = { csrfToken: string; userId: string; orgId: string; role: string; expiresAt: string };
 
-export type JoinToken = { token: string; expiresAt: string; role: string; rooms: string[] };
+/** `url`: the signaling socket of the SFU node the session runs on; null: this origin's `/sfu/ws`. */
+export type JoinToken = { token: string; expiresAt: string; role: string; rooms: string[]; url?: string | null };
 
-const JOIN_TOKEN = "mutation($s: UUID!, $k: JSON!) { joinToken(sessionId: $s, deviceKey: $k) { token expiresAt role rooms } }";
+const JOIN_TOKEN = "mutation($s: UUID!, $k: JSON!) { joinToken(sessionId: $s, deviceKey: $k) { token expiresAt role rooms url } }";
 
 type Fetch = typeof fetch;
 
@@ -35,7 +43,7 @@ export class Api {
     return new URL(path, this.baseUrl).toString();
   }
 
-  private async json(path: string, init: RequestInit): Promise<{ status: number; body: unknown }> {
+  private async json(path: string, init: RequestInit): Promise<{ status: number; body: unknown; retryAfter?: number }> {
     let response: Response;
     try {
       response = await this.fetchImpl(this.url(path), { credentials: "same-origin", ...init });
@@ -51,17 +59,75 @@ export class Api {
         body = text;
       }
     }
-    return { status: response.status, body };
+    const wait = Number(response.headers.get("retry-after"));
+    return { status: response.status, body, ...(Number.isFinite(wait) && wait > 0 ? { retryAfter: wait } : {}) };
+  }
+
+  /** A POST with a JSON body (and the CSRF token when signed in). */
+  private async post(path: string, payload: unknown, { csrf = false } = {}): Promise<unknown> {
+    const headers: Record<string, string> = { "content-type": "application/json" };
+    if (csrf) headers["x-csrf-token"] = await this.csrfToken();
+    const { status, body, retryAfter } = await this.json(path, {
+      method: "POST",
+      headers,
+      body: payload === undefined ? "{}" : JSON.stringify(payload),
+    });
+    if (status < 200 || status >= 300) throw restError(status, body, "The request failed.", retryAfter);
+    return body;
+  }
+
+  /** `GET /auth/options`: whether SSO sign-in is offered. */
+  async options(): Promise<AuthOptions> {
+    const { status, body } = await this.json("/auth/options", { method: "GET" });
+    if (status !== 200) return { oidc: false };
+    return { oidc: Boolean((body as { oidc?: unknown } | null)?.oidc) };
+  }
+
+  /** `POST /auth/password`: sets a password with the token of a setup or reset link. */
+  async setPassword(token: string, password: string): Promise<void> {
+    await this.post("/auth/password", { token, password });
+  }
+
+  /** `POST /auth/password/reset`: mails a reset link if the address has an account. */
+  async requestReset(email: string): Promise<void> {
+    await this.post("/auth/password/reset", { email });
+  }
+
+  /** `POST /auth/totp/setup`: a new secret to scan. */
+  async totpSetup(): Promise<{ secret: string; otpauthUri: string }> {
+    return (await this.post("/auth/totp/setup", {}, { csrf: true })) as { secret: string; otpauthUri: string };
+  }
+
+  /** `POST /auth/totp/confirm`: turns two-factor sign-in on; the recovery codes, shown once. */
+  async totpConfirm(code: string): Promise<string[]> {
+    const body = (await this.post("/auth/totp/confirm", { code }, { csrf: true })) as { recoveryCodes: string[] };
+    return body.recoveryCodes;
+  }
+
+  /** `POST /auth/totp/disable`. */
+  async totpDisable(code: string): Promise<void> {
+    await this.post("/auth/totp/disable", { code }, { csrf: true });
+  }
+
+  /** `POST /auth/sign-out-everywhere`: ends every session of the account; how many. */
+  async signOutEverywhere(): Promise<number> {
+    const body = (await this.post("/auth/sign-out-everywhere", undefined, { csrf: true })) as { endedSessions?: number };
+    this.csrf = undefined;
+    return body.endedSessions ?? 0;
   }
 
   /** `POST /auth/sign-in`; remembers the CSRF token. */
-  async signIn(email: string, password: string, extra: { org?: string; totpCode?: string } = {}): Promise<SignedIn> {
-    const { status, body } = await this.json("/auth/sign-in", {
+  async signIn(
+    email: string,
+    password: string,
+    extra: { org?: string; totpCode?: string; recoveryCode?: string } = {},
+  ): Promise<SignedIn> {
+    const { status, body, retryAfter } = await this.json("/auth/sign-in", {
       method: "POST",
       headers: { "content-type": "application/json" },
       body: JSON.stringify({ email, password, ...extra }),
     });
-    if (status !== 200) throw restError(status, body, "Sign-in failed.");
+    if (status !== 200) throw restError(status, body, "Sign-in failed.", retryAfter);
     const s = body as SignedIn;
     this.csrf = s.csrfToken;
     return s;
@@ -111,7 +177,8 @@ export class Api {
   }
 }
 
-function restError(status: number, body: unknown, fallback: string): ApiError {
-  const e = (body as { error?: { code?: string; message?: string } } | null)?.error;
-  return new ApiError(e?.code ?? (status === 401 ? "UNAUTHENTICATED" : "INTERNAL"), e?.message ?? fallback, status);
+function restError(status: number, body: unknown, fallback: string, retryAfter?: number): ApiError {
+  const e = (body as { error?: { code?: string; message?: string; field?: string } } | null)?.error;
+  const code = e?.code ?? (status === 401 ? "UNAUTHENTICATED" : status === 429 ? "RATE_LIMITED" : "INTERNAL");
+  return new ApiError(code, e?.message ?? fallback, status, retryAfter, e?.field);
 }

@@ -21,3 +21,5 @@ export {
   type Status,
 } from "./session";
 export { TILE_DEBOUNCE_MS, TileSizes, watchSize, type TileMessage, type TileSource } from "./tiles";
+// The live session's React hooks and components (both portals' session pages).
+export * from "./live";

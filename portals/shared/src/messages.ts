@@ -23,6 +23,8 @@ const SERVER_TYPES: ReadonlySet<string> = new Set<ServerType>([
   "tracks",
   "speaker",
   "stats",
+  "iceServers",
+  "e2eeKey",
 ]);
 
 /** One frame from the server, read. */
@@ -87,6 +89,11 @@ function shapeProblem(v: Record<string, unknown>): string | null {
       return typeof v.text === "string" ? null : "no text";
     case "error":
       return typeof v.code === "string" ? null : "no code";
+    case "e2eeKey":
+      if (typeof v.from !== "string" || typeof v.generation !== "number" || typeof v.wrapped !== "string" || typeof v.signature !== "string") {
+        return "no from, generation, wrapped key or signature";
+      }
+      return typeof v.room === "object" && v.room !== null ? null : "no room";
     default:
       return null;
   }

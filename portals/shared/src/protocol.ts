@@ -46,7 +46,16 @@ handRaised: boolean,
 /**
  * Sharing a screen.
  */
-sharing: boolean, };
+sharing: boolean, 
+/**
+ * Connected now; false during the reconnection grace period after a
+ * drop (then they are either back or gone from the list).
+ */
+connected: boolean, 
+/**
+ * Their end-to-end encryption identity, once they advertised one.
+ */
+e2ee?: E2eeIdentity, };
 
 export type RoomView = { 
 /**
@@ -102,6 +111,34 @@ rttMs: number | null,
  */
 jitterMs: number | null, };
 
+export type E2eeIdentity = { 
+/**
+ * Their device's public signing key (base64url, uncompressed P-256 point).
+ */
+deviceKey: string, 
+/**
+ * Their connection's public ECDH key (base64url, uncompressed P-256 point).
+ */
+ecdhKey: string, 
+/**
+ * The device key's signature over the identity (base64url).
+ */
+signature: string, };
+
+export type WrappedKey = { 
+/**
+ * The recipient.
+ */
+to: string, 
+/**
+ * IV and AES-GCM ciphertext of the key (base64url).
+ */
+wrapped: string, 
+/**
+ * The sender's device signature over the key's context (base64url).
+ */
+signature: string, };
+
 export type ClientMessage = { "type": "admit", 
 /**
  * Who.
@@ -117,6 +154,14 @@ participant: string,
 message: string | null, } | { "type": "createCaucus", 
 /**
  * Its name, shown to those in it and to the mediator.
+ */
+name: string, } | { "type": "renameCaucus", 
+/**
+ * Which.
+ */
+room: RoomId, 
+/**
+ * Its new name.
  */
 name: string, } | { "type": "closeCaucus", 
 /**
@@ -202,7 +247,31 @@ width: number,
 /**
  * Height in pixels, 0 to 8192.
  */
-height: number, };
+height: number, } | { "type": "e2eeIdentity", 
+/**
+ * The device's public signing key (base64url, uncompressed P-256 point).
+ */
+deviceKey: string, 
+/**
+ * This connection's public ECDH key (base64url, uncompressed P-256 point).
+ */
+ecdhKey: string, 
+/**
+ * The device key's signature over the identity (base64url).
+ */
+signature: string, } | { "type": "e2eeKeys", 
+/**
+ * The sender's room, as the sender knows it.
+ */
+room: RoomId, 
+/**
+ * The key's generation (its frames' key id); grows per connection.
+ */
+generation: number, 
+/**
+ * One per recipient.
+ */
+keys: Array<WrappedKey>, };
 
 export type ServerMessage = { "type": "state", 
 /**
@@ -287,7 +356,27 @@ servers: Array<IceServer>, } | { "type": "stats",
 /**
  * One per connected participant with media.
  */
-participants: Array<QualityView>, };
+participants: Array<QualityView>, } | { "type": "e2eeKey", 
+/**
+ * Who sent it.
+ */
+from: string, 
+/**
+ * Their room (yours) when they sent it.
+ */
+room: RoomId, 
+/**
+ * The key's generation.
+ */
+generation: number, 
+/**
+ * IV and AES-GCM ciphertext of the key (base64url).
+ */
+wrapped: string, 
+/**
+ * Their device signature over the key's context (base64url).
+ */
+signature: string, };
 
 export type Challenge = { type: "challenge"; nonce: string };
 

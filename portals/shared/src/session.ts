@@ -17,6 +17,8 @@ import { DeviceKey } from "./device";
 import { Emitter, encode, parseFrame, type ServerMessageOf, type ServerType } from "./messages";
 import type { ClientMessage, MediaSource, ParticipantView, RoomId, RoomView, ServerMessage, TrackView } from "./protocol";
 import { TileSizes, type TileMessage, type TileSource } from "./tiles";
+import { E2eeSession } from "./live/e2ee/manager";
+import { e2eeSupported, TransformWorker } from "./live/e2ee/transform";
 
 export type StateMessage = ServerMessageOf<"state">;
 
@@ -94,7 +96,22 @@ export type SessionOptions = {
   reconnect?: ReconnectPolicy;
   /** How long to wait for the first `state` after connecting, ms. */
   joinTimeoutMs?: number;
+  /**
+   * Encrypt media end to end (default: whenever media is on). A browser
+   * without encoded transforms cannot join with it (E2eeUnsupportedError).
+   */
+  e2ee?: boolean;
 };
+
+/** This browser cannot encrypt media end to end, so it may not join. */
+export class E2eeUnsupportedError extends Error {
+  constructor() {
+    super(
+      "This browser cannot encrypt the session's audio and video end to end (it lacks encoded transforms, RTCRtpScriptTransform), so it cannot join: use a current Chrome, Edge, Firefox or Safari.",
+    );
+    this.name = "E2eeUnsupportedError";
+  }
+}
 
 /** A refusal by the server (close code 44xx, or 1011 before joining). */
 export class JoinRefusedError extends Error {
@@ -191,6 +208,9 @@ export class SessionClient {
   private mutedLocally = false;
   /** The size of each remote tile, for the server (debounced). */
   private readonly tileSizes = new TileSizes((m) => this.sendQuietly(m));
+  // End-to-end encryption: key management and the frame transform worker.
+  private e2eeSession: E2eeSession | undefined;
+  private transformWorker: TransformWorker | undefined;
 
   constructor(options: SessionOptions) {
     this.options = options;
@@ -278,6 +298,21 @@ export class SessionClient {
     return this.screenTrack !== null;
   }
 
+  /** Whether this client encrypts its media end to end (set on joining). */
+  get e2eeEnabled(): boolean {
+    return this.options.e2ee ?? this.options.media !== false;
+  }
+
+  /** End-to-end key management (identities, safety numbers, counters), once joining. */
+  get e2ee(): E2eeSession | undefined {
+    return this.e2eeSession;
+  }
+
+  /** The frame transform worker (its counters, for diagnostics and tests). */
+  get e2eeWorker(): TransformWorker | undefined {
+    return this.transformWorker;
+  }
+
   // ---- joining and leaving -------------------------------------------------
 
   /**
@@ -292,9 +327,14 @@ export class SessionClient {
     }
     this.leaving = false;
     try {
+      if (this.e2eeEnabled && !e2eeSupported()) throw new E2eeUnsupportedError();
       if (!this.device) {
         const d = this.options.device;
         this.device = d instanceof DeviceKey ? d : d ? await d() : await DeviceKey.load();
+      }
+      if (this.e2eeEnabled && !this.e2eeSession) {
+        const sink = (this.transformWorker = new TransformWorker());
+        this.e2eeSession = new E2eeSession({ session: this.sessionId, device: this.device, send: (m) => this.sendQuietly(m), sink });
       }
       if (this.options.media !== false && !this.local) {
         this.local = await navigator.mediaDevices.getUserMedia({ audio: true, video: true });
@@ -339,6 +379,10 @@ export class SessionClient {
     if (this.currentStatus === "closed") return;
     this.teardownPeer();
     this.tileSizes.clear();
+    // The keys go with the worker; a later join starts afresh.
+    this.transformWorker?.terminate();
+    this.transformWorker = undefined;
+    this.e2eeSession = undefined;
     this.setStatus("closed", message);
     this.events.emit("closed", { code, reason, message, refused: isRefusal(code) });
   }
@@ -347,11 +391,12 @@ export class SessionClient {
   private async connect(): Promise<void> {
     const device = this.device!;
     this.setStatus(this.currentStatus === "reconnecting" ? "reconnecting" : "connecting", "Joining the session…");
-    const { token } = await this.api.joinToken(this.sessionId, device.publicJwk);
+    // With several SFU nodes the token names the one the session runs on.
+    const { token, url } = await this.api.joinToken(this.sessionId, device.publicJwk);
     if (this.leaving) throw new Error("left");
     const generation = ++this.generation;
     const open = this.options.socket ?? ((url: string) => new WebSocket(url) as unknown as SocketLike);
-    const ws = open(signalingUrl(this.options.baseUrl, this.sessionId));
+    const ws = open(url ?? signalingUrl(this.options.baseUrl, this.sessionId));
     this.ws = ws;
     const joined = new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => {
@@ -408,6 +453,8 @@ export class SessionClient {
     switch (m.type) {
       case "state":
         this.latestState = m;
+        if (this.joinedGeneration !== generation) this.e2eeSession?.connected();
+        void this.e2eeSession?.onState(m);
         if (this.joinedGeneration !== generation) {
           this.joinedGeneration = generation;
           const pending = this.pendingJoin;
@@ -429,7 +476,11 @@ export class SessionClient {
       case "answer":
         this.applySdp(generation, m);
         break;
+      case "e2eeKey":
+        void this.e2eeSession?.onKey(m);
+        break;
       case "tracks":
+        this.transformWorker?.setTracks(m.tracks);
         this.tracksByMid = new Map(m.tracks.map((t) => [t.mid, t]));
         this.refreshRemote();
         break;
@@ -518,8 +569,16 @@ export class SessionClient {
       screen: pc.addTransceiver(this.screenTrack ?? "video", { direction: "sendonly", streams }),
     };
     this.applyLocalMute();
+    const worker = this.transformWorker;
+    if (worker) {
+      // Before the offer: no frame leaves unencrypted.
+      worker.attachSender(this.senders.mic.sender, "audio");
+      worker.attachSender(this.senders.camera.sender, "video");
+      worker.attachSender(this.senders.screen.sender, "video");
+    }
     pc.ontrack = (e) => {
       const mid = e.transceiver.mid;
+      if (worker && mid) worker.attachReceiver(e.receiver, mid, e.track.kind === "audio" ? "audio" : "video");
       const msid = e.streams[0]?.id;
       if (mid && msid) this.msidByMid.set(mid, msid);
       e.track.addEventListener("mute", () => this.refreshRemote());
@@ -536,6 +595,7 @@ export class SessionClient {
       .then(async () => {
         const offer = await pc.createOffer();
         await pc.setLocalDescription(offer);
+        this.transformWorker?.setSdp(pc.localDescription?.sdp);
         // Sent at once, without waiting for ICE gathering (about 120 ms in
         // Chromium, seconds where an interface is slow): the SFU is ICE-lite
         // and learns this browser's addresses from its connectivity checks,
@@ -561,6 +621,7 @@ export class SessionClient {
           if (this.pc !== pc || generation !== this.generation) return;
           this.send({ type: "answer", sdp: pc.localDescription!.sdp });
         }
+        this.transformWorker?.setSdp(pc.localDescription?.sdp, pc.remoteDescription?.sdp);
         this.refreshRemote();
       })
       .catch((e: unknown) => this.events.emit("problem", `Could not apply the server's ${m.type}: ${String(e)}`));
@@ -673,6 +734,25 @@ export class SessionClient {
     if (track) track.enabled = !this.mutedLocally;
   }
 
+  /**
+   * Publishes `track` as the camera (`video`) or microphone (`audio`) in place
+   * of the current one, without renegotiating (`RTCRtpSender.replaceTrack`):
+   * a device switch. Null stops sending that source (the camera turned off).
+   * The replaced track is stopped; a reconnection publishes the new one.
+   */
+  async replaceLocalTrack(kind: "audio" | "video", track: MediaStreamTrack | null): Promise<void> {
+    const local = (this.local ??= new MediaStream());
+    for (const t of kind === "audio" ? local.getAudioTracks() : local.getVideoTracks()) {
+      if (t === track) continue;
+      local.removeTrack(t);
+      t.stop();
+    }
+    if (track && !local.getTracks().includes(track)) local.addTrack(track);
+    if (kind === "audio") this.applyLocalMute();
+    const sender = kind === "audio" ? this.senders?.mic.sender : this.senders?.camera.sender;
+    await sender?.replaceTrack(track);
+  }
+
   /** Starts sharing a screen (asks the browser for one unless given). */
   async startScreenShare(track?: MediaStreamTrack): Promise<void> {
     const t = track ?? (await navigator.mediaDevices.getDisplayMedia({ video: true, audio: false })).getVideoTracks()[0];
@@ -712,7 +792,7 @@ export class SessionClient {
   }
 
   /** Sends a message the person did not ask for: false, without a `problem`, when not in the session. */
-  private sendQuietly(message: TileMessage): boolean {
+  private sendQuietly(message: TileMessage | ClientMessage): boolean {
     const ws = this.ws;
     if (!ws || ws.readyState !== OPEN || this.joinedGeneration !== this.generation) return false;
     ws.send(JSON.stringify(message));
@@ -743,6 +823,10 @@ export class SessionClient {
     return this.send({ type: "createCaucus", name });
   }
   /** Mediator: close an empty caucus room. */
+  renameCaucus(room: RoomId, name: string) {
+    return this.send({ type: "renameCaucus", room, name });
+  }
+
   closeCaucus(room: RoomId) {
     return this.send({ type: "closeCaucus", room });
   }

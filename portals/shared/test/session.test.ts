@@ -43,7 +43,7 @@ class FakeSocket {
 
 type Call = { path: string; headers: Record<string, string>; body: unknown };
 
-function fakeApi() {
+function fakeApi(nodeUrl: string | null = null) {
   const calls: Call[] = [];
   let tokens = 0;
   const fetchImpl: typeof fetch = async (input, init) => {
@@ -59,7 +59,7 @@ function fakeApi() {
         return new Response(JSON.stringify({ errors: [{ message: "csrf", extensions: { code: "FORBIDDEN" } }] }), { status: 403 });
       }
       tokens += 1;
-      return new Response(JSON.stringify({ data: { joinToken: { token: `token-${tokens}`, expiresAt: "x", role: "party", rooms: ["lobby"] } } }), { status: 200 });
+      return new Response(JSON.stringify({ data: { joinToken: { token: `token-${tokens}`, expiresAt: "x", role: "party", rooms: ["lobby"], url: nodeUrl } } }), { status: 200 });
     }
     return new Response("", { status: 404 });
   };
@@ -84,8 +84,8 @@ function state(room: object = { kind: "lobby" }) {
   };
 }
 
-async function setup(policy?: ReconnectPolicy) {
-  const { api, calls } = fakeApi();
+async function setup(policy?: ReconnectPolicy, nodeUrl: string | null = null) {
+  const { api, calls } = fakeApi(nodeUrl);
   const device = await DeviceKey.load(new MemoryKeyStore());
   const sockets: FakeSocket[] = [];
   const client = new SessionClient({
@@ -140,11 +140,21 @@ describe("SessionClient", () => {
     const gql = calls.find((c) => c.path === "/graphql")!;
     expect(gql.headers["x-csrf-token"]).toBe("csrf-1");
     expect(gql.body).toMatchObject({ variables: { s: SESSION, k: device.publicJwk } });
-    expect(String((gql.body as { query: string }).query)).toContain("joinToken(sessionId: $s, deviceKey: $k) { token expiresAt role rooms }");
+    expect(String((gql.body as { query: string }).query)).toContain("joinToken(sessionId: $s, deviceKey: $k) { token expiresAt role rooms url }");
     expect(client.status).toBe("joined");
     expect(client.you).toBe(ME);
     expect(client.me?.room).toEqual({ kind: "lobby" });
     expect(client.isMediator).toBe(false);
+  });
+
+  it("opens the signaling socket of the SFU node the join token names", async () => {
+    const node = `wss://sfu-2.accord.test/sfu/ws?session=${SESSION}`;
+    const { client, sockets, device } = await setup(undefined, node);
+    const joined = client.join();
+    const ws = await handshake(sockets, 0, device, "token-1");
+    await joined;
+    expect(ws.url).toBe(node);
+    expect(client.status).toBe("joined");
   });
 
   it("dispatches server messages to listeners and sends typed commands", async () => {

@@ -9,10 +9,24 @@
 //! Every resolver authorises through the permission matrix of `accord-domain`
 //! ([`authorize`]); objects outside the viewer's reach are `NOT_FOUND`.
 
+pub mod agreements;
+pub mod availability;
+pub mod billing;
+pub mod conflicts;
+pub mod delivery;
+pub mod documents;
+mod graphiql;
+pub mod intake;
+pub mod invites;
+pub mod live;
+pub mod messages;
 mod mutation;
 mod query;
+pub mod settings;
+pub mod timeline;
 pub mod types;
 
+use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -24,7 +38,7 @@ use async_graphql::{Context, EmptySubscription, Schema};
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{IntoResponse, Response};
 use tokio::sync::{MappedMutexGuard, Mutex, MutexGuard};
 
 use crate::web::{self, SignedIn};
@@ -33,8 +47,45 @@ use crate::{ApiError, AppState};
 pub use mutation::Mutation;
 pub use query::Query;
 
+/// The root of reads.
+// One object per bounded context, merged.
+#[derive(async_graphql::MergedObject, Debug, Default)]
+#[graphql(name = "Query")]
+pub struct QueryRoot(
+    Query,
+    availability::AvailabilityQuery,
+    delivery::DeliveryQuery,
+    documents::DocumentsQuery,
+    invites::InvitesQuery,
+    conflicts::ConflictsQuery,
+    billing::BillingQuery,
+    intake::IntakeQuery,
+    timeline::TimelineQuery,
+    messages::MessagesQuery,
+    agreements::AgreementsQuery,
+    settings::SettingsQuery,
+);
+
+/// The root of writes.
+// One object per bounded context, merged.
+#[derive(async_graphql::MergedObject, Debug, Default)]
+#[graphql(name = "Mutation")]
+pub struct MutationRoot(
+    Mutation,
+    availability::AvailabilityMutation,
+    delivery::DeliveryMutation,
+    documents::DocumentsMutation,
+    invites::InvitesMutation,
+    conflicts::ConflictsMutation,
+    billing::BillingMutation,
+    intake::IntakeMutation,
+    messages::MessagesMutation,
+    agreements::AgreementsMutation,
+    settings::SettingsMutation,
+);
+
 /// The schema type.
-pub type AccordSchema = Schema<Query, Mutation, EmptySubscription>;
+pub type AccordSchema = Schema<QueryRoot, MutationRoot, EmptySubscription>;
 
 /// Deepest selection accepted.
 pub const MAX_DEPTH: usize = 10;
@@ -43,16 +94,52 @@ pub const MAX_COMPLEXITY: usize = 500;
 
 /// Builds the schema; introspection only in development.
 pub fn build_schema(dev_mode: bool) -> AccordSchema {
-    let builder = Schema::build(Query, Mutation, EmptySubscription)
-        .limit_depth(MAX_DEPTH)
-        .limit_complexity(MAX_COMPLEXITY)
-        .limit_recursive_depth(32)
-        .limit_directives(8);
+    let builder = Schema::build(
+        QueryRoot::default(),
+        MutationRoot::default(),
+        EmptySubscription,
+    )
+    .limit_depth(MAX_DEPTH)
+    .limit_complexity(MAX_COMPLEXITY)
+    .limit_recursive_depth(32)
+    .limit_directives(8)
+    .extension(crate::metrics::GraphqlMetrics);
     if dev_mode {
         builder.finish()
     } else {
-        builder.disable_introspection().finish()
+        // "Did you mean …" would spell out the schema's names to anyone.
+        builder
+            .disable_introspection()
+            .disable_suggestions()
+            .finish()
     }
+}
+
+/// An executor error's `message` without the names it quotes that the
+/// caller did not send (`sent`: the query and the variables): each such
+/// quoted name becomes `[hidden]`, so the message reveals nothing of the
+/// schema the caller did not already write, and still points at their own
+/// mistake (`Unknown field "cses" on type [hidden].`).
+fn redact_unsent(message: &str, sent: &str) -> String {
+    let mut out = String::with_capacity(message.len());
+    for (i, part) in message.split('"').enumerate() {
+        if i % 2 == 0 {
+            out.push_str(part);
+            continue;
+        }
+        let known = part
+            .split(|c: char| !(c.is_alphanumeric() || c == '_'))
+            .filter(|word| !word.is_empty())
+            .all(|word| sent.contains(word));
+        if known {
+            out.push('"');
+            out.push_str(part);
+            out.push('"');
+        } else {
+            out.push_str("[hidden]");
+        }
+    }
+    out
 }
 
 /// The schema in SDL, as checked in at `graphql/schema.graphql`.
@@ -66,9 +153,23 @@ pub(crate) struct RequestCtx {
     state: AppState,
     signed_in: Option<SignedIn>,
     tx: Mutex<Option<TenantTx>>,
-    /// Messages to send once the transaction has committed, so no one is mailed
-    /// a link to something that was rolled back.
-    outgoing: Mutex<Vec<crate::outbox::OutboundMessage>>,
+    /// Cases this request has already shown the viewer may see, so that a list
+    /// of sessions names their cases without a query (and a check) per session.
+    /// Emptied before each mutation, which may change them.
+    cases: std::sync::Mutex<HashMap<CaseId, accord_db::cases::Case>>,
+    /// The org's live sessions, asked of the SFU once per request.
+    live: tokio::sync::OnceCell<Vec<crate::live::LiveSessionInfo>>,
+    /// Children of the cases above, loaded for all of them at once by the
+    /// first resolver that needs one (`Case.mediator`, `Case.parties`), so a
+    /// page of cases costs one query per field, not one per case.
+    batches: tokio::sync::Mutex<Batches>,
+}
+
+/// What [`RequestCtx::batches`] holds: `None` for an id asked for but absent.
+#[derive(Default)]
+pub(crate) struct Batches {
+    pub(crate) mediators: HashMap<accord_domain::UserId, Option<accord_db::members::Member>>,
+    pub(crate) parties: HashMap<CaseId, Vec<accord_db::cases::Party>>,
 }
 
 impl RequestCtx {
@@ -91,12 +192,75 @@ impl RequestCtx {
             .map_err(|_| ApiError::Internal("request transaction vanished".into()))
     }
 
+    /// Enqueues `message` in the request's transaction: it is sent (by the
+    /// mail worker) only if the request commits. A failed enqueue leaves the
+    /// transaction aborted, so the request fails at its commit and nothing
+    /// it did is kept.
+    #[allow(dead_code)] // for mail composed outside `crate::mail`
     pub(crate) async fn queue_message(&self, message: crate::outbox::OutboundMessage) {
-        self.outgoing.lock().await.push(message);
+        let result = match self.tx().await {
+            Ok(mut tx) => {
+                crate::mail::enqueue_plain(tx.conn(), &self.state, "mail.message", message).await
+            }
+            Err(e) => Err(e),
+        };
+        if let Err(e) = result {
+            tracing::error!(error = %e, "could not enqueue a message");
+        }
     }
 
     pub(crate) fn state(&self) -> &AppState {
         &self.state
+    }
+
+    /// A case this request already showed the viewer may see.
+    pub(crate) fn known_case(&self, id: CaseId) -> Option<accord_db::cases::Case> {
+        self.cases
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&id)
+            .cloned()
+    }
+
+    /// Remembers cases the viewer may see (the caller checked).
+    pub(crate) fn remember_cases(&self, cases: impl IntoIterator<Item = accord_db::cases::Case>) {
+        let mut known = self.cases.lock().unwrap_or_else(|p| p.into_inner());
+        for case in cases {
+            known.insert(case.id, case);
+        }
+    }
+
+    fn forget_cases(&self) {
+        self.cases.lock().unwrap_or_else(|p| p.into_inner()).clear();
+        if let Ok(mut batches) = self.batches.try_lock() {
+            *batches = Batches::default();
+        }
+    }
+
+    /// The cases this request has shown, for batch loads.
+    fn known_case_list(&self) -> Vec<accord_db::cases::Case> {
+        self.cases
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .values()
+            .cloned()
+            .collect()
+    }
+
+    /// The org's live sessions as the SFU of this process reports them, asked
+    /// once per request; empty when no SFU runs here.
+    pub(crate) async fn live_sessions(
+        &self,
+        org: accord_domain::OrgId,
+    ) -> &[crate::live::LiveSessionInfo] {
+        self.live
+            .get_or_init(|| async {
+                match self.state.inner.live.get() {
+                    Some(directory) => directory.live(org).await,
+                    None => Vec::new(),
+                }
+            })
+            .await
     }
 }
 
@@ -140,6 +304,120 @@ pub(crate) async fn authorize(
     }
 }
 
+/// Remembers the cases `case_ids` of sessions listed with `visibility`, in
+/// one query, when that listing already proves the viewer may see them (an
+/// org-wide grant, or sessions narrowed to the viewer's own cases), so that
+/// `Session.case` answers from memory. Otherwise nothing is remembered and
+/// each `Session.case` checks its case itself.
+pub(crate) async fn remember_cases_of(
+    ctx: &Context<'_>,
+    case_ids: impl IntoIterator<Item = CaseId>,
+    visibility: Visibility,
+) -> async_graphql::Result<()> {
+    let rc = rctx(ctx);
+    let ids: Vec<CaseId> = case_ids
+        .into_iter()
+        .filter(|id| rc.known_case(*id).is_none())
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    if ids.is_empty() {
+        return Ok(());
+    }
+    let cases = read(ctx, move |tx| {
+        Box::pin(async move {
+            let actor = tx.actor();
+            let proven = match accord_domain::grant(actor.role, Action::ViewCase) {
+                Grant::OrgWide => true,
+                Grant::Involved => {
+                    matches!(visibility, Visibility::InvolvedOnly(u) if Some(u) == actor.user_id)
+                }
+                Grant::Deny => false,
+            };
+            if !proven {
+                return Ok(Vec::new());
+            }
+            Ok(accord_db::cases::get_many(tx, &ids).await?)
+        })
+    })
+    .await?;
+    rc.remember_cases(cases);
+    Ok(())
+}
+
+/// The member `mediator` of `case` (a case the request has shown), loaded with
+/// the mediators of every case the request has shown, in one query.
+pub(crate) async fn batched_mediator(
+    ctx: &Context<'_>,
+    case: &accord_db::cases::Case,
+    mediator: accord_domain::UserId,
+) -> async_graphql::Result<Option<accord_db::members::Member>> {
+    let rc = rctx(ctx);
+    let mut batches = rc.batches.lock().await;
+    if let Some(found) = batches.mediators.get(&mediator) {
+        return Ok(found.clone());
+    }
+    let mut wanted: Vec<accord_domain::UserId> = rc
+        .known_case_list()
+        .into_iter()
+        .chain(std::iter::once(case.clone()))
+        .filter_map(|c| c.mediator_id)
+        .filter(|id| !batches.mediators.contains_key(id))
+        .collect();
+    wanted.sort_unstable_by_key(|id| id.as_uuid());
+    wanted.dedup();
+    let ids = wanted.clone();
+    let found = read(ctx, move |tx| {
+        Box::pin(async move { Ok(accord_db::members::get_many(tx, &ids).await?) })
+    })
+    .await?;
+    for id in wanted {
+        batches.mediators.insert(id, None);
+    }
+    for member in found {
+        batches.mediators.insert(member.user_id, Some(member));
+    }
+    Ok(batches.mediators.get(&mediator).cloned().flatten())
+}
+
+/// The people on `case` (a case the request has shown), loaded with those of
+/// every case the request has shown, in one query.
+pub(crate) async fn batched_parties(
+    ctx: &Context<'_>,
+    case: &accord_db::cases::Case,
+) -> async_graphql::Result<Vec<accord_db::cases::Party>> {
+    let rc = rctx(ctx);
+    let mut batches = rc.batches.lock().await;
+    if let Some(found) = batches.parties.get(&case.id) {
+        return Ok(found.clone());
+    }
+    let mut wanted: Vec<CaseId> = rc
+        .known_case_list()
+        .into_iter()
+        .map(|c| c.id)
+        .chain(std::iter::once(case.id))
+        .filter(|id| !batches.parties.contains_key(id))
+        .collect();
+    wanted.sort_unstable_by_key(|id| id.as_uuid());
+    wanted.dedup();
+    let ids = wanted.clone();
+    let found = read(ctx, move |tx| {
+        Box::pin(async move { Ok(accord_db::cases::parties_of_many(tx, &ids).await?) })
+    })
+    .await?;
+    for id in wanted {
+        batches.parties.insert(id, Vec::new());
+    }
+    for party in found {
+        batches
+            .parties
+            .entry(party.case_id)
+            .or_default()
+            .push(party);
+    }
+    Ok(batches.parties.get(&case.id).cloned().unwrap_or_default())
+}
+
 /// Refuses `action` when the actor's role may never do it, before any object is
 /// looked up: otherwise "forbidden" for an existing id and "not found" for a
 /// missing one would tell a party which ids exist.
@@ -159,6 +437,7 @@ pub(crate) async fn mutate<T, F>(ctx: &Context<'_>, f: F) -> async_graphql::Resu
 where
     F: for<'t> FnOnce(&'t mut TenantTx) -> BoxFut<'t, T>,
 {
+    rctx(ctx).forget_cases();
     let mut tx = rctx(ctx).tx().await.map_err(gql)?;
     sqlx::query("SAVEPOINT accord_mutation")
         .execute(tx.conn())
@@ -215,7 +494,23 @@ fn has_mutation(query: &str) -> bool {
     }
 }
 
+/// How one execution of a GraphQL request ended.
+enum Attempt {
+    /// An answer to send as it is.
+    Done(Response),
+    /// The database failed before anything of the request was committed (or
+    /// even sent to be committed): running it again is safe.
+    Unavailable(ApiError),
+}
+
 /// `POST /graphql`
+///
+/// One request is one transaction. When the database connection is lost or
+/// refused before the commit was sent (and within [`RETRY_WITHIN`]), the
+/// whole request runs once more on a fresh connection; when that fails too
+/// (or the commit itself was cut off, so whether it landed is unknown), the
+/// answer is `503` with the code `UNAVAILABLE` and `Retry-After`, never
+/// `INTERNAL`.
 pub(crate) async fn handler(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -233,27 +528,85 @@ pub(crate) async fn handler(
             rid,
         );
     }
-    let request: async_graphql::Request = match serde_json::from_slice(&body) {
+    let started = std::time::Instant::now();
+    match attempt(&state, &headers, &body, rid).await {
+        Attempt::Done(response) => response,
+        // A first attempt that already waited out the pool (the server is
+        // down, not blipping) is not made to wait a second time.
+        Attempt::Unavailable(first) if started.elapsed() >= RETRY_WITHIN => {
+            with_retry_after(first, rid)
+        }
+        Attempt::Unavailable(first) => {
+            tracing::info!(
+                request_id = rid.unwrap_or(""),
+                error = %first,
+                "retrying a request the database failed"
+            );
+            match attempt(&state, &headers, &body, rid).await {
+                Attempt::Done(response) => response,
+                Attempt::Unavailable(e) => with_retry_after(e, rid),
+            }
+        }
+    }
+}
+
+/// A request the database failed within this time is run once more; one
+/// that took longer (it waited for a connection until the pool gave up) is
+/// answered `UNAVAILABLE` at once.
+const RETRY_WITHIN: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// An answer with `Retry-After` (`503 UNAVAILABLE`, `429 RATE_LIMITED`).
+fn with_retry_after(e: ApiError, request_id: Option<&str>) -> Response {
+    let retry_after = e.retry_after();
+    let mut response = reject(e.status(), e, request_id);
+    if let Some(value) =
+        retry_after.and_then(|s| axum::http::HeaderValue::from_str(&s.to_string()).ok())
+    {
+        response
+            .headers_mut()
+            .insert(axum::http::header::RETRY_AFTER, value);
+    }
+    response
+}
+
+/// The database's failure as the request's answer: retryable when it is the
+/// connection's and nothing was committed.
+fn failed(e: ApiError, request_id: Option<&str>) -> Attempt {
+    if matches!(e, ApiError::Unavailable { .. }) {
+        Attempt::Unavailable(e)
+    } else {
+        Attempt::Done(reject(e.status(), e, request_id))
+    }
+}
+
+/// Runs the request once in a transaction of its own.
+async fn attempt(state: &AppState, headers: &HeaderMap, body: &[u8], rid: Option<&str>) -> Attempt {
+    let request: async_graphql::Request = match serde_json::from_slice(body) {
         Ok(r) => r,
         Err(e) => {
-            return reject(
+            return Attempt::Done(reject(
                 StatusCode::BAD_REQUEST,
                 ApiError::BadUserInput {
                     field: None,
                     message: format!("the body is not a GraphQL request: {e}"),
                 },
                 rid,
-            )
+            ))
         }
     };
-    let signed_in = match web::lookup_session(&state, &headers).await {
-        Ok(s) => s,
-        Err(e) => return reject(StatusCode::INTERNAL_SERVER_ERROR, e, rid),
+    // The session, the role and the transaction's scope in one statement.
+    let (signed_in, tx) = match web::lookup_session_with_tx(state, headers).await {
+        Ok(Some((s, tx))) => (Some(s), tx),
+        Ok(None) => (None, None),
+        Err(e) => return failed(e, rid),
     };
     if let Some(s) = &signed_in {
+        if let Err(retry_after) = state.graphql_limiter().check(s.session.user_id) {
+            return Attempt::Done(with_retry_after(ApiError::RateLimited { retry_after }, rid));
+        }
         if has_mutation(&request.query) {
-            if let Err(e) = s.check_csrf(&headers) {
-                return reject(StatusCode::FORBIDDEN, e, rid);
+            if let Err(e) = s.check_csrf(headers) {
+                return Attempt::Done(reject(StatusCode::FORBIDDEN, e, rid));
             }
         }
     }
@@ -261,55 +614,122 @@ pub(crate) async fn handler(
         db: state.db().clone(),
         state: state.clone(),
         signed_in,
-        tx: Mutex::new(None),
-        outgoing: Mutex::new(Vec::new()),
+        tx: Mutex::new(tx),
+        cases: std::sync::Mutex::new(HashMap::new()),
+        live: tokio::sync::OnceCell::new(),
+        batches: tokio::sync::Mutex::new(Batches::default()),
+    });
+    // What the caller wrote, to hold the executor's messages against.
+    let sent = (!state.config().dev_mode).then(|| {
+        let mut sent = request.query.clone();
+        if let Ok(variables) = serde_json::to_string(&request.variables) {
+            sent.push_str(&variables);
+        }
+        sent
     });
     let mut response = state
         .inner
         .schema
-        .execute(request.data(Arc::clone(&ctx)))
+        .execute(
+            request
+                .data(Arc::clone(&ctx))
+                .data(Arc::clone(state.metrics())),
+        )
         .await;
     // Errors raised by the executor itself (syntax, validation, limits, input
     // coercion) carry no code; they are all the client's input.
+    let mut lost_connection = false;
     for error in &mut response.errors {
         let ext = error.extensions.get_or_insert_with(Default::default);
-        if ext.get("code").is_none() {
-            ext.set("code", "BAD_USER_INPUT");
+        match ext.get("code") {
+            None => {
+                ext.set("code", "BAD_USER_INPUT");
+                if let Some(sent) = &sent {
+                    error.message = redact_unsent(&error.message, sent);
+                }
+            }
+            Some(async_graphql::Value::String(code)) if code == "UNAVAILABLE" => {
+                lost_connection = true;
+            }
+            Some(_) => {}
         }
     }
+    state.metrics().graphql_errors(&response.errors);
     let tx = ctx.tx.lock().await.take();
+    if lost_connection {
+        // Some of the request could not run: answer none of it (dropping the
+        // transaction rolls back whatever did run).
+        drop(tx);
+        return Attempt::Unavailable(ApiError::Unavailable {
+            retry_after: crate::error::UNAVAILABLE_RETRY_AFTER,
+            detail: "a resolver lost the database connection".into(),
+        });
+    }
     if let Some(mut tx) = tx {
         // A statement that failed outside a savepoint leaves the transaction
         // aborted, and Postgres then answers COMMIT with a silent ROLLBACK. Probe
-        // first, so a reply never reports writes that were not kept.
-        let alive = sqlx::query("SELECT 1").execute(tx.conn()).await;
-        let committed = match alive {
-            Ok(_) => tx.commit().await,
-            Err(e) => Err(accord_db::DbError::from(e)),
-        };
-        if let Err(e) = committed {
-            return reject(StatusCode::INTERNAL_SERVER_ERROR, e.into(), rid);
+        // first, so a reply never reports writes that were not kept. (Always:
+        // a resolver may log a failed statement and carry on, as
+        // `queue_message` does, so an answer without errors proves nothing.)
+        if let Err(e) = sqlx::query("SELECT 1").execute(tx.conn()).await {
+            // COMMIT was not sent: nothing is kept, whatever the failure.
+            return failed(accord_db::DbError::from(e).into(), rid);
         }
-    }
-    for message in ctx.outgoing.lock().await.drain(..) {
-        if let Err(e) = crate::auth_routes::deliver(&state, message) {
-            // The change is committed; the admin can re-send the invitation.
-            e.client_message(rid);
+        if let Err(e) = tx.commit().await {
+            // The COMMIT may or may not have landed before the connection
+            // went: not safe to run again here; the client decides.
+            let e = ApiError::from(e);
+            return Attempt::Done(if matches!(e, ApiError::Unavailable { .. }) {
+                with_retry_after(e, rid)
+            } else {
+                reject(e.status(), e, rid)
+            });
         }
+        // Mail enqueued by the request is now committed: send it soon.
+        state.wake_mailer();
     }
-    axum::Json(response).into_response()
+    Attempt::Done(axum::Json(response).into_response())
 }
 
-/// `GET /graphql`: GraphiQL in development, nothing otherwise.
+/// `GET /graphql`: GraphiQL in development ([`graphiql`]), nothing otherwise.
 pub(crate) async fn graphiql(State(state): State<AppState>) -> Response {
     if state.config().dev_mode {
-        Html(
-            async_graphql::http::GraphiQLSource::build()
-                .endpoint("/graphql")
-                .finish(),
-        )
-        .into_response()
+        graphiql::page(state.config().graphiql_dir.as_deref()).await
     } else {
         ApiError::NotFound("page").into_response()
+    }
+}
+
+/// `GET /graphiql/{file}`: GraphiQL's scripts and styles, in development only.
+pub(crate) async fn graphiql_asset(
+    State(state): State<AppState>,
+    axum::extract::Path(file): axum::extract::Path<String>,
+) -> Response {
+    if state.config().dev_mode {
+        graphiql::asset(state.config().graphiql_dir.as_deref(), &file).await
+    } else {
+        ApiError::NotFound("page").into_response()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redact_unsent;
+
+    #[test]
+    fn quoted_names_the_caller_did_not_send_are_hidden() {
+        let sent = "{ cses { id } }";
+        assert_eq!(
+            redact_unsent("Unknown field \"cses\" on type \"Query\".", sent),
+            "Unknown field \"cses\" on type [hidden]."
+        );
+        assert_eq!(
+            redact_unsent(
+                "Field \"createCase\" argument \"input\" of type \"CreateCaseInput!\" is required",
+                "mutation { createCase { id } }"
+            ),
+            "Field \"createCase\" argument [hidden] of type [hidden] is required"
+        );
+        assert_eq!(redact_unsent("no quotes here", sent), "no quotes here");
     }
 }

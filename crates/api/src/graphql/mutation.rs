@@ -13,12 +13,13 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use super::types::{
-    not_found, AddPartyInput, Case, CreateCaseInput, GqlCaseStatus, GqlRole, InviteMemberInput,
-    JoinToken, Member, Party, RescheduleSessionInput, ScheduleSessionInput, Session,
+    case_for, not_found, AddPartyInput, Case, CreateCaseInput, GqlCaseStatus, GqlRole,
+    InviteMemberInput, JoinToken, Member, Party, RescheduleSessionInput, ScheduleSessionInput,
+    Session, Viewer,
 };
 use super::{authorize, deny_early, mutate, rctx};
 use crate::auth_routes::issue_password_link;
-use crate::outbox::OutboundMessage;
+use crate::mail::{self, SessionChange};
 use crate::ApiError;
 
 /// Fails unless `user` is a member of the org with the mediator role.
@@ -36,6 +37,31 @@ async fn ensure_mediator(tx: &mut accord_db::TenantTx, user: UserId) -> Result<(
     }
 }
 
+/// Fails unless `device` may join for `user` on `case`: once a person has
+/// registered a device with their invite link, only that device's key gets
+/// join tokens (a stolen session cookie or link is useless elsewhere).
+async fn ensure_registered_device(
+    tx: &mut accord_db::TenantTx,
+    case: CaseId,
+    user: UserId,
+    device: &DeviceKey,
+) -> Result<(), ApiError> {
+    match accord_db::invitations::device_binding(tx, case, user).await? {
+        accord_db::invitations::DeviceBinding::None => Ok(()),
+        accord_db::invitations::DeviceBinding::Live(jkt) if jkt == device.thumbprint() => Ok(()),
+        accord_db::invitations::DeviceBinding::Live(_) => Err(ApiError::Forbidden(
+            "this is not the device registered with your invitation: join from the device \
+             where you opened it, or ask your mediator for a new invitation"
+                .into(),
+        )),
+        accord_db::invitations::DeviceBinding::Revoked => Err(ApiError::Forbidden(
+            "the device registered with your invitation was revoked: open the newest \
+             invitation you were sent, or ask your mediator for a new one"
+                .into(),
+        )),
+    }
+}
+
 /// Fails when the case can no longer take sessions.
 fn ensure_case_active(case: &cases::Case) -> Result<(), ApiError> {
     match case.status {
@@ -47,6 +73,53 @@ fn ensure_case_active(case: &cases::Case) -> Result<(), ApiError> {
     }
 }
 
+/// Adds the person `input` names to `case` (audited as `party.add`).
+pub(super) async fn add_person(
+    tx: &mut accord_db::TenantTx,
+    case: &cases::Case,
+    input: &AddPartyInput,
+) -> Result<cases::Party, ApiError> {
+    let name = DisplayName::parse(&input.display_name)?;
+    let email = EmailAddress::parse(&input.email)?;
+    let party = cases::add_party(tx, case.id, input.kind.into(), &name, &email)
+        .await
+        .map_err(not_found("case"))?;
+    audit::append(tx, "party.add", "party", Some(party.id.as_uuid())).await?;
+    Ok(party)
+}
+
+/// Invites a person just added to `case` to every session still ahead on it.
+pub(super) async fn invite_to_sessions_ahead(
+    tx: &mut accord_db::TenantTx,
+    state: &crate::AppState,
+    case: &cases::Case,
+    party: PartyId,
+) -> Result<(), ApiError> {
+    let now = Utc::now();
+    let ahead = sessions::list(
+        tx,
+        accord_db::cases::Visibility::All,
+        Some(case.id),
+        Some(now),
+        None,
+    )
+    .await?;
+    for session in ahead {
+        if session.status == SessionStatus::Scheduled && session.schedule.starts_at() > now {
+            mail::session_changed(
+                tx,
+                state,
+                &session,
+                case,
+                SessionChange::Scheduled,
+                Some(party),
+            )
+            .await?;
+        }
+    }
+    Ok(())
+}
+
 fn duration(minutes: i32) -> Result<SessionDuration, ApiError> {
     Ok(SessionDuration::from_minutes(i64::from(minutes))?)
 }
@@ -55,7 +128,7 @@ fn duration(minutes: i32) -> Result<SessionDuration, ApiError> {
 #[derive(Debug, Default)]
 pub struct Mutation;
 
-#[Object]
+#[Object(name = "CoreMutation")]
 impl Mutation {
     /// Invites someone into the organization. A new account gets a single-use
     /// password-setup link by email; an existing account is told it was added.
@@ -65,7 +138,7 @@ impl Mutation {
         input: InviteMemberInput,
     ) -> async_graphql::Result<Member> {
         let state = rctx(ctx).state().clone();
-        let (member, message) = mutate(ctx, move |tx| {
+        mutate(ctx, move |tx| {
             Box::pin(async move {
                 authorize(tx, Action::ManageMembers, None).await?;
                 let email = EmailAddress::parse(&input.email)?;
@@ -73,27 +146,25 @@ impl Mutation {
                 let invited = members::invite(tx, &email, &name, input.role.into()).await?;
                 let user = invited.member.user_id;
                 audit::append(tx, "member.invite", "user", Some(user.as_uuid())).await?;
-                let body = if invited.new_account {
-                    let link = issue_password_link(&state, tx.conn(), user, LinkPurpose::Setup).await?;
-                    format!(
-                        "You have been invited to Accord.\n\nChoose your password with this link \
-                         (it works once, for {}):\n{link}\n",
-                        crate::auth_routes::lifetime(state.config().setup_link_ttl)
+                if invited.new_account {
+                    let link =
+                        issue_password_link(&state, tx.conn(), user, LinkPurpose::Setup).await?;
+                    let lifetime = crate::auth_routes::lifetime(state.config().setup_link_ttl);
+                    mail::member_invited(
+                        tx,
+                        &state,
+                        &email,
+                        name.as_str(),
+                        Some((&link, &lifetime)),
                     )
+                    .await?;
                 } else {
-                    "You have been added to another organization on Accord. Sign in as usual to see it.\n".into()
-                };
-                let message = OutboundMessage {
-                    to: email.as_str().to_owned(),
-                    subject: "Your Accord invitation".into(),
-                    body,
-                };
-                Ok((Member::from(invited.member), message))
+                    mail::member_invited(tx, &state, &email, name.as_str(), None).await?;
+                }
+                Ok(Member::from(invited.member))
             })
         })
-        .await?;
-        rctx(ctx).queue_message(message).await;
-        Ok(member)
+        .await
     }
 
     /// Changes a member's role. The organization always keeps one org admin.
@@ -155,6 +226,9 @@ impl Mutation {
                     ensure_mediator(tx, m).await?;
                 }
                 let case = cases::create(tx, &reference, &title, mediator).await?;
+                if let Some(m) = mediator {
+                    super::conflicts::record_assignment(tx, case.id, m).await?;
+                }
                 audit::append(tx, "case.create", "case", Some(case.id.as_uuid())).await?;
                 Ok(case.into())
             })
@@ -172,8 +246,7 @@ impl Mutation {
         mutate(ctx, move |tx| {
             Box::pin(async move {
                 let id = CaseId::from_uuid(id);
-                authorize(tx, Action::UpdateCaseStatus, Some(id)).await?;
-                let case = cases::get(tx, id).await.map_err(not_found("case"))?;
+                let case = case_for(tx, Action::UpdateCaseStatus, id).await?;
                 let next = case.status.transition(status.into())?;
                 let case = cases::set_status(tx, id, next).await?;
                 audit::append(tx, "case.update_status", "case", Some(id.as_uuid())).await?;
@@ -193,11 +266,11 @@ impl Mutation {
         mutate(ctx, move |tx| {
             Box::pin(async move {
                 let id = CaseId::from_uuid(case_id);
-                authorize(tx, Action::AssignMediator, Some(id)).await?;
-                cases::get(tx, id).await.map_err(not_found("case"))?;
+                case_for(tx, Action::AssignMediator, id).await?;
                 let mediator = mediator_id.map(UserId::from_uuid);
                 if let Some(m) = mediator {
                     ensure_mediator(tx, m).await?;
+                    super::conflicts::ensure_no_conflicts(tx, id, m).await?;
                 }
                 let case = cases::set_mediator(tx, id, mediator).await?;
                 audit::append(tx, "case.assign_mediator", "case", Some(case_id)).await?;
@@ -207,22 +280,23 @@ impl Mutation {
         .await
     }
 
-    /// Adds a party, counsel or interpreter to a case.
+    /// Adds a party, counsel or interpreter to a case. When the case has a
+    /// mediator, the person is first checked against the mediator's declared
+    /// relationships: a conflict is `CONFLICT` (see `partyConflicts`), and an
+    /// org admin may add them anyway with `addPartyWithOverride`.
     async fn add_party(
         &self,
         ctx: &Context<'_>,
         input: AddPartyInput,
     ) -> async_graphql::Result<Party> {
+        let state = rctx(ctx).state().clone();
         mutate(ctx, move |tx| {
             Box::pin(async move {
-                let case_id = CaseId::from_uuid(input.case_id);
-                authorize(tx, Action::ManageParties, Some(case_id)).await?;
-                let name = DisplayName::parse(&input.display_name)?;
-                let email = EmailAddress::parse(&input.email)?;
-                let party = cases::add_party(tx, case_id, input.kind.into(), &name, &email)
-                    .await
-                    .map_err(not_found("case"))?;
-                audit::append(tx, "party.add", "party", Some(party.id.as_uuid())).await?;
+                let case =
+                    case_for(tx, Action::ManageParties, CaseId::from_uuid(input.case_id)).await?;
+                let party = add_person(tx, &case, &input).await?;
+                super::conflicts::check_new_party(tx, &case, party.id, None).await?;
+                invite_to_sessions_ahead(tx, &state, &case, party.id).await?;
                 Ok(Party::new(party, true))
             })
         })
@@ -253,11 +327,11 @@ impl Mutation {
         ctx: &Context<'_>,
         input: ScheduleSessionInput,
     ) -> async_graphql::Result<Session> {
+        let state = rctx(ctx).state().clone();
         mutate(ctx, move |tx| {
             Box::pin(async move {
                 let case_id = CaseId::from_uuid(input.case_id);
-                authorize(tx, Action::ScheduleSession, Some(case_id)).await?;
-                let case = cases::get(tx, case_id).await.map_err(not_found("case"))?;
+                let case = case_for(tx, Action::ScheduleSession, case_id).await?;
                 ensure_case_active(&case)?;
                 let schedule = Schedule::new(
                     input.starts_at,
@@ -273,6 +347,8 @@ impl Mutation {
                     Some(session.id.as_uuid()),
                 )
                 .await?;
+                mail::session_changed(tx, &state, &session, &case, SessionChange::Scheduled, None)
+                    .await?;
                 Ok(session.into())
             })
         })
@@ -285,6 +361,7 @@ impl Mutation {
         ctx: &Context<'_>,
         input: RescheduleSessionInput,
     ) -> async_graphql::Result<Session> {
+        let state = rctx(ctx).state().clone();
         mutate(ctx, move |tx| {
             Box::pin(async move {
                 deny_early(tx, Action::ScheduleSession)?;
@@ -309,6 +386,13 @@ impl Mutation {
                 schedule.ensure_future(Utc::now())?;
                 let session = sessions::reschedule(tx, id, &schedule).await?;
                 audit::append(tx, "session.reschedule", "session", Some(input.id)).await?;
+                let case = cases::get(tx, session.case_id)
+                    .await
+                    .map_err(not_found("session"))?;
+                let change = SessionChange::Rescheduled {
+                    previous: current.schedule.starts_at(),
+                };
+                mail::session_changed(tx, &state, &session, &case, change, None).await?;
                 Ok(session.into())
             })
         })
@@ -325,7 +409,7 @@ impl Mutation {
         device_key: async_graphql::Json<serde_json::Value>,
     ) -> async_graphql::Result<JoinToken> {
         let keys = rctx(ctx).state().config().join_keys.clone();
-        mutate(ctx, move |tx| {
+        let token = mutate(ctx, move |tx| {
             Box::pin(async move {
                 let device = DeviceKey::from_jwk(&device_key.0)
                     .map_err(|e| ApiError::bad_input("deviceKey", e.to_string()))?;
@@ -362,6 +446,9 @@ impl Mutation {
                         ));
                     }
                 };
+                if role != "mediator" {
+                    ensure_registered_device(tx, case.id, user, &device).await?;
+                }
                 if session.status != SessionStatus::Scheduled {
                     return Err(ApiError::Conflict(format!(
                         "the session is {}; it can no longer be joined",
@@ -384,6 +471,50 @@ impl Mutation {
                     expires_at: DateTime::from_timestamp(claims.exp, 0).unwrap_or_else(Utc::now),
                     role: claims.role,
                     rooms: claims.rooms,
+                    url: None,
+                })
+            })
+        })
+        .await?;
+        // With several SFU nodes, the one the session is placed on (placed
+        // now when it runs nowhere); after the token, so a refused request
+        // places nothing.
+        let mut token = token;
+        if let Some(live) = rctx(ctx).state().inner.live.get() {
+            token.url = live
+                .place(SessionId::from_uuid(session_id))
+                .await
+                .map_err(|e| {
+                    super::gql(ApiError::Unavailable {
+                        retry_after: 1,
+                        detail: format!("placing a live session on an SFU node: {e}"),
+                    })
+                })?
+                .map(|base| format!("{base}?session={session_id}"));
+        }
+        Ok(token)
+    }
+
+    /// Sets the signed-in person's own time zone (an IANA name such as
+    /// `Europe/London`, as spelled there), or clears it with null. It belongs
+    /// to the account: the same in every organization.
+    async fn set_my_time_zone(
+        &self,
+        ctx: &Context<'_>,
+        time_zone: Option<String>,
+    ) -> async_graphql::Result<Viewer> {
+        mutate(ctx, move |tx| {
+            Box::pin(async move {
+                let user = tx
+                    .actor()
+                    .user_id
+                    .ok_or_else(|| ApiError::Unauthenticated("sign in first".into()))?;
+                let time_zone = time_zone.as_deref().map(IanaTimeZone::parse).transpose()?;
+                let account = members::set_own_time_zone(tx, time_zone.as_ref()).await?;
+                audit::append(tx, "user.set_time_zone", "user", Some(user.as_uuid())).await?;
+                Ok(Viewer {
+                    member: members::get(tx, user).await?,
+                    account,
                 })
             })
         })
@@ -392,6 +523,7 @@ impl Mutation {
 
     /// Cancels a scheduled session.
     async fn cancel_session(&self, ctx: &Context<'_>, id: Uuid) -> async_graphql::Result<Session> {
+        let state = rctx(ctx).state().clone();
         mutate(ctx, move |tx| {
             Box::pin(async move {
                 deny_early(tx, Action::ScheduleSession)?;
@@ -401,6 +533,11 @@ impl Mutation {
                 let next = current.status.transition(SessionStatus::Cancelled)?;
                 let session = sessions::set_status(tx, sid, next).await?;
                 audit::append(tx, "session.cancel", "session", Some(id)).await?;
+                let case = cases::get(tx, session.case_id)
+                    .await
+                    .map_err(not_found("session"))?;
+                mail::session_changed(tx, &state, &session, &case, SessionChange::Cancelled, None)
+                    .await?;
                 Ok(session.into())
             })
         })

@@ -1,18 +1,22 @@
 //! Read operations.
 
-use accord_db::cases::{CaseCursor, Visibility};
+use std::collections::{BTreeSet, HashMap};
+
+use accord_db::audit::AuditFilter;
+use accord_db::cases::{CaseCursor, CaseFilter, Visibility};
 use accord_db::{audit, cases, members, orgs, sessions};
-use accord_domain::{Action, CaseId};
+use accord_domain::{Action, CaseId, UserId};
 use async_graphql::{Context, Object};
 use base64::Engine as _;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
+use super::live::LiveSession;
 use super::types::{
-    not_found, AuditEvent, Case, CaseConnection, CaseEdge, GqlCaseStatus, Member, Organization,
-    PageInfo, Session, Viewer,
+    member_user, not_found, AuditChainStatus, AuditEvent, Case, CaseConnection, CaseEdge,
+    GqlCaseStatus, Member, Organization, PageInfo, Session, Viewer,
 };
-use super::{authorize, read};
+use super::{authorize, rctx, read, remember_cases_of};
 use crate::ApiError;
 
 const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -47,6 +51,37 @@ fn decode_cursor(raw: &str) -> Result<CaseCursor, ApiError> {
     })
 }
 
+/// Longest `search` text accepted.
+const MAX_SEARCH_CHARS: usize = 200;
+
+/// The search text, trimmed; none when empty.
+fn search_text(search: Option<String>) -> Result<Option<String>, ApiError> {
+    let Some(text) = search else {
+        return Ok(None);
+    };
+    let text = text.trim();
+    if text.chars().count() > MAX_SEARCH_CHARS {
+        return Err(ApiError::bad_input(
+            "search",
+            format!("search for at most {MAX_SEARCH_CHARS} characters"),
+        ));
+    }
+    Ok((!text.is_empty()).then(|| text.to_owned()))
+}
+
+/// Longest `action` or `targetType` filter accepted (both are short names).
+const MAX_NAME_FILTER: usize = 100;
+
+fn name_filter(field: &str, value: Option<String>) -> Result<Option<String>, ApiError> {
+    match value {
+        Some(v) if v.len() > MAX_NAME_FILTER => Err(ApiError::bad_input(
+            field,
+            format!("at most {MAX_NAME_FILTER} characters"),
+        )),
+        other => Ok(other),
+    }
+}
+
 fn page_size(first: i32) -> Result<u32, ApiError> {
     if (1..=MAX_PAGE).contains(&first) {
         Ok(first.unsigned_abs())
@@ -62,7 +97,7 @@ fn page_size(first: i32) -> Result<u32, ApiError> {
 #[derive(Debug, Default)]
 pub struct Query;
 
-#[Object]
+#[Object(name = "CoreQuery")]
 impl Query {
     /// The signed-in user and their role in the current organization.
     async fn viewer(&self, ctx: &Context<'_>) -> async_graphql::Result<Viewer> {
@@ -74,6 +109,7 @@ impl Query {
                     .ok_or_else(|| ApiError::Unauthenticated("sign in first".into()))?;
                 Ok(Viewer {
                     member: members::get(tx, user).await?,
+                    account: members::own_account(tx).await?,
                 })
             })
         })
@@ -107,7 +143,10 @@ impl Query {
     }
 
     /// Cases newest first, a page at a time. Mediators, parties and observers see
-    /// only the cases they are on.
+    /// only the cases they are on. `search` keeps the cases whose reference or
+    /// title contains the text, ignoring case (`%` and `_` are plain
+    /// characters); it combines with `status`, and a cursor continues the same
+    /// filtered listing.
     #[graphql(complexity = "5 + first.clamp(0, MAX_PAGE) as usize * child_complexity")]
     async fn cases(
         &self,
@@ -115,44 +154,53 @@ impl Query {
         #[graphql(default = 20)] first: i32,
         after: Option<String>,
         status: Option<GqlCaseStatus>,
+        search: Option<String>,
     ) -> async_graphql::Result<CaseConnection> {
-        read(ctx, move |tx| {
+        let (page, has_next_page) = read(ctx, move |tx| {
             Box::pin(async move {
                 let first = page_size(first)?;
                 let after = after.as_deref().map(decode_cursor).transpose()?;
+                let filter = CaseFilter {
+                    status: status.map(Into::into),
+                    search: search_text(search)?,
+                };
                 let visibility = authorize(tx, Action::ListCases, None).await?;
-                let (page, has_next_page) =
-                    cases::list(tx, visibility, status.map(Into::into), first, after).await?;
-                let edges: Vec<CaseEdge> = page
-                    .into_iter()
-                    .map(|c| CaseEdge {
-                        cursor: encode_cursor(&c),
-                        node: c.into(),
-                    })
-                    .collect();
-                let end_cursor = edges.last().map(|e| e.cursor.clone());
-                Ok(CaseConnection {
-                    edges,
-                    page_info: PageInfo {
-                        has_next_page,
-                        end_cursor,
-                    },
-                })
+                Ok(cases::list(tx, visibility, &filter, first, after).await?)
             })
         })
-        .await
+        .await?;
+        // The listing proved the viewer may see these: their children load
+        // in one batch each (see `batched_mediator`, `batched_parties`).
+        rctx(ctx).remember_cases(page.iter().cloned());
+        let edges: Vec<CaseEdge> = page
+            .into_iter()
+            .map(|c| CaseEdge {
+                cursor: encode_cursor(&c),
+                node: c.into(),
+            })
+            .collect();
+        let end_cursor = edges.last().map(|e| e.cursor.clone());
+        Ok(CaseConnection {
+            edges,
+            page_info: PageInfo {
+                has_next_page,
+                end_cursor,
+            },
+        })
     }
 
     /// One case.
     async fn case(&self, ctx: &Context<'_>, id: Uuid) -> async_graphql::Result<Case> {
-        read(ctx, move |tx| {
+        let case = read(ctx, move |tx| {
             Box::pin(async move {
                 let id = CaseId::from_uuid(id);
                 authorize(tx, Action::ViewCase, Some(id)).await?;
-                Ok(cases::get(tx, id).await.map_err(not_found("case"))?.into())
+                cases::get(tx, id).await.map_err(not_found("case"))
             })
         })
-        .await
+        .await?;
+        rctx(ctx).remember_cases([case.clone()]);
+        Ok(case.into())
     }
 
     /// Sessions by start time, optionally of one case and from/to an instant.
@@ -163,7 +211,7 @@ impl Query {
         from: Option<DateTime<Utc>>,
         to: Option<DateTime<Utc>>,
     ) -> async_graphql::Result<Vec<Session>> {
-        read(ctx, move |tx| {
+        let (list, visibility) = read(ctx, move |tx| {
             Box::pin(async move {
                 let case_id = case_id.map(CaseId::from_uuid);
                 let visibility = authorize(tx, Action::ViewSessions, case_id).await?;
@@ -173,35 +221,97 @@ impl Query {
                         cases::get(tx, case_id).await.map_err(not_found("case"))?;
                     }
                 }
-                Ok(sessions::list(tx, visibility, case_id, from, to)
+                let list = sessions::list(tx, visibility, case_id, from, to).await?;
+                Ok((list, visibility))
+            })
+        })
+        .await?;
+        // One query for the cases of the whole list, should `case` be asked for.
+        if ctx.look_ahead().field("case").exists() {
+            remember_cases_of(ctx, list.iter().map(|s| s.case_id), visibility).await?;
+        }
+        Ok(list.into_iter().map(Session::from).collect())
+    }
+
+    /// The audit log, newest first, optionally only the events matching every
+    /// filter given. Page with `beforeSeq` (the last `seq` seen).
+    #[allow(clippy::too_many_arguments)]
+    async fn audit_events(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(default = 50)] first: i32,
+        before_seq: Option<i64>,
+        actor_user_id: Option<Uuid>,
+        action: Option<String>,
+        target_type: Option<String>,
+        target_id: Option<Uuid>,
+    ) -> async_graphql::Result<Vec<AuditEvent>> {
+        read(ctx, move |tx| {
+            Box::pin(async move {
+                let first = page_size(first)?;
+                authorize(tx, Action::ReadAuditLog, None).await?;
+                let filter = AuditFilter {
+                    before_seq,
+                    actor: actor_user_id.map(UserId::from_uuid),
+                    action: name_filter("action", action)?,
+                    target_type: name_filter("targetType", target_type)?,
+                    target_id,
+                };
+                let events = audit::list(tx, &filter, first).await?;
+                let actors: Vec<UserId> = events
+                    .iter()
+                    .filter_map(|e| e.actor_user_id)
+                    .collect::<BTreeSet<_>>()
+                    .into_iter()
+                    .collect();
+                let people: HashMap<UserId, members::Member> = members::get_many(tx, &actors)
                     .await?
                     .into_iter()
-                    .map(Session::from)
+                    .map(|m| (m.user_id, m))
+                    .collect();
+                Ok(events
+                    .into_iter()
+                    .map(|e| {
+                        let actor = e
+                            .actor_user_id
+                            .and_then(|a| people.get(&a))
+                            .map(member_user);
+                        AuditEvent {
+                            actor,
+                            ..AuditEvent::from(e)
+                        }
+                    })
                     .collect())
             })
         })
         .await
     }
 
-    /// The audit log, newest first.
-    async fn audit_events(
-        &self,
-        ctx: &Context<'_>,
-        #[graphql(default = 50)] first: i32,
-        before_seq: Option<i64>,
-    ) -> async_graphql::Result<Vec<AuditEvent>> {
-        read(ctx, move |tx| {
+    /// Checks the organization's whole audit chain now: every event's hash,
+    /// every link, no gaps, and the recorded head. Org admins only.
+    async fn audit_chain(&self, ctx: &Context<'_>) -> async_graphql::Result<AuditChainStatus> {
+        read(ctx, |tx| {
             Box::pin(async move {
-                let first = page_size(first)?;
                 authorize(tx, Action::ReadAuditLog, None).await?;
-                Ok(audit::list(tx, before_seq, first)
-                    .await?
-                    .into_iter()
-                    .map(AuditEvent::from)
-                    .collect())
+                let result = audit::verify(tx).await?;
+                let first = result.problems.first();
+                Ok(AuditChainStatus {
+                    verified: result.problems.is_empty(),
+                    events: i64::try_from(result.events).unwrap_or(i64::MAX),
+                    broken_at_seq: first.map(|p| p.seq()),
+                    problem: first.map(ToString::to_string),
+                    checked_at: Utc::now(),
+                })
             })
         })
         .await
+    }
+
+    /// The sessions live now: for an org admin every one of the organization,
+    /// for a mediator those of their cases; parties and observers are refused.
+    /// Empty when no SFU runs in this process.
+    async fn live_sessions(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<LiveSession>> {
+        super::live::list(ctx).await
     }
 }
 

@@ -1,12 +1,13 @@
 //! GraphQL object, enum and input types, thin wrappers over the data layer's rows.
 
 use accord_db::{cases, members, orgs, sessions};
-use accord_domain::{Action, CaseStatus, Grant, PartyKind, Role, SessionStatus};
+use accord_domain::{Action, CaseId, CaseStatus, Grant, PartyKind, Role, SessionStatus};
 use async_graphql::{ComplexObject, Context, Enum, InputObject, Object, SimpleObject};
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use super::{authorize, read};
+use super::live::LiveSession;
+use super::{authorize, rctx, read};
 use crate::ApiError;
 
 /// A member's role in the organization.
@@ -96,6 +97,7 @@ pub struct User {
 #[derive(Debug, Clone)]
 pub struct Viewer {
     pub(crate) member: members::Member,
+    pub(crate) account: members::OwnAccount,
 }
 
 #[Object]
@@ -107,6 +109,17 @@ impl Viewer {
     /// The role in this organization.
     async fn role(&self) -> GqlRole {
         self.member.role.into()
+    }
+    /// Whether signing in to this account asks for a code from an
+    /// authenticator app (TOTP); turned on and off at `/auth/totp/*`.
+    async fn totp_enabled(&self) -> bool {
+        self.account.totp_enabled
+    }
+    /// The IANA time zone this person chose for showing times (their own
+    /// setting, the same in every organization; `setMyTimeZone`); null until
+    /// they choose one, when the portals use the browser's.
+    async fn time_zone(&self) -> Option<&str> {
+        self.account.time_zone.as_ref().map(|tz| tz.as_str())
     }
     /// The organization the session is signed in to.
     async fn organization(&self, ctx: &Context<'_>) -> async_graphql::Result<Organization> {
@@ -233,47 +246,36 @@ impl Case {
         let Some(mediator) = self.inner.mediator_id else {
             return Ok(None);
         };
-        read(ctx, move |tx| {
-            Box::pin(async move {
-                let show_contact =
-                    accord_domain::grant(tx.actor().role, Action::ViewMembers) != Grant::Deny;
-                match members::get(tx, mediator).await {
-                    Ok(m) => Ok(Some(Member {
-                        inner: m,
-                        show_contact,
-                    })),
-                    Err(accord_db::DbError::NotFound) => Ok(None),
-                    Err(e) => Err(e.into()),
-                }
-            })
-        })
-        .await
+        let role = read(ctx, |tx| Box::pin(async move { Ok(tx.actor().role) })).await?;
+        let show_contact = accord_domain::grant(role, Action::ViewMembers) != Grant::Deny;
+        Ok(super::batched_mediator(ctx, &self.inner, mediator)
+            .await?
+            .map(|m| Member {
+                inner: m,
+                show_contact,
+            }))
     }
 
     /// The people on the case. Contact details only for roles allowed to see them.
     async fn parties(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Party>> {
-        let case_id = self.inner.id;
-        read(ctx, move |tx| {
-            Box::pin(async move {
-                let show_contact =
-                    match accord_domain::grant(tx.actor().role, Action::ViewPartyContacts) {
-                        Grant::Deny => false,
-                        // Viewing the case already proved involvement for Involved grants.
-                        Grant::Involved | Grant::OrgWide => true,
-                    };
-                Ok(cases::parties(tx, case_id)
-                    .await?
-                    .into_iter()
-                    .map(|p| Party::new(p, show_contact))
-                    .collect())
-            })
-        })
-        .await
+        let role = read(ctx, |tx| Box::pin(async move { Ok(tx.actor().role) })).await?;
+        let show_contact = match accord_domain::grant(role, Action::ViewPartyContacts) {
+            Grant::Deny => false,
+            // Viewing the case already proved involvement for Involved grants.
+            Grant::Involved | Grant::OrgWide => true,
+        };
+        Ok(super::batched_parties(ctx, &self.inner)
+            .await?
+            .into_iter()
+            .map(|p| Party::new(p, show_contact))
+            .collect())
     }
 
     /// The case's sessions, by start time.
     async fn sessions(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Session>> {
         let case_id = self.inner.id;
+        // Their `case` is this one, which the viewer sees.
+        rctx(ctx).remember_cases([self.inner.clone()]);
         read(ctx, move |tx| {
             Box::pin(async move {
                 let visibility = authorize(tx, Action::ViewSessions, Some(case_id)).await?;
@@ -324,7 +326,7 @@ impl Party {
 
 /// A scheduled mediation session.
 #[derive(SimpleObject, Debug, Clone)]
-#[graphql(name = "Session")]
+#[graphql(complex, name = "Session")]
 pub struct Session {
     /// Its id.
     pub id: Uuid,
@@ -365,6 +367,35 @@ impl From<sessions::Session> for Session {
             created_at: s.created_at,
             updated_at: s.updated_at,
         }
+    }
+}
+
+#[ComplexObject]
+impl Session {
+    /// The session's case, as `case(id:)` shows it (every viewer who sees a
+    /// session sees its case).
+    async fn case(&self, ctx: &Context<'_>) -> async_graphql::Result<Case> {
+        let id = CaseId::from_uuid(self.case_id);
+        let rc = rctx(ctx);
+        if let Some(case) = rc.known_case(id) {
+            return Ok(case.into());
+        }
+        let case = read(ctx, move |tx| {
+            Box::pin(async move {
+                authorize(tx, Action::ViewCase, Some(id)).await?;
+                cases::get(tx, id).await.map_err(not_found("case"))
+            })
+        })
+        .await?;
+        rc.remember_cases([case.clone()]);
+        Ok(case.into())
+    }
+
+    /// Its live room while someone is in it or waits in its lobby; null when
+    /// it is not live, when no SFU runs with this API, and for roles that may
+    /// not see live sessions (parties and observers).
+    async fn live(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<LiveSession>> {
+        super::live::of_session(ctx, self).await
     }
 }
 
@@ -416,6 +447,9 @@ pub struct AuditEvent {
     pub request_id: Option<String>,
     /// This event's chain hash, hex.
     pub hash: String,
+    /// Who did it, while they are a member of the organization (null for the
+    /// system and for people no longer in it; `actorUserId` stays).
+    pub actor: Option<User>,
 }
 
 impl From<accord_db::audit::AuditEvent> for AuditEvent {
@@ -430,8 +464,26 @@ impl From<accord_db::audit::AuditEvent> for AuditEvent {
             target_id: e.target_id,
             request_id: e.request_id,
             hash: e.hash.iter().map(|b| format!("{b:02x}")).collect(),
+            actor: None,
         }
     }
+}
+
+/// The result of checking the organization's audit chain from its first
+/// event to its recorded head.
+#[derive(SimpleObject, Debug)]
+pub struct AuditChainStatus {
+    /// True when every event matches its hash, links to the one before it,
+    /// no sequence number is missing and the chain ends at the recorded head.
+    pub verified: bool,
+    /// How many events were checked.
+    pub events: i64,
+    /// The first sequence number at which the chain is broken (null when verified).
+    pub broken_at_seq: Option<i64>,
+    /// What is wrong there, for a person (null when verified).
+    pub problem: Option<String>,
+    /// When the check ran.
+    pub checked_at: DateTime<Utc>,
 }
 
 /// Inviting someone into the organization.
@@ -506,6 +558,24 @@ pub struct JoinToken {
     pub role: String,
     /// Rooms the participant may enter on their own (`*` for all).
     pub rooms: Vec<String>,
+    /// The signaling WebSocket to present it to (`wss://node/sfu/ws?session=…`)
+    /// when the deployment runs several SFU nodes: the node the session is
+    /// placed on. Null: the SFU at this API's own address (`/sfu/ws`).
+    pub url: Option<String>,
+}
+
+/// The case `id`, once the actor may do `action` on it: the permission
+/// matrix first (a role that may never do it is `FORBIDDEN`; a case they are
+/// not on is `NOT_FOUND`), then the case itself (`NOT_FOUND` when absent).
+/// Resolvers that act on a case start here rather than each pairing the
+/// check and the load themselves.
+pub(crate) async fn case_for(
+    tx: &mut accord_db::TenantTx,
+    action: Action,
+    id: CaseId,
+) -> Result<cases::Case, ApiError> {
+    authorize(tx, action, Some(id)).await?;
+    cases::get(tx, id).await.map_err(not_found("case"))
 }
 
 /// Maps "no such row" to a not-found error naming the kind of object.

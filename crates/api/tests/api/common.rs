@@ -30,6 +30,7 @@ pub(crate) fn device() -> Device {
 /// scheduled sessions of the case; everyone signed in.
 pub(crate) struct World {
     pub(crate) app: TestApp,
+    pub(crate) org: accord_domain::OrgId,
     pub(crate) admin: Client,
     pub(crate) mediator: Client,
     pub(crate) party: Client,
@@ -73,6 +74,7 @@ pub(crate) async fn world() -> anyhow::Result<World> {
         outsider: app.sign_in("outsider@n.test", None).await?,
         admin,
         app,
+        org,
         other_session: sessions.pop().unwrap_or_default(),
         session: sessions.pop().unwrap_or_default(),
     })

@@ -64,9 +64,11 @@ async fn admin_runs_a_case_from_creation_to_schedule() -> anyhow::Result<()> {
         .iter()
         .map(|e| e["action"].as_str().unwrap())
         .collect();
+    // Scheduling mails the party an invitation with a fresh invite link.
     assert_eq!(
-        actions[..4],
+        actions[..5],
         [
+            "invitation.issue",
             "session.schedule",
             "party.add",
             "case.create",
@@ -140,6 +142,41 @@ async fn every_mutation_is_in_the_audit_log() -> anyhow::Result<()> {
     .await?;
     let party_row = run("addParty", "mutation($c: UUID!) { addParty(input: {caseId: $c, kind: PARTY, displayName: \"X\", email: \"x@e.test\"}) { id } }", json!({ "c": case }), "party.add").await?["id"].clone();
     run(
+        "resendInvitation",
+        "mutation($p: UUID!) { resendInvitation(partyId: $p) { status } }",
+        json!({ "p": party_row }),
+        "invitation.resend",
+    )
+    .await?;
+    run(
+        "reinviteParty",
+        "mutation($p: UUID!) { reinviteParty(partyId: $p) { status } }",
+        json!({ "p": party_row }),
+        "invitation.reinvite",
+    )
+    .await?;
+    run(
+        "setOrganizationSettings",
+        "mutation { setOrganizationSettings(input: {timeZone: \"Europe/Paris\", locale: \"fr-FR\", inviteLinkLifetimeDays: 10, reminderLeadMinutes: [1440]}) { locale } }",
+        json!({}),
+        "org.update_settings",
+    )
+    .await?;
+    run(
+        "setMyLocale",
+        "mutation { setMyLocale(locale: \"en-US\") { locale } }",
+        json!({}),
+        "user.set_locale",
+    )
+    .await?;
+    run(
+        "setInviteLinkLifetime",
+        "mutation { setInviteLinkLifetime(days: 7) }",
+        json!({}),
+        "org.invite_ttl",
+    )
+    .await?;
+    run(
         "removeParty",
         "mutation($p: UUID!) { removeParty(partyId: $p) }",
         json!({ "p": party_row }),
@@ -162,8 +199,77 @@ async fn every_mutation_is_in_the_audit_log() -> anyhow::Result<()> {
         "member.remove",
     )
     .await?;
+    run(
+        "setMyTimeZone",
+        "mutation { setMyTimeZone(timeZone: \"Europe/Paris\") { timeZone } }",
+        json!({}),
+        "user.set_time_zone",
+    )
+    .await?;
+    // A message the mail server refused for good, retried by the admin.
+    let failed = uuid::Uuid::now_v7();
+    sqlx::query(
+        "INSERT INTO jobs (id, org_id, kind, idempotency_key, recipient, subject, payload, status, attempts) \
+         VALUES ($1, $2, 'mail.message', $3, 'p@northside.test', 'Hello', '{}'::jsonb, 'failed', 8)",
+    )
+    .bind(failed)
+    .bind(org.as_uuid())
+    .bind(failed.to_string())
+    .execute(app.db.admin.pool())
+    .await?;
+    run(
+        "retryMailDelivery",
+        "mutation($j: UUID!) { retryMailDelivery(id: $j) { status attempts } }",
+        json!({ "j": failed }),
+        "mail.retry",
+    )
+    .await?;
+    run(
+        "setOrgWorkingHours",
+        "mutation { setOrgWorkingHours(timeZone: \"Europe/Paris\", days: [{weekday: MONDAY, start: \"09:00\", end: \"17:00\"}]) { timeZone } }",
+        json!({}),
+        "org.set_working_hours",
+    )
+    .await?;
+    // The mediator gives their own availability on the case.
+    let med = app.sign_in("med@northside.test", None).await?;
+    let events = "{ auditEvents(first: 100) { action } }";
+    let before = admin.ok(events, json!({})).await?["auditEvents"]
+        .as_array()
+        .unwrap()
+        .len();
+    let day = (chrono::Utc::now() + chrono::Duration::days(7)).format("%Y-%m-%d");
+    med.ok(
+        "mutation($c: UUID!, $w: [AvailabilityWindowInput!]!) { setMyAvailability(caseId: $c, timeZone: \"Europe/Paris\", windows: $w) { caseId } }",
+        json!({ "c": case, "w": [{ "start": format!("{day}T09:00:00"), "end": format!("{day}T12:00:00") }] }),
+    )
+    .await?;
+    let after = admin.ok(events, json!({})).await?;
+    let after = after["auditEvents"].as_array().unwrap();
+    anyhow::ensure!(
+        after.len() == before + 1,
+        "setMyAvailability: not exactly one event"
+    );
+    anyhow::ensure!(
+        after[0]["action"] == "availability.set",
+        "setMyAvailability: newest event is {}",
+        after[0]
+    );
+    covered.push("setMyAvailability");
     // joinToken's event is asserted in join.rs.
     covered.push("joinToken");
+    // The mediation workflow's mutations are checked in billing.rs.
+    covered.extend_from_slice(crate::billing::AUDITED_HERE);
+    // Messages and agreements are checked in messages.rs and agreements.rs.
+    covered.extend_from_slice(crate::messages::AUDITED_HERE);
+    covered.extend_from_slice(crate::agreements::AUDITED_HERE);
+    // The vault's mutations are checked in documents.rs.
+    covered.extend_from_slice(&[
+        "setDocumentVisibility",
+        "eraseDocument",
+        "setLegalHold",
+        "setDocumentSettings",
+    ]);
 
     // Together these are every field of the Mutation type: a new mutation
     // fails here until its audit event is checked.

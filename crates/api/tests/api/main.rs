@@ -2,13 +2,31 @@
 //! database per test, see accord-testkit).
 
 mod abuse;
+mod account;
+mod agreements;
+mod audit;
+mod availability;
+mod billing;
 mod common;
+mod conflicts;
 mod cursor;
+mod documents;
+mod faults;
 mod flows;
+mod graphiql;
+mod intake;
+mod invites;
 mod isolation;
 mod join;
+mod limits;
+mod listing;
+mod live;
+mod mail;
+mod memory;
+mod messages;
 mod oidc;
 mod roles;
 mod schema;
+mod settings;
 mod sfu;
 mod signin;

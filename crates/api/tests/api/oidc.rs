@@ -24,6 +24,16 @@ async fn sign_in_via_idp(
 }
 
 #[tokio::test]
+async fn the_sign_in_page_learns_that_sso_is_offered() -> anyhow::Result<()> {
+    let (app, _idp) = spawn_app_with_idp().await?;
+    assert_eq!(
+        crate::account::options(&app).await?,
+        json!({ "oidc": true })
+    );
+    Ok(())
+}
+
+#[tokio::test]
 async fn a_member_signs_in_with_the_identity_provider() -> anyhow::Result<()> {
     let (app, idp) = spawn_app_with_idp().await?;
     let org = app.org("northside").await?;
@@ -32,7 +42,7 @@ async fn a_member_signs_in_with_the_identity_provider() -> anyhow::Result<()> {
     let client = app.client();
     let callback = sign_in_via_idp(&app, &idp, &client, "alice@example.test").await?;
     assert_eq!(callback.status(), 303);
-    assert_eq!(callback.headers()["location"], "/");
+    assert_eq!(callback.headers()["location"], "/admin/");
     let cookie = callback.headers()["set-cookie"].to_str()?.to_owned();
     assert!(
         cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax"),

@@ -13,10 +13,14 @@ use crate::common::{device, world, Device, B64};
 const JOIN: &str =
     "mutation($s: UUID!, $k: JSON!) { joinToken(sessionId: $s, deviceKey: $k) { token } }";
 
-type Ws =
+pub(crate) type Ws =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
-async fn token(client: &Client, session: &str, device: &Device) -> anyhow::Result<String> {
+pub(crate) async fn token(
+    client: &Client,
+    session: &str,
+    device: &Device,
+) -> anyhow::Result<String> {
     let data = client
         .ok(JOIN, json!({ "s": session, "k": device.jwk }))
         .await?;
@@ -34,7 +38,7 @@ async fn next(ws: &mut Ws) -> anyhow::Result<Message> {
     }
 }
 
-async fn json_of_type(ws: &mut Ws, kind: &str) -> anyhow::Result<Value> {
+pub(crate) async fn json_of_type(ws: &mut Ws, kind: &str) -> anyhow::Result<Value> {
     loop {
         match next(ws).await? {
             Message::Text(text) => {
@@ -49,7 +53,7 @@ async fn json_of_type(ws: &mut Ws, kind: &str) -> anyhow::Result<Value> {
 }
 
 /// Connects and answers the challenge; `sign_with` signs the nonce and `present` is the key shown.
-async fn connect(
+pub(crate) async fn connect(
     app: &TestApp,
     session: &str,
     token: &str,

@@ -63,7 +63,8 @@ fn error_code(body: &Value) -> &str {
 }
 
 /// The token of the newest link in the outbox sent to `to`.
-fn link_token(app: &TestApp, to: &str) -> anyhow::Result<String> {
+async fn link_token(app: &TestApp, to: &str) -> anyhow::Result<String> {
+    app.settle_mail().await?;
     let message = app
         .messages()
         .into_iter()
@@ -436,7 +437,7 @@ async fn a_setup_link_sets_a_password_exactly_once() -> anyhow::Result<()> {
     app.member(org, "admin@acme.test", Role::OrgAdmin).await?;
     let admin = app.sign_in("admin@acme.test", None).await?;
     invite(&admin, "new@acme.test").await?;
-    let token = link_token(&app, "new@acme.test")?;
+    let token = link_token(&app, "new@acme.test").await?;
 
     // No password yet: nothing signs in.
     assert_eq!(
@@ -544,7 +545,7 @@ async fn an_expired_setup_link_is_refused() -> anyhow::Result<()> {
     app.member(org, "admin@acme.test", Role::OrgAdmin).await?;
     let admin = app.sign_in("admin@acme.test", None).await?;
     invite(&admin, "late@acme.test").await?;
-    let token = link_token(&app, "late@acme.test")?;
+    let token = link_token(&app, "late@acme.test").await?;
     tokio::time::sleep(Duration::from_millis(1500)).await;
 
     let reply = post(
@@ -593,7 +594,7 @@ async fn a_new_password_ends_the_accounts_existing_sessions() -> anyhow::Result<
     .await?;
     assert_eq!(requested.status, 202, "{requested:?}");
     app.wait_for_message_to("pat@acme.test").await?;
-    let token = link_token(&app, "pat@acme.test")?;
+    let token = link_token(&app, "pat@acme.test").await?;
     let set = post(
         &app.client(),
         "/auth/password",
@@ -926,7 +927,7 @@ async fn reset_requests_look_the_same_for_known_and_unknown_addresses() -> anyho
     assert_eq!(messages.len(), before + 1);
     let message = messages.last().context("no message")?;
     assert_eq!(message.to, "pat@acme.test");
-    assert!(!link_token(&app, "pat@acme.test")?.is_empty());
+    assert!(!link_token(&app, "pat@acme.test").await?.is_empty());
     assert!(messages.iter().all(|m| m.to != "ghost@acme.test"));
 
     let malformed = post(&client, "/auth/password/reset", &json!({ "email": "nope" })).await?;
@@ -1008,7 +1009,7 @@ async fn a_link_redeemed_concurrently_works_once() -> anyhow::Result<()> {
     app.member(org, "admin@acme.test", Role::OrgAdmin).await?;
     let admin = app.sign_in("admin@acme.test", None).await?;
     invite(&admin, "new@acme.test").await?;
-    let token = link_token(&app, "new@acme.test")?;
+    let token = link_token(&app, "new@acme.test").await?;
 
     let mut redemptions = tokio::task::JoinSet::new();
     for i in 0..6 {
@@ -1139,7 +1140,7 @@ async fn a_new_password_voids_every_other_outstanding_link() -> anyhow::Result<(
         .await?;
     let admin = app.sign_in("admin@northside.test", None).await?;
     invite(&admin, "new@northside.test").await?;
-    let setup = link_token(&app, "new@northside.test")?;
+    let setup = link_token(&app, "new@northside.test").await?;
     let anonymous = app.client();
     let reset = post(
         &anonymous,
@@ -1159,7 +1160,7 @@ async fn a_new_password_voids_every_other_outstanding_link() -> anyhow::Result<(
         anyhow::ensure!(std::time::Instant::now() < deadline, "no reset message");
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
-    let reset = link_token(&app, "new@northside.test")?;
+    let reset = link_token(&app, "new@northside.test").await?;
     assert_ne!(setup, reset);
     let first = post(
         &anonymous,
@@ -1196,7 +1197,7 @@ async fn setting_a_password_is_in_the_audit_log() -> anyhow::Result<()> {
         .await?;
     let admin = app.sign_in("admin@northside.test", None).await?;
     invite(&admin, "new@northside.test").await?;
-    let token = link_token(&app, "new@northside.test")?;
+    let token = link_token(&app, "new@northside.test").await?;
     let set = post(
         &app.client(),
         "/auth/password",
@@ -1220,5 +1221,45 @@ async fn setting_a_password_is_in_the_audit_log() -> anyhow::Result<()> {
         .unwrap()["user"]["id"]
         .clone();
     assert_eq!(newest["targetId"], id);
+    Ok(())
+}
+
+#[tokio::test]
+async fn the_viewer_says_whether_totp_is_on_for_their_account() -> anyhow::Result<()> {
+    const TOTP: &str = "{ viewer { totpEnabled } }";
+    let app = spawn_app().await?;
+    let org = app.org("northside").await?;
+    app.member(org, "alice@example.test", Role::Mediator)
+        .await?;
+    app.member(org, "bob@example.test", Role::Party).await?;
+    let bob = app.sign_in("bob@example.test", None).await?;
+    let before = app.sign_in("alice@example.test", None).await?;
+    assert_eq!(
+        before.ok(TOTP, json!({})).await?["viewer"]["totpEnabled"],
+        false
+    );
+
+    let (alice, mut authenticator, _) = enrol(&app, "alice@example.test").await?;
+    assert_eq!(
+        alice.ok(TOTP, json!({})).await?["viewer"]["totpEnabled"],
+        true
+    );
+    // It is the account's setting: another account is untouched.
+    assert_eq!(
+        bob.ok(TOTP, json!({})).await?["viewer"]["totpEnabled"],
+        false
+    );
+
+    let off = post(
+        &alice,
+        "/auth/totp/disable",
+        &json!({ "code": authenticator.next() }),
+    )
+    .await?;
+    assert_eq!(off.status, 204, "{off:?}");
+    assert_eq!(
+        alice.ok(TOTP, json!({})).await?["viewer"]["totpEnabled"],
+        false
+    );
     Ok(())
 }

@@ -91,6 +91,10 @@ pub struct BenchArgs {
     /// Fail unless every target delivered at least this fraction of packets.
     #[arg(long, default_value_t = 0.0)]
     pub min_delivery: f64,
+    /// Accord's bots encrypt their media end to end (SFrame, keys relayed by
+    /// the SFU), as browsers do; Janus's bots never do.
+    #[arg(long)]
+    pub e2ee: bool,
 }
 
 /// One scenario: `sessions` rooms of `publishers` publishing participants
@@ -338,6 +342,7 @@ fn bot_config(
     config.arrival_log = log;
     // Bench bots read no old messages; a big room's states are large.
     config.message_history = BENCH_MESSAGE_HISTORY;
+    config.e2ee = args.e2ee;
     config
 }
 

@@ -188,7 +188,7 @@ impl Media {
                         Some(_) => KEYFRAME_INTERVAL,
                         None => KEYFRAME_START_INTERVAL,
                     };
-                    keyframes.push((t.sender, t.source, target, interval));
+                    keyframes.push((t.sender, t.source, target, interval, t.key_wait));
                 }
             }
         }
@@ -223,8 +223,10 @@ impl Media {
                 .set_bitrate(Bitrate::bps(rates.0), Bitrate::bps(rates.1));
             self.dirty.insert(receiver);
         }
-        for (sender, source, layer, interval) in keyframes {
-            self.ask_keyframe(now, sender, source, layer, interval);
+        for (sender, source, layer, interval, wait) in keyframes {
+            if !self.holds_back_key_frame(now, sender, source, wait) {
+                self.ask_keyframe(now, sender, source, layer, interval);
+            }
         }
     }
 

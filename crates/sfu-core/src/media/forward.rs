@@ -53,6 +53,25 @@ impl Media {
         }
     }
 
+    /// Whether a key frame of `sender`'s `source` asked for a receiver whose
+    /// route waits as `wait` would come under the key the receiver lacks
+    /// (see [`KeyWait`]): not asked for yet.
+    pub(super) fn holds_back_key_frame(
+        &self,
+        now: Instant,
+        sender: ParticipantId,
+        source: MediaSource,
+        wait: Option<KeyWait>,
+    ) -> bool {
+        wait.is_some_and(|w| {
+            let current = self
+                .peers
+                .get(&sender)
+                .and_then(|p| p.key_ids.get(&source).copied());
+            w.holds_back(now, current)
+        })
+    }
+
     /// One packet from `sender` to everyone the routes allow.
     pub(super) fn forward(&mut self, now: Instant, sender: ParticipantId, packet: RtpPacket) {
         let Some(peer) = self.peers.get_mut(&sender) else {
@@ -102,6 +121,17 @@ impl Media {
         if let Some(layers) = peer.layers.get_mut(&source) {
             layers.count(now, layer, packet.payload.len(), size);
         }
+        // End-to-end encrypted video: the key id of each frame, in clear.
+        let key_id = descriptor
+            .filter(|_| self.sealed.contains(&sender))
+            .and_then(|d| d.sframe_key_id(&packet.payload));
+        if let Some(kid) = key_id {
+            if peer.key_ids.insert(source, kid).is_some_and(|k| k != kid) {
+                tracing::debug!(participant = %sender, ?source, layer, key_id = kid, "sender's key id changed");
+            }
+        }
+        // Layers to ask a key frame of, for receivers waiting for one under the sender's new key.
+        let mut key_frames_wanted: Vec<u8> = Vec::new();
         // Picture ids to keep continuous; str0m's own parse of the
         // descriptor (for its patch builder) only once a receiver needs a
         // patch, i.e. after a layer switch or a publisher's restart.
@@ -183,6 +213,26 @@ impl Media {
                 },
             };
             if source != MediaSource::Microphone {
+                if let (Some(kid), Some(wait)) = (key_id, track.key_wait) {
+                    if now >= wait.since + KEY_WAIT {
+                        track.key_wait = None;
+                    } else if track.select.target == Some(layer) {
+                        let changed = wait.from != Some(kid);
+                        if changed && keyframe {
+                            // Forwarded below (it is on the target layer).
+                            tracing::debug!(participant = %receiver, %sender, ?source, layer, key_id = kid, "first key frame under the sender's new key");
+                            track.key_wait = None;
+                        } else if (changed
+                            || !wait.holds_back(now, Some(kid))
+                                && track.select.current != Some(layer))
+                            && !key_frames_wanted.contains(&layer)
+                        {
+                            // The sender changed keys, or the grace for it
+                            // ran out with nothing forwarded: a key frame now.
+                            key_frames_wanted.push(layer);
+                        }
+                    }
+                }
                 match track.select.admit(layer, keyframe) {
                     Admit::Drop => continue,
                     Admit::Forward => {}
@@ -190,6 +240,7 @@ impl Media {
                         tracing::debug!(participant = %receiver, %sender, ?source, layer, "layer switched at a key frame");
                         // A new run: no gap in the receiver's sequence.
                         track.rewrite.restart();
+                        track.switched_at = Some(now);
                         self.metrics.layer_switch();
                     }
                 }
@@ -237,6 +288,9 @@ impl Media {
             stream.write_rtp(write);
             self.metrics.forwarded(payload.len());
             self.dirty.insert(*receiver);
+        }
+        for layer in key_frames_wanted {
+            self.ask_keyframe(now, sender, source, layer, KEYFRAME_START_INTERVAL);
         }
     }
 }

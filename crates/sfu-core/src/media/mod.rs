@@ -225,6 +225,8 @@ pub struct Media {
     next_speaker_tick: Option<Instant>,
     next_quality_tick: Option<Instant>,
     next_allocation_tick: Option<Instant>,
+    /// Those whose frames are end-to-end encrypted ([`Media::set_sealed`]).
+    sealed: HashSet<ParticipantId>,
 }
 
 /// How many already-due timeouts in a row, with no datagram between them,
@@ -255,6 +257,19 @@ impl Media {
             next_quality_tick: None,
             next_allocation_tick: None,
             due_slack: Duration::ZERO,
+            sealed: HashSet::new(),
+        }
+    }
+
+    /// Whether `who` seals their frames (SFrame, end-to-end encryption: they
+    /// announced an identity). Their video frames then carry a key id in
+    /// clear, which changes whenever their room's membership does; a new
+    /// route from them waits for a key frame under the new key id.
+    pub fn set_sealed(&mut self, who: ParticipantId, sealed: bool) {
+        if sealed {
+            self.sealed.insert(who);
+        } else {
+            self.sealed.remove(&who);
         }
     }
 

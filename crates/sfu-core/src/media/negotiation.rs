@@ -63,6 +63,7 @@ impl Media {
                 deferred_keyframes: HashMap::new(),
                 incoming: HashMap::new(),
                 layers: HashMap::new(),
+                key_ids: HashMap::new(),
                 tiles,
                 estimate: None,
                 peak: None,
@@ -131,14 +132,21 @@ impl Media {
         peer.tracks_changed = true;
         // New m-lines need a keyframe from their publishers (simulcast ones
         // once their layer is chosen, just below).
-        let senders: Vec<(ParticipantId, MediaSource, u8)> = peer
+        type Wanted = (ParticipantId, MediaSource, u8, Option<KeyWait>);
+        let senders: Vec<Wanted> = peer
             .out
             .iter()
             .filter(|t| t.source != MediaSource::Microphone)
-            .filter_map(|t| t.select.target.map(|layer| (t.sender, t.source, layer)))
+            .filter_map(|t| {
+                t.select
+                    .target
+                    .map(|layer| (t.sender, t.source, layer, t.key_wait))
+            })
             .collect();
-        for (sender, source, layer) in senders {
-            if self.routes.allows(sender, who, source) {
+        for (sender, source, layer, wait) in senders {
+            if self.routes.allows(sender, who, source)
+                && !self.holds_back_key_frame(now, sender, source, wait)
+            {
                 self.ask_keyframe(now, sender, source, layer, KEYFRAME_START_INTERVAL);
             }
         }

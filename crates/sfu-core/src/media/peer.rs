@@ -33,7 +33,56 @@ pub(super) struct OutTrack {
     /// Paused because the estimate did not cover even the lowest layer:
     /// since when, and when a trial of the lowest layer may start.
     pub(super) starved: Option<Starved>,
+    /// When video last started here: its route opened, or a layer started
+    /// at a key frame. A receiver that asks for a key frame soon after could
+    /// not decode the first one (with end-to-end encryption, its key for the
+    /// sender's new key arrived after it): it is asked for at once, not
+    /// after the loss-recovery interval.
+    pub(super) switched_at: Option<Instant>,
+    /// The route just started from a sender who seals their frames
+    /// (end-to-end encryption): the first key frame under the key the
+    /// sender makes for this receiver is still to come (see [`KeyWait`]).
+    pub(super) key_wait: Option<KeyWait>,
 }
+
+/// A receiver whose route to a sealing sender just started waits for a key
+/// frame under the sender's next key: the sender makes a new key when its
+/// room's membership changes and sends it to the newcomer, who never gets
+/// the previous one, so a key frame sealed under that one cannot be
+/// decrypted, and it costs more than its bytes: a browser ignores key-frame
+/// requests for 300 ms after each key frame it makes. Browsers cannot make
+/// a key frame on their own when they change keys, so no key frame is
+/// asked for at the route's start while the sender's key id is the one it
+/// had (for up to [`KEY_CHANGE_GRACE`]); as soon as it changes, one is
+/// asked for (again while none comes), and the wait ends at the first key
+/// frame under a new key id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct KeyWait {
+    /// The sender's key id when the route started (`None`: not seen yet).
+    pub(super) from: Option<u64>,
+    /// When the route started.
+    pub(super) since: Instant,
+}
+
+impl KeyWait {
+    /// Whether a key frame asked for now would likely come under the key id
+    /// the route started with (`current`, the sender's latest): the sender
+    /// has not changed keys yet, and may still.
+    pub(super) fn holds_back(&self, now: Instant, current: Option<u64>) -> bool {
+        self.from.is_some() && current == self.from && now < self.since + KEY_CHANGE_GRACE
+    }
+}
+
+/// How long a new route of a sealing sender waits for the sender's key id
+/// to change before asking for a key frame anyway (the sender may not
+/// change keys: a screen share started for those who hold its key). A
+/// browser switches to its new key at once, or 300 ms after sending it
+/// when others keep decoding it (portals/shared/src/live/e2ee/manager.ts).
+pub(super) const KEY_CHANGE_GRACE: Duration = Duration::from_millis(600);
+
+/// How long a new route of a sealing sender waits for a key frame under a
+/// new key id at most.
+pub(super) const KEY_WAIT: Duration = Duration::from_secs(3);
 
 /// A video paused for bandwidth. An estimate only grows with traffic to
 /// measure, so a paused video would stay paused on a link that has since
@@ -108,6 +157,9 @@ pub(super) struct Peer {
     pub(super) incoming: HashMap<(Ssrc, Pt), (MediaSource, Codec, u8)>,
     /// The layers of each published source (one without simulcast).
     pub(super) layers: HashMap<MediaSource, Layers>,
+    /// The SFrame key id of the latest frame of each video source, when
+    /// this client seals its frames (`Routes::seals`).
+    pub(super) key_ids: HashMap<MediaSource, u64>,
     /// The size this client shows others' video at, per sender and source.
     pub(super) tiles: HashMap<(ParticipantId, MediaSource), (u32, u32)>,
     /// The bandwidth estimate towards this client, bits per second.

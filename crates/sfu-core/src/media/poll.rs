@@ -276,7 +276,17 @@ impl Media {
                             if let Some(t) = peer.out.iter().find(|t| t.mid == Some(req.mid)) {
                                 // The layer it receives, or is about to.
                                 if let Some(layer) = t.select.target {
-                                    keyframe_requests.push((t.sender, t.source, layer, req.kind));
+                                    let just_started = t.switched_at.is_some_and(|at| {
+                                        now.saturating_duration_since(at) < KEYFRAME_INTERVAL
+                                    });
+                                    let interval = if just_started {
+                                        KEYFRAME_START_INTERVAL
+                                    } else {
+                                        KEYFRAME_INTERVAL
+                                    };
+                                    keyframe_requests.push((
+                                        t.sender, t.source, layer, req.kind, interval, t.key_wait,
+                                    ));
                                 }
                             }
                         }
@@ -349,9 +359,13 @@ impl Media {
         for packet in received {
             self.forward(now, who, packet);
         }
-        for (sender, source, layer, kind) in keyframe_requests {
-            if self.routes.allows(sender, who, source) {
-                self.ask_keyframe_kind(now, sender, source, layer, kind, KEYFRAME_INTERVAL);
+        for (sender, source, layer, kind, interval, wait) in keyframe_requests {
+            // A receiver just started asks at once, but a sender about to
+            // change keys would answer under the key it lacks (`KeyWait`).
+            if self.routes.allows(sender, who, source)
+                && !self.holds_back_key_frame(now, sender, source, wait)
+            {
+                self.ask_keyframe_kind(now, sender, source, layer, kind, interval);
             }
         }
         // A (re)started publisher's sources: others' m-lines carrying

@@ -19,17 +19,26 @@ impl Media {
     pub(super) fn apply_routes(&mut self, now: Instant, old: &Routes, only: Option<ParticipantId>) {
         let receivers: Vec<ParticipantId> = self.peers.keys().copied().collect();
         for receiver in receivers {
-            let senders: Vec<(ParticipantId, Vec<(MediaSource, bool)>)> = self
+            // Each source, whether it has simulcast layers, and for a
+            // sealing sender's video, what a new route waits for.
+            type Source = (MediaSource, bool, Option<KeyWait>);
+            let senders: Vec<(ParticipantId, Vec<Source>)> = self
                 .peers
                 .iter()
                 .filter(|(s, _)| **s != receiver && only.is_none_or(|o| o == **s))
                 .map(|(s, p)| {
+                    let sealed = self.sealed.contains(s);
                     let sources = p
                         .published
                         .iter()
                         .map(|(_, src)| {
                             let layered = p.layers.get(src).is_some_and(Layers::is_simulcast);
-                            (*src, layered)
+                            let wait =
+                                (sealed && *src != MediaSource::Microphone).then(|| KeyWait {
+                                    from: p.key_ids.get(src).copied(),
+                                    since: now,
+                                });
+                            (*src, layered, wait)
                         })
                         .collect();
                     (*s, sources)
@@ -40,7 +49,7 @@ impl Media {
             };
             let mut starts_video = false;
             for (sender, sources) in senders {
-                for (source, layered) in sources {
+                for (source, layered, key_wait) in sources {
                     let now_allowed = self.routes.allows(sender, receiver, source);
                     let was_allowed = old.allows(sender, receiver, source);
                     let existing = peer
@@ -70,6 +79,8 @@ impl Media {
                                 // allocation) without the loss-recovery interval.
                                 t.select = Selection::starting(layered);
                                 t.starved = None;
+                                t.switched_at = Some(now);
+                                t.key_wait = key_wait;
                             }
                         }
                         Some(_) => {}
@@ -85,6 +96,8 @@ impl Media {
                                 select: Selection::for_source(layered),
                                 pictures: vp8::PictureIds::default(),
                                 starved: None,
+                                switched_at: Some(now),
+                                key_wait,
                             });
                         }
                         None => {}

@@ -158,6 +158,8 @@ fn a_starved_video_is_paused_then_its_lowest_layer_tried_with_backoff() {
         select: Selection::default(),
         pictures: vp8::PictureIds::default(),
         starved: None,
+        switched_at: None,
+        key_wait: None,
     };
     let t0 = Instant::now();
     let at = |ms: u64| t0 + Duration::from_millis(ms);
@@ -241,4 +243,29 @@ fn a_restarted_publisher_continues_the_receivers_sequence_and_clock() {
     );
     // Packets from before the run began are dropped.
     assert_eq!(r.map(b, 39_999, 2_999_997_000, t1, 90_000), None);
+}
+
+#[test]
+fn a_new_route_from_a_sealing_sender_holds_its_key_frame_request_until_the_key_id_changes() {
+    let t0 = Instant::now();
+    let ms = |n: u64| t0 + Duration::from_millis(n);
+    let wait = KeyWait {
+        from: Some(4),
+        since: t0,
+    };
+    // The sender still seals under the key id the route started with: a key
+    // frame now would be one the receiver cannot decrypt.
+    assert!(wait.holds_back(ms(0), Some(4)));
+    assert!(wait.holds_back(ms(350), Some(4)));
+    // It changed keys: ask at once.
+    assert!(!wait.holds_back(ms(40), Some(5)));
+    // It did not within the grace (no new key for this receiver): ask anyway.
+    assert!(!wait.holds_back(t0 + KEY_CHANGE_GRACE, Some(4)));
+    // A sender whose key id was not seen yet (a new connection): nothing to hold.
+    let unseen = KeyWait {
+        from: None,
+        since: t0,
+    };
+    assert!(!unseen.holds_back(ms(0), None));
+    assert!(!unseen.holds_back(ms(0), Some(1)));
 }

@@ -1,0 +1,985 @@
+//! Agreements signed by the parties' registered devices.
+//!
+//! A case's mediator drafts the agreement to mediate or the settlement
+//! agreement (a title and Markdown text), edits it through versions while it
+//! is a draft, then sends it for signature: its canonical SHA-256
+//! ([`canonical`]) is fixed then and the text can no longer change. Each
+//! signatory (every person on the case for the agreement to mediate, the
+//! parties for a settlement) signs in the client portal with the device key
+//! their invite link registered: the browser signs [`statement`], which names
+//! the agreement, that hash, the person, their typed name and the time. The
+//! API checks that the key is the person's live registered device (its RFC
+//! 7638 thumbprint), that the hash is the one sent for signature, that the
+//! time is now, and the signature; it stores the statement's parts, the
+//! public key and the device. Once every signatory has signed, the agreement
+//! is locked (Postgres refuses any later change). [`verify`] (`accord
+//! agreement verify`) checks every signature and the hash again, offline,
+//! from the stored text.
+//!
+//! The text is case content: sealed like messages, never logged; the audit
+//! log names only the agreement.
+
+use std::fmt::Write as _;
+
+use accord_auth::join::DeviceKey;
+use accord_db::cases::Party;
+use accord_db::{audit, cases, Db, TenantTx};
+use accord_domain::{Action, CaseId, OrgId, PartyKind};
+use accord_vault::{EncryptionContext, Vault};
+use async_graphql::{Context, Enum, InputObject, Object, SimpleObject};
+use base64::Engine as _;
+use chrono::{DateTime, Utc};
+use sha2::{Digest, Sha256};
+use uuid::Uuid;
+
+use super::messages::{db, open, seal, vault_error, vault_of};
+use super::types::not_found;
+use super::{authorize, deny_early, mutate, rctx, read};
+use crate::ApiError;
+
+const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+
+/// How far a signature's time may be from the server's clock.
+pub const SIGNING_LEEWAY: chrono::Duration = chrono::Duration::minutes(5);
+/// Longest agreement text, in characters.
+pub const MAX_BODY_CHARS: usize = 200_000;
+
+/// Which agreement.
+#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
+pub enum AgreementKind {
+    /// The agreement to mediate (confidentiality, no recording): everyone
+    /// on the case signs.
+    AgreementToMediate,
+    /// The settlement agreement: the parties sign.
+    Settlement,
+}
+
+impl AgreementKind {
+    fn as_str(self) -> &'static str {
+        match self {
+            AgreementKind::AgreementToMediate => "agreement_to_mediate",
+            AgreementKind::Settlement => "settlement",
+        }
+    }
+
+    fn parse(s: &str) -> Result<Self, ApiError> {
+        match s {
+            "agreement_to_mediate" => Ok(AgreementKind::AgreementToMediate),
+            "settlement" => Ok(AgreementKind::Settlement),
+            other => Err(ApiError::Internal(format!("agreement kind {other}"))),
+        }
+    }
+
+    /// Whether `party` must sign this kind of agreement.
+    fn signs(self, party: &Party) -> bool {
+        match self {
+            AgreementKind::AgreementToMediate => true,
+            AgreementKind::Settlement => party.kind == PartyKind::Party,
+        }
+    }
+}
+
+/// Where an agreement stands.
+#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
+pub enum AgreementStatus {
+    /// Being written; the mediator may edit it.
+    Draft,
+    /// Sent for signature: the text is fixed.
+    Signing,
+    /// Everyone signed: locked.
+    Signed,
+}
+
+impl AgreementStatus {
+    fn parse(s: &str) -> Result<Self, ApiError> {
+        match s {
+            "draft" => Ok(AgreementStatus::Draft),
+            "signing" => Ok(AgreementStatus::Signing),
+            "signed" => Ok(AgreementStatus::Signed),
+            other => Err(ApiError::Internal(format!("agreement status {other}"))),
+        }
+    }
+}
+
+/// The bytes whose SHA-256 is the agreement's hash: a versioned header
+/// naming the agreement, then the title and the text (line ends `\n`).
+pub fn canonical(
+    kind: &str,
+    case: Uuid,
+    agreement: Uuid,
+    version: i32,
+    title: &str,
+    body: &str,
+) -> Vec<u8> {
+    format!(
+        "accord-agreement-v1\nkind: {kind}\ncase: {case}\nagreement: {agreement}\nversion: {version}\ntitle: {title}\n\n{body}"
+    )
+    .into_bytes()
+}
+
+/// The hash in lower-case hex.
+pub fn hex(bytes: &[u8]) -> String {
+    let mut s = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        let _ = write!(s, "{b:02x}");
+    }
+    s
+}
+
+/// What a signatory's device signs (as UTF-8), each part on its own line.
+pub fn statement(
+    agreement: Uuid,
+    sha256_hex: &str,
+    party: Uuid,
+    typed_name: &str,
+    signed_at: &str,
+) -> String {
+    format!(
+        "accord-agreement-signature-v1\nagreement: {agreement}\nsha256: {sha256_hex}\nparty: {party}\nname: {typed_name}\nsigned-at: {signed_at}"
+    )
+}
+
+/// A title as typed: one line, trimmed, 1 to 200 characters.
+fn parse_title(title: &str) -> Result<String, ApiError> {
+    let title = title.trim();
+    if title.is_empty() || title.chars().count() > 200 || title.contains(['\n', '\r']) {
+        return Err(ApiError::bad_input(
+            "title",
+            "give the agreement a title of one line, up to 200 characters",
+        ));
+    }
+    Ok(title.to_owned())
+}
+
+/// A text as typed: line ends `\n`, no trailing blank space, not empty.
+fn parse_body(body: &str) -> Result<String, ApiError> {
+    let body = body.replace("\r\n", "\n").replace('\r', "\n");
+    let body = body.trim_end().to_owned();
+    if body.trim().is_empty() {
+        return Err(ApiError::bad_input("body", "write the agreement's text"));
+    }
+    if body.chars().count() > MAX_BODY_CHARS {
+        return Err(ApiError::bad_input(
+            "body",
+            format!("an agreement has at most {MAX_BODY_CHARS} characters"),
+        ));
+    }
+    Ok(body)
+}
+
+/// A typed name: one line, trimmed, 1 to 200 characters.
+fn parse_typed_name(name: &str) -> Result<String, ApiError> {
+    let name = name.trim();
+    if name.is_empty() || name.chars().count() > 200 || name.chars().any(char::is_control) {
+        return Err(ApiError::bad_input(
+            "typedName",
+            "type your full name on one line to sign",
+        ));
+    }
+    Ok(name.to_owned())
+}
+
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Text {
+    title: String,
+    body: String,
+}
+
+#[derive(sqlx::FromRow, Clone)]
+struct Row {
+    id: Uuid,
+    case_id: Uuid,
+    kind: String,
+    status: String,
+    version: i32,
+    key_id: String,
+    wrapped_key: Vec<u8>,
+    ciphertext: Vec<u8>,
+    content_sha256: Option<Vec<u8>>,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+    sent_at: Option<DateTime<Utc>>,
+    signed_at: Option<DateTime<Utc>>,
+}
+
+const COLUMNS: &str = "id, case_id, kind, status, version, key_id, wrapped_key, ciphertext, \
+                       content_sha256, created_at, updated_at, sent_at, signed_at";
+
+#[derive(sqlx::FromRow, Clone)]
+struct SignatureRow {
+    party_id: Uuid,
+    device_id: Uuid,
+    device_jkt: String,
+    public_key: sqlx::types::Json<serde_json::Value>,
+    content_sha256: Vec<u8>,
+    typed_name: String,
+    signed_at_text: String,
+    signature: Vec<u8>,
+    recorded_at: DateTime<Utc>,
+}
+
+const SIGNATURE_COLUMNS: &str = "party_id, device_id, device_jkt, public_key, content_sha256, \
+                                 typed_name, signed_at_text, signature, recorded_at";
+
+fn context(org: Uuid, case: Uuid, agreement: Uuid) -> EncryptionContext {
+    EncryptionContext {
+        org,
+        case,
+        document: agreement,
+    }
+}
+
+/// A signature as shown.
+#[derive(SimpleObject, Debug, Clone)]
+pub struct SignatureView {
+    /// The name the signatory typed.
+    pub typed_name: String,
+    /// The time they signed, as signed.
+    pub signed_at: String,
+    /// The device registration whose key signed.
+    pub device_id: Uuid,
+    /// That key's RFC 7638 thumbprint.
+    pub device_thumbprint: String,
+    /// When the server recorded it.
+    pub recorded_at: DateTime<Utc>,
+}
+
+/// Someone who must sign.
+#[derive(SimpleObject, Debug, Clone)]
+pub struct Signatory {
+    /// Their entry on the case.
+    pub party_id: Uuid,
+    /// Their name.
+    pub name: String,
+    /// Their signature, once given.
+    pub signature: Option<SignatureView>,
+}
+
+/// An agreement as its readers see it.
+#[derive(SimpleObject, Debug, Clone)]
+pub struct AgreementView {
+    /// Its id.
+    pub id: Uuid,
+    /// The case.
+    pub case_id: Uuid,
+    /// Which agreement.
+    pub kind: AgreementKind,
+    /// Where it stands.
+    pub status: AgreementStatus,
+    /// Its version (each edit counts one).
+    pub version: i32,
+    /// Its title.
+    pub title: String,
+    /// Its text (Markdown).
+    pub body: String,
+    /// The SHA-256 (hex) the signatories sign, once sent for signature.
+    pub content_sha256: Option<String>,
+    /// Who must sign, and who has.
+    pub signatories: Vec<Signatory>,
+    /// The viewer's own entry when they must sign it.
+    pub my_party_id: Option<Uuid>,
+    /// When it was drafted.
+    pub created_at: DateTime<Utc>,
+    /// When it last changed.
+    pub updated_at: DateTime<Utc>,
+    /// When it was sent for signature.
+    pub sent_at: Option<DateTime<Utc>>,
+    /// When the last signatory signed (locked since).
+    pub signed_at: Option<DateTime<Utc>>,
+}
+
+async fn load(tx: &mut TenantTx, id: Uuid) -> Result<Row, ApiError> {
+    sqlx::query_as(&format!("SELECT {COLUMNS} FROM agreements WHERE id = $1"))
+        .bind(id)
+        .fetch_optional(tx.conn())
+        .await
+        .map_err(db)?
+        .ok_or(ApiError::NotFound("agreement"))
+}
+
+async fn signatures(tx: &mut TenantTx, id: Uuid) -> Result<Vec<SignatureRow>, ApiError> {
+    sqlx::query_as(&format!(
+        "SELECT {SIGNATURE_COLUMNS} FROM agreement_signatures WHERE agreement_id = $1 ORDER BY recorded_at"
+    ))
+    .bind(id)
+    .fetch_all(tx.conn())
+    .await
+    .map_err(db)
+}
+
+async fn text_of(vault: &Vault, org: Uuid, row: &Row) -> Result<Text, ApiError> {
+    let plain = open(
+        vault,
+        &context(org, row.case_id, row.id),
+        row.key_id.clone(),
+        row.wrapped_key.clone(),
+        &row.ciphertext,
+    )
+    .await
+    .map_err(vault_error)?;
+    serde_json::from_slice(&plain)
+        .map_err(|_| ApiError::Internal("an agreement's text does not parse".into()))
+}
+
+/// The agreement `id` if the viewer may see its case (`NOT_FOUND` otherwise).
+async fn visible(tx: &mut TenantTx, id: Uuid) -> Result<Row, ApiError> {
+    deny_early(tx, Action::ViewCase)?;
+    let row = load(tx, id).await?;
+    authorize(tx, Action::ViewCase, Some(CaseId::from_uuid(row.case_id))).await?;
+    Ok(row)
+}
+
+async fn view(tx: &mut TenantTx, vault: &Vault, row: Row) -> Result<AgreementView, ApiError> {
+    let org = tx.actor().org_id.as_uuid();
+    let kind = AgreementKind::parse(&row.kind)?;
+    let text = text_of(vault, org, &row).await?;
+    let parties = cases::parties(tx, CaseId::from_uuid(row.case_id)).await?;
+    let signed = signatures(tx, row.id).await?;
+    let me = tx.actor().user_id;
+    let mut signatories = Vec::new();
+    let mut my_party_id = None;
+    for p in parties.iter().filter(|p| kind.signs(p)) {
+        if me.is_some() && p.user_id == me {
+            my_party_id = Some(p.id.as_uuid());
+        }
+        let signature = signed
+            .iter()
+            .find(|s| s.party_id == p.id.as_uuid())
+            .map(|s| SignatureView {
+                typed_name: s.typed_name.clone(),
+                signed_at: s.signed_at_text.clone(),
+                device_id: s.device_id,
+                device_thumbprint: s.device_jkt.clone(),
+                recorded_at: s.recorded_at,
+            });
+        signatories.push(Signatory {
+            party_id: p.id.as_uuid(),
+            name: p.display_name.as_str().to_owned(),
+            signature,
+        });
+    }
+    Ok(AgreementView {
+        id: row.id,
+        case_id: row.case_id,
+        kind,
+        status: AgreementStatus::parse(&row.status)?,
+        version: row.version,
+        title: text.title,
+        body: text.body,
+        content_sha256: row.content_sha256.as_deref().map(hex),
+        signatories,
+        my_party_id,
+        created_at: row.created_at,
+        updated_at: row.updated_at,
+        sent_at: row.sent_at,
+        signed_at: row.signed_at,
+    })
+}
+
+/// Refuses anyone but the case's mediator.
+async fn must_mediate(tx: &mut TenantTx, case: CaseId) -> Result<(), ApiError> {
+    deny_early(tx, Action::ViewCase)?;
+    authorize(tx, Action::ViewCase, Some(case)).await?;
+    let c = cases::get(tx, case).await.map_err(not_found("case"))?;
+    if c.mediator_id.is_none() || c.mediator_id != tx.actor().user_id {
+        return Err(ApiError::Forbidden(
+            "only the case's mediator drafts and sends its agreements".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// A signature as the client portal sends it.
+#[derive(InputObject, Debug)]
+pub struct SignAgreementInput {
+    /// The agreement.
+    pub agreement_id: Uuid,
+    /// The SHA-256 (hex) the signatory was shown and signed.
+    pub content_sha256: String,
+    /// Their name, as typed.
+    pub typed_name: String,
+    /// The time signed (RFC 3339), as in the statement.
+    pub signed_at: String,
+    /// The device's public key (JWK, P-256).
+    pub public_key: async_graphql::Json<serde_json::Value>,
+    /// ECDSA P-256/SHA-256 over the statement's UTF-8 bytes, base64url r‖s.
+    pub signature: String,
+}
+
+/// Reads for agreements.
+#[derive(Debug, Default)]
+pub struct AgreementsQuery;
+
+#[Object]
+impl AgreementsQuery {
+    /// A case's agreements, oldest first.
+    async fn agreements(
+        &self,
+        ctx: &Context<'_>,
+        case_id: Uuid,
+    ) -> async_graphql::Result<Vec<AgreementView>> {
+        let vault = vault_of(rctx(ctx).state()).map_err(super::gql)?;
+        read(ctx, move |tx| {
+            Box::pin(async move {
+                let case = CaseId::from_uuid(case_id);
+                deny_early(tx, Action::ViewCase)?;
+                authorize(tx, Action::ViewCase, Some(case)).await?;
+                cases::get(tx, case).await.map_err(not_found("case"))?;
+                let rows: Vec<Row> = sqlx::query_as(&format!(
+                    "SELECT {COLUMNS} FROM agreements WHERE case_id = $1 ORDER BY created_at, id"
+                ))
+                .bind(case_id)
+                .fetch_all(tx.conn())
+                .await
+                .map_err(db)?;
+                let mut out = Vec::with_capacity(rows.len());
+                for row in rows {
+                    out.push(view(tx, &vault, row).await?);
+                }
+                Ok(out)
+            })
+        })
+        .await
+    }
+
+    /// One agreement.
+    async fn agreement(&self, ctx: &Context<'_>, id: Uuid) -> async_graphql::Result<AgreementView> {
+        let vault = vault_of(rctx(ctx).state()).map_err(super::gql)?;
+        read(ctx, move |tx| {
+            Box::pin(async move {
+                let row = visible(tx, id).await?;
+                view(tx, &vault, row).await
+            })
+        })
+        .await
+    }
+}
+
+/// Writes for agreements.
+#[derive(Debug, Default)]
+pub struct AgreementsMutation;
+
+#[Object]
+impl AgreementsMutation {
+    /// Drafts an agreement on a case (its mediator).
+    async fn draft_agreement(
+        &self,
+        ctx: &Context<'_>,
+        case_id: Uuid,
+        kind: AgreementKind,
+        title: String,
+        body: String,
+    ) -> async_graphql::Result<AgreementView> {
+        let vault = vault_of(rctx(ctx).state()).map_err(super::gql)?;
+        mutate(ctx, move |tx| {
+            Box::pin(async move {
+                must_mediate(tx, CaseId::from_uuid(case_id)).await?;
+                let text = Text {
+                    title: parse_title(&title)?,
+                    body: parse_body(&body)?,
+                };
+                let org = tx.actor().org_id.as_uuid();
+                let id = Uuid::now_v7();
+                let plain = serde_json::to_vec(&text)
+                    .map_err(|e| ApiError::Internal(format!("agreement text: {e}")))?;
+                let sealed = seal(&vault, &context(org, case_id, id), &plain).await?;
+                let user = tx.actor().user_id.map(|u| u.as_uuid());
+                let row: Row = sqlx::query_as(&format!(
+                    "INSERT INTO agreements (org_id, id, case_id, kind, status, key_id,
+                                             wrapped_key, ciphertext, created_by)
+                     VALUES ($1, $2, $3, $4, 'draft', $5, $6, $7, $8) RETURNING {COLUMNS}"
+                ))
+                .bind(org)
+                .bind(id)
+                .bind(case_id)
+                .bind(kind.as_str())
+                .bind(&sealed.key_id)
+                .bind(&sealed.wrapped_key)
+                .bind(&sealed.ciphertext)
+                .bind(user)
+                .fetch_one(tx.conn())
+                .await
+                .map_err(db)?;
+                audit::append(tx, "agreement.draft", "agreement", Some(id)).await?;
+                view(tx, &vault, row).await
+            })
+        })
+        .await
+    }
+
+    /// Replaces a draft's title and text: a new version.
+    async fn edit_agreement(
+        &self,
+        ctx: &Context<'_>,
+        id: Uuid,
+        title: String,
+        body: String,
+    ) -> async_graphql::Result<AgreementView> {
+        let vault = vault_of(rctx(ctx).state()).map_err(super::gql)?;
+        mutate(ctx, move |tx| {
+            Box::pin(async move {
+                let row = visible(tx, id).await?;
+                must_mediate(tx, CaseId::from_uuid(row.case_id)).await?;
+                if row.status != "draft" {
+                    return Err(ApiError::Conflict(
+                        "the agreement was sent for signature; its text no longer changes".into(),
+                    ));
+                }
+                let text = Text {
+                    title: parse_title(&title)?,
+                    body: parse_body(&body)?,
+                };
+                let org = tx.actor().org_id.as_uuid();
+                let plain = serde_json::to_vec(&text)
+                    .map_err(|e| ApiError::Internal(format!("agreement text: {e}")))?;
+                let sealed = seal(&vault, &context(org, row.case_id, id), &plain).await?;
+                let row: Row = sqlx::query_as(&format!(
+                    "UPDATE agreements SET version = version + 1, key_id = $2, wrapped_key = $3,
+                            ciphertext = $4, updated_at = now()
+                     WHERE id = $1 AND status = 'draft' RETURNING {COLUMNS}"
+                ))
+                .bind(id)
+                .bind(&sealed.key_id)
+                .bind(&sealed.wrapped_key)
+                .bind(&sealed.ciphertext)
+                .fetch_optional(tx.conn())
+                .await
+                .map_err(db)?
+                .ok_or_else(|| ApiError::Conflict("the agreement is no longer a draft".into()))?;
+                audit::append(tx, "agreement.edit", "agreement", Some(id)).await?;
+                view(tx, &vault, row).await
+            })
+        })
+        .await
+    }
+
+    /// Sends a draft for signature: its hash is fixed and its text locked.
+    async fn send_agreement_for_signature(
+        &self,
+        ctx: &Context<'_>,
+        id: Uuid,
+    ) -> async_graphql::Result<AgreementView> {
+        let vault = vault_of(rctx(ctx).state()).map_err(super::gql)?;
+        mutate(ctx, move |tx| {
+            Box::pin(async move {
+                let row = visible(tx, id).await?;
+                must_mediate(tx, CaseId::from_uuid(row.case_id)).await?;
+                if row.status != "draft" {
+                    return Err(ApiError::Conflict(
+                        "the agreement was already sent for signature".into(),
+                    ));
+                }
+                let kind = AgreementKind::parse(&row.kind)?;
+                let parties = cases::parties(tx, CaseId::from_uuid(row.case_id)).await?;
+                if !parties.iter().any(|p| kind.signs(p)) {
+                    return Err(ApiError::Conflict(
+                        "nobody on the case signs this agreement yet; add the parties first".into(),
+                    ));
+                }
+                let org = tx.actor().org_id.as_uuid();
+                let text = text_of(&vault, org, &row).await?;
+                let hash = Sha256::digest(canonical(
+                    &row.kind,
+                    row.case_id,
+                    row.id,
+                    row.version,
+                    &text.title,
+                    &text.body,
+                ));
+                let row: Row = sqlx::query_as(&format!(
+                    "UPDATE agreements SET status = 'signing', content_sha256 = $2,
+                            sent_at = now(), updated_at = now()
+                     WHERE id = $1 AND status = 'draft' RETURNING {COLUMNS}"
+                ))
+                .bind(id)
+                .bind(hash.as_slice())
+                .fetch_optional(tx.conn())
+                .await
+                .map_err(db)?
+                .ok_or_else(|| ApiError::Conflict("the agreement is no longer a draft".into()))?;
+                audit::append(tx, "agreement.send", "agreement", Some(id)).await?;
+                view(tx, &vault, row).await
+            })
+        })
+        .await
+    }
+
+    /// Signs an agreement with the signatory's registered device; the last
+    /// signature locks it.
+    async fn sign_agreement(
+        &self,
+        ctx: &Context<'_>,
+        input: SignAgreementInput,
+    ) -> async_graphql::Result<AgreementView> {
+        let vault = vault_of(rctx(ctx).state()).map_err(super::gql)?;
+        mutate(ctx, move |tx| {
+            Box::pin(async move {
+                let id = input.agreement_id;
+                let row = visible(tx, id).await?;
+                let kind = AgreementKind::parse(&row.kind)?;
+                let me = tx
+                    .actor()
+                    .user_id
+                    .ok_or_else(|| ApiError::Unauthenticated("sign in first".into()))?;
+                let parties = cases::parties(tx, CaseId::from_uuid(row.case_id)).await?;
+                let party = parties
+                    .iter()
+                    .find(|p| p.user_id == Some(me) && kind.signs(p))
+                    .cloned()
+                    .ok_or_else(|| {
+                        ApiError::Forbidden("you are not a signatory of this agreement".into())
+                    })?;
+                match row.status.as_str() {
+                    "draft" => {
+                        return Err(ApiError::Conflict(
+                            "the agreement has not been sent for signature".into(),
+                        ))
+                    }
+                    "signed" => {
+                        return Err(ApiError::Conflict(
+                            "the agreement is signed by everyone and locked".into(),
+                        ))
+                    }
+                    _ => {}
+                }
+                let stored = row
+                    .content_sha256
+                    .clone()
+                    .ok_or_else(|| ApiError::Internal("a sent agreement has no hash".into()))?;
+                let stored_hex = hex(&stored);
+                if !input.content_sha256.eq_ignore_ascii_case(&stored_hex) {
+                    return Err(ApiError::Conflict(
+                        "the text you signed is not the text sent for signature; reload it".into(),
+                    ));
+                }
+                let typed_name = parse_typed_name(&input.typed_name)?;
+                let signed_at = DateTime::parse_from_rfc3339(&input.signed_at)
+                    .map_err(|_| ApiError::bad_input("signedAt", "give the time in RFC 3339"))?
+                    .with_timezone(&Utc);
+                if input.signed_at.len() > 64 || (Utc::now() - signed_at).abs() > SIGNING_LEEWAY
+                {
+                    return Err(ApiError::bad_input(
+                        "signedAt",
+                        "the signature's time is not now; check this device's clock and sign again",
+                    ));
+                }
+                let device = DeviceKey::from_jwk(&input.public_key.0)
+                    .map_err(|e| ApiError::bad_input("publicKey", e.to_string()))?;
+                let registered: Option<(Uuid, String)> = sqlx::query_as(
+                    "SELECT id, jkt FROM devices WHERE party_id = $1 AND revoked_at IS NULL",
+                )
+                .bind(party.id.as_uuid())
+                .fetch_optional(tx.conn())
+                .await
+                .map_err(db)?;
+                let (device_id, jkt) = registered.ok_or_else(|| {
+                    ApiError::Conflict(
+                        "no device is registered for you on this case; open your invite link on this device first"
+                            .into(),
+                    )
+                })?;
+                let same: bool =
+                    subtle::ConstantTimeEq::ct_eq(jkt.as_bytes(), device.thumbprint().as_bytes())
+                        .into();
+                if !same {
+                    return Err(ApiError::Forbidden(
+                        "this key is not your registered device's".into(),
+                    ));
+                }
+                let signature = B64
+                    .decode(input.signature.trim())
+                    .ok()
+                    .filter(|s| s.len() == 64)
+                    .ok_or_else(|| {
+                        ApiError::bad_input("signature", "send the raw r‖s signature, base64url")
+                    })?;
+                let message = statement(
+                    id,
+                    &stored_hex,
+                    party.id.as_uuid(),
+                    &typed_name,
+                    &input.signed_at,
+                );
+                if !device.verifies(message.as_bytes(), &signature) {
+                    return Err(ApiError::bad_input(
+                        "signature",
+                        "the signature does not verify for this agreement, name and time",
+                    ));
+                }
+                let org = tx.actor().org_id.as_uuid();
+                sqlx::query(
+                    "INSERT INTO agreement_signatures
+                         (org_id, id, agreement_id, case_id, party_id, user_id, device_id,
+                          device_jkt, public_key, content_sha256, typed_name, signed_at_text,
+                          signed_at, signature)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
+                )
+                .bind(org)
+                .bind(Uuid::now_v7())
+                .bind(id)
+                .bind(row.case_id)
+                .bind(party.id.as_uuid())
+                .bind(me.as_uuid())
+                .bind(device_id)
+                .bind(&jkt)
+                .bind(sqlx::types::Json(&input.public_key.0))
+                .bind(&stored)
+                .bind(&typed_name)
+                .bind(&input.signed_at)
+                .bind(signed_at)
+                .bind(&signature)
+                .execute(tx.conn())
+                .await
+                .map_err(|e| match db(e) {
+                    ApiError::Conflict(_) => {
+                        ApiError::Conflict("you have already signed this agreement".into())
+                    }
+                    other => other,
+                })?;
+                audit::append(tx, "agreement.sign", "agreement", Some(id)).await?;
+                let signed = signatures(tx, id).await?;
+                let complete = parties
+                    .iter()
+                    .filter(|p| kind.signs(p))
+                    .all(|p| signed.iter().any(|s| s.party_id == p.id.as_uuid()));
+                if complete {
+                    sqlx::query(
+                        "UPDATE agreements SET status = 'signed', signed_at = now(),
+                                updated_at = now()
+                         WHERE id = $1 AND status = 'signing'",
+                    )
+                    .bind(id)
+                    .execute(tx.conn())
+                    .await
+                    .map_err(db)?;
+                    audit::append(tx, "agreement.complete", "agreement", Some(id)).await?;
+                }
+                let row = load(tx, id).await?;
+                view(tx, &vault, row).await
+            })
+        })
+        .await
+    }
+}
+
+/// What `accord agreement verify` found.
+#[derive(Debug)]
+pub struct VerifyReport {
+    /// The agreement.
+    pub id: Uuid,
+    /// Where it stands.
+    pub status: String,
+    /// The hash recomputed from the stored text, when it decrypted.
+    pub recomputed_sha256: Option<String>,
+    /// One line per check that passed (which signatory and device signed).
+    pub good: Vec<String>,
+    /// One line per problem.
+    pub problems: Vec<String>,
+}
+
+impl VerifyReport {
+    /// Whether every check passed.
+    pub fn is_clean(&self) -> bool {
+        self.problems.is_empty()
+    }
+}
+
+impl std::fmt::Display for VerifyReport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        writeln!(f, "agreement {} ({})", self.id, self.status)?;
+        if let Some(h) = &self.recomputed_sha256 {
+            writeln!(f, "sha256 of the stored text: {h}")?;
+        }
+        for g in &self.good {
+            writeln!(f, "ok: {g}")?;
+        }
+        for p in &self.problems {
+            writeln!(f, "PROBLEM: {p}")?;
+        }
+        writeln!(
+            f,
+            "{} check(s) passed, {} problem(s)",
+            self.good.len(),
+            self.problems.len()
+        )
+    }
+}
+
+/// Checks agreement `id` of `org` from what is stored: the text decrypts,
+/// its canonical hash is the one sent for signature, and each signature is
+/// by the named person's registered device over that hash, their typed name
+/// and time; a signed agreement has every signatory's signature. Any changed
+/// byte (text, hash, name, time, key, signature) is a problem.
+pub async fn verify(
+    db: &Db,
+    vault: &Vault,
+    org: OrgId,
+    id: Uuid,
+) -> Result<VerifyReport, ApiError> {
+    let mut tx = accord_db::documents::system_tx(db, org).await?;
+    let row = load(&mut tx, id).await?;
+    let sigs = signatures(&mut tx, id).await?;
+    let parties = cases::parties(&mut tx, CaseId::from_uuid(row.case_id)).await?;
+    let devices: Vec<(Uuid, Uuid, String)> =
+        sqlx::query_as("SELECT id, party_id, jkt FROM devices WHERE case_id = $1")
+            .bind(row.case_id)
+            .fetch_all(tx.conn())
+            .await
+            .map_err(db_err)?;
+    drop(tx);
+    let mut report = VerifyReport {
+        id,
+        status: row.status.clone(),
+        recomputed_sha256: None,
+        good: Vec::new(),
+        problems: Vec::new(),
+    };
+    let kind = AgreementKind::parse(&row.kind)?;
+    let text = match text_of(vault, org.as_uuid(), &row).await {
+        Ok(t) => Some(t),
+        Err(ApiError::Unavailable { detail, .. }) => {
+            return Err(ApiError::Unavailable {
+                retry_after: 5,
+                detail,
+            })
+        }
+        Err(_) => {
+            report
+                .problems
+                .push("the stored text does not decrypt: it was changed or its key is gone".into());
+            None
+        }
+    };
+    let recomputed = text.as_ref().map(|t| {
+        hex(&Sha256::digest(canonical(
+            &row.kind,
+            row.case_id,
+            row.id,
+            row.version,
+            &t.title,
+            &t.body,
+        )))
+    });
+    report.recomputed_sha256.clone_from(&recomputed);
+    if row.status == "draft" {
+        report
+            .problems
+            .push("the agreement is a draft: nothing was sent for signature".into());
+        return Ok(report);
+    }
+    match (&recomputed, row.content_sha256.as_deref().map(hex)) {
+        (Some(r), Some(s)) if *r == s => report.good.push(format!(
+            "the text's hash is the one sent for signature ({s})"
+        )),
+        (Some(r), Some(s)) => report.problems.push(format!(
+            "the text's hash {r} is not the one sent for signature {s}"
+        )),
+        _ => {}
+    }
+    // Every signature is checked against the hash of the text as stored, so a
+    // changed text fails every signature, whatever the stored hash says.
+    let basis = recomputed.unwrap_or_default();
+    for s in &sigs {
+        let who = parties
+            .iter()
+            .find(|p| p.id.as_uuid() == s.party_id)
+            .map(|p| p.display_name.as_str().to_owned())
+            .unwrap_or_else(|| format!("party {}", s.party_id));
+        let key = match DeviceKey::from_jwk(&s.public_key.0) {
+            Ok(k) => k,
+            Err(e) => {
+                report
+                    .problems
+                    .push(format!("{who}: the stored public key is unusable: {e}"));
+                continue;
+            }
+        };
+        let registered = devices
+            .iter()
+            .find(|d| d.0 == s.device_id)
+            .filter(|d| d.1 == s.party_id && d.2 == s.device_jkt);
+        if registered.is_none() {
+            report.problems.push(format!(
+                "{who}: device {} is not a registration of this person with thumbprint {}",
+                s.device_id, s.device_jkt
+            ));
+            continue;
+        }
+        if key.thumbprint() != s.device_jkt {
+            report.problems.push(format!(
+                "{who}: the stored public key is not device {}'s",
+                s.device_id
+            ));
+            continue;
+        }
+        if hex(&s.content_sha256) != basis {
+            report.problems.push(format!(
+                "{who}: signed a hash that is not the stored text's"
+            ));
+            continue;
+        }
+        let message = statement(id, &basis, s.party_id, &s.typed_name, &s.signed_at_text);
+        if key.verifies(message.as_bytes(), &s.signature) {
+            report.good.push(format!(
+                "{who} signed as \"{}\" at {} with device {} ({})",
+                s.typed_name, s.signed_at_text, s.device_id, s.device_jkt
+            ));
+        } else {
+            report
+                .problems
+                .push(format!("{who}: the signature does not verify"));
+        }
+    }
+    if row.status == "signed" {
+        for p in parties.iter().filter(|p| kind.signs(p)) {
+            if !sigs.iter().any(|s| s.party_id == p.id.as_uuid()) {
+                report.problems.push(format!(
+                    "{}: marked signed, but this signatory's signature is missing",
+                    p.display_name.as_str()
+                ));
+            }
+        }
+    }
+    Ok(report)
+}
+
+fn db_err(e: sqlx::Error) -> ApiError {
+    db(e)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_statement_names_every_part_on_its_own_line() {
+        let a = Uuid::nil();
+        let s = statement(a, "ab", a, "Ann Lee", "2026-12-06T10:00:00.000Z");
+        assert_eq!(
+            s,
+            "accord-agreement-signature-v1\nagreement: 00000000-0000-0000-0000-000000000000\nsha256: ab\nparty: 00000000-0000-0000-0000-000000000000\nname: Ann Lee\nsigned-at: 2026-12-06T10:00:00.000Z"
+        );
+    }
+
+    #[test]
+    fn texts_are_normalised_and_names_are_one_line() {
+        assert_eq!(parse_body("a\r\nb\r\n\n  ").unwrap(), "a\nb");
+        assert!(parse_body(" \n ").is_err());
+        assert!(parse_title("two\nlines").is_err());
+        assert!(parse_typed_name("Ann\nLee").is_err());
+        assert_eq!(parse_typed_name("  Ann Lee ").unwrap(), "Ann Lee");
+    }
+
+    #[test]
+    fn the_hash_changes_with_any_part() {
+        let a = Uuid::nil();
+        let base = canonical("settlement", a, a, 1, "T", "body");
+        assert_ne!(base, canonical("settlement", a, a, 2, "T", "body"));
+        assert_ne!(base, canonical("settlement", a, a, 1, "T", "body."));
+        assert_ne!(
+            base,
+            canonical("agreement_to_mediate", a, a, 1, "T", "body")
+        );
+        assert_eq!(hex(&[0, 15, 255]), "000fff");
+    }
+}

@@ -1,0 +1,418 @@
+//! Agreements signed by the parties' registered devices, attacked: a key
+//! that is not the person's registered device, a signature over a tampered
+//! text, a person of another case, a replayed signature (again, by another
+//! person, on another agreement), a stale time; the agreement locks once all
+//! have signed, and `verify` finds any changed byte in what is stored.
+
+use accord_db::invitations;
+use accord_domain::PartyId;
+use accord_testkit::Client;
+use accord_vault::Scanner;
+use base64::Engine as _;
+use p256::ecdsa::signature::Signer;
+use p256::ecdsa::Signature;
+use serde_json::{json, Value};
+use sha2::Digest;
+
+use crate::common::{device, post, Device};
+use crate::documents::{at, local_vault, serve_vault, world, World};
+use crate::messages::audited;
+
+/// Mutations whose single audit event is checked here (see flows.rs).
+pub(crate) const AUDITED_HERE: &[&str] = &[
+    "draftAgreement",
+    "editAgreement",
+    "sendAgreementForSignature",
+    "signAgreement",
+];
+
+const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+
+const FIELDS: &str = "id status version contentSha256 myPartyId title body signatories { partyId name signature { typedName deviceId deviceThumbprint } }";
+
+fn draft_q() -> String {
+    format!("mutation($c: UUID!, $k: AgreementKind!, $t: String!, $b: String!) {{ draftAgreement(caseId: $c, kind: $k, title: $t, body: $b) {{ {FIELDS} }} }}")
+}
+fn edit_q() -> String {
+    format!("mutation($id: UUID!, $t: String!, $b: String!) {{ editAgreement(id: $id, title: $t, body: $b) {{ {FIELDS} }} }}")
+}
+fn send_q() -> String {
+    format!("mutation($id: UUID!) {{ sendAgreementForSignature(id: $id) {{ {FIELDS} }} }}")
+}
+fn sign_q() -> String {
+    format!("mutation($i: SignAgreementInput!) {{ signAgreement(input: $i) {{ {FIELDS} }} }}")
+}
+fn one_q() -> String {
+    format!("query($id: UUID!) {{ agreement(id: $id) {{ {FIELDS} }} }}")
+}
+
+/// The people on the case: (party id, user id).
+async fn people(w: &World) -> anyhow::Result<Vec<(String, String)>> {
+    let data = w
+        .admin
+        .ok(
+            "query($c: UUID!) { case(id: $c) { parties { id userId } } }",
+            json!({ "c": w.case }),
+        )
+        .await?;
+    Ok(data["case"]["parties"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            (
+                p["id"].as_str().unwrap().to_owned(),
+                p["userId"].as_str().unwrap_or("").to_owned(),
+            )
+        })
+        .collect())
+}
+
+/// A browser that redeemed an invite link for `party` with `key`: signed in
+/// as that person, with `key` as their registered device.
+async fn registered(w: &World, party: &str, key: &Device) -> anyhow::Result<Client> {
+    let mut tx = w.app.db.admin.system_tenant(w.org, None).await?;
+    let issued = invitations::issue(&mut tx, party.parse::<PartyId>()?, None).await?;
+    tx.commit().await?;
+    let mut browser = w.app.client();
+    let reply = post(
+        &browser,
+        "/auth/invite/redeem",
+        &json!({ "token": issued.token, "deviceKey": key.jwk }),
+    )
+    .await?;
+    anyhow::ensure!(reply.status == 200, "redemption failed: {:?}", reply.body);
+    browser.csrf = reply.body["csrfToken"].as_str().map(str::to_owned);
+    Ok(browser)
+}
+
+/// What the browser signs, as the client portal builds it.
+fn statement(agreement: &str, hash: &str, party: &str, name: &str, at: &str) -> String {
+    format!(
+        "accord-agreement-signature-v1\nagreement: {agreement}\nsha256: {hash}\nparty: {party}\nname: {name}\nsigned-at: {at}"
+    )
+}
+
+fn sign(key: &Device, message: &str) -> String {
+    let s: Signature = key.secret.sign(message.as_bytes());
+    B64.encode(s.to_bytes())
+}
+
+fn now() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+/// A complete, valid signature input for `key` as `party`.
+fn input(key: &Device, agreement: &str, hash: &str, party: &str, name: &str) -> Value {
+    let at = now();
+    json!({
+        "agreementId": agreement,
+        "contentSha256": hash,
+        "typedName": name,
+        "signedAt": at,
+        "publicKey": key.jwk,
+        "signature": sign(key, &statement(agreement, hash, party, name, &at)),
+    })
+}
+
+#[tokio::test]
+async fn parties_sign_with_their_devices_and_the_agreement_locks() -> anyhow::Result<()> {
+    let w = world().await?;
+    let (vault, _dir) = local_vault(Scanner::Disabled)?;
+    let v = serve_vault(&w.app, vault.clone()).await?;
+    let med = at(&w.mediator, &v);
+    let list = people(&w).await?;
+    let p1_party = list.iter().find(|p| p.1 == w.p1_id).unwrap().0.clone();
+    let p2_party = list.iter().find(|p| p.1 != w.p1_id).unwrap().0.clone();
+    let (key1, key2, thief) = (device(), device(), device());
+    let p1 = at(&registered(&w, &p1_party, &key1).await?, &v);
+    let p2 = at(&registered(&w, &p2_party, &key2).await?, &v);
+    let (draft, edit, send, sign_m) = (draft_q(), edit_q(), send_q(), sign_q());
+
+    // Only the case's mediator drafts; parties and the admin may not.
+    let body = "1. The respondent pays 5 000 EUR.\r\n2. Each side bears its costs.\r\n";
+    let vars = json!({ "c": w.case, "k": "SETTLEMENT", "t": "Settlement", "b": body });
+    assert_eq!(p1.error_code(&draft_q(), vars.clone()).await?, "FORBIDDEN");
+    assert_eq!(
+        at(&w.admin, &v)
+            .error_code(&draft_q(), vars.clone())
+            .await?,
+        "FORBIDDEN"
+    );
+    assert_eq!(
+        at(&w.stranger, &v)
+            .error_code(&draft_q(), vars.clone())
+            .await?,
+        "NOT_FOUND"
+    );
+    let drafted = audited(&w.admin, "agreement.draft", || med.ok(&draft, vars)).await?
+        ["draftAgreement"]
+        .clone();
+    let id = drafted["id"].as_str().unwrap().to_owned();
+    assert_eq!(drafted["status"], "DRAFT");
+    assert_eq!(
+        drafted["body"],
+        "1. The respondent pays 5 000 EUR.\n2. Each side bears its costs."
+    );
+    assert!(drafted["contentSha256"].is_null());
+    // A signature before it is sent is refused.
+    let early = input(&key1, &id, &"0".repeat(64), &p1_party, "Pat One");
+    assert_eq!(
+        p1.error_code(&sign_q(), json!({ "i": early })).await?,
+        "CONFLICT"
+    );
+
+    let edited = audited(&w.admin, "agreement.edit", || {
+        med.ok(
+            &edit,
+            json!({ "id": id, "t": "Settlement agreement", "b": "The respondent pays 6 000 EUR." }),
+        )
+    })
+    .await?["editAgreement"]
+        .clone();
+    assert_eq!(edited["version"], 2);
+    let sent = audited(&w.admin, "agreement.send", || {
+        med.ok(&send, json!({ "id": id }))
+    })
+    .await?["sendAgreementForSignature"]
+        .clone();
+    assert_eq!(sent["status"], "SIGNING");
+    let hash = sent["contentSha256"].as_str().unwrap().to_owned();
+    assert_eq!(hash.len(), 64);
+    // The hash is the canonical one, computable from what the parties see.
+    let canonical = format!(
+        "accord-agreement-v1\nkind: settlement\ncase: {}\nagreement: {id}\nversion: 2\ntitle: Settlement agreement\n\nThe respondent pays 6 000 EUR.",
+        w.case
+    );
+    let expected: String = sha2::Sha256::digest(canonical.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    assert_eq!(hash, expected);
+    // The text no longer changes.
+    assert_eq!(
+        med.error_code(&edit_q(), json!({ "id": id, "t": "T", "b": "changed" }))
+            .await?,
+        "CONFLICT"
+    );
+
+    // A key that is not p1's registered device, even signing correctly.
+    let stolen = input(&thief, &id, &hash, &p1_party, "Pat One");
+    assert_eq!(
+        p1.error_code(&sign_q(), json!({ "i": stolen })).await?,
+        "FORBIDDEN"
+    );
+    // A tampered text: the signature covers another hash.
+    let at_ = now();
+    let other_hash = "ab".repeat(32);
+    let mut tampered = input(&key1, &id, &hash, &p1_party, "Pat One");
+    tampered["signedAt"] = json!(at_);
+    tampered["signature"] = json!(sign(
+        &key1,
+        &statement(&id, &other_hash, &p1_party, "Pat One", &at_)
+    ));
+    assert_eq!(
+        p1.error_code(&sign_q(), json!({ "i": tampered })).await?,
+        "BAD_USER_INPUT"
+    );
+    // Claiming to have signed another text.
+    let claimed = input(&key1, &id, &other_hash, &p1_party, "Pat One");
+    assert_eq!(
+        p1.error_code(&sign_q(), json!({ "i": claimed })).await?,
+        "CONFLICT"
+    );
+    // A signature whose name was changed after signing.
+    let mut renamed = input(&key1, &id, &hash, &p1_party, "Pat One");
+    renamed["typedName"] = json!("Somebody Else");
+    assert_eq!(
+        p1.error_code(&sign_q(), json!({ "i": renamed })).await?,
+        "BAD_USER_INPUT"
+    );
+    // A stale time, correctly signed.
+    let old = "2026-01-01T00:00:00.000Z";
+    let mut stale = input(&key1, &id, &hash, &p1_party, "Pat One");
+    stale["signedAt"] = json!(old);
+    stale["signature"] = json!(sign(
+        &key1,
+        &statement(&id, &hash, &p1_party, "Pat One", old)
+    ));
+    assert_eq!(
+        p1.error_code(&sign_q(), json!({ "i": stale })).await?,
+        "BAD_USER_INPUT"
+    );
+    // People of no part in the case: a party of the org not on it, another org.
+    let good = input(&key1, &id, &hash, &p1_party, "Pat One");
+    assert_eq!(
+        at(&w.outsider, &v)
+            .error_code(&sign_q(), json!({ "i": good.clone() }))
+            .await?,
+        "NOT_FOUND"
+    );
+    assert_eq!(
+        at(&w.stranger, &v)
+            .error_code(&sign_q(), json!({ "i": good.clone() }))
+            .await?,
+        "NOT_FOUND"
+    );
+
+    // p1 signs.
+    let after = audited(&w.admin, "agreement.sign", || {
+        p1.ok(&sign_m, json!({ "i": good.clone() }))
+    })
+    .await?["signAgreement"]
+        .clone();
+    assert_eq!(after["status"], "SIGNING");
+    assert_eq!(after["myPartyId"], p1_party.as_str());
+    // Replays: the same signature again; p1's signature sent by p2.
+    assert_eq!(
+        p1.error_code(&sign_q(), json!({ "i": good.clone() }))
+            .await?,
+        "CONFLICT"
+    );
+    assert_eq!(
+        p2.error_code(&sign_q(), json!({ "i": good.clone() }))
+            .await?,
+        "FORBIDDEN"
+    );
+
+    // A second agreement: p1's signature of the first does not sign it.
+    let second = med
+        .ok(
+            &draft_q(),
+            json!({ "c": w.case, "k": "SETTLEMENT", "t": "Addendum", "b": "Nothing more." }),
+        )
+        .await?["draftAgreement"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let second_hash = med.ok(&send_q(), json!({ "id": second })).await?
+        ["sendAgreementForSignature"]["contentSha256"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let mut replayed = good.clone();
+    replayed["agreementId"] = json!(second);
+    replayed["contentSha256"] = json!(second_hash);
+    assert_eq!(
+        p1.error_code(&sign_q(), json!({ "i": replayed })).await?,
+        "BAD_USER_INPUT"
+    );
+
+    // p2 signs: everyone has, the agreement locks.
+    let done = p2
+        .ok(
+            &sign_q(),
+            json!({ "i": input(&key2, &id, &hash, &p2_party, "Pam Two") }),
+        )
+        .await?["signAgreement"]
+        .clone();
+    assert_eq!(done["status"], "SIGNED");
+    // The mediator sees both signatures and the devices they came from.
+    let seen = med.ok(&one_q(), json!({ "id": id })).await?["agreement"].clone();
+    let sigs: Vec<&Value> = seen["signatories"].as_array().unwrap().iter().collect();
+    assert_eq!(sigs.len(), 2);
+    assert!(sigs
+        .iter()
+        .all(|s| s["signature"]["deviceThumbprint"].as_str().unwrap().len() == 43));
+    assert_eq!(
+        p1.error_code(
+            &sign_q(),
+            json!({ "i": input(&key1, &id, &hash, &p1_party, "Pat One") })
+        )
+        .await?,
+        "CONFLICT"
+    );
+    // Postgres refuses any change to a signed agreement, whoever asks.
+    let locked = sqlx::query("UPDATE agreements SET version = 9 WHERE id = $1::uuid")
+        .bind(&id)
+        .execute(w.app.db.admin.pool())
+        .await;
+    assert!(locked.is_err(), "a signed agreement changed");
+
+    // Offline verification: clean, then any changed byte is found.
+    let agreement: uuid::Uuid = id.parse()?;
+    let report =
+        accord_api::graphql::agreements::verify(&w.app.db.app, &vault, w.org, agreement).await?;
+    assert!(report.is_clean(), "{report}");
+    assert_eq!(report.good.len(), 3, "{report}");
+    let admin = w.app.db.admin.pool();
+    sqlx::query("UPDATE agreement_signatures SET typed_name = 'Pat 0ne' WHERE party_id = $1::uuid")
+        .bind(&p1_party)
+        .execute(admin)
+        .await?;
+    let report =
+        accord_api::graphql::agreements::verify(&w.app.db.app, &vault, w.org, agreement).await?;
+    assert_eq!(report.problems.len(), 1, "{report}");
+    assert!(report.to_string().contains("does not verify"), "{report}");
+    sqlx::query("UPDATE agreement_signatures SET typed_name = 'Pat One' WHERE party_id = $1::uuid")
+        .bind(&p1_party)
+        .execute(admin)
+        .await?;
+    // One byte of the stored text.
+    sqlx::query("ALTER TABLE agreements DISABLE TRIGGER agreements_lock")
+        .execute(admin)
+        .await?;
+    sqlx::query(
+        "UPDATE agreements SET ciphertext = overlay(ciphertext placing
+             decode(lpad(to_hex(get_byte(ciphertext, 20) # 1), 2, '0'), 'hex') from 21 for 1)
+         WHERE id = $1::uuid",
+    )
+    .bind(&id)
+    .execute(admin)
+    .await?;
+    let report =
+        accord_api::graphql::agreements::verify(&w.app.db.app, &vault, w.org, agreement).await?;
+    assert!(!report.is_clean(), "{report}");
+    assert!(report.to_string().contains("does not decrypt"), "{report}");
+
+    // Audited throughout, by id only.
+    let events = w
+        .admin
+        .ok("{ auditEvents(first: 50) { action } }", json!({}))
+        .await?
+        .to_string();
+    for action in [
+        "agreement.draft",
+        "agreement.edit",
+        "agreement.send",
+        "agreement.sign",
+        "agreement.complete",
+    ] {
+        assert!(events.contains(action), "{action} missing: {events}");
+    }
+    assert!(!events.contains("6 000"));
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_signatory_without_a_registered_device_cannot_sign() -> anyhow::Result<()> {
+    let w = world().await?;
+    let (vault, _dir) = local_vault(Scanner::Disabled)?;
+    let v = serve_vault(&w.app, vault).await?;
+    let med = at(&w.mediator, &v);
+    let list = people(&w).await?;
+    let p1_party = list.iter().find(|p| p.1 == w.p1_id).unwrap().0.clone();
+    let id = med
+        .ok(&draft_q(), json!({ "c": w.case, "k": "AGREEMENT_TO_MEDIATE", "t": "Agreement to mediate", "b": "We keep it confidential and record nothing." }))
+        .await?["draftAgreement"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let hash = med.ok(&send_q(), json!({ "id": id })).await?["sendAgreementForSignature"]
+        ["contentSha256"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // p1 signed in with a password, never redeemed a link: no device.
+    let key = device();
+    let p1 = at(&w.p1, &v);
+    assert_eq!(
+        p1.error_code(
+            &sign_q(),
+            json!({ "i": input(&key, &id, &hash, &p1_party, "Pat One") })
+        )
+        .await?,
+        "CONFLICT"
+    );
+    Ok(())
+}

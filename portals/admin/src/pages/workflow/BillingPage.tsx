@@ -1,0 +1,139 @@
+// Billing settings (org admins): the fee schedule (currency, admin fee per
+// case), each mediator's rate, and whether parties are told of overridden
+// conflicts of interest.
+
+import { FeeScheduleDocument, SetConflictDisclosureDocument, SetFeeScheduleDocument, SetMediatorRateDocument, type FeeScheduleQuery, type GqlFeeBasis } from "@accord/shared/gql";
+import { Alert, Button, Card, ErrorAlert, Loading, PageTitle, SelectField, TextField, toProblem, useSession, type Problem } from "@accord/shared/ui";
+import { useState, type FormEvent } from "react";
+import { useMutation, useQuery } from "urql";
+import { OnlyAdmins } from "../common/Forbidden";
+import { formatMinor, parseMajor } from "./money";
+import { wf } from "./strings";
+
+const s = wf.fees;
+
+export function BillingPage() {
+  const session = useSession();
+  if (session.role !== "org_admin") return <OnlyAdmins title={s.title} body={s.onlyAdmins} />;
+  return <Billing />;
+}
+
+function Billing() {
+  const [{ data, error, fetching }, refetch] = useQuery({ query: FeeScheduleDocument, requestPolicy: "cache-and-network" });
+  const [notice, setNotice] = useState<string | null>(null);
+  const changed = (words: string) => {
+    setNotice(words);
+    refetch({ requestPolicy: "network-only" });
+  };
+  return (
+    <>
+      <PageTitle>{s.title}</PageTitle>
+      <div aria-live="polite">{notice ? <Alert kind="ok">{notice}</Alert> : null}</div>
+      {error && !data ? <ErrorAlert problem={toProblem(error)} onRetry={() => refetch({ requestPolicy: "network-only" })} /> : null}
+      {!data && fetching ? <Loading /> : null}
+      {data ? (
+        <>
+          <ScheduleCard schedule={data.feeSchedule} onNotice={changed} />
+          <Card title={s.rates}>
+            {data.feeSchedule.currency ? (
+              data.feeSchedule.mediators.map((m) => <RateForm key={m.mediatorId} m={m} currency={data.feeSchedule.currency ?? "EUR"} onNotice={changed} />)
+            ) : (
+              <p className="muted">{s.setCurrencyFirst}</p>
+            )}
+          </Card>
+          <DisclosureCard disclose={data.conflictDisclosure} onNotice={changed} />
+        </>
+      ) : null}
+    </>
+  );
+}
+
+function ScheduleCard({ schedule, onNotice }: { schedule: FeeScheduleQuery["feeSchedule"]; onNotice: (n: string) => void }) {
+  const [currency, setCurrency] = useState(schedule.currency ?? "EUR");
+  const [fee, setFee] = useState(formatMinor(schedule.adminFeeMinor, schedule.currency ?? "EUR"));
+  const [problem, setProblem] = useState<Problem | null>(null);
+  const [{ fetching }, save] = useMutation(SetFeeScheduleDocument);
+  const submit = async (e: FormEvent) => {
+    e.preventDefault();
+    const code = currency.trim().toUpperCase();
+    const minor = parseMajor(fee, code);
+    if (minor === null) {
+      setProblem({ code: "BAD_USER_INPUT", message: s.amountBad } as Problem);
+      return;
+    }
+    setProblem(null);
+    const r = await save({ currency: code, adminFeeMinor: minor });
+    if (r.error) setProblem(toProblem(r.error));
+    else onNotice(s.scheduleSaved);
+  };
+  return (
+    <Card title={s.schedule}>
+      <form className="inline-form" onSubmit={(e) => void submit(e)}>
+        <TextField label={s.currency} value={currency} maxLength={3} required onChange={(e) => setCurrency(e.target.value)} />
+        <TextField label={s.adminFee} inputMode="decimal" value={fee} required onChange={(e) => setFee(e.target.value)} />
+        <Button type="submit" variant="primary" busy={fetching}>
+          {s.saveSchedule}
+        </Button>
+        <ErrorAlert problem={problem} />
+      </form>
+    </Card>
+  );
+}
+
+function RateForm({ m, currency, onNotice }: { m: FeeScheduleQuery["feeSchedule"]["mediators"][number]; currency: string; onNotice: (n: string) => void }) {
+  const [basis, setBasis] = useState<GqlFeeBasis>(m.basis ?? "HOURLY");
+  const [rate, setRate] = useState(m.rateMinor === null ? "" : formatMinor(m.rateMinor, currency));
+  const [problem, setProblem] = useState<Problem | null>(null);
+  const [{ fetching }, save] = useMutation(SetMediatorRateDocument);
+  const submit = async (e: FormEvent) => {
+    e.preventDefault();
+    const minor = parseMajor(rate, currency);
+    if (minor === null) {
+      setProblem({ code: "BAD_USER_INPUT", message: s.amountBad } as Problem);
+      return;
+    }
+    setProblem(null);
+    const r = await save({ mediatorId: m.mediatorId, basis, rateMinor: minor });
+    if (r.error) setProblem(toProblem(r.error));
+    else onNotice(s.rateSaved(m.mediatorName));
+  };
+  return (
+    <form className="inline-form" onSubmit={(e) => void submit(e)}>
+      <SelectField label={s.basisOf(m.mediatorName)} value={basis} onChange={(e) => setBasis(e.target.value as GqlFeeBasis)}>
+        <option value="HOURLY">{s.hourly}</option>
+        <option value="PER_SESSION">{s.perSession}</option>
+      </SelectField>
+      <TextField label={s.rateOf(m.mediatorName)} inputMode="decimal" required value={rate} onChange={(e) => setRate(e.target.value)} />
+      <Button type="submit" busy={fetching}>
+        {s.saveRate}
+      </Button>
+      <ErrorAlert problem={problem} />
+    </form>
+  );
+}
+
+function DisclosureCard({ disclose, onNotice }: { disclose: boolean; onNotice: (n: string) => void }) {
+  const [{ fetching, error }, save] = useMutation(SetConflictDisclosureDocument);
+  // Shown as chosen at once; put back if the server refuses.
+  const [on, setOn] = useState(disclose);
+  return (
+    <Card title={s.disclosure}>
+      <label className="check">
+        <input
+          type="checkbox"
+          checked={on}
+          disabled={fetching}
+          onChange={async (e) => {
+            const next = e.target.checked;
+            setOn(next);
+            const r = await save({ disclose: next });
+            if (r.error) setOn(!next);
+            else onNotice(s.disclosureSaved);
+          }}
+        />{" "}
+        {s.discloseLabel}
+      </label>
+      {error ? <ErrorAlert problem={toProblem(error)} /> : null}
+    </Card>
+  );
+}

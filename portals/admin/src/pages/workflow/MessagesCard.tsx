@@ -1,0 +1,101 @@
+// Secure messages on the case page, for the case's mediator: the whole
+// case's thread and each person's private thread, unread counts, read
+// receipts. Opening a thread marks it read. Org admins are on no thread.
+
+import { MarkMessagesReadAdminDocument, MessageThreadsAdminDocument, SendMessageAdminDocument, ThreadMessagesAdminDocument } from "@accord/shared/gql";
+import { Alert, Badge, Button, Card, Empty, ErrorAlert, formatDateTime, Loading, toProblem, type Problem } from "@accord/shared/ui";
+import { useEffect, useId, useState, type FormEvent } from "react";
+import { useMutation, useQuery } from "urql";
+import { msg } from "./messagesStrings";
+
+export function MessagesCard({ caseId }: { caseId: string }) {
+  const [{ data, error, fetching }, refetch] = useQuery({ query: MessageThreadsAdminDocument, variables: { caseId }, requestPolicy: "cache-and-network" });
+  const [open, setOpen] = useState<string | null | undefined>(undefined);
+  const threads = data?.messageThreads ?? [];
+  const current = open === undefined ? undefined : threads.find((t) => (t.partyId ?? null) === open);
+  return (
+    <Card title={msg.title}>
+      {error && !data && toProblem(error).code === "FORBIDDEN" ? <p className="muted">{msg.notMember}</p> : null}
+      {error && !data && toProblem(error).code !== "FORBIDDEN" ? <ErrorAlert problem={toProblem(error)} onRetry={() => refetch({ requestPolicy: "network-only" })} /> : null}
+      {!data && fetching ? <Loading /> : null}
+      <div className="row" role="group" aria-label={msg.threads}>
+        {threads.map((t) => (
+          <Button key={t.partyId ?? "case"} small variant={current && (current.partyId ?? null) === (t.partyId ?? null) ? "primary" : "plain"} onClick={() => setOpen(t.partyId ?? null)}>
+            {t.title}
+            {t.unread > 0 ? <Badge>{msg.unread(t.unread)}</Badge> : null}
+          </Button>
+        ))}
+      </div>
+      {!data ? null : current ? <Thread caseId={caseId} partyId={current.partyId ?? null} title={current.title} onChanged={() => refetch({ requestPolicy: "network-only" })} /> : <p className="muted">{msg.pick}</p>}
+    </Card>
+  );
+}
+
+function Thread({ caseId, partyId, title, onChanged }: { caseId: string; partyId: string | null; title: string; onChanged: () => void }) {
+  const [{ data, error, fetching }, refetch] = useQuery({ query: ThreadMessagesAdminDocument, variables: { caseId, partyId }, requestPolicy: "network-only" });
+  const [, markRead] = useMutation(MarkMessagesReadAdminDocument);
+  const [{ fetching: sending }, send] = useMutation(SendMessageAdminDocument);
+  const [body, setBody] = useState("");
+  const [problem, setProblem] = useState<Problem | null>(null);
+  const [sent, setSent] = useState(false);
+  const fieldId = useId();
+  const unread = (data?.messages ?? []).some((m) => !m.mine);
+  useEffect(() => {
+    if (!unread) return;
+    void markRead({ caseId, partyId }).then((r) => {
+      if (!r.error && (r.data?.markMessagesRead ?? 0) > 0) onChanged();
+    });
+  }, [unread, caseId, partyId, markRead, onChanged]);
+  const submit = async (e: FormEvent) => {
+    e.preventDefault();
+    setProblem(null);
+    setSent(false);
+    if (body.trim() === "") {
+      setProblem({ code: "BAD_USER_INPUT", message: msg.empty } as Problem);
+      return;
+    }
+    const r = await send({ caseId, partyId, body });
+    if (r.error) setProblem(toProblem(r.error));
+    else {
+      setBody("");
+      setSent(true);
+      refetch({ requestPolicy: "network-only" });
+      onChanged();
+    }
+  };
+  return (
+    <section aria-label={title}>
+      <h3>{title}</h3>
+      {error && !data ? <ErrorAlert problem={toProblem(error)} onRetry={() => refetch({ requestPolicy: "network-only" })} /> : null}
+      {!data && fetching ? <Loading /> : null}
+      {data && data.messages.length === 0 ? <Empty>{msg.none}</Empty> : null}
+      <ol className="messages" aria-label={msg.list(title)}>
+        {(data?.messages ?? []).map((m) => (
+          <li key={m.id}>
+            <p>
+              <strong>{m.mine ? msg.you : m.senderName}</strong> <span className="muted">{formatDateTime(m.sentAt)}</span>
+            </p>
+            <p className="message-body">{m.body}</p>
+            {m.attachmentId ? <p className="muted">{msg.attachment}</p> : null}
+            {m.mine && m.readBy.length > 0 ? <p className="muted">{msg.readBy(m.readBy.map((r) => r.name).join(", "))}</p> : null}
+          </li>
+        ))}
+      </ol>
+      <form onSubmit={(e) => void submit(e)}>
+        <div className="field">
+          <label htmlFor={fieldId}>{msg.write(title)}</label>
+          <textarea id={fieldId} rows={3} maxLength={10000} value={body} onChange={(e) => setBody(e.target.value)} />
+        </div>
+        <Button type="submit" variant="primary" busy={sending}>
+          {msg.send}
+        </Button>
+        {sent ? (
+          <Alert kind="ok" live>
+            {msg.sent}
+          </Alert>
+        ) : null}
+        <ErrorAlert problem={problem} />
+      </form>
+    </section>
+  );
+}

@@ -1,0 +1,41 @@
+// Words of the admin portal's messages and agreements.
+
+export const msg = {
+  title: "Messages",
+  threads: "Threads",
+  pick: "Choose a thread to read and write messages.",
+  notMember: "Messages are between the case's mediator and the people on the case.",
+  unread: (n: number) => `${n} unread`,
+  none: "No messages yet.",
+  list: (title: string) => `Messages: ${title}`,
+  you: "You",
+  attachment: "A document is attached (see Documents).",
+  readBy: (names: string) => `Read by ${names}`,
+  write: (title: string) => `Message to ${title}`,
+  send: "Send message",
+  sent: "Message sent.",
+  empty: "Write a message first.",
+};
+
+export const agr = {
+  title: "Agreements",
+  none: "No agreement yet.",
+  kind: { AGREEMENT_TO_MEDIATE: "Agreement to mediate", SETTLEMENT: "Settlement agreement" } as Record<string, string>,
+  status: { DRAFT: "Draft", SIGNING: "Awaiting signatures", SIGNED: "Signed by everyone" } as Record<string, string>,
+  version: (v: number) => `Version ${v}`,
+  hash: (h: string) => `Fingerprint (SHA-256): ${h}`,
+  signatories: "Signatures",
+  signedBy: (typed: string, at: string, device: string) => `signed as ${typed} on ${at} (device ${device})`,
+  notYet: "not yet signed",
+  newTitle: "Draft an agreement",
+  kindLabel: "Which agreement",
+  titleLabel: "Title",
+  bodyLabel: "Text (Markdown)",
+  draft: "Save draft",
+  drafted: "Draft saved.",
+  edit: "Save new version",
+  edited: "New version saved.",
+  send: "Send for signature",
+  sentNotice: "Sent for signature.",
+  onlyMediator: "Only the case's mediator drafts agreements.",
+};

@@ -1,0 +1,5 @@
+import "@accord/shared/style.css";
+import { mountPortal } from "@accord/shared/ui";
+import { router } from "./App";
+
+mountPortal(router);

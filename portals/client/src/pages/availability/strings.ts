@@ -1,0 +1,31 @@
+// English strings of the availability picker (re-exported by ../../strings).
+
+export const availabilityStrings = {
+  title: "When are you free?",
+  titleFor: (reference: string) => `When are you free for ${reference}?`,
+  loading: "Loading your availability…",
+  intro: "Give the times you could attend a session. Your mediator sees when everyone is free and proposes a time.",
+  back: "Back to the case",
+  link: "Give your availability",
+  zone: "Your time zone",
+  zoneHint: "The times below are on this clock.",
+  add: "Add a time you are free",
+  date: "Day",
+  from: "From",
+  to: "Until",
+  addButton: "Add",
+  list: "Times you are free",
+  none: "You have not given any times yet.",
+  remove: "Remove",
+  removeLabel: (day: string, from: string, to: string) => `Remove ${day}, ${from} to ${to}`,
+  window: (from: string, to: string) => `${from} to ${to}`,
+  saved: "Your availability is saved.",
+  addToCalendar: "Add to calendar",
+  calendarContext: (when: string, reference?: string) => (reference ? ` (the session of ${reference}, ${when})` : ` (the session of ${when})`),
+  problems: {
+    incomplete: "Choose a day and both times.",
+    endBeforeStart: "The end must be after the start.",
+    overlaps: "This overlaps a time you already gave.",
+    past: "Choose a day from today on.",
+  },
+};
