@@ -197,6 +197,38 @@ pub async fn record_held(
     Ok(Held::new(session.as_uuid(), started_at, ended_at))
 }
 
+/// Adds `seconds` held from `started_at` (one run of the live session, as
+/// the SFU measured it) to `session`'s record: the first run makes it, a
+/// later run of the same session adds its time, keeping the first start.
+/// A record staff made or corrected by hand (`recorded_by` set) stands.
+/// The record is capped at 24 hours. `true` when it changed.
+pub async fn add_held_live(
+    tx: &mut TenantTx,
+    session: SessionId,
+    started_at: DateTime<Utc>,
+    seconds: i64,
+) -> Result<bool, DbError> {
+    let org = tx.actor().org_id.as_uuid();
+    let seconds = seconds.clamp(1, 24 * 3600);
+    let changed = sqlx::query(
+        "INSERT INTO held_sessions (org_id, session_id, started_at, ended_at, recorded_by) \
+         VALUES ($1, $2, $3, $3 + make_interval(secs => $4), NULL) \
+         ON CONFLICT (session_id) DO UPDATE \
+         SET ended_at = least(held_sessions.ended_at + make_interval(secs => $4), \
+                              held_sessions.started_at + interval '24 hours'), \
+             recorded_at = now() \
+         WHERE held_sessions.recorded_by IS NULL",
+    )
+    .bind(org)
+    .bind(session.as_uuid())
+    .bind(started_at)
+    .bind(seconds as f64)
+    .execute(tx.conn())
+    .await?
+    .rows_affected();
+    Ok(changed > 0)
+}
+
 /// The sessions of a case that were held, in the order they began.
 pub async fn held_sessions(tx: &mut TenantTx, case: CaseId) -> Result<Vec<Held>, DbError> {
     let rows: Vec<(Uuid, DateTime<Utc>, DateTime<Utc>)> = sqlx::query_as(

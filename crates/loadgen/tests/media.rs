@@ -26,6 +26,7 @@ struct World {
     mediator: Client,
     parties: [Client; 2],
     session: Uuid,
+    org: accord_domain::OrgId,
 }
 
 fn text(v: &Value) -> anyhow::Result<String> {
@@ -79,6 +80,7 @@ async fn world_with(options: AppOptions) -> anyhow::Result<World> {
             app.sign_in("two@m.test", None).await?,
         ],
         session: Uuid::parse_str(&session)?,
+        org,
         app,
     })
 }
@@ -642,5 +644,83 @@ async fn a_live_session_ends_after_its_last_participant_is_gone_and_the_next_joi
         .send(&ClientMessage::Admit { participant: knock })
         .await?;
     party.connected(Duration::from_secs(15)).await?;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_time_a_session_is_held_is_recorded_for_its_invoice() -> anyhow::Result<()> {
+    let idle_end = Duration::from_secs(1);
+    let w = world_with(AppOptions {
+        live_session_idle_end: idle_end,
+        ..AppOptions::default()
+    })
+    .await?;
+    let mediator = join(&w, &w.mediator).await?;
+    let mut knocks = mediator.messages();
+    let party = join(&w, &w.parties[0]).await?;
+    let knock = next_knock(&mut knocks).await?;
+    // Waiting in the lobby is not holding the session.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let admitted = std::time::Instant::now();
+    mediator
+        .send(&ClientMessage::Admit { participant: knock })
+        .await?;
+    party.connected(Duration::from_secs(15)).await?;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    party.close().await;
+    let held_for = admitted.elapsed().as_secs_f64();
+    // The mediator alone is not holding it either.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    mediator.close().await;
+
+    // Recorded when the live session ends (the reconnection grace of ten
+    // seconds, then the idle time), with `session.held` in the audit log.
+    let admin = w.app.db.admin.pool();
+    let mut record: Option<(f64, bool)> = None;
+    for _ in 0..60 {
+        record = sqlx::query_as(
+            "SELECT extract(epoch FROM ended_at - started_at)::float8, recorded_by IS NULL \
+             FROM held_sessions WHERE session_id = $1",
+        )
+        .bind(w.session)
+        .fetch_optional(admin)
+        .await?;
+        if record.is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    let (seconds, by_the_sfu) = record.ok_or_else(|| anyhow::anyhow!("no held time recorded"))?;
+    assert!(by_the_sfu);
+    assert!(
+        (2.0..=held_for + 1.0).contains(&seconds),
+        "held {seconds} s, the party was in for {held_for:.1} s"
+    );
+    let audited: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM audit_events WHERE action = 'session.held' AND target_id = $1 AND actor_user_id IS NULL",
+    )
+    .bind(w.session)
+    .fetch_one(admin)
+    .await?;
+    assert_eq!(audited, 1);
+
+    // A record staff make by hand stands: a later run does not change it.
+    let start = chrono::Utc::now() - chrono::Duration::hours(2);
+    w.mediator
+        .ok(
+            "mutation($s: UUID!, $a: DateTime!, $b: DateTime!) { recordSessionHeld(sessionId: $s, startedAt: $a, endedAt: $b) { minutes } }",
+            json!({ "s": w.session, "a": start, "b": start + chrono::Duration::minutes(90) }),
+        )
+        .await?;
+    let mut tx = w.app.db.admin.system_tenant(w.org, None).await?;
+    let changed = accord_db::fees::add_held_live(
+        &mut tx,
+        accord_domain::SessionId::from_uuid(w.session),
+        chrono::Utc::now(),
+        600,
+    )
+    .await?;
+    tx.commit().await?;
+    assert!(!changed);
     Ok(())
 }

@@ -524,6 +524,23 @@ impl LiveSession {
             .is_some_and(|m| m.connected && m.e2ee.is_some())
     }
 
+    /// Whether the session is being held now: a mediator is connected with
+    /// at least one other participant admitted (in the main room or a
+    /// caucus). Someone waiting in the lobby, or a mediator alone, is not a
+    /// session held.
+    pub fn in_session(&self) -> bool {
+        let mut mediator = false;
+        let mut admitted = false;
+        for m in self.members.values().filter(|m| m.connected) {
+            if m.role == SessionRole::Mediator {
+                mediator = true;
+            } else if m.room != RoomId::Lobby {
+                admitted = true;
+            }
+        }
+        mediator && admitted
+    }
+
     /// The mediators connected now.
     pub fn connected_mediators(&self) -> Vec<ParticipantId> {
         self.mediators()
@@ -1107,6 +1124,33 @@ mod tests {
             } => participants.iter().any(|p| p.id == who && p.e2ee.is_some()),
             _ => false,
         })
+    }
+
+    #[test]
+    fn a_session_is_held_while_its_mediator_is_with_someone_admitted() {
+        let now = Instant::now();
+        let (mediator, party, observer) = (
+            ParticipantId::from_u128(1),
+            ParticipantId::from_u128(2),
+            ParticipantId::from_u128(3),
+        );
+        let mut s = LiveSession::new(1);
+        s.join(party, SessionRole::Party, &["lobby".to_owned()])
+            .unwrap();
+        assert!(!s.in_session(), "a party alone in the lobby");
+        s.join(mediator, SessionRole::Mediator, &["*".to_owned()])
+            .unwrap();
+        assert!(!s.in_session(), "the mediator with the lobby only");
+        s.handle(now, mediator, ClientMessage::Admit { participant: party });
+        assert!(s.in_session());
+        s.disconnected(party);
+        assert!(!s.in_session(), "the party dropped");
+        s.join(observer, SessionRole::Observer, &["main".to_owned()])
+            .unwrap();
+        assert!(s.in_session(), "an observer admitted counts");
+        s.disconnected(mediator);
+        assert!(!s.in_session(), "without the mediator");
+        drain(&mut s, now);
     }
 
     #[test]

@@ -23,7 +23,7 @@ use tokio::sync::{mpsc, oneshot};
 use uuid::Uuid;
 
 use crate::registry::{NodeRegistry, RoomKeeper, ROOM_STATE_LOAD_TIMEOUT};
-use crate::store::{AuditEvent, LiveStore};
+use crate::store::{AuditEvent, HeldTime, LiveStore};
 use crate::udp::{Datagram, Demux, MediaSocket};
 use crate::ws::Refusal;
 
@@ -344,6 +344,7 @@ pub(crate) async fn run_session(
         rooms_counted: 0,
         udp_out: Vec::new(),
         keeper: None,
+        held: HeldClock::default(),
         hub,
     };
     task.take_over().await;
@@ -370,11 +371,15 @@ pub(crate) async fn run_session(
         tokio::select! {
             biased;
             event = events.recv() => {
-                let Some(event) = event else { break };
+                let Some(event) = event else {
+                    task.record_held();
+                    break;
+                };
                 let snapshot = matches!(event, Event::Snapshot { .. });
                 task.event(event);
                 if !snapshot {
                     task.keep();
+                    task.track_held();
                 }
             }
             n = datagrams.recv_many(&mut batch, 64) => {
@@ -394,8 +399,10 @@ pub(crate) async fn run_session(
                     task.media.remove(now, who);
                 }
                 task.keep();
+                task.track_held();
                 if idle_end.is_some_and(|t| t <= now) && task.connected.is_empty() && task.leaving.is_empty() {
                     task.dispatch();
+                    task.record_held();
                     if let Some(keeper) = task.keeper.take() {
                         keeper.ended();
                     }
@@ -425,6 +432,43 @@ pub(crate) async fn run_session(
     }
 }
 
+/// The time a run of a live session is held
+/// ([`LiveSession::in_session`]), summed over the run.
+#[derive(Debug, Default)]
+struct HeldClock {
+    /// When it was first held.
+    first: Option<DateTime<Utc>>,
+    /// Held since, while it is.
+    since: Option<DateTime<Utc>>,
+    /// Held before `since`.
+    total: chrono::TimeDelta,
+}
+
+impl HeldClock {
+    fn observe(&mut self, held: bool, now: DateTime<Utc>) {
+        match (held, self.since) {
+            (true, None) => {
+                self.since = Some(now);
+                self.first.get_or_insert(now);
+            }
+            (false, Some(since)) => {
+                self.total += (now - since).max(chrono::TimeDelta::zero());
+                self.since = None;
+            }
+            _ => {}
+        }
+    }
+
+    /// The run's first held moment and whole seconds held (at least one),
+    /// if it was held at all; the clock starts again.
+    fn take(&mut self, now: DateTime<Utc>) -> Option<(DateTime<Utc>, i64)> {
+        self.observe(false, now);
+        let first = self.first.take()?;
+        let seconds = std::mem::take(&mut self.total).num_seconds().max(1);
+        Some((first, seconds))
+    }
+}
+
 struct SessionTask {
     id: Uuid,
     hub: Hub,
@@ -445,6 +489,8 @@ struct SessionTask {
     udp_out: Vec<Transmit>,
     /// Writes the room state to the node registry, when there is one.
     keeper: Option<RoomKeeper>,
+    /// How long this run has been held.
+    held: HeldClock,
 }
 
 impl SessionTask {
@@ -483,6 +529,33 @@ impl SessionTask {
     }
 
     /// Hands the room state to the keeper (written when it changed).
+    /// Notes whether the session is held now (after each change).
+    fn track_held(&mut self) {
+        let held = self.live.in_session();
+        self.held.observe(held, Utc::now());
+    }
+
+    /// The run is over: its held time goes to the session's record, in the
+    /// background (a failed write is logged; the staff can record it).
+    fn record_held(&mut self) {
+        let (Some(org), Some((started_at, seconds))) = (self.org, self.held.take(Utc::now()))
+        else {
+            return;
+        };
+        let store = self.hub.inner.store.clone();
+        let held = HeldTime {
+            org,
+            session: self.id,
+            started_at,
+            seconds,
+        };
+        tokio::spawn(async move {
+            if let Err(e) = store.record_held(held).await {
+                tracing::warn!(session = %held.session, error = %e, "the session's held time was not recorded");
+            }
+        });
+    }
+
     fn keep(&mut self) {
         if let Some(keeper) = &mut self.keeper {
             keeper.update(self.live.room_state(self.hub.inner.wall_clock));

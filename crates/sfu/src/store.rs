@@ -1,8 +1,9 @@
 //! What the SFU driver needs of the database, as a trait the server
 //! implements over `accord-db`: spending a join token's id once (shared by
-//! every node, so a token works on one node only once) and appending
-//! live-session events to the org's hash-chained audit log. The driver has
-//! no database crate of its own.
+//! every node, so a token works on one node only once), appending
+//! live-session events to the org's hash-chained audit log, and recording
+//! how long a session was held (what invoices charge). The driver has no
+//! database crate of its own.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -27,6 +28,22 @@ pub struct AuditEvent {
     pub subject: Uuid,
 }
 
+/// How long one run of a live session was held: the time its mediator was
+/// connected with someone admitted
+/// ([`accord_sfu_core::session::LiveSession::in_session`]),
+/// summed over the run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HeldTime {
+    /// The org the session belongs to.
+    pub org: Uuid,
+    /// The scheduled session.
+    pub session: Uuid,
+    /// When it was first held in this run.
+    pub started_at: DateTime<Utc>,
+    /// The time held, in whole seconds (at least one).
+    pub seconds: i64,
+}
+
 /// The store failed; logged by the driver, never shown to clients.
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
@@ -45,4 +62,9 @@ pub trait LiveStore: Send + Sync + 'static {
 
     /// Appends `event` to its org's audit log.
     fn append_audit(&self, event: AuditEvent) -> StoreFuture<'_, Result<(), StoreError>>;
+
+    /// Adds a run's held time to its session's record (a later run of the
+    /// same session adds to it), unless staff recorded the session's times
+    /// by hand, which stand.
+    fn record_held(&self, held: HeldTime) -> StoreFuture<'_, Result<(), StoreError>>;
 }

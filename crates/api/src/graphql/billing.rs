@@ -3,8 +3,11 @@
 //! Org admins set the fee schedule (`setFeeSchedule`: currency, admin fee per
 //! case), each mediator's rate (`setMediatorRate`: hourly or per session) and
 //! each case's split between its parties (`setCaseSplit`, in basis points).
-//! The case's mediator or an org admin records when a session was actually
-//! held (`recordSessionHeld`); invoices charge those durations. An org admin
+//! The SFU records how long each session was actually held (the time its
+//! mediator was connected with someone admitted, summed over its live runs);
+//! the case's mediator or an org admin may record or correct it by hand
+//! (`recordSessionHeld`), and a hand-made record stands. Invoices charge
+//! those durations. An org admin
 //! drafts the case's invoice (`draftInvoice`: one line per held session and
 //! the admin fee, each party's share by the split, shares summing exactly to
 //! the total), issues it (`issueInvoice`: the next number of the org's gap-free
