@@ -4,14 +4,18 @@
 //   1. both parties get a fresh invite link (re-invite, a GraphQL call: the
 //      setup only) and open it each in their own browser: each browser makes
 //      its device key, which the link registers;
-//   2. the first party writes to the mediator in their private thread; the
+//   2. the first party files a private document and writes to the mediator
+//      in their private thread, attaching it; the
 //      other party's case page lists only the whole case's thread and their
 //      own private one, which is empty: no trace of the first party's message;
 //   3. the mediator (admin portal) sees the private thread unread, reads the
-//      message, drafts the settlement agreement from the template and sends
-//      it for signature;
-//   4. each party types their name and signs it on their device;
-//   5. the mediator sees it signed by everyone, with both signatures.
+//      message, drafts the settlement agreement from the template, previews
+//      it as a PDF and sends it for signature;
+//   4. each party downloads the agreement's PDF, whose SHA-256 is the
+//      fingerprint the page shows, then types their name and signs it on
+//      their device;
+//   5. the mediator sees it signed by everyone, with both signatures;
+//   6. the org admin marks the case settled.
 //
 // Every screen passes axe-core (no serious or critical violation).
 //
@@ -22,6 +26,7 @@
 // directory's npm packages.
 
 import { AxeBuilder } from "@axe-core/playwright";
+import { createHash } from "node:crypto";
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { chromium } from "playwright-core";
@@ -29,6 +34,16 @@ import { CHROMIUM, CHROMIUM_ARGS, log, PASSWORD, PEOPLE, signInHttp, startServer
 
 const STEP_MS = 20_000;
 const SECRET = "Between us: I could accept 4 200 EUR";
+const NOTE = "Bottom line.txt";
+const NOTE_TEXT = "Lowest acceptable: 4 200 EUR, paid within 30 days.\n";
+
+/** The bytes of the file a click on `link` downloads. */
+async function downloaded(page, link) {
+  const [download] = await Promise.all([page.waitForEvent("download", { timeout: STEP_MS }), link.click()]);
+  const bytes = readFileSync(await download.path());
+  if (!bytes.subarray(0, 8).toString("latin1").startsWith("%PDF-")) throw new Error(`${download.suggestedFilename()} is not a PDF`);
+  return bytes;
+}
 
 async function accessible(page, name) {
   const result = await new AxeBuilder({ page }).analyze();
@@ -95,16 +110,31 @@ async function main() {
     const b = await partyBrowser(browser, server, admin, outbox, two, demo.id);
     log("both parties opened their invite links on their own browsers");
 
-    // 2. Party one writes to the mediator privately.
+    // 2. Party one files a private document and writes to the mediator
+    // privately, attaching it.
     current = a;
+    await a.getByRole("heading", { name: "Documents" }).waitFor({ timeout: STEP_MS });
+    await a.getByLabel("Who may see it").selectOption("party");
+    const dropped = await a.evaluateHandle(
+      ([name, content]) => {
+        const dt = new DataTransfer();
+        dt.items.add(new File([content], name, { type: "text/plain" }));
+        return dt;
+      },
+      [NOTE, NOTE_TEXT],
+    );
+    await a.dispatchEvent("[data-testid=document-dropzone]", "drop", { dataTransfer: dropped });
+    await a.getByRole("link", { name: `Download ${NOTE}` }).first().waitFor({ timeout: STEP_MS });
     await a.getByRole("heading", { name: "Messages" }).waitFor({ timeout: STEP_MS });
     await a.getByRole("button", { name: "Private with the mediator" }).click();
     await a.getByLabel("Message to Private with the mediator").fill(SECRET);
+    await a.getByLabel("Attach a document (optional)").selectOption({ label: NOTE });
     await a.getByRole("button", { name: "Send message" }).click();
     await a.getByText("Message sent.").waitFor({ timeout: STEP_MS });
     await a.getByText(SECRET).waitFor({ timeout: STEP_MS });
+    await a.getByText(`Attached: ${NOTE}`).waitFor({ timeout: STEP_MS });
     await accessible(a, "party one's case page with messages");
-    log("party one wrote to the mediator privately");
+    log("party one wrote to the mediator privately, attaching a private document");
 
     current = b;
     await b.reload();
@@ -116,6 +146,7 @@ async function main() {
     await b.getByRole("button", { name: "Private with the mediator" }).click();
     await b.getByText("No messages yet.").waitFor({ timeout: STEP_MS });
     if ((await b.content()).includes("4 200")) throw new Error("party two's page shows party one's private message");
+    if ((await b.content()).includes(NOTE)) throw new Error("party two's page names party one's private document");
     log("party two sees no trace of it");
 
     // 3. The mediator reads it and drafts the settlement.
@@ -131,9 +162,14 @@ async function main() {
     await privateThread.getByText("1 unread").waitFor({ timeout: STEP_MS });
     await privateThread.click();
     await m.getByText(SECRET).waitFor({ timeout: STEP_MS });
-    log("the mediator reads it");
+    const attached = m.locator("ol.messages").getByRole("link", { name: `Download ${NOTE}` });
+    const [note] = await Promise.all([m.waitForEvent("download", { timeout: STEP_MS }), attached.click()]);
+    if (readFileSync(await note.path(), "utf8") !== NOTE_TEXT) throw new Error("the attachment the mediator downloaded differs");
+    log("the mediator reads it and downloads its attachment");
     await m.getByRole("button", { name: "Save draft" }).click();
     await m.getByText("Draft saved.").waitFor({ timeout: STEP_MS });
+    const preview = await downloaded(m, m.getByRole("link", { name: /^Preview .* as PDF$/ }));
+    if (!preview.toString("latin1").includes("DRAFT: not sent for signature")) throw new Error("the draft's preview is not marked as a draft");
     await m.getByRole("button", { name: "Send for signature" }).click();
     await m.getByText("Sent for signature.").waitFor({ timeout: STEP_MS });
     await accessible(m, "the mediator's case page with messages and agreements");
@@ -146,12 +182,15 @@ async function main() {
     ]) {
       current = page;
       await page.reload();
+      const pdf = await downloaded(page, page.getByRole("link", { name: /^Download .* as PDF$/ }));
+      const sha = createHash("sha256").update(pdf).digest("hex");
+      await page.getByText(`Fingerprint (SHA-256 of the PDF): ${sha}`).waitFor({ timeout: STEP_MS });
       await page.getByLabel("Type your full name to sign").fill(party.displayName);
       await page.getByRole("button", { name: "Sign with this device" }).click();
       await page.getByText("You signed the agreement on this device.").waitFor({ timeout: STEP_MS });
     }
     await accessible(b, "party two's case page after signing");
-    log("both parties signed on their devices");
+    log("both parties downloaded the PDF, whose SHA-256 is the fingerprint shown, and signed it on their devices");
 
     // 5. The mediator sees it signed.
     current = m;
@@ -159,6 +198,20 @@ async function main() {
     await m.getByText("Signed by everyone").first().waitFor({ timeout: STEP_MS });
     for (const party of [one, two]) await m.getByText(`${party.displayName}: signed as ${party.displayName}`).waitFor({ timeout: STEP_MS });
     log("the mediator sees the settlement signed by everyone");
+
+    // 6. The org admin marks the case settled.
+    const actx = await browser.newContext({ viewport: { width: 1100, height: 900 } });
+    const adminPage = await actx.newPage();
+    current = adminPage;
+    await adminPage.goto(`${server.base}/admin/sign-in?next=${encodeURIComponent(`/cases/${demo.id}`)}`);
+    await adminPage.getByLabel("Email address").fill(PEOPLE.admin);
+    await adminPage.getByLabel("Password", { exact: true }).fill(PASSWORD);
+    await adminPage.getByRole("button", { name: "Sign in" }).click();
+    await adminPage.waitForURL((u) => u.pathname === `/admin/cases/${demo.id}`, { timeout: STEP_MS });
+    await adminPage.getByRole("button", { name: "Mark as settled" }).click();
+    await adminPage.getByRole("button", { name: "Yes, mark as settled" }).click();
+    await adminPage.getByText("The case is now settled.").waitFor({ timeout: STEP_MS });
+    log("the org admin marked the case settled");
     ok = true;
   } catch (e) {
     if (current) {

@@ -163,10 +163,13 @@ async function scenario(server, sessionId, browsers) {
       if (room.kind !== "lobby") throw new Error(`${p.name} should wait in the lobby, is in ${JSON.stringify(room)}`);
       await p.page.getByText("You are in the lobby").waitFor({ state: "visible" });
     }
-    // The mediator sees both knock and admits them with the page's buttons.
+    // The mediator sees both knock and admits them with the page's buttons;
+    // neither party has signed the case's agreement to mediate, and the
+    // lobby says so.
     for (const p of [a, b]) {
       const admit = m.page.locator(`#lobby li[data-participant="${p.id}"] button[data-action="admit"]`);
       await admit.waitFor({ state: "visible", timeout: 10_000 });
+      await m.page.locator(`#lobby li[data-participant="${p.id}"]`).getByText("agreement to mediate not signed").waitFor({ timeout: 10_000 });
     }
     for (const p of [a, b]) {
       await m.page.locator(`#lobby li[data-participant="${p.id}"] button[data-action="admit"]`).click();

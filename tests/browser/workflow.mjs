@@ -4,7 +4,8 @@
 //   1. Billing (org admin, /admin/billing): a bad amount is refused; EUR with
 //      a 100.00 admin fee and the mediator's hourly rate of 120.00 are saved
 //      and read back through the API; parties are told of overridden
-//      conflicts (the disclosure switch);
+//      conflicts (the disclosure switch); people who have not signed the
+//      agreement to mediate may no longer join (the admission switch);
 //      the intake form (/admin/intake-form): accessibility needs are no
 //      longer asked and the interpreter question becomes required;
 //   2. Declarations (the mediator, /admin/declarations): they declare the
@@ -97,12 +98,15 @@ async function main() {
     await page.getByText(`Rate saved for ${mediatorName}.`).waitFor({ timeout: STEP_MS });
     await page.getByLabel("Tell the people on a case when a conflict of interest was overridden").check();
     await page.getByText("Disclosure setting saved.").waitFor({ timeout: STEP_MS });
+    await page.getByLabel("Let people who have not signed their case's agreement to mediate join its sessions").uncheck();
+    await page.getByText("Admission setting saved.").waitFor({ timeout: STEP_MS });
     await accessible(page, "the billing page");
-    const { feeSchedule } = await admin.graphql("{ feeSchedule { currency adminFeeMinor mediators { rateMinor basis } } }");
+    const { feeSchedule, admitUnsignedParticipants } = await admin.graphql("{ feeSchedule { currency adminFeeMinor mediators { rateMinor basis } } admitUnsignedParticipants }");
     if (feeSchedule.currency !== "EUR" || feeSchedule.adminFeeMinor !== 10000 || feeSchedule.mediators[0].rateMinor !== 12000) {
       throw new Error(`fee schedule: ${JSON.stringify(feeSchedule)}`);
     }
-    log("billing: a bad amount refused; EUR, 100.00 per case and 120.00 an hour saved; disclosure on");
+    if (admitUnsignedParticipants !== false) throw new Error("the admission switch was not saved");
+    log("billing: a bad amount refused; EUR, 100.00 per case and 120.00 an hour saved; disclosure on; only signed participants admitted");
 
     // 1b. The intake form's configuration.
     await page.goto(`${server.base}/admin/intake-form`);

@@ -10,14 +10,16 @@
 //! - Web sessions are HttpOnly cookies; state-changing requests made with one
 //!   must carry the session's CSRF token in `x-csrf-token` ([`web`]).
 //! - Printable and exportable records: `/invoices/{id}/pdf` (an invoice as a
-//!   PDF, [`pdf`]) and `/cases/{id}/compliance-export` (a case's record as
-//!   JSON for a regulator, org admins only, audited).
+//!   PDF, [`pdf`]), `/agreements/{id}/pdf` (an agreement as the file its
+//!   signatories sign) and `/cases/{id}/compliance-export` (a case's record
+//!   as JSON for a regulator, org admins only, audited).
 //! - Live sessions are the SFU's; the API only reads them, through a
 //!   [`LiveDirectory`] the server provides ([`live`]): it does not depend on
 //!   the SFU.
 //!
 //! [`app`] builds the router from an [`AppState`]; the server binds it.
 
+mod agreement_pdf;
 mod auth_routes;
 mod calendar;
 pub mod client_ip;
@@ -246,6 +248,7 @@ pub fn app_with(state: AppState, extra: Extra) -> Router {
         .route("/graphiql/{file}", get(graphql::graphiql_asset))
         .route("/sessions/{id}/calendar.ics", get(calendar::download))
         .route("/invoices/{id}/pdf", get(invoice_pdf::download))
+        .route("/agreements/{id}/pdf", get(agreement_pdf::download))
         .route("/cases/{id}/compliance-export", get(compliance::download))
         .layer(RequestBodyLimitLayer::new(GRAPHQL_BODY_LIMIT))
         .layer(axum::middleware::map_response(coded_413(

@@ -339,6 +339,30 @@ pub async fn disclose_conflicts(tx: &mut TenantTx) -> Result<bool, DbError> {
     Ok(v.unwrap_or(false))
 }
 
+/// Whether the org lets people who have not signed their case's agreement to
+/// mediate join its live sessions (yes unless an org admin said no).
+pub async fn admit_unsigned(tx: &mut TenantTx) -> Result<bool, DbError> {
+    let v: Option<bool> = sqlx::query_scalar("SELECT admit_unsigned FROM org_workflow_settings")
+        .fetch_optional(tx.conn())
+        .await?;
+    Ok(v.unwrap_or(true))
+}
+
+/// Sets whether people who have not signed the agreement to mediate may join.
+pub async fn set_admit_unsigned(tx: &mut TenantTx, admit: bool) -> Result<(), DbError> {
+    let org = tx.actor().org_id.as_uuid();
+    sqlx::query(
+        "INSERT INTO org_workflow_settings (org_id, admit_unsigned) VALUES ($1, $2) \
+         ON CONFLICT (org_id) DO UPDATE SET admit_unsigned = EXCLUDED.admit_unsigned, \
+         updated_at = now()",
+    )
+    .bind(org)
+    .bind(admit)
+    .execute(tx.conn())
+    .await?;
+    Ok(())
+}
+
 /// Sets whether the org tells parties of overridden conflicts.
 pub async fn set_disclose_conflicts(tx: &mut TenantTx, disclose: bool) -> Result<(), DbError> {
     let org = tx.actor().org_id.as_uuid();

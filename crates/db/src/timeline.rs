@@ -1,6 +1,8 @@
 //! A case's timeline, read from the org's audit log: the events whose
-//! target is the case itself or one of its parties, sessions, invoices or
-//! conflict overrides. The audit log holds identifiers only, so the timeline
+//! target is the case itself or one of its parties, sessions, invoices,
+//! conflict overrides, agreements or document versions. Each target is read
+//! under the viewer's row-level security, so a document version the viewer
+//! may not see contributes no event. The audit log holds identifiers only, so the timeline
 //! does too; the API names things and decides who sees which event.
 
 use accord_domain::{CaseId, UserId};
@@ -55,7 +57,9 @@ pub async fn page(
              UNION ALL SELECT id FROM case_parties WHERE case_id = $1 \
              UNION ALL SELECT id FROM sessions WHERE case_id = $1 \
              UNION ALL SELECT id FROM invoices WHERE case_id = $1 \
-             UNION ALL SELECT id FROM conflict_overrides WHERE case_id = $1) \
+             UNION ALL SELECT id FROM conflict_overrides WHERE case_id = $1 \
+             UNION ALL SELECT id FROM agreements WHERE case_id = $1 \
+             UNION ALL SELECT id FROM document_versions WHERE case_id = $1) \
          SELECT e.seq, e.occurred_at, e.action, e.target_type, e.target_id, e.actor_user_id, \
                 CASE WHEN e.action = 'session.held' THEN \
                   (SELECT extract(epoch FROM h.ended_at - h.started_at)::float8 \

@@ -236,7 +236,8 @@ impl Mutation {
         .await
     }
 
-    /// Moves a case to a new status along the allowed transitions.
+    /// Moves a case to a new status along the allowed transitions. A case
+    /// settles only once a settlement agreement of it is signed by everyone.
     async fn update_case_status(
         &self,
         ctx: &Context<'_>,
@@ -248,6 +249,13 @@ impl Mutation {
                 let id = CaseId::from_uuid(id);
                 let case = case_for(tx, Action::UpdateCaseStatus, id).await?;
                 let next = case.status.transition(status.into())?;
+                // Settled means the parties signed their settlement.
+                if next == CaseStatus::Settled && !super::agreements::settlement_signed(tx, id).await? {
+                    return Err(ApiError::Conflict(
+                        "a case settles once every party has signed its settlement agreement; none is signed by everyone yet"
+                            .into(),
+                    ));
+                }
                 let case = cases::set_status(tx, id, next).await?;
                 audit::append(tx, "case.update_status", "case", Some(id.as_uuid())).await?;
                 Ok(case.into())
@@ -426,6 +434,7 @@ impl Mutation {
                     .await?
                     .into_iter()
                     .find(|p| p.user_id == Some(user));
+                let party_id = party.as_ref().map(|p| p.id);
                 let own_rooms = if session.lobby_enabled {
                     "lobby"
                 } else {
@@ -448,6 +457,17 @@ impl Mutation {
                 };
                 if role != "mediator" {
                     ensure_registered_device(tx, case.id, user, &device).await?;
+                    // The org may admit only those who signed the agreement to mediate.
+                    if let Some(party) = party_id {
+                        if !accord_db::conflicts::admit_unsigned(tx).await?
+                            && !super::agreements::signed_to_mediate(tx, case.id, party).await?
+                        {
+                            return Err(ApiError::Conflict(
+                                "sign the agreement to mediate on your case page before joining: this organisation admits only those who have signed it"
+                                    .into(),
+                            ));
+                        }
+                    }
                 }
                 if session.status != SessionStatus::Scheduled {
                     return Err(ApiError::Conflict(format!(

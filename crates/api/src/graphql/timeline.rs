@@ -1,15 +1,17 @@
 //! A case's timeline (`caseTimeline`), newest first and paged: the case
 //! opened, people added and invited, sessions scheduled, moved, cancelled and
 //! held (with the minutes actually held), intake answered, invoices issued,
-//! paid and refunded, conflicts overridden, status changes, compliance
-//! records exported.
+//! paid and refunded, conflicts overridden, agreements drafted, sent and
+//! signed, documents added, status changes, compliance records exported.
 //!
 //! It is read from the audit log, so it holds what happened and who did it,
 //! never content. Who sees which events follows the underlying objects: org
 //! admins and the case's mediator see them all; the people on the case see
 //! the case, its people, its sessions, the invoices they have a share of,
-//! their own intake, and an overridden conflict only when the org discloses
-//! conflicts. Invitations and drafts stay with staff.
+//! their own intake, agreements once sent for signature, the documents they
+//! may read (the documents' row-level security decides), and an overridden
+//! conflict only when the org discloses conflicts. Invitations and drafts
+//! stay with staff.
 
 use std::collections::BTreeMap;
 
@@ -50,6 +52,12 @@ const STAFF: &[&str] = &[
     "conflict.override",
     "case.compliance_export",
     "case.compliance_export_content",
+    "agreement.draft",
+    "agreement.edit",
+    "agreement.send",
+    "agreement.sign",
+    "agreement.complete",
+    "document.upload",
 ];
 
 /// Events the people on a case see (`intake.submit` only their own,
@@ -68,6 +76,10 @@ const PEOPLE: &[&str] = &[
     "invoice.mark_paid",
     "invoice.void",
     "invoice.credit_note",
+    "agreement.send",
+    "agreement.sign",
+    "agreement.complete",
+    "document.upload",
 ];
 
 /// One event on the timeline.
@@ -102,6 +114,8 @@ struct Names {
     parties: BTreeMap<Uuid, String>,
     sessions: BTreeMap<Uuid, DateTime<Utc>>,
     invoices: BTreeMap<Uuid, String>,
+    agreements: BTreeMap<Uuid, &'static str>,
+    versions: BTreeMap<Uuid, i32>,
     people: BTreeMap<Uuid, String>,
 }
 
@@ -127,6 +141,13 @@ fn summary(e: &Entry, names: &Names) -> String {
             .get(&target)
             .cloned()
             .unwrap_or_else(|| "an invoice".to_owned())
+    };
+    let agreement = || {
+        names
+            .agreements
+            .get(&target)
+            .copied()
+            .unwrap_or("Agreement")
     };
     match e.action.as_str() {
         "case.create" => "Case opened".to_owned(),
@@ -159,6 +180,15 @@ fn summary(e: &Entry, names: &Names) -> String {
         "case.compliance_export_content" => {
             "Compliance record exported with its content".to_owned()
         }
+        "agreement.draft" => format!("{} drafted", agreement()),
+        "agreement.edit" => format!("{} edited", agreement()),
+        "agreement.send" => format!("{} sent for signature", agreement()),
+        "agreement.sign" => format!("{} signed", agreement()),
+        "agreement.complete" => format!("{} signed by everyone", agreement()),
+        "document.upload" => match names.versions.get(&target) {
+            Some(v) if *v > 1 => format!("Version {v} of a document added"),
+            _ => "Document added".to_owned(),
+        },
         other => other.to_owned(),
     }
 }
@@ -184,6 +214,34 @@ async fn names(tx: &mut TenantTx, case: CaseId, entries: &[Entry]) -> Result<Nam
                 .insert(i.id, invoice_number_label(number, credit));
         }
     }
+    let of = |kind: &str| -> Vec<Uuid> {
+        entries
+            .iter()
+            .filter(|e| e.target_type == kind)
+            .filter_map(|e| e.target_id)
+            .collect()
+    };
+    let agreements: Vec<(Uuid, String)> =
+        sqlx::query_as("SELECT id, kind FROM agreements WHERE id = ANY($1)")
+            .bind(of("agreement"))
+            .fetch_all(tx.conn())
+            .await
+            .map_err(super::messages::db)?;
+    for (id, kind) in agreements {
+        let name = if kind == "settlement" {
+            "Settlement agreement"
+        } else {
+            "Agreement to mediate"
+        };
+        n.agreements.insert(id, name);
+    }
+    let versions: Vec<(Uuid, i32)> =
+        sqlx::query_as("SELECT id, version FROM document_versions WHERE id = ANY($1)")
+            .bind(of("document_version"))
+            .fetch_all(tx.conn())
+            .await
+            .map_err(super::messages::db)?;
+    n.versions.extend(versions);
     let actors: Vec<accord_domain::UserId> = entries.iter().filter_map(|e| e.actor).collect();
     for m in members::get_many(tx, &actors).await? {
         n.people

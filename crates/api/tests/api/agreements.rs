@@ -1,8 +1,10 @@
 //! Agreements signed by the parties' registered devices, attacked: a key
 //! that is not the person's registered device, a signature over a tampered
 //! text, a person of another case, a replayed signature (again, by another
-//! person, on another agreement), a stale time; the agreement locks once all
-//! have signed, and `verify` finds any changed byte in what is stored.
+//! person, on another agreement), a stale time; drafts unseen by parties; the
+//! hash signed is the SHA-256 of the PDF every reader downloads; the
+//! agreement locks once all have signed, and `verify` finds any changed byte
+//! in what is stored.
 
 use accord_db::invitations;
 use accord_domain::PartyId;
@@ -14,8 +16,9 @@ use p256::ecdsa::Signature;
 use serde_json::{json, Value};
 use sha2::Digest;
 
+use crate::billing::{get, pdf_text};
 use crate::common::{device, post, Device};
-use crate::documents::{at, local_vault, serve_vault, world, World};
+use crate::documents::{at, local_vault, serve_vault, timeline, world, World};
 use crate::messages::audited;
 
 /// Mutations whose single audit event is checked here (see flows.rs).
@@ -24,6 +27,7 @@ pub(crate) const AUDITED_HERE: &[&str] = &[
     "editAgreement",
     "sendAgreementForSignature",
     "signAgreement",
+    "setAdmitUnsignedParticipants",
 ];
 
 const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -155,11 +159,28 @@ async fn parties_sign_with_their_devices_and_the_agreement_locks() -> anyhow::Re
         "1. The respondent pays 5 000 EUR.\n2. Each side bears its costs."
     );
     assert!(drafted["contentSha256"].is_null());
-    // A signature before it is sent is refused.
+    // A draft is the mediator's: parties neither read it nor see it listed,
+    // and only the mediator prints its preview.
+    assert_eq!(
+        p1.error_code(&one_q(), json!({ "id": id })).await?,
+        "NOT_FOUND"
+    );
+    let listed = "query($c: UUID!) { agreements(caseId: $c) { id } }";
+    assert_eq!(
+        p1.ok(listed, json!({ "c": w.case })).await?["agreements"],
+        json!([])
+    );
+    let pdf_path = format!("/agreements/{id}/pdf");
+    let (status, kind, preview) = get(&med, &pdf_path).await?;
+    assert_eq!((status, kind.as_str()), (200, "application/pdf"));
+    assert!(pdf_text(&preview).iter().any(|t| t.starts_with("DRAFT")));
+    assert_eq!(get(&p1, &pdf_path).await?.0, 404);
+    // A signature before it is sent is refused: to a party, a draft does
+    // not exist.
     let early = input(&key1, &id, &"0".repeat(64), &p1_party, "Pat One");
     assert_eq!(
         p1.error_code(&sign_q(), json!({ "i": early })).await?,
-        "CONFLICT"
+        "NOT_FOUND"
     );
 
     let edited = audited(&w.admin, "agreement.edit", || {
@@ -179,16 +200,24 @@ async fn parties_sign_with_their_devices_and_the_agreement_locks() -> anyhow::Re
     assert_eq!(sent["status"], "SIGNING");
     let hash = sent["contentSha256"].as_str().unwrap().to_owned();
     assert_eq!(hash.len(), 64);
-    // The hash is the canonical one, computable from what the parties see.
-    let canonical = format!(
-        "accord-agreement-v1\nkind: settlement\ncase: {}\nagreement: {id}\nversion: 2\ntitle: Settlement agreement\n\nThe respondent pays 6 000 EUR.",
-        w.case
-    );
-    let expected: String = sha2::Sha256::digest(canonical.as_bytes())
+    // The hash is the SHA-256 of the PDF each reader downloads: the same
+    // bytes for both parties, carrying the text as edited, not a draft.
+    let (status, _, printed) = get(&p1, &pdf_path).await?;
+    assert_eq!(status, 200);
+    let expected: String = sha2::Sha256::digest(&printed)
         .iter()
         .map(|b| format!("{b:02x}"))
         .collect();
     assert_eq!(hash, expected);
+    assert_eq!(get(&p2, &pdf_path).await?.2, printed);
+    let text = pdf_text(&printed);
+    assert!(
+        text.iter().any(|t| t == "The respondent pays 6 000 EUR."),
+        "{text:?}"
+    );
+    assert!(!text.iter().any(|t| t.contains("DRAFT")), "{text:?}");
+    assert_eq!(get(&at(&w.stranger, &v), &pdf_path).await?.0, 404);
+    assert_eq!(get(&at(&w.outsider, &v), &pdf_path).await?.0, 404);
     // The text no longer changes.
     assert_eq!(
         med.error_code(&edit_q(), json!({ "id": id, "t": "T", "b": "changed" }))
@@ -298,6 +327,13 @@ async fn parties_sign_with_their_devices_and_the_agreement_locks() -> anyhow::Re
         "BAD_USER_INPUT"
     );
 
+    // Not settled while a signature is missing.
+    let settle = "mutation($id: UUID!) { updateCaseStatus(id: $id, status: SETTLED) { status } }";
+    assert_eq!(
+        w.admin.error_code(settle, json!({ "id": w.case })).await?,
+        "CONFLICT"
+    );
+
     // p2 signs: everyone has, the agreement locks.
     let done = p2
         .ok(
@@ -307,6 +343,11 @@ async fn parties_sign_with_their_devices_and_the_agreement_locks() -> anyhow::Re
         .await?["signAgreement"]
         .clone();
     assert_eq!(done["status"], "SIGNED");
+    // Now the case may settle.
+    assert_eq!(
+        w.admin.ok(settle, json!({ "id": w.case })).await?["updateCaseStatus"]["status"],
+        "SETTLED"
+    );
     // The mediator sees both signatures and the devices they came from.
     let seen = med.ok(&one_q(), json!({ "id": id })).await?["agreement"].clone();
     let sigs: Vec<&Value> = seen["signatories"].as_array().unwrap().iter().collect();
@@ -322,6 +363,31 @@ async fn parties_sign_with_their_devices_and_the_agreement_locks() -> anyhow::Re
         .await?,
         "CONFLICT"
     );
+    // The timeline: the mediator sees the drafting; the parties see the
+    // agreement from when it was sent.
+    let staff = timeline(&med, &w.case).await?;
+    let parties = timeline(&p1, &w.case).await?;
+    for (kind, summary) in [
+        ("agreement.send", "Settlement agreement sent for signature"),
+        ("agreement.sign", "Settlement agreement signed"),
+        (
+            "agreement.complete",
+            "Settlement agreement signed by everyone",
+        ),
+    ] {
+        let entry = (kind.to_owned(), summary.to_owned());
+        assert!(
+            staff.contains(&entry) && parties.contains(&entry),
+            "{kind}: {staff:?} {parties:?}"
+        );
+    }
+    for kind in ["agreement.draft", "agreement.edit"] {
+        assert!(staff.iter().any(|(k, _)| k == kind), "{kind}: {staff:?}");
+        assert!(
+            !parties.iter().any(|(k, _)| k == kind),
+            "{kind}: {parties:?}"
+        );
+    }
     // Postgres refuses any change to a signed agreement, whoever asks.
     let locked = sqlx::query("UPDATE agreements SET version = 9 WHERE id = $1::uuid")
         .bind(&id)
@@ -334,7 +400,8 @@ async fn parties_sign_with_their_devices_and_the_agreement_locks() -> anyhow::Re
     let report =
         accord_api::graphql::agreements::verify(&w.app.db.app, &vault, w.org, agreement).await?;
     assert!(report.is_clean(), "{report}");
-    assert_eq!(report.good.len(), 3, "{report}");
+    // The text in the PDF, the PDF's hash, two signatures.
+    assert_eq!(report.good.len(), 4, "{report}");
     let admin = w.app.db.admin.pool();
     sqlx::query("UPDATE agreement_signatures SET typed_name = 'Pat 0ne' WHERE party_id = $1::uuid")
         .bind(&p1_party)
@@ -363,7 +430,29 @@ async fn parties_sign_with_their_devices_and_the_agreement_locks() -> anyhow::Re
     let report =
         accord_api::graphql::agreements::verify(&w.app.db.app, &vault, w.org, agreement).await?;
     assert!(!report.is_clean(), "{report}");
-    assert!(report.to_string().contains("does not decrypt"), "{report}");
+    assert!(
+        report
+            .to_string()
+            .contains("the stored text does not decrypt"),
+        "{report}"
+    );
+    // One byte of the stored PDF: it no longer opens, and no signature holds.
+    sqlx::query(
+        "UPDATE agreements SET pdf_ciphertext = overlay(pdf_ciphertext placing
+             decode(lpad(to_hex(get_byte(pdf_ciphertext, 40) # 1), 2, '0'), 'hex') from 41 for 1)
+         WHERE id = $1::uuid",
+    )
+    .bind(&id)
+    .execute(admin)
+    .await?;
+    let report =
+        accord_api::graphql::agreements::verify(&w.app.db.app, &vault, w.org, agreement).await?;
+    let said = report.to_string();
+    assert!(said.contains("the stored PDF does not decrypt"), "{report}");
+    assert!(
+        said.contains("signed a hash that is not the stored PDF's"),
+        "{report}"
+    );
 
     // Audited throughout, by id only.
     let events = w
@@ -414,5 +503,115 @@ async fn a_signatory_without_a_registered_device_cannot_sign() -> anyhow::Result
         .await?,
         "CONFLICT"
     );
+    Ok(())
+}
+
+#[tokio::test]
+async fn an_org_may_admit_only_those_who_signed_the_agreement_to_mediate() -> anyhow::Result<()> {
+    let w = world().await?;
+    let (vault, _dir) = local_vault(Scanner::Disabled)?;
+    let v = serve_vault(&w.app, vault).await?;
+    let med = at(&w.mediator, &v);
+    let list = people(&w).await?;
+    let p1_party = list.iter().find(|p| p.1 == w.p1_id).unwrap().0.clone();
+    let p2_party = list.iter().find(|p| p.1 != w.p1_id).unwrap().0.clone();
+    let (key1, key2, med_key) = (device(), device(), device());
+    let p1 = at(&registered(&w, &p1_party, &key1).await?, &v);
+    let p2 = at(&registered(&w, &p2_party, &key2).await?, &v);
+    let session = med
+        .ok(
+            "mutation($c: UUID!, $at: DateTime!) { scheduleSession(input: {caseId: $c, startsAt: $at, timeZone: \"UTC\", durationMinutes: 60}) { id } }",
+            json!({ "c": w.case, "at": chrono::Utc::now() + chrono::Duration::hours(1) }),
+        )
+        .await?["scheduleSession"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let join =
+        "mutation($s: UUID!, $k: JSON!) { joinToken(sessionId: $s, deviceKey: $k) { role } }";
+    let setting = "{ admitUnsignedParticipants }";
+    let set = "mutation($a: Boolean!) { setAdmitUnsignedParticipants(admit: $a) }";
+
+    // By default, signed or not, people join (the console shows who has not signed).
+    assert_eq!(
+        med.ok(setting, json!({})).await?["admitUnsignedParticipants"],
+        true
+    );
+    p1.ok(join, json!({ "s": session, "k": key1.jwk })).await?;
+
+    // Only org admins decide; then the unsigned are refused a join token.
+    for who in [&med, &p1] {
+        assert_eq!(
+            who.error_code(set, json!({ "a": false })).await?,
+            "FORBIDDEN"
+        );
+    }
+    let admin = at(&w.admin, &v);
+    audited(&w.admin, "org.set_admit_unsigned", || {
+        admin.ok(set, json!({ "a": false }))
+    })
+    .await?;
+    assert_eq!(
+        p1.ok(setting, json!({})).await?["admitUnsignedParticipants"],
+        false
+    );
+    let refused = p1
+        .graphql(join, json!({ "s": session, "k": key1.jwk }))
+        .await?["errors"][0]
+        .clone();
+    assert_eq!(refused["extensions"]["code"], "CONFLICT", "{refused}");
+    assert!(
+        refused["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("agreement to mediate"),
+        "{refused}"
+    );
+    // The mediator is not a signatory and always joins.
+    assert_eq!(
+        med.ok(join, json!({ "s": session, "k": med_key.jwk }))
+            .await?["joinToken"]["role"],
+        "mediator"
+    );
+
+    // A settlement signed does not count; the agreement to mediate does, per person.
+    let id = med
+        .ok(
+            &draft_q(),
+            json!({ "c": w.case, "k": "AGREEMENT_TO_MEDIATE", "t": "Agreement to mediate", "b": "We keep it confidential and record nothing." }),
+        )
+        .await?["draftAgreement"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // A draft is not signable, so nobody has signed yet.
+    assert_eq!(
+        p1.error_code(join, json!({ "s": session, "k": key1.jwk }))
+            .await?,
+        "CONFLICT"
+    );
+    let hash = med.ok(&send_q(), json!({ "id": id })).await?["sendAgreementForSignature"]
+        ["contentSha256"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    p1.ok(
+        &sign_q(),
+        json!({ "i": input(&key1, &id, &hash, &p1_party, "Pat One") }),
+    )
+    .await?;
+    assert_eq!(
+        p1.ok(join, json!({ "s": session, "k": key1.jwk })).await?["joinToken"]["role"],
+        "party"
+    );
+    assert_eq!(
+        p2.error_code(join, json!({ "s": session, "k": key2.jwk }))
+            .await?,
+        "CONFLICT"
+    );
+
+    // Turned back on, the unsigned join again.
+    admin.ok(set, json!({ "a": true })).await?;
+    p2.ok(join, json!({ "s": session, "k": key2.jwk })).await?;
     Ok(())
 }

@@ -692,7 +692,7 @@ async fn every_workflow_mutation_appends_one_event() -> anyhow::Result<()> {
 }
 
 /// `GET path` with the client's session: the status and the body.
-async fn get(c: &Client, path: &str) -> anyhow::Result<(u16, String, Vec<u8>)> {
+pub(crate) async fn get(c: &Client, path: &str) -> anyhow::Result<(u16, String, Vec<u8>)> {
     let r = c.http.get(format!("{}{path}", c.base_url)).send().await?;
     let status = r.status().as_u16();
     let kind = r
@@ -704,7 +704,7 @@ async fn get(c: &Client, path: &str) -> anyhow::Result<(u16, String, Vec<u8>)> {
     Ok((status, kind, r.bytes().await?.to_vec()))
 }
 
-fn pdf_text(bytes: &[u8]) -> Vec<String> {
+pub(crate) fn pdf_text(bytes: &[u8]) -> Vec<String> {
     assert!(bytes.starts_with(b"%PDF-1.4\n"), "not a PDF");
     assert!(bytes.ends_with(b"%%EOF\n"), "a truncated PDF");
     accord_api::pdf::extract_text(bytes)

@@ -209,6 +209,28 @@ pub(crate) async fn upload(
     ))
 }
 
+/// The case's timeline as `client` sees it, newest first: (kind, summary).
+pub(crate) async fn timeline(client: &Client, case: &str) -> anyhow::Result<Vec<(String, String)>> {
+    let page = client
+        .ok(
+            "query($c: UUID!) { caseTimeline(caseId: $c, first: 100) { entries { kind summary } } }",
+            json!({ "c": case }),
+        )
+        .await?;
+    Ok(page["caseTimeline"]["entries"]
+        .as_array()
+        .map(Vec::as_slice)
+        .unwrap_or_default()
+        .iter()
+        .map(|e| {
+            (
+                e["kind"].as_str().unwrap_or_default().to_owned(),
+                e["summary"].as_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect())
+}
+
 pub(crate) async fn download(client: &Client, version: &str) -> anyhow::Result<(u16, Vec<u8>)> {
     let res = client
         .http
@@ -297,6 +319,21 @@ async fn private_documents_reach_the_mediator_and_nobody_else() -> anyhow::Resul
         "the name leaked: {}",
         String::from_utf8_lossy(&body)
     );
+    // The case timeline follows: the uploader and the mediator see a
+    // document added, the other party sees no event of it.
+    for who in [&p1, &med] {
+        let seen = timeline(who, &w.case).await?;
+        assert!(
+            seen.contains(&("document.upload".into(), "Document added".into())),
+            "{seen:?}"
+        );
+    }
+    let theirs = timeline(&p2, &w.case).await?;
+    assert!(
+        !theirs.iter().any(|(k, _)| k.starts_with("document.")),
+        "{theirs:?}"
+    );
+    assert!(theirs.iter().any(|(k, _)| k == "case.create"), "{theirs:?}");
     // Not even the org's admin (not the case's mediator).
     assert!(names(&admin.ok(LIST, json!({ "c": w.case })).await?).is_empty());
     assert_eq!(download(&admin, &version).await?.0, 404);

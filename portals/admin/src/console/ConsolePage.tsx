@@ -4,8 +4,9 @@
 // everyone in them (moved by drag and drop or by keyboard), caucuses
 // (create, rename, time, close), broadcast, recall all, lock, mute, ask to
 // unmute and remove, link quality and the active speaker, the video of the
-// mediator's own room, chat and notices. An org admin (who cannot join)
-// sees who is in the session instead of a Join button.
+// mediator's own room, chat and notices; who has not signed the case's
+// agreement to mediate is marked in the lobby and the rooms. An org admin
+// (who cannot join) sees who is in the session instead of a Join button.
 
 import {
   OwnRoom,
@@ -25,8 +26,10 @@ import {
   type LiveStore,
   type RoomId,
 } from "@accord/shared";
+import { ConsoleConsentDocument } from "@accord/shared/gql";
 import { Alert, Button, ErrorAlert, Loading, PageTitle, useSession } from "@accord/shared/ui";
-import { useEffect, useId, useRef, useState, type FormEvent } from "react";
+import { useEffect, useId, useMemo, useRef, useState, type FormEvent } from "react";
+import { useQuery } from "urql";
 import { Link, useParams } from "react-router";
 import { AdminLiveView } from "./AdminLiveView";
 import { RoomsPanel, NEW_CAUCUS, type RoomActions } from "./Rooms";
@@ -112,6 +115,11 @@ function Console({ store, caseTitle, caseInfo }: { store: LiveStore; caseTitle: 
   const me = participants.find((p) => p.id === you);
   const label = useLabeller(caseInfo, participants, you);
   store.label = label;
+  const lobbyKey = participants
+    .filter((p) => p.room.kind === "lobby")
+    .map((p) => p.id)
+    .join(",");
+  const unsigned = useUnsigned(caseInfo, lobbyKey);
   const health = useLinkHealth(client, snap.status === "joined");
   // The mediator's choice of room per participant: kept here, keyed by participant id.
   const [choices, setChoices] = useState<Record<string, string>>({});
@@ -195,7 +203,7 @@ function Console({ store, caseTitle, caseInfo }: { store: LiveStore; caseTitle: 
             <ChatPanel chat={snap.chat} label={label} onSend={(text) => client.chat(text)} disabled={snap.status !== "joined"} />
           </div>
           <div className="live-side">
-            <LobbyPanel store={store} label={label} />
+            <LobbyPanel store={store} label={label} unsigned={unsigned} />
             <HandsPanel hands={snap.hands} label={label} roomOf={(id) => {
               const p = participants.find((q) => q.id === id);
               return p ? store.roomName(p.room) : "";
@@ -215,6 +223,7 @@ function Console({ store, caseTitle, caseInfo }: { store: LiveStore; caseTitle: 
                 departed={snap.departed}
                 quality={snap.quality}
                 timers={snap.timers}
+                unsigned={unsigned}
               />
             </section>
             <SessionTools store={store} locked={state?.locked ?? false} />
@@ -226,7 +235,30 @@ function Console({ store, caseTitle, caseInfo }: { store: LiveStore; caseTitle: 
   );
 }
 
-function LobbyPanel({ store, label }: { store: LiveStore; label: (id: string) => string }) {
+/**
+ * Whether a participant (by user id) is on the case and has not signed its
+ * agreement to mediate. Asked again whenever the lobby changes: someone may
+ * have signed just before joining.
+ */
+function useUnsigned(caseInfo: Parameters<typeof useLabeller>[0], lobbyKey: string): (id: string) => boolean {
+  const caseId = caseInfo?.id ?? "";
+  const [{ data }, refetch] = useQuery({ query: ConsoleConsentDocument, variables: { caseId }, pause: !caseId, requestPolicy: "cache-and-network" });
+  useEffect(() => {
+    if (caseId && lobbyKey) refetch({ requestPolicy: "network-only" });
+  }, [caseId, lobbyKey, refetch]);
+  return useMemo(() => {
+    if (!data || !caseInfo) return () => false;
+    const signed = new Set(
+      data.agreements
+        .filter((a) => a.kind === "AGREEMENT_TO_MEDIATE" && a.status !== "DRAFT")
+        .flatMap((a) => a.signatories.filter((s) => s.signature).map((s) => s.partyId)),
+    );
+    const unsigned = new Set(caseInfo.parties.filter((p) => p.userId && !signed.has(p.id)).map((p) => p.userId as string));
+    return (id: string) => unsigned.has(id);
+  }, [data, caseInfo]);
+}
+
+function LobbyPanel({ store, label, unsigned }: { store: LiveStore; label: (id: string) => string; unsigned: (id: string) => boolean }) {
   const snap = useLive(store);
   const client = store.client!;
   const waiting = (snap.state?.participants ?? []).filter((p) => p.room.kind === "lobby");
@@ -245,6 +277,12 @@ function LobbyPanel({ store, label }: { store: LiveStore; label: (id: string) =>
             <li key={p.id} data-participant={p.id}>
               <span className="live-who">
                 <strong>{name}</strong>
+                {unsigned(p.id) ? (
+                  <>
+                    {" "}
+                    <span className="badge badge-warn">{t.unsigned}</span>
+                  </>
+                ) : null}
               </span>
               <Button small variant="primary" data-action="admit" aria-label={t.admitWho(name)} onClick={() => client.admit(p.id)}>
                 {t.admit}

@@ -126,8 +126,10 @@ function ParticipantRow({
   reconnecting,
   quality,
   focusAfterMove,
+  unsigned,
 }: {
   focusAfterMove: MutableRefObject<string | null>;
+  unsigned: boolean;
   p: ParticipantView;
   you: string;
   label: (id: string) => string;
@@ -147,6 +149,7 @@ function ParticipantRow({
     p.handRaised ? t.handUp : "",
     p.muted ? t.muted : "",
     p.sharing ? t.sharing : "",
+    unsigned ? t.unsigned : "",
   ].filter(Boolean);
   return (
     <li
@@ -280,7 +283,10 @@ export function RoomsPanel({
   departed,
   quality,
   timers,
+  unsigned,
 }: {
+  /** Whether a participant has not signed the case's agreement to mediate. */
+  unsigned: (id: string) => boolean;
   rooms: readonly RoomView[];
   participants: readonly ParticipantView[];
   you: string;
@@ -356,6 +362,7 @@ export function RoomsPanel({
                   reconnecting={reconnecting.has(p.id)}
                   quality={quality.get(p.id)}
                   focusAfterMove={focusAfterMove}
+                  unsigned={unsigned(p.id)}
                 />
               ))}
               {gone.map((d) => (

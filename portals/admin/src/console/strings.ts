@@ -68,6 +68,7 @@ export const consoleStrings = {
   speaking: "speaking",
   handUp: "hand raised",
   muted: "muted",
+  unsigned: "agreement to mediate not signed",
   sharing: "sharing a screen",
   dragHint: "Drag a person onto a room, or choose the room and press Move.",
   toolsTitle: "Session",

@@ -28,7 +28,7 @@ function actions(): RoomActions & { move: ReturnType<typeof vi.fn<(participant: 
 }
 
 /** The console's way of holding choices: state keyed by participant id. */
-function Harness({ rooms, participants, acts }: { rooms: RoomView[]; participants: ParticipantView[]; acts: RoomActions }) {
+function Harness({ rooms, participants, acts, unsigned = () => false }: { rooms: RoomView[]; participants: ParticipantView[]; acts: RoomActions; unsigned?: (id: string) => boolean }) {
   const [choices, setChoices] = useState<Record<string, string>>({});
   return (
     <RoomsPanel
@@ -44,9 +44,21 @@ function Harness({ rooms, participants, acts }: { rooms: RoomView[]; participant
       departed={[]}
       quality={new Map()}
       timers={new Map()}
+      unsigned={unsigned}
     />
   );
 }
+
+describe("the agreement to mediate", () => {
+  it("marks who has not signed it, and only them", () => {
+    const people = [person("m", "mediator", main), person("a", "party", main), person("b", "party", main)];
+    render(<Harness rooms={[lobby, mainRoom]} participants={people} acts={actions()} unsigned={(id) => id === "b"} />);
+    const row = (id: string) => document.querySelector(`li[data-participant="${id}"]`)?.textContent ?? "";
+    expect(row("b")).toContain("agreement to mediate not signed");
+    expect(row("a")).not.toContain("not signed");
+    expect(row("m")).not.toContain("not signed");
+  });
+});
 
 describe("the move chooser", () => {
   it("keeps the mediator's choice when the console re-renders (a hand raised meanwhile)", () => {

@@ -1,6 +1,12 @@
 // The documents panel's words.
 export const d = {
   title: "Documents",
+  attach: "Attach a document (optional)",
+  attachNone: "No attachment",
+  attachHint: "Only documents shared exactly like this thread can be attached.",
+  attachNothing: "No document is shared exactly like this thread yet; upload one under Documents first.",
+  attached: (name: string) => `Attached: ${name}`,
+  attachmentUnavailable: "A document is attached that you cannot open (it was removed or is not shared with you).",
   loading: "Loading documents…",
   empty: "No documents yet.",
   drop: "Drop a file here, or choose one",

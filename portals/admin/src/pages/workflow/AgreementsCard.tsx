@@ -1,6 +1,7 @@
 // Agreements on the case page: the case's mediator drafts the agreement to
 // mediate or the settlement agreement from the org's template, edits it in
-// versions, sends it for signature (its fingerprint is fixed then), and sees
+// versions, sends it for signature (it is printed to PDF then, and the
+// parties sign that file's fingerprint), and sees
 // who has signed with which device; once everyone has, it is locked.
 
 import { CaseAgreementsAdminDocument, DraftAgreementDocument, EditAgreementDocument, SendAgreementForSignatureDocument, type AgreementFieldsFragment } from "@accord/shared/gql";
@@ -129,6 +130,11 @@ function AgreementItem({ a, mediates, onChanged }: { a: AgreementFieldsFragment;
       ) : (
         <pre className="agreement-text">{a.body}</pre>
       )}
+      <p>
+        <a className="btn btn-small" href={`/agreements/${encodeURIComponent(a.id)}/pdf`} aria-label={agr.pdfOf(a.title, a.status === "DRAFT")} download>
+          {a.status === "DRAFT" ? agr.preview : agr.pdf}
+        </a>
+      </p>
       {a.contentSha256 ? <p className="muted">{agr.hash(a.contentSha256)}</p> : null}
       {a.status !== "DRAFT" ? (
         <ul aria-label={`${agr.signatories}: ${a.title}`}>

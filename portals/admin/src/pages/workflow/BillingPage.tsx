@@ -1,8 +1,9 @@
 // Billing settings (org admins): the fee schedule (currency, admin fee per
-// case), each mediator's rate, and whether parties are told of overridden
-// conflicts of interest.
+// case), each mediator's rate, whether parties are told of overridden
+// conflicts of interest, and whether people who have not signed the
+// agreement to mediate may join live sessions.
 
-import { FeeScheduleDocument, SetConflictDisclosureDocument, SetFeeScheduleDocument, SetMediatorRateDocument, type FeeScheduleQuery, type GqlFeeBasis } from "@accord/shared/gql";
+import { FeeScheduleDocument, SetAdmitUnsignedParticipantsDocument, SetConflictDisclosureDocument, SetFeeScheduleDocument, SetMediatorRateDocument, type FeeScheduleQuery, type GqlFeeBasis } from "@accord/shared/gql";
 import { Alert, Button, Card, ErrorAlert, Loading, PageTitle, SelectField, TextField, toProblem, useSession, type Problem } from "@accord/shared/ui";
 import { useState, type FormEvent } from "react";
 import { useMutation, useQuery } from "urql";
@@ -42,6 +43,7 @@ function Billing() {
             )}
           </Card>
           <DisclosureCard disclose={data.conflictDisclosure} onNotice={changed} />
+          <AdmissionCard admit={data.admitUnsignedParticipants} onNotice={changed} />
         </>
       ) : null}
     </>
@@ -133,6 +135,36 @@ function DisclosureCard({ disclose, onNotice }: { disclose: boolean; onNotice: (
         />{" "}
         {s.discloseLabel}
       </label>
+      {error ? <ErrorAlert problem={toProblem(error)} /> : null}
+    </Card>
+  );
+}
+
+function AdmissionCard({ admit, onNotice }: { admit: boolean; onNotice: (n: string) => void }) {
+  const [{ fetching, error }, save] = useMutation(SetAdmitUnsignedParticipantsDocument);
+  // Shown as chosen at once; put back if the server refuses.
+  const [on, setOn] = useState(admit);
+  return (
+    <Card title={s.admission}>
+      <label className="check">
+        <input
+          type="checkbox"
+          checked={on}
+          disabled={fetching}
+          aria-describedby="admit-unsigned-help"
+          onChange={async (e) => {
+            const next = e.target.checked;
+            setOn(next);
+            const r = await save({ admit: next });
+            if (r.error) setOn(!next);
+            else onNotice(s.admissionSaved);
+          }}
+        />{" "}
+        {s.admitUnsignedLabel}
+      </label>
+      <p id="admit-unsigned-help" className="muted">
+        {s.admitUnsignedHelp}
+      </p>
       {error ? <ErrorAlert problem={toProblem(error)} /> : null}
     </Card>
   );

@@ -48,7 +48,7 @@ export function CaseWorkflow({ c, role, onNotice }: { c: CaseData; role: Role; o
         {data ? <BillingBody c={c} billing={data.caseBilling} admin={role === "org_admin"} onNotice={changed} /> : null}
       </Card>
       {role === "org_admin" ? <ComplianceCard caseId={c.id} /> : null}
-      <MessagesCard caseId={c.id} />
+      <MessagesCard caseId={c.id} userOf={(partyId) => c.parties.find((p) => p.id === partyId)?.userId ?? null} />
       <AgreementsCard c={c} mediates={c.mediator?.user.id === userId} />
       <TimelineCard caseId={c.id} />
     </>

@@ -6,9 +6,10 @@ import { MarkMessagesReadAdminDocument, MessageThreadsAdminDocument, SendMessage
 import { Alert, Badge, Button, Card, Empty, ErrorAlert, formatDateTime, Loading, toProblem, type Problem } from "@accord/shared/ui";
 import { useEffect, useId, useState, type FormEvent } from "react";
 import { useMutation, useQuery } from "urql";
+import { AttachmentField, AttachmentLink, useThreadAttachments } from "@accord/shared/documents";
 import { msg } from "./messagesStrings";
 
-export function MessagesCard({ caseId }: { caseId: string }) {
+export function MessagesCard({ caseId, userOf }: { caseId: string; userOf: (partyId: string) => string | null }) {
   const [{ data, error, fetching }, refetch] = useQuery({ query: MessageThreadsAdminDocument, variables: { caseId }, requestPolicy: "cache-and-network" });
   const [open, setOpen] = useState<string | null | undefined>(undefined);
   const threads = data?.messageThreads ?? [];
@@ -26,18 +27,20 @@ export function MessagesCard({ caseId }: { caseId: string }) {
           </Button>
         ))}
       </div>
-      {!data ? null : current ? <Thread caseId={caseId} partyId={current.partyId ?? null} title={current.title} onChanged={() => refetch({ requestPolicy: "network-only" })} /> : <p className="muted">{msg.pick}</p>}
+      {!data ? null : current ? <Thread caseId={caseId} partyId={current.partyId ?? null} threadUserId={current.partyId ? (userOf(current.partyId) ?? "") : null} title={current.title} onChanged={() => refetch({ requestPolicy: "network-only" })} /> : <p className="muted">{msg.pick}</p>}
     </Card>
   );
 }
 
-function Thread({ caseId, partyId, title, onChanged }: { caseId: string; partyId: string | null; title: string; onChanged: () => void }) {
+function Thread({ caseId, partyId, threadUserId, title, onChanged }: { caseId: string; partyId: string | null; threadUserId: string | null; title: string; onChanged: () => void }) {
   const [{ data, error, fetching }, refetch] = useQuery({ query: ThreadMessagesAdminDocument, variables: { caseId, partyId }, requestPolicy: "network-only" });
   const [, markRead] = useMutation(MarkMessagesReadAdminDocument);
   const [{ fetching: sending }, send] = useMutation(SendMessageAdminDocument);
   const [body, setBody] = useState("");
   const [problem, setProblem] = useState<Problem | null>(null);
   const [sent, setSent] = useState(false);
+  const [attachment, setAttachment] = useState("");
+  const attachments = useThreadAttachments(caseId, threadUserId);
   const fieldId = useId();
   const unread = (data?.messages ?? []).some((m) => !m.mine);
   useEffect(() => {
@@ -54,10 +57,11 @@ function Thread({ caseId, partyId, title, onChanged }: { caseId: string; partyId
       setProblem({ code: "BAD_USER_INPUT", message: msg.empty } as Problem);
       return;
     }
-    const r = await send({ caseId, partyId, body });
+    const r = await send({ caseId, partyId, body, attachmentId: attachment || null });
     if (r.error) setProblem(toProblem(r.error));
     else {
       setBody("");
+      setAttachment("");
       setSent(true);
       refetch({ requestPolicy: "network-only" });
       onChanged();
@@ -76,7 +80,7 @@ function Thread({ caseId, partyId, title, onChanged }: { caseId: string; partyId
               <strong>{m.mine ? msg.you : m.senderName}</strong> <span className="muted">{formatDateTime(m.sentAt)}</span>
             </p>
             <p className="message-body">{m.body}</p>
-            {m.attachmentId ? <p className="muted">{msg.attachment}</p> : null}
+            {m.attachmentId ? <AttachmentLink doc={attachments.byId.get(m.attachmentId)} /> : null}
             {m.mine && m.readBy.length > 0 ? <p className="muted">{msg.readBy(m.readBy.map((r) => r.name).join(", "))}</p> : null}
           </li>
         ))}
@@ -86,6 +90,7 @@ function Thread({ caseId, partyId, title, onChanged }: { caseId: string; partyId
           <label htmlFor={fieldId}>{msg.write(title)}</label>
           <textarea id={fieldId} rows={3} maxLength={10000} value={body} onChange={(e) => setBody(e.target.value)} />
         </div>
+        <AttachmentField docs={attachments.fitting} value={attachment} onChange={setAttachment} />
         <Button type="submit" variant="primary" busy={sending}>
           {msg.send}
         </Button>

@@ -135,6 +135,10 @@ export const wf = {
     disclosure: "Disclosure of conflicts",
     discloseLabel: "Tell the people on a case when a conflict of interest was overridden",
     disclosureSaved: "Disclosure setting saved.",
+    admission: "Admission to live sessions",
+    admitUnsignedLabel: "Let people who have not signed their case's agreement to mediate join its sessions",
+    admitUnsignedHelp: "The mediator's console marks who has not signed. When this is off, they cannot join until they sign.",
+    admissionSaved: "Admission setting saved.",
   },
   declarations: {
     nav: "Declarations",

@@ -1,7 +1,9 @@
 // Agreements on a person's case page: the agreement to mediate and the
 // settlement agreement as sent for signature, who has signed, and signing
 // with this browser's device key (the one the invite link registered): the
-// key signs the agreement's fingerprint with the typed name and the time.
+// page fetches the agreement's PDF, checks that its SHA-256 is the one sent
+// for signature, and the key signs that fingerprint with the typed name and
+// the time.
 
 import { DeviceKey } from "@accord/shared";
 import { CaseAgreementsClientDocument, SignAgreementDocument, type CaseAgreementsClientQuery } from "@accord/shared/gql";
@@ -43,6 +45,11 @@ function AgreementView({ a, onSigned }: { a: Agreement; onSigned: () => void }) 
         {agr.kind[a.kind]} · {agr.version(a.version)}
       </p>
       <pre className="agreement-text">{a.body}</pre>
+      <p>
+        <a className="btn btn-small" href={pdfUrl(a.id)} aria-label={agr.pdfOf(a.title)} download>
+          {agr.pdf}
+        </a>
+      </p>
       {a.contentSha256 ? <p className="muted">{agr.hash(a.contentSha256)}</p> : null}
       <h4>{agr.signatories}</h4>
       <ul aria-label={`${agr.signatories}: ${a.title}`}>
@@ -72,6 +79,18 @@ function AgreementView({ a, onSigned }: { a: Agreement; onSigned: () => void }) 
   );
 }
 
+function pdfUrl(id: string): string {
+  return `/agreements/${encodeURIComponent(id)}/pdf`;
+}
+
+/** The SHA-256 (hex) of the agreement's PDF as the server hands it out. */
+async function pdfSha256(id: string): Promise<string> {
+  const r = await fetch(pdfUrl(id), { credentials: "same-origin", cache: "no-store" });
+  if (!r.ok) throw new Error(`HTTP ${r.status}`);
+  const digest = await crypto.subtle.digest("SHA-256", await r.arrayBuffer());
+  return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
 function SignForm({ agreementId, sha256, partyId, onSigned }: { agreementId: string; sha256: string; partyId: string; onSigned: () => void }) {
   const [name, setName] = useState("");
   const [problem, setProblem] = useState<Problem | null>(null);
@@ -92,6 +111,18 @@ function SignForm({ agreementId, sha256, partyId, onSigned }: { agreementId: str
         device = await DeviceKey.load();
       } catch {
         setProblem({ code: "BAD_USER_INPUT", message: agr.noDevice } as Problem);
+        return;
+      }
+      // The device signs the fingerprint of the file it can read, checked here.
+      let printed: string;
+      try {
+        printed = await pdfSha256(agreementId);
+      } catch {
+        setProblem({ code: "UNAVAILABLE", message: agr.pdfFailed } as Problem);
+        return;
+      }
+      if (printed !== sha256.toLowerCase()) {
+        setProblem({ code: "CONFLICT", message: agr.pdfMismatch } as Problem);
         return;
       }
       const signedAt = new Date().toISOString();

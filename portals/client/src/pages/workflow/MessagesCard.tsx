@@ -3,9 +3,10 @@
 // thread marks it read.
 
 import { MarkMessagesReadClientDocument, MessageThreadsClientDocument, SendMessageClientDocument, ThreadMessagesClientDocument } from "@accord/shared/gql";
-import { Alert, Badge, Button, Card, Empty, ErrorAlert, formatDateTime, Loading, toProblem, type Problem } from "@accord/shared/ui";
+import { Alert, Badge, Button, Card, Empty, ErrorAlert, formatDateTime, Loading, toProblem, useSession, type Problem } from "@accord/shared/ui";
 import { useEffect, useId, useState, type FormEvent } from "react";
 import { useMutation, useQuery } from "urql";
+import { AttachmentField, AttachmentLink, useThreadAttachments } from "@accord/shared/documents";
 import { msg } from "./messagesStrings";
 
 export function MessagesCard({ caseId }: { caseId: string }) {
@@ -31,12 +32,17 @@ export function MessagesCard({ caseId }: { caseId: string }) {
 }
 
 function Thread({ caseId, partyId, title, onChanged }: { caseId: string; partyId: string | null; title: string; onChanged: () => void }) {
+  // A person's private thread is their own.
+  const me = useSession().userId;
+  const threadUserId = partyId === null ? null : me;
   const [{ data, error, fetching }, refetch] = useQuery({ query: ThreadMessagesClientDocument, variables: { caseId, partyId }, requestPolicy: "network-only" });
   const [, markRead] = useMutation(MarkMessagesReadClientDocument);
   const [{ fetching: sending }, send] = useMutation(SendMessageClientDocument);
   const [body, setBody] = useState("");
   const [problem, setProblem] = useState<Problem | null>(null);
   const [sent, setSent] = useState(false);
+  const [attachment, setAttachment] = useState("");
+  const attachments = useThreadAttachments(caseId, threadUserId);
   const fieldId = useId();
   const unread = (data?.messages ?? []).some((m) => !m.mine);
   useEffect(() => {
@@ -53,10 +59,11 @@ function Thread({ caseId, partyId, title, onChanged }: { caseId: string; partyId
       setProblem({ code: "BAD_USER_INPUT", message: msg.empty } as Problem);
       return;
     }
-    const r = await send({ caseId, partyId, body });
+    const r = await send({ caseId, partyId, body, attachmentId: attachment || null });
     if (r.error) setProblem(toProblem(r.error));
     else {
       setBody("");
+      setAttachment("");
       setSent(true);
       refetch({ requestPolicy: "network-only" });
       onChanged();
@@ -75,7 +82,7 @@ function Thread({ caseId, partyId, title, onChanged }: { caseId: string; partyId
               <strong>{m.mine ? msg.you : m.senderName}</strong> <span className="muted">{formatDateTime(m.sentAt)}</span>
             </p>
             <p className="message-body">{m.body}</p>
-            {m.attachmentId ? <p className="muted">{msg.attachment}</p> : null}
+            {m.attachmentId ? <AttachmentLink doc={attachments.byId.get(m.attachmentId)} /> : null}
             {m.mine && m.readBy.length > 0 ? <p className="muted">{msg.readBy(m.readBy.map((r) => r.name).join(", "))}</p> : null}
           </li>
         ))}
@@ -85,6 +92,7 @@ function Thread({ caseId, partyId, title, onChanged }: { caseId: string; partyId
           <label htmlFor={fieldId}>{msg.write(title)}</label>
           <textarea id={fieldId} rows={3} maxLength={10000} value={body} onChange={(e) => setBody(e.target.value)} />
         </div>
+        <AttachmentField docs={attachments.fitting} value={attachment} onChange={setAttachment} />
         <Button type="submit" variant="primary" busy={sending}>
           {msg.send}
         </Button>
