@@ -9,12 +9,14 @@
 //      the intake form (/admin/intake-form): accessibility needs are no
 //      longer asked and the interpreter question becomes required;
 //   2. Declarations (the mediator, /admin/declarations): they declare the
-//      parties' email domain;
+//      parties' email domain and the respondent's company;
 //   3. the case page (org admin): "Check conflicts" lists both parties as
 //      declared-domain conflicts; the admin assigns the mediator with an
 //      override and a written reason, audited as conflict.override; adding
 //      counsel at the declared domain is refused with the conflict shown,
-//      and the admin adds them with an override and a reason;
+//      and the admin adds them with an override and a reason; recording
+//      the respondent's company is refused the same way, then saved with an
+//      override;
 //   4. the client portal (a party): the case page shows the disclosed
 //      conflict and the timeline; the party fills in the intake form as
 //      configured (no accessibility question);
@@ -129,9 +131,13 @@ async function main() {
     await med.getByRole("button", { name: "Declare" }).click();
     await med.getByText("Relationship declared.").waitFor({ timeout: STEP_MS });
     await med.getByRole("cell", { name: "demo.accord.test", exact: true }).waitFor({ timeout: STEP_MS });
+    await med.getByLabel("Kind").selectOption("ORGANIZATION");
+    await med.getByLabel("Organisation, email address or domain").fill("Quayside Properties");
+    await med.getByRole("button", { name: "Declare" }).click();
+    await med.getByRole("cell", { name: "Quayside Properties", exact: true }).waitFor({ timeout: STEP_MS });
     await accessible(med, "the declarations page");
     await med.context().close();
-    log("declarations: the mediator declared demo.accord.test");
+    log("declarations: the mediator declared demo.accord.test and Quayside Properties");
 
     // 3. The admin checks and overrides on the case page.
     current = page;
@@ -166,9 +172,23 @@ async function main() {
     await page.getByText("Dana Counsel added with an override; the reason is recorded.").waitFor({ timeout: STEP_MS });
     const after = await admin.graphql("query($t: UUID) { auditEvents(first: 1, targetId: $t) { action } }", { t: demo.id });
     if (after.auditEvents[0].action !== "conflict.override") throw new Error(`audit: ${JSON.stringify(after)}`);
+    // 3c. The respondent's organisation is the declared one: refused with
+    // what matched, then saved with an override.
+    const orgField = page.getByLabel("Organisation Robin Respondent is on the case for");
+    await orgField.fill("Quayside Properties");
+    await page.getByRole("button", { name: "Save the organisation of Robin Respondent" }).click();
+    // (The declared domain matches the respondent's address too.)
+    await page.getByRole("heading", { name: /^This organisation meets \d declared relationships? of the case's mediator$/ }).waitFor({ timeout: STEP_MS });
+    await page.getByRole("cell", { name: "quayside properties", exact: true }).waitFor({ timeout: STEP_MS });
+    await accessible(page, "the case page with an organisation's conflict");
+    await page.getByLabel("Reason for recording it despite the conflict").fill("The mediator's past work for Quayside was disclosed; both sides agreed.");
+    await page.getByRole("button", { name: "Save with override" }).click();
+    await page.getByText("Organisation of Robin Respondent saved with an override; the reason is recorded.").waitFor({ timeout: STEP_MS });
+    const orgs = await admin.graphql("query($c: UUID!) { case(id: $c) { partyOrganizations { organization } } }", { c: demo.id });
+    if (!orgs.case.partyOrganizations.some((o) => o.organization === "Quayside Properties")) throw new Error(`organisations: ${JSON.stringify(orgs)}`);
     const people = await admin.graphql("query($c: UUID!) { case(id: $c) { parties { displayName kind } } }", { c: demo.id });
     if (!people.case.parties.some((p) => p.displayName === "Dana Counsel" && p.kind === "COUNSEL")) throw new Error(`people: ${JSON.stringify(people)}`);
-    log("case page: counsel at the declared domain refused, then added with an override, audited");
+    log("case page: counsel at the declared domain refused, then added with an override, audited; the respondent's company likewise");
 
     // 4. A party sees the disclosure and the timeline, and fills in intake.
     const party = await signIn(browser, server.base, "client", PEOPLE.partyA, `/cases/${demo.id}`);

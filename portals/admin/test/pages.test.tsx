@@ -74,6 +74,7 @@ function theCase(status: string) {
         updatedAt: iso(-60),
         mediator: mo,
         parties: [{ id: "p1", kind: "PARTY", displayName: "Pat Claimant", email: "pat@example.test", userId: null, createdAt: iso(-600) }],
+        partyOrganizations: [{ partyId: "p1", organization: "Harbour Lane Bakery Ltd" }],
         sessions: [
           { id: "s1", startsAt: "2027-01-12T14:00:00Z", endsAt: "2027-01-12T15:30:00Z", timeZone: "America/New_York", durationMinutes: 90, status: "SCHEDULED" },
         ],
@@ -113,6 +114,8 @@ describe("Case detail", () => {
     expect(within(status).getAllByRole("button").map((b) => b.textContent)).toEqual(["Put on hold", "Mark as settled", "Close the case"]);
     expect(screen.getByRole("button", { name: "Assign mediator" })).toBeTruthy();
     expect(screen.getByRole("button", { name: "Remove Pat Claimant" })).toBeTruthy();
+    expect((screen.getByLabelText("Organisation Pat Claimant is on the case for") as HTMLInputElement).value).toBe("Harbour Lane Bakery Ltd");
+    expect(screen.getByRole("button", { name: "Save the organisation of Pat Claimant" })).toBeTruthy();
     expect(screen.getByRole("region", { name: "Schedule a session" })).toBeTruthy();
     // The session planned in New York, seen from London: both clocks.
     expect(screen.getByText(/Planned in: .*09:00.*\(New York\)/)).toBeTruthy();

@@ -480,20 +480,27 @@ impl ConflictsQuery {
         .await
     }
 
-    /// The conflicts a person with this email address would meet if added
-    /// to the case: its mediator's declared relationships that match them
-    /// (org admins). Empty when the case has no mediator.
+    /// The conflicts a person with this email address (and, when given, on
+    /// the case for this organisation) would meet on the case: its
+    /// mediator's declared relationships that match them (org admins).
+    /// Empty when the case has no mediator.
     async fn party_conflicts(
         &self,
         ctx: &Context<'_>,
         case_id: Uuid,
         email: String,
+        organization: Option<String>,
     ) -> async_graphql::Result<Vec<ProspectiveConflict>> {
         read(ctx, move |tx| {
             Box::pin(async move {
                 deny_early(tx, Action::AssignMediator)?;
                 let case = case_for(tx, Action::ManageParties, CaseId::from_uuid(case_id)).await?;
                 let email = EmailAddress::parse(&email)?;
+                let organization = organization
+                    .map(|o| o.split_whitespace().collect::<Vec<_>>().join(" "))
+                    .filter(|o| !o.is_empty())
+                    .map(|o| OrganizationName::parse(&o))
+                    .transpose()?;
                 let Some(mediator) = case.mediator_id else {
                     return Ok(Vec::new());
                 };
@@ -501,7 +508,7 @@ impl ConflictsQuery {
                 let person = [Person {
                     key: (),
                     email,
-                    organization: None,
+                    organization,
                 }];
                 let none: &[(CaseId, Vec<Person<()>>)] = &[];
                 Ok(find_conflicts(&person, &declarations, none)
@@ -596,12 +603,17 @@ impl ConflictsMutation {
     }
 
     /// Sets the organisation a person is on their case for (a company, an
-    /// insurer), or clears it with null. Conflict checks match on it.
+    /// insurer), or clears it with null. Conflict checks match on it: when
+    /// the new organisation meets the case's mediator's declared
+    /// relationships it is `CONFLICT` (see `partyConflicts`), unless an org
+    /// admin other than that mediator gives `overrideReason`, which is
+    /// recorded as an override on the case and audited.
     async fn set_party_organization(
         &self,
         ctx: &Context<'_>,
         party_id: Uuid,
         organization: Option<String>,
+        override_reason: Option<String>,
     ) -> async_graphql::Result<Option<String>> {
         mutate(ctx, move |tx| {
             Box::pin(async move {
@@ -609,6 +621,20 @@ impl ConflictsMutation {
                 let id = PartyId::from_uuid(party_id);
                 let party = cases::party(tx, id).await.map_err(not_found("party"))?;
                 authorize(tx, Action::ManageParties, Some(party.case_id)).await?;
+                let over = match override_reason {
+                    None => None,
+                    Some(reason) => {
+                        deny_early(tx, Action::AssignMediator)?;
+                        authorize(tx, Action::AssignMediator, Some(party.case_id)).await?;
+                        let by = tx.actor().user_id.ok_or_else(|| {
+                            ApiError::Forbidden("only a person can override".into())
+                        })?;
+                        Some(PartyOverride {
+                            by,
+                            reason: parse_override_reason(&reason)?,
+                        })
+                    }
+                };
                 let organization = organization
                     .map(|o| o.split_whitespace().collect::<Vec<_>>().join(" "))
                     .filter(|o| !o.is_empty());
@@ -618,6 +644,17 @@ impl ConflictsMutation {
                         store::set_party_organization(tx, id, Some((&name, label))).await?;
                     }
                     None => store::set_party_organization(tx, id, None).await?,
+                }
+                // The person as now described, against the case's mediator.
+                let case = cases::get(tx, party.case_id)
+                    .await
+                    .map_err(not_found("party"))?;
+                let conflicted = match case.mediator_id {
+                    Some(m) => !new_party_conflicts(tx, case.id, m, id).await?.is_empty(),
+                    None => false,
+                };
+                if conflicted || over.is_none() {
+                    check_new_party(tx, &case, id, over).await?;
                 }
                 audit::append(tx, "party.set_organization", "party", Some(party_id)).await?;
                 Ok(organization)

@@ -271,6 +271,32 @@ impl Case {
             .collect())
     }
 
+    /// The organisation each person is on the case for, where one was
+    /// recorded (conflict checks match on it). Empty for roles that may not
+    /// see the people's contact details.
+    async fn party_organizations(
+        &self,
+        ctx: &Context<'_>,
+    ) -> async_graphql::Result<Vec<PartyOrganization>> {
+        let case_id = self.inner.id;
+        read(ctx, move |tx| {
+            Box::pin(async move {
+                if accord_domain::grant(tx.actor().role, Action::ViewPartyContacts) == Grant::Deny {
+                    return Ok(Vec::new());
+                }
+                Ok(accord_db::conflicts::party_organizations(tx, case_id)
+                    .await?
+                    .into_iter()
+                    .map(|(party, organization)| PartyOrganization {
+                        party_id: party.as_uuid(),
+                        organization,
+                    })
+                    .collect())
+            })
+        })
+        .await
+    }
+
     /// The case's sessions, by start time.
     async fn sessions(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Session>> {
         let case_id = self.inner.id;
@@ -288,6 +314,15 @@ impl Case {
         })
         .await
     }
+}
+
+/// The organisation a person is on their case for.
+#[derive(SimpleObject, Debug, Clone)]
+pub struct PartyOrganization {
+    /// The person's entry on the case.
+    pub party_id: Uuid,
+    /// The organisation, as typed.
+    pub organization: String,
 }
 
 /// A person on a case.

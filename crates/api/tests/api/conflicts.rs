@@ -554,3 +554,96 @@ async fn adding_a_declared_person_to_a_mediated_case_needs_an_override() -> anyh
     );
     Ok(())
 }
+
+#[tokio::test]
+async fn an_organisation_recorded_later_is_checked_like_a_new_person() -> anyhow::Result<()> {
+    let o = org().await?;
+    o.mediator
+        .ok(
+            DECLARE,
+            json!({ "m": null, "k": "ORGANIZATION", "v": "Globex Corp" }),
+        )
+        .await?;
+    let (case, people) = case_with(
+        &o.admin,
+        "O-1",
+        Some(&o.mediator_id),
+        &[("Sam", "sam@other.example")],
+    )
+    .await?;
+    let recorded =
+        "query($c: UUID!) { case(id: $c) { partyOrganizations { partyId organization } } }";
+    let set_with = "mutation($p: UUID!, $o: String, $r: String) { setPartyOrganization(partyId: $p, organization: $o, overrideReason: $r) }";
+
+    // The declared organisation: refused, and nothing is recorded.
+    let body = o
+        .admin
+        .graphql(SET_ORG, json!({ "p": people[0], "o": "GLOBEX  corp" }))
+        .await?;
+    assert_eq!(
+        body["errors"][0]["extensions"]["code"], "CONFLICT",
+        "{body}"
+    );
+    assert_eq!(
+        o.admin.ok(recorded, json!({ "c": case })).await?["case"]["partyOrganizations"],
+        json!([])
+    );
+    // The screen asks what matched.
+    let prospective = o
+        .admin
+        .ok(
+            "query($c: UUID!, $e: String!, $o: String) { partyConflicts(caseId: $c, email: $e, organization: $o) { kind matched } }",
+            json!({ "c": case, "e": "sam@other.example", "o": "Globex Corp" }),
+        )
+        .await?;
+    assert_eq!(
+        prospective["partyConflicts"],
+        json!([{ "kind": "DECLARED_ORGANIZATION", "matched": "globex corp" }])
+    );
+    // Another organisation is no conflict.
+    o.admin
+        .ok(SET_ORG, json!({ "p": people[0], "o": "Initech" }))
+        .await?;
+    // The mediator concerned cannot override; a short reason is refused.
+    assert_ne!(
+        o.mediator
+            .graphql(
+                set_with,
+                json!({ "p": people[0], "o": "Globex Corp", "r": "Known to everyone here." })
+            )
+            .await?["errors"][0]["extensions"]["code"],
+        serde_json::Value::Null
+    );
+    assert_eq!(
+        o.admin
+            .error_code(
+                set_with,
+                json!({ "p": people[0], "o": "Globex Corp", "r": "short" })
+            )
+            .await?,
+        "BAD_USER_INPUT"
+    );
+    // An org admin records it with a reason: saved, the override kept and audited.
+    o.admin
+        .ok(
+            set_with,
+            json!({ "p": people[0], "o": "Globex Corp", "r": "Disclosed to both sides, who agreed in writing." }),
+        )
+        .await?;
+    assert_eq!(
+        o.admin.ok(recorded, json!({ "c": case })).await?["case"]["partyOrganizations"],
+        json!([{ "partyId": people[0], "organization": "Globex Corp" }])
+    );
+    let overrides = o.admin.ok(OVERRIDES, json!({ "c": case })).await?;
+    assert_eq!(
+        overrides["caseConflictOverrides"].as_array().unwrap().len(),
+        1
+    );
+    let audit = o
+        .admin
+        .ok("{ auditEvents(first: 20) { action } }", json!({}))
+        .await?
+        .to_string();
+    assert!(audit.contains("conflict.override") && audit.contains("party.set_organization"));
+    Ok(())
+}

@@ -1,4 +1,4 @@
-import { AddPartyDocument, AddPartyWithOverrideDocument, PartyConflictsDocument, RemovePartyDocument, type PartyConflictsQuery, type PartyKind } from "@accord/shared/gql";
+import { AddPartyDocument, AddPartyWithOverrideDocument, PartyConflictsDocument, RemovePartyDocument, SetPartyOrganizationDocument, type PartyConflictsQuery, type PartyKind } from "@accord/shared/gql";
 import { Button, Card, ConfirmButton, Empty, ErrorAlert, SelectField, TextField, toProblem, type Problem, type Role } from "@accord/shared/ui";
 import { useState, type FormEvent } from "react";
 import { useClient, useMutation } from "urql";
@@ -17,6 +17,7 @@ type Props = { c: CaseData; role: Role; onNotice: (n: string) => void };
 export function PartiesCard({ c, role, onNotice }: Props) {
   const mayManage = can(role, "manageParties");
   const showEmail = can(role, "viewPartyContacts");
+  const organizations = new Map(c.partyOrganizations.map((o) => [o.partyId, o.organization]));
   return (
     <Card title={s.parties}>
       {c.parties.length === 0 ? (
@@ -29,12 +30,13 @@ export function PartiesCard({ c, role, onNotice }: Props) {
               <th scope="col">{s.colKind}</th>
               {showEmail ? <th scope="col">{s.colEmail}</th> : null}
               <th scope="col">{s.colAccount}</th>
+              {showEmail ? <th scope="col">{s.colOrganization}</th> : null}
               {mayManage ? <th scope="col">{t.pages.members.colActions}</th> : null}
             </tr>
           </thead>
           <tbody>
             {c.parties.map((p) => (
-              <PartyRow key={p.id} party={p} showEmail={showEmail} mayManage={mayManage} onNotice={onNotice} />
+              <PartyRow key={p.id} caseId={c.id} party={p} organization={organizations.get(p.id) ?? null} showEmail={showEmail} mayManage={mayManage} admin={role === "org_admin"} onNotice={onNotice} />
             ))}
           </tbody>
         </table>
@@ -46,14 +48,20 @@ export function PartiesCard({ c, role, onNotice }: Props) {
 }
 
 function PartyRow({
+  caseId,
   party,
+  organization,
   showEmail,
   mayManage,
+  admin,
   onNotice,
 }: {
+  caseId: string;
   party: CaseData["parties"][number];
+  organization: string | null;
   showEmail: boolean;
   mayManage: boolean;
+  admin: boolean;
   onNotice: (n: string) => void;
 }) {
   const [problem, setProblem] = useState<Problem | null>(null);
@@ -74,6 +82,11 @@ function PartyRow({
       <td data-label={s.colKind}>{t.pages.partyKind[party.kind]}</td>
       {showEmail ? <td data-label={s.colEmail}>{party.email ?? ""}</td> : null}
       <td data-label={s.colAccount}>{party.userId ? s.hasAccount : <span className="muted">{s.noAccount}</span>}</td>
+      {showEmail ? (
+        <td data-label={s.colOrganization}>
+          {mayManage ? <OrganizationForm caseId={caseId} party={party} saved={organization} admin={admin} onNotice={onNotice} /> : (organization ?? "")}
+        </td>
+      ) : null}
       {mayManage ? (
         <td data-label={t.pages.members.colActions}>
           <ConfirmButton label={s.removeLabel(name)} question={s.removeQuestion(name)} confirm={s.removeConfirm} cancel={t.pages.common.cancel} busy={fetching} onConfirm={doRemove}>
@@ -87,6 +100,68 @@ function PartyRow({
 }
 
 type Found = PartyConflictsQuery["partyConflicts"];
+
+/**
+ * The organisation a person is on the case for, edited in place. A value
+ * that meets the mediator's declared relationships is refused; the matches
+ * are shown, and an org admin may save it with a written reason.
+ */
+function OrganizationForm({ caseId, party, saved, admin, onNotice }: { caseId: string; party: CaseData["parties"][number]; saved: string | null; admin: boolean; onNotice: (n: string) => void }) {
+  const w = wf.conflicts;
+  const [value, setValue] = useState(saved ?? "");
+  const [problem, setProblem] = useState<Problem | null>(null);
+  const [found, setFound] = useState<Found | null>(null);
+  const client = useClient();
+  const [{ fetching }, save] = useMutation(SetPartyOrganizationDocument);
+  const name = party.displayName;
+  const organization = value.trim() || null;
+  const submit = async (e: FormEvent) => {
+    e.preventDefault();
+    setProblem(null);
+    setFound(null);
+    const r = await save({ partyId: party.id, organization });
+    if (!r.error) {
+      onNotice(s.organizationSaved(name));
+      return;
+    }
+    const p = toProblem(r.error);
+    if (p.code === "CONFLICT" && party.email && organization) {
+      const q = await client.query(PartyConflictsDocument, { caseId, email: party.email, organization }, { requestPolicy: "network-only" }).toPromise();
+      if (q.data && q.data.partyConflicts.length > 0) {
+        setFound(q.data.partyConflicts);
+        return;
+      }
+    }
+    setProblem(p);
+  };
+  return (
+    <form onSubmit={submit} noValidate className="inline-form">
+      <TextField label={s.organizationOf(name)} hint={s.organizationHint} autoComplete="organization" maxLength={200} value={value} onChange={(e) => setValue(e.target.value)} />
+      <Button type="submit" small busy={fetching} aria-label={s.saveOrganizationOf(name)}>
+        {s.saveOrganization}
+      </Button>
+      <ErrorAlert problem={problem} />
+      {found ? (
+        <ConflictsFound
+          found={found}
+          admin={admin}
+          heading={w.orgFound(found.length)}
+          intro={w.orgIntro}
+          reasonLabel={w.orgReason}
+          overrideLabel={w.orgOverride}
+          askAdmin={w.orgAskAdmin}
+          onOverride={async (reason) => {
+            const r = await save({ partyId: party.id, organization, overrideReason: reason });
+            if (r.error) return toProblem(r.error);
+            setFound(null);
+            onNotice(w.orgOverridden(name));
+            return null;
+          }}
+        />
+      ) : null}
+    </form>
+  );
+}
 
 function AddPartyForm({ caseId, admin, onNotice }: { caseId: string; admin: boolean; onNotice: (n: string) => void }) {
   const [kind, setKind] = useState<PartyKind>("PARTY");
@@ -160,15 +235,58 @@ function PartyConflicts({
   onAdded: (words: string) => void;
 }) {
   const w = wf.conflicts;
+  const [, override] = useMutation(AddPartyWithOverrideDocument);
+  return (
+    <ConflictsFound
+      found={found}
+      admin={admin}
+      heading={w.partyFound(found.length)}
+      intro={w.partyIntro}
+      reasonLabel={w.partyReason}
+      overrideLabel={w.partyOverride}
+      askAdmin={w.partyAskAdmin}
+      onOverride={async (reason) => {
+        const r = await override({ input, reason });
+        if (r.error) return toProblem(r.error);
+        onAdded(w.partyOverridden(input.displayName));
+        return null;
+      }}
+    />
+  );
+}
+
+/** What matched, and for org admins a reason and an override button. */
+function ConflictsFound({
+  found,
+  admin,
+  heading,
+  intro,
+  reasonLabel,
+  overrideLabel,
+  askAdmin,
+  onOverride,
+}: {
+  found: Found;
+  admin: boolean;
+  heading: string;
+  intro: string;
+  reasonLabel: string;
+  overrideLabel: string;
+  askAdmin: string;
+  onOverride: (reason: string) => Promise<Problem | null>;
+}) {
+  const w = wf.conflicts;
   const [reason, setReason] = useState("");
   const [problem, setProblem] = useState<Problem | null>(null);
-  const [{ fetching }, override] = useMutation(AddPartyWithOverrideDocument);
-  const heading = w.partyFound(found.length);
+  const [busy, setBusy] = useState(false);
   const doOverride = async () => {
     setProblem(null);
-    const r = await override({ input, reason });
-    if (r.error) setProblem(toProblem(r.error));
-    else onAdded(w.partyOverridden(input.displayName));
+    setBusy(true);
+    try {
+      setProblem(await onOverride(reason));
+    } finally {
+      setBusy(false);
+    }
   };
   return (
     <div role="group" aria-label={heading}>
@@ -193,15 +311,15 @@ function PartyConflicts({
       </table>
       {admin ? (
         <>
-          <p className="muted">{w.partyIntro}</p>
-          <TextField label={w.partyReason} hint={w.reasonHint} value={reason} onChange={(e) => setReason(e.target.value)} minLength={10} maxLength={2000} />
-          <Button variant="primary" busy={fetching} onClick={() => void doOverride()}>
-            {w.partyOverride}
+          <p className="muted">{intro}</p>
+          <TextField label={reasonLabel} hint={w.reasonHint} value={reason} onChange={(e) => setReason(e.target.value)} minLength={10} maxLength={2000} />
+          <Button variant="primary" busy={busy} onClick={() => void doOverride()}>
+            {overrideLabel}
           </Button>
           <ErrorAlert problem={problem} />
         </>
       ) : (
-        <p className="muted">{w.partyAskAdmin}</p>
+        <p className="muted">{askAdmin}</p>
       )}
     </div>
   );

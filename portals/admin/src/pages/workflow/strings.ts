@@ -32,6 +32,12 @@ export const wf = {
     partyOverride: "Add with override",
     partyOverridden: (name: string) => `${name} added with an override; the reason is recorded.`,
     partyAskAdmin: "Ask an org admin to add this person with an override.",
+    orgFound: (n: number) => `This organisation meets ${n} declared relationship${n === 1 ? "" : "s"} of the case's mediator`,
+    orgIntro: "The organisation was not saved. An org admin may save it anyway with a written reason, recorded with the case and audited.",
+    orgReason: "Reason for recording it despite the conflict",
+    orgOverride: "Save with override",
+    orgOverridden: (name: string) => `Organisation of ${name} saved with an override; the reason is recorded.`,
+    orgAskAdmin: "Ask an org admin to record this organisation with an override.",
   },
   billing: {
     title: "Fees and invoices",
