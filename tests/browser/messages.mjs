@@ -10,12 +10,15 @@
 //      own private one, which is empty: no trace of the first party's message;
 //   3. the mediator (admin portal) sees the private thread unread, reads the
 //      message, drafts the settlement agreement from the template, previews
-//      it as a PDF and sends it for signature;
-//   4. each party downloads the agreement's PDF, whose SHA-256 is the
-//      fingerprint the page shows, then types their name and signs it on
-//      their device;
+//      it as a PDF and sends it for signature, then the agreement to mediate;
+//   4. each party downloads each agreement's PDF (the agreement to mediate
+//      and the settlement), whose SHA-256 is the fingerprint the page shows,
+//      then types their name and signs it on their device;
 //   5. the mediator sees it signed by everyone, with both signatures;
-//   6. the org admin marks the case settled.
+//   6. the org admin marks the case settled;
+//   7. the case's compliance record carries the settlement's signature
+//      records, nothing of the private attachment, and content only when
+//      asked.
 //
 // Every screen passes axe-core (no serious or critical violation).
 //
@@ -38,10 +41,15 @@ const NOTE = "Bottom line.txt";
 const NOTE_TEXT = "Lowest acceptable: 4 200 EUR, paid within 30 days.\n";
 
 /** The bytes of the file a click on `link` downloads. */
-async function downloaded(page, link) {
+async function downloadedFile(page, link) {
   const [download] = await Promise.all([page.waitForEvent("download", { timeout: STEP_MS }), link.click()]);
-  const bytes = readFileSync(await download.path());
-  if (!bytes.subarray(0, 8).toString("latin1").startsWith("%PDF-")) throw new Error(`${download.suggestedFilename()} is not a PDF`);
+  return readFileSync(await download.path());
+}
+
+/** The bytes of the PDF a click on `link` downloads. */
+async function downloaded(page, link) {
+  const bytes = await downloadedFile(page, link);
+  if (!bytes.subarray(0, 8).toString("latin1").startsWith("%PDF-")) throw new Error("the download is not a PDF");
   return bytes;
 }
 
@@ -172,8 +180,14 @@ async function main() {
     if (!preview.toString("latin1").includes("DRAFT: not sent for signature")) throw new Error("the draft's preview is not marked as a draft");
     await m.getByRole("button", { name: "Send for signature" }).click();
     await m.getByText("Sent for signature.").waitFor({ timeout: STEP_MS });
+    // And the agreement to mediate, from its template.
+    await m.getByLabel("Which agreement").selectOption("AGREEMENT_TO_MEDIATE");
+    await m.getByRole("button", { name: "Save draft" }).click();
+    await m.getByText("Draft saved.").waitFor({ timeout: STEP_MS });
+    await m.getByRole("button", { name: "Send for signature" }).click();
+    await m.getByText("Sent for signature.").waitFor({ timeout: STEP_MS });
     await accessible(m, "the mediator's case page with messages and agreements");
-    log("the mediator drafted the settlement and sent it for signature");
+    log("the mediator drafted the settlement and the agreement to mediate and sent them for signature");
 
     // 4. Both parties sign on their devices.
     for (const [page, party] of [
@@ -182,22 +196,26 @@ async function main() {
     ]) {
       current = page;
       await page.reload();
-      const pdf = await downloaded(page, page.getByRole("link", { name: /^Download .* as PDF$/ }));
-      const sha = createHash("sha256").update(pdf).digest("hex");
-      await page.getByText(`Fingerprint (SHA-256 of the PDF): ${sha}`).waitFor({ timeout: STEP_MS });
-      await page.getByLabel("Type your full name to sign").fill(party.displayName);
-      await page.getByRole("button", { name: "Sign with this device" }).click();
-      await page.getByText("You signed the agreement on this device.").waitFor({ timeout: STEP_MS });
+      for (const kind of ["Agreement to mediate", "Settlement agreement"]) {
+        const article = page.getByRole("article", { name: new RegExp(`^${kind}: `) });
+        await article.waitFor({ timeout: STEP_MS });
+        const pdf = await downloaded(page, article.getByRole("link", { name: /^Download .* as PDF$/ }));
+        const sha = createHash("sha256").update(pdf).digest("hex");
+        await article.getByText(`Fingerprint (SHA-256 of the PDF): ${sha}`).waitFor({ timeout: STEP_MS });
+        await article.getByLabel("Type your full name to sign").fill(party.displayName);
+        await article.getByRole("button", { name: "Sign with this device" }).click();
+        await article.getByText("You signed the agreement on this device.").waitFor({ timeout: STEP_MS });
+      }
     }
     await accessible(b, "party two's case page after signing");
-    log("both parties downloaded the PDF, whose SHA-256 is the fingerprint shown, and signed it on their devices");
+    log("both parties downloaded each PDF, whose SHA-256 is the fingerprint shown, and signed both agreements on their devices");
 
     // 5. The mediator sees it signed.
     current = m;
     await m.reload();
-    await m.getByText("Signed by everyone").first().waitFor({ timeout: STEP_MS });
-    for (const party of [one, two]) await m.getByText(`${party.displayName}: signed as ${party.displayName}`).waitFor({ timeout: STEP_MS });
-    log("the mediator sees the settlement signed by everyone");
+    await until("both agreements signed by everyone", async () => (await m.getByText("Signed by everyone", { exact: true }).count()) === 2, STEP_MS);
+    for (const party of [one, two]) await m.getByText(`${party.displayName}: signed as ${party.displayName}`).first().waitFor({ timeout: STEP_MS });
+    log("the mediator sees both agreements signed by everyone");
 
     // 6. The org admin marks the case settled.
     const actx = await browser.newContext({ viewport: { width: 1100, height: 900 } });
@@ -212,6 +230,23 @@ async function main() {
     await adminPage.getByRole("button", { name: "Yes, mark as settled" }).click();
     await adminPage.getByText("The case is now settled.").waitFor({ timeout: STEP_MS });
     log("the org admin marked the case settled");
+
+    // 7. The compliance record: the settlement's signature records and the
+    // attachment's fingerprint, no message or file name; typed names only
+    // in the record with content.
+    const plain = JSON.parse((await downloadedFile(adminPage, adminPage.getByRole("link", { name: "Download the record (no content)" }))).toString("utf8"));
+    const settlement = plain.agreements.find((x) => x.kind === "settlement" && x.status === "signed");
+    if (!settlement || settlement.signatures.length !== 2 || settlement.signatures.some((s) => s.typedName !== undefined)) throw new Error(`the record's agreements: ${JSON.stringify(plain.agreements)}`);
+    const noteSha = createHash("sha256").update(NOTE_TEXT).digest("hex");
+    // The attachment is private to party one and the mediator: the org's
+    // record shows no trace of it, not even its fingerprint.
+    if (plain.documents.some((d) => d.versions.some((v) => v.sha256 === noteSha))) throw new Error("the record lists party one's private document");
+    const plainText = JSON.stringify(plain);
+    if (plainText.includes(NOTE) || plainText.includes("4 200")) throw new Error("the record without content names a file or quotes a message");
+    const full = JSON.parse((await downloadedFile(adminPage, adminPage.getByRole("link", { name: /^Download with content/ }))).toString("utf8"));
+    const typed = full.agreements.flatMap((x) => x.signatures.map((s) => s.typedName));
+    if (!typed.includes(one.displayName) || !typed.includes(two.displayName)) throw new Error(`typed names in the record with content: ${typed}`);
+    log("the compliance record lists the signature records, no trace of the private attachment, content only when asked");
     ok = true;
   } catch (e) {
     if (current) {

@@ -7,10 +7,16 @@
 //! and its objects with the chain hashes (checkable against the org's
 //! hash-chained log), conflict-of-interest overrides (who, when and the
 //! kinds of conflict), documents as metadata (type, size, scan result,
-//! uploader, times) and invoices and credit notes with their shares.
+//! SHA-256, uploader, times; those the org admin may see: a person's private
+//! document for the mediator stays out, as it does from the admin's
+//! screens), agreements with their signature records (the
+//! SHA-256 signed, each signatory's device, public key, signature and time;
+//! what `accord agreement verify` checks) and invoices and credit notes with
+//! their shares.
 //!
 //! Content stays out unless the admin asks for it with `?content=true`:
-//! the case title, document file names and the written override reasons.
+//! the case title, document file names, the written override reasons and
+//! the names signatories typed.
 //! Either way the export is audited (`case.compliance_export` or
 //! `case.compliance_export_content`), naming only the case.
 
@@ -200,6 +206,7 @@ async fn export(
                     "mediaType": v.media_type,
                     "sizeBytes": v.size_bytes,
                     "scan": v.scan_state.as_str(),
+                    "sha256": v.sha256.as_deref().map(crate::graphql::agreements::hex),
                     "uploadedBy": v.uploaded_by.as_uuid(),
                     "at": v.created_at,
                 });
@@ -216,6 +223,9 @@ async fn export(
             "versions": versions,
         }));
     }
+
+    let agreements =
+        crate::graphql::agreements::compliance_records(&mut tx, case_id, with_content).await?;
 
     let bills: Vec<Value> = invoices::for_case(&mut tx, case_id)
         .await?
@@ -269,6 +279,7 @@ async fn export(
         "sessions": session_list,
         "conflictOverrides": overrides,
         "documents": docs,
+        "agreements": agreements,
         "invoices": bills,
         "auditEvents": events,
     });

@@ -437,6 +437,7 @@ async fn receive(
         wrapped_key: stored.wrapped.ciphertext.clone(),
         scan_state,
         scan_detail: detail.clone(),
+        sha256: stored.sha256.to_vec(),
     };
     let recorded = record(state, signed_in, &target, &new).await;
     let number = match recorded {

@@ -105,6 +105,9 @@ pub struct Version {
     pub scan_state: ScanState,
     /// The signature found, for a quarantined version.
     pub scan_detail: Option<String>,
+    /// The plaintext's SHA-256 (none for versions stored before it was kept,
+    /// or erased).
+    pub sha256: Option<Vec<u8>>,
     /// Who uploaded it.
     pub uploaded_by: UserId,
     /// When.
@@ -146,6 +149,7 @@ struct DocRow {
     v_size: i64,
     v_scan_state: String,
     v_scan_detail: Option<String>,
+    v_sha256: Option<Vec<u8>>,
     v_uploaded_by: Uuid,
     v_created_at: DateTime<Utc>,
 }
@@ -169,6 +173,7 @@ impl TryFrom<DocRow> for Document {
                 size_bytes: r.v_size,
                 scan_state: ScanState::parse(&r.v_scan_state)?,
                 scan_detail: r.v_scan_detail,
+                sha256: r.v_sha256,
                 uploaded_by: UserId::from_uuid(r.v_uploaded_by),
                 created_at: r.v_created_at,
             },
@@ -179,7 +184,8 @@ impl TryFrom<DocRow> for Document {
 const DOC_SELECT: &str = "SELECT d.id, d.case_id, d.visibility, d.party_user_id, d.created_by, \
      d.created_at, d.updated_at, v.id AS v_id, v.version AS v_number, v.filename AS v_filename, \
      v.media_type AS v_media_type, v.size_bytes AS v_size, v.scan_state AS v_scan_state, \
-     v.scan_detail AS v_scan_detail, v.uploaded_by AS v_uploaded_by, v.created_at AS v_created_at \
+     v.scan_detail AS v_scan_detail, v.sha256 AS v_sha256, v.uploaded_by AS v_uploaded_by, \
+     v.created_at AS v_created_at \
      FROM documents d \
      JOIN LATERAL (SELECT * FROM document_versions v WHERE v.document_id = d.id \
                    AND v.erased_at IS NULL ORDER BY v.version DESC LIMIT 1) v ON true \
@@ -215,6 +221,7 @@ struct VersionRow {
     size_bytes: i64,
     scan_state: String,
     scan_detail: Option<String>,
+    sha256: Option<Vec<u8>>,
     uploaded_by: Uuid,
     created_at: DateTime<Utc>,
 }
@@ -231,6 +238,7 @@ impl TryFrom<VersionRow> for Version {
             size_bytes: r.size_bytes,
             scan_state: ScanState::parse(&r.scan_state)?,
             scan_detail: r.scan_detail,
+            sha256: r.sha256,
             uploaded_by: UserId::from_uuid(r.uploaded_by),
             created_at: r.created_at,
         })
@@ -238,7 +246,7 @@ impl TryFrom<VersionRow> for Version {
 }
 
 const VERSION_COLUMNS: &str = "id, document_id, version, filename, media_type, size_bytes, \
-     scan_state, scan_detail, uploaded_by, created_at";
+     scan_state, scan_detail, sha256, uploaded_by, created_at";
 
 /// The document's versions the actor may see, newest first.
 pub async fn versions(tx: &mut TenantTx, document_id: Uuid) -> Result<Vec<Version>, DbError> {
@@ -324,6 +332,8 @@ pub struct NewVersion {
     pub scan_state: ScanState,
     /// The signature found, if any.
     pub scan_detail: Option<String>,
+    /// The plaintext's SHA-256.
+    pub sha256: Vec<u8>,
 }
 
 impl std::fmt::Debug for NewVersion {
@@ -375,9 +385,9 @@ pub async fn add_version(tx: &mut TenantTx, v: &NewVersion) -> Result<i32, DbErr
     sqlx::query(
         "INSERT INTO document_versions (org_id, id, document_id, case_id, version, filename, \
              media_type, size_bytes, object_key, key_id, wrapped_key, scan_state, scan_detail, \
-             scanned_at, uploaded_by) \
+             scanned_at, uploaded_by, sha256) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, \
-             CASE WHEN $12 = 'pending' THEN NULL ELSE now() END, $14)",
+             CASE WHEN $12 = 'pending' THEN NULL ELSE now() END, $14, $15)",
     )
     .bind(actor.org_id.as_uuid())
     .bind(v.id)
@@ -393,6 +403,7 @@ pub async fn add_version(tx: &mut TenantTx, v: &NewVersion) -> Result<i32, DbErr
     .bind(v.scan_state.as_str())
     .bind(&v.scan_detail)
     .bind(me.as_uuid())
+    .bind(&v.sha256)
     .execute(tx.conn())
     .await?;
     Ok(number)
@@ -535,7 +546,7 @@ pub async fn shred(conn: &mut PgConnection, document_id: Uuid) -> Result<Vec<Shr
         return Err(held());
     }
     let rows: Vec<(Uuid, String)> = sqlx::query_as(
-        "UPDATE document_versions SET wrapped_key = NULL, filename = NULL, \
+        "UPDATE document_versions SET wrapped_key = NULL, filename = NULL, sha256 = NULL, \
              erased_at = coalesce(erased_at, now()) \
          WHERE document_id = $1 RETURNING id, object_key",
     )

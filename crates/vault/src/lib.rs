@@ -101,6 +101,10 @@ pub struct Stored {
     pub wrapped: WrappedKey,
     /// Plaintext bytes.
     pub plain_len: u64,
+    /// The plaintext's SHA-256, computed as it streamed through (a
+    /// fingerprint for records; it reveals nothing the stored ciphertext
+    /// does not, to anyone without the file).
+    pub sha256: [u8; 32],
     /// Stored (ciphertext) bytes.
     pub stored_len: u64,
     /// The scan's outcome.
@@ -125,6 +129,7 @@ pub struct Upload {
     scan_error: Option<String>,
     scanning: bool,
     plain_len: u64,
+    hash: sha2::Sha256,
     /// Ciphertext not yet handed to the store: filled up to one chunk of the
     /// store's (an S3 part), then handed over whole, without a copy.
     out: BytesMut,
@@ -143,6 +148,7 @@ impl Upload {
     /// Encrypts and stores `data`, and passes it to the scanner.
     pub async fn write(&mut self, data: &[u8]) -> Result<(), VaultError> {
         self.plain_len += data.len() as u64;
+        sha2::Digest::update(&mut self.hash, data);
         if let Some(scan) = self.scan.as_mut() {
             if let Err(e) = scan.write(data).await {
                 // The scanner went away mid-upload: the upload still lands,
@@ -204,9 +210,11 @@ impl Upload {
             (None, None, true) => ScanOutcome::Pending("scanner unavailable".into()),
         };
         let stored_len = self.writer.finish().await?;
+        let sha256: [u8; 32] = sha2::Digest::finalize(std::mem::take(&mut self.hash)).into();
         Ok(Stored {
             wrapped: self.wrapped,
             plain_len: self.plain_len,
+            sha256,
             stored_len,
             scan,
         })
@@ -323,6 +331,7 @@ impl Vault {
             scan_error,
             scanning: self.scans(),
             plain_len: 0,
+            hash: sha2::Sha256::default(),
             out: BytesMut::with_capacity(out_capacity(chunk_len)),
             chunk_len,
         })

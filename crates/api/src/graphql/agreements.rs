@@ -494,6 +494,60 @@ pub(crate) async fn signed_to_mediate(
     .map_err(db)
 }
 
+/// A case's agreements as the compliance export lists them: kind, status,
+/// version, times, the SHA-256 signed, and each signature record (party,
+/// device registration and thumbprint, public key, signature, the time as
+/// signed and as recorded). The names signatories typed only `with_content`;
+/// the text never.
+pub(crate) async fn compliance_records(
+    tx: &mut TenantTx,
+    case: CaseId,
+    with_content: bool,
+) -> Result<Vec<serde_json::Value>, ApiError> {
+    let rows: Vec<Row> = sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM agreements WHERE case_id = $1 ORDER BY created_at, id"
+    ))
+    .bind(case.as_uuid())
+    .fetch_all(tx.conn())
+    .await
+    .map_err(db)?;
+    let mut out = Vec::with_capacity(rows.len());
+    for row in rows {
+        let signed: Vec<serde_json::Value> = signatures(tx, row.id)
+            .await?
+            .into_iter()
+            .map(|s| {
+                let mut v = serde_json::json!({
+                    "partyId": s.party_id,
+                    "deviceId": s.device_id,
+                    "deviceThumbprint": s.device_jkt,
+                    "publicKey": s.public_key.0,
+                    "sha256": hex(&s.content_sha256),
+                    "signedAt": s.signed_at_text,
+                    "signature": B64.encode(&s.signature),
+                    "recordedAt": s.recorded_at,
+                });
+                if with_content {
+                    v["typedName"] = serde_json::Value::String(s.typed_name);
+                }
+                v
+            })
+            .collect();
+        out.push(serde_json::json!({
+            "agreementId": row.id,
+            "kind": row.kind,
+            "status": row.status,
+            "version": row.version,
+            "sha256": row.content_sha256.as_deref().map(hex),
+            "createdAt": row.created_at,
+            "sentAt": row.sent_at,
+            "signedAt": row.signed_at,
+            "signatures": signed,
+        }));
+    }
+    Ok(out)
+}
+
 /// Whether `case` has a settlement agreement signed by everyone.
 pub(crate) async fn settlement_signed(tx: &mut TenantTx, case: CaseId) -> Result<bool, ApiError> {
     sqlx::query_scalar(

@@ -77,6 +77,9 @@ pub struct DocumentVersion {
     /// Where to download it (`?disposition=inline` to view); absent while
     /// quarantined.
     pub download_path: Option<String>,
+    /// The SHA-256 of its content (hex), computed as it was uploaded; absent
+    /// for versions stored before fingerprints were kept.
+    pub sha256: Option<String>,
 }
 
 impl From<Version> for DocumentVersion {
@@ -93,6 +96,7 @@ impl From<Version> for DocumentVersion {
             scan_detail: v.scan_detail,
             uploaded_by: v.uploaded_by.as_uuid(),
             created_at: v.created_at,
+            sha256: v.sha256.as_deref().map(super::agreements::hex),
         }
     }
 }

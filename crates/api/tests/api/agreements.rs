@@ -18,7 +18,7 @@ use sha2::Digest;
 
 use crate::billing::{get, pdf_text};
 use crate::common::{device, post, Device};
-use crate::documents::{at, local_vault, serve_vault, timeline, world, World};
+use crate::documents::{at, local_vault, pdf, serve_vault, timeline, upload, world, World};
 use crate::messages::audited;
 
 /// Mutations whose single audit event is checked here (see flows.rs).
@@ -132,6 +132,30 @@ async fn parties_sign_with_their_devices_and_the_agreement_locks() -> anyhow::Re
     let p1 = at(&registered(&w, &p1_party, &key1).await?, &v);
     let p2 = at(&registered(&w, &p2_party, &key2).await?, &v);
     let (draft, edit, send, sign_m) = (draft_q(), edit_q(), send_q(), sign_q());
+    // A document on the case, for the compliance export's fingerprints.
+    let brief = pdf(70_000, "POSITION-STATEMENT");
+    let (status, up) = upload(
+        &p1,
+        &[("caseId", &w.case), ("visibility", "case")],
+        "Position.pdf",
+        &brief,
+    )
+    .await?;
+    assert_eq!(status, 201, "{up}");
+    let listed_doc = p1
+        .ok(
+            "query($c: UUID!) { caseDocuments(caseId: $c) { latest { sha256 } } }",
+            json!({ "c": w.case }),
+        )
+        .await?;
+    let fingerprint: String = sha2::Sha256::digest(&brief)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    assert_eq!(
+        listed_doc["caseDocuments"][0]["latest"]["sha256"],
+        fingerprint.as_str()
+    );
 
     // Only the case's mediator drafts; parties and the admin may not.
     let body = "1. The respondent pays 5 000 EUR.\r\n2. Each side bears its costs.\r\n";
@@ -348,6 +372,43 @@ async fn parties_sign_with_their_devices_and_the_agreement_locks() -> anyhow::Re
         w.admin.ok(settle, json!({ "id": w.case })).await?["updateCaseStatus"]["status"],
         "SETTLED"
     );
+
+    // The compliance export carries the signature records (what verify
+    // checks) and each document's SHA-256; typed names only with content.
+    let path = format!("/cases/{}/compliance-export", w.case);
+    let admin = at(&w.admin, &v);
+    let record: Value = serde_json::from_slice(&get(&admin, &path).await?.2)?;
+    let settlement = record["agreements"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["agreementId"] == id.as_str())
+        .unwrap()
+        .clone();
+    assert_eq!(settlement["status"], "signed");
+    assert_eq!(settlement["sha256"], hash.as_str());
+    let records = settlement["signatures"].as_array().unwrap();
+    assert_eq!(records.len(), 2);
+    for r in records {
+        assert_eq!(r["sha256"], hash.as_str());
+        assert_eq!(r["deviceThumbprint"].as_str().map(str::len), Some(43));
+        assert_eq!(r["signature"].as_str().map(str::len), Some(86));
+        assert!(r.get("typedName").is_none(), "{r}");
+    }
+    let expected_doc: String = sha2::Sha256::digest(&brief)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    assert_eq!(
+        record["documents"][0]["versions"][0]["sha256"],
+        expected_doc.as_str()
+    );
+    assert!(!String::from_utf8_lossy(&get(&admin, &path).await?.2).contains("Pat One"));
+    let full: Value =
+        serde_json::from_slice(&get(&admin, &format!("{path}?content=true")).await?.2)?;
+    assert!(full["agreements"]
+        .to_string()
+        .contains("\"typedName\":\"Pat One\""));
     // The mediator sees both signatures and the devices they came from.
     let seen = med.ok(&one_q(), json!({ "id": id })).await?["agreement"].clone();
     let sigs: Vec<&Value> = seen["signatories"].as_array().unwrap().iter().collect();

@@ -88,9 +88,9 @@ export const wf = {
   compliance: {
     title: "Compliance record",
     intro:
-      "A JSON file of this case's record for a regulator or an auditor: people, sessions held, every audit event with its chain hash, overrides, documents' metadata and invoices. Each download is audited.",
+      "A JSON file of this case's record for a regulator or an auditor: people, sessions held, every audit event with its chain hash, overrides, documents' metadata and fingerprints, agreements with their signature records, and invoices. Each download is audited.",
     download: "Download the record (no content)",
-    withContent: "Download with content (title, file names, override reasons)",
+    withContent: "Download with content (title, file names, override reasons, typed signatures)",
   },
   intake: {
     nav: "Intake form",
