@@ -144,6 +144,11 @@ pub struct JoinClaims {
     pub rooms: Vec<String>,
     /// The device binding.
     pub cnf: Confirmation,
+    /// The participant's browser cannot encrypt media end to end and the
+    /// org allows sessions without it: their session then runs protected
+    /// hop by hop only, marked so to everyone. Absent (false) by default.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub clear: bool,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -289,6 +294,7 @@ impl JoinKeys {
             cnf: Confirmation {
                 jkt: device.thumbprint().to_owned(),
             },
+            clear: false,
         };
         (self.sign(&claims), claims)
     }

@@ -348,6 +348,31 @@ pub async fn admit_unsigned(tx: &mut TenantTx) -> Result<bool, DbError> {
     Ok(v.unwrap_or(true))
 }
 
+/// Whether the org lets people whose browser cannot encrypt media end to
+/// end join its live sessions, hop by hop only (no unless an org admin said
+/// yes).
+pub async fn allow_hop_by_hop(tx: &mut TenantTx) -> Result<bool, DbError> {
+    let v: Option<bool> = sqlx::query_scalar("SELECT allow_hop_by_hop FROM org_workflow_settings")
+        .fetch_optional(tx.conn())
+        .await?;
+    Ok(v.unwrap_or(false))
+}
+
+/// Sets whether sessions may run hop by hop for browsers that cannot encrypt.
+pub async fn set_allow_hop_by_hop(tx: &mut TenantTx, allow: bool) -> Result<(), DbError> {
+    let org = tx.actor().org_id.as_uuid();
+    sqlx::query(
+        "INSERT INTO org_workflow_settings (org_id, allow_hop_by_hop) VALUES ($1, $2) \
+         ON CONFLICT (org_id) DO UPDATE SET allow_hop_by_hop = EXCLUDED.allow_hop_by_hop, \
+         updated_at = now()",
+    )
+    .bind(org)
+    .bind(allow)
+    .execute(tx.conn())
+    .await?;
+    Ok(())
+}
+
 /// Sets whether people who have not signed the agreement to mediate may join.
 pub async fn set_admit_unsigned(tx: &mut TenantTx, admit: bool) -> Result<(), DbError> {
     let org = tx.actor().org_id.as_uuid();

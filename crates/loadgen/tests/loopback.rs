@@ -146,6 +146,7 @@ async fn serve(mut ws: ServerWs, participant: Uuid) -> anyhow::Result<()> {
         &ServerMessage::State {
             you: participant,
             locked: false,
+            hop_by_hop: false,
             rooms: vec![],
             participants: vec![],
         },

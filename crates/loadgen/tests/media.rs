@@ -724,3 +724,91 @@ async fn the_time_a_session_is_held_is_recorded_for_its_invoice() -> anyhow::Res
     assert!(!changed);
     Ok(())
 }
+
+/// A participant whose browser cannot encrypt joins with `endToEnd: false`
+/// (the org allows it): everyone is told the session runs hop by hop only,
+/// and media flows in clear between everyone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_participant_without_end_to_end_encryption_turns_the_session_hop_by_hop_for_everyone(
+) -> anyhow::Result<()> {
+    let w = world().await?;
+    let admin = w.app.sign_in("admin@m.test", None).await?;
+    admin
+        .ok("mutation { setHopByHopAllowed(allowed: true) }", json!({}))
+        .await?;
+    let mediator = join_with(&w, &w.mediator, 0, false).await?;
+    let mut knocks = mediator.messages();
+    let mut states = mediator.messages();
+    // Party one's token says their media is in clear.
+    let key = device::generate();
+    let data = w.parties[0]
+        .ok(
+            "mutation($s: UUID!, $k: JSON!) { joinToken(sessionId: $s, deviceKey: $k, endToEnd: false) { token } }",
+            json!({ "s": w.session, "k": device::jwk(key.verifying_key()) }),
+        )
+        .await?;
+    let token = text(&data["joinToken"]["token"])?;
+    let mut config = BotConfig::new(url::Url::parse(&format!("ws://{}", w.app.addr))?, w.session);
+    config.video_kbps = 500;
+    config.step_timeout = Duration::from_secs(15);
+    let clear = Bot::join(config, token, key).await?;
+    let knock = next_knock(&mut knocks).await?;
+    mediator
+        .send(&ClientMessage::Admit { participant: knock })
+        .await?;
+    clear.connected(Duration::from_secs(15)).await?;
+    let hop = |m: &ServerMessage| {
+        matches!(
+            m,
+            ServerMessage::State {
+                hop_by_hop: true,
+                ..
+            }
+        )
+    };
+    states
+        .wait_for_message(Duration::from_secs(10), hop)
+        .await?;
+    clear
+        .messages()
+        .wait_for_message(Duration::from_secs(10), hop)
+        .await?;
+    // The other party, end to end as usual, is told too on arrival.
+    let other = join_with(&w, &w.parties[1], 0, false).await?;
+    let knock = next_knock(&mut knocks).await?;
+    mediator
+        .send(&ClientMessage::Admit { participant: knock })
+        .await?;
+    other.connected(Duration::from_secs(15)).await?;
+    other
+        .messages()
+        .wait_for_message(Duration::from_secs(10), hop)
+        .await?;
+    // Media in clear reaches everyone.
+    let ids = [
+        mediator.participant(),
+        clear.participant(),
+        other.participant(),
+    ];
+    let mut ok = false;
+    for _ in 0..60 {
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        ok = [&mediator, &clear, &other]
+            .iter()
+            .enumerate()
+            .all(|(i, bot)| {
+                let others: Vec<Uuid> = ids
+                    .iter()
+                    .enumerate()
+                    .filter(|(j, _)| *j != i)
+                    .map(|(_, id)| *id)
+                    .collect();
+                received_everything(&bot.report(), &others)
+            });
+        if ok {
+            break;
+        }
+    }
+    assert!(ok, "media did not reach everyone in clear");
+    Ok(())
+}

@@ -420,6 +420,12 @@ pub enum ServerMessage {
         you: ParticipantId,
         /// Whether the session is locked.
         locked: bool,
+        /// Someone joined without end-to-end encryption (their browser
+        /// cannot, and the org allows it): media is protected hop by hop
+        /// only, every client sends and accepts frames in clear, and every
+        /// screen says so. Stays for the rest of the live session.
+        #[serde(default, rename = "hopByHop")]
+        hop_by_hop: bool,
         /// Visible rooms.
         rooms: Vec<RoomView>,
         /// Visible participants.

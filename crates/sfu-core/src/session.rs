@@ -291,6 +291,9 @@ pub struct LiveSession {
     /// The next round of views may not go out before this
     /// ([`view_spacing`]).
     views_not_before: Option<Instant>,
+    /// Someone joined without end-to-end encryption: media is in clear
+    /// (hop by hop only) for the rest of this live session.
+    hop_by_hop: bool,
 }
 
 fn error(code: &str, message: &str) -> ServerMessage {
@@ -316,6 +319,7 @@ impl LiveSession {
             routes_due: false,
             views_due: false,
             views_not_before: None,
+            hop_by_hop: false,
         }
     }
 
@@ -519,9 +523,37 @@ impl LiveSession {
     /// Whether `who`'s connection announced an E2EE identity (and so seals
     /// its frames: `Media::set_sealed`).
     pub fn seals(&self, who: ParticipantId) -> bool {
-        self.members
-            .get(&who)
-            .is_some_and(|m| m.connected && m.e2ee.is_some())
+        !self.hop_by_hop
+            && self
+                .members
+                .get(&who)
+                .is_some_and(|m| m.connected && m.e2ee.is_some())
+    }
+
+    /// Marks `who` as joining without end-to-end encryption (their browser
+    /// cannot, and the org allows it; their join token says so). The live
+    /// session then runs hop by hop for everyone until it ends: everyone is
+    /// told (`State::hop_by_hop`), clients send and accept frames in clear,
+    /// and no participant's frames are read as sealed. `true` when this
+    /// turned the session hop-by-hop.
+    pub fn mark_hop_by_hop(&mut self, who: ParticipantId) -> bool {
+        if !self.members.contains_key(&who) || self.hop_by_hop {
+            return false;
+        }
+        self.hop_by_hop = true;
+        self.audit(who, "live.hop_by_hop", who);
+        self.changed();
+        true
+    }
+
+    /// Whether the session runs hop by hop only ([`LiveSession::mark_hop_by_hop`]).
+    pub fn hop_by_hop(&self) -> bool {
+        self.hop_by_hop
+    }
+
+    /// Everyone in the session, connected or within their grace.
+    pub fn participant_ids(&self) -> Vec<ParticipantId> {
+        self.members.keys().copied().collect()
     }
 
     /// Whether the session is being held now: a mediator is connected with
@@ -1089,6 +1121,7 @@ impl LiveSession {
         ServerMessage::State {
             you: who,
             locked: self.locked,
+            hop_by_hop: self.hop_by_hop,
             rooms,
             participants,
         }
@@ -1124,6 +1157,39 @@ mod tests {
             } => participants.iter().any(|p| p.id == who && p.e2ee.is_some()),
             _ => false,
         })
+    }
+
+    #[test]
+    fn one_participant_in_clear_turns_the_session_hop_by_hop_for_everyone() {
+        let now = Instant::now();
+        let (mediator, party) = (ParticipantId::from_u128(1), ParticipantId::from_u128(2));
+        let mut s = LiveSession::new(1);
+        s.join(mediator, SessionRole::Mediator, &["*".to_owned()])
+            .unwrap();
+        let device = [[0x04].as_slice(), &[7; 64]].concat();
+        s.bind_device(mediator, &device);
+        announce(&mut s, now, mediator, &device);
+        assert!(s.seals(mediator));
+        let hop = |out: &[Output], to: ParticipantId| {
+            out.iter().any(|o| matches!(o, Output::Send { to: t, message: ServerMessage::State { hop_by_hop: true, .. } } if *t == to))
+        };
+        assert!(!hop(&drain(&mut s, now), mediator));
+        // Someone not in the session changes nothing.
+        assert!(!s.mark_hop_by_hop(party));
+        s.join(party, SessionRole::Party, &["main".to_owned()])
+            .unwrap();
+        assert!(s.mark_hop_by_hop(party));
+        assert!(
+            s.hop_by_hop() && !s.seals(mediator),
+            "nobody's frames are read as sealed"
+        );
+        let out = drain(&mut s, now);
+        assert!(hop(&out, mediator) && hop(&out, party), "{out:?}");
+        // It stays for the rest of the live session, even once they are gone.
+        assert!(!s.mark_hop_by_hop(party));
+        s.disconnected(party);
+        s.forget(party);
+        assert!(s.hop_by_hop());
     }
 
     #[test]

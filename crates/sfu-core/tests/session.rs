@@ -972,6 +972,7 @@ fn identities_are_shown_with_the_participant_and_dropped_with_the_connection() {
     let json = serde_json::to_string(&S::State {
         you: id(A),
         locked: false,
+        hop_by_hop: false,
         rooms: vec![],
         participants: vec![seen],
     })

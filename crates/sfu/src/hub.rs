@@ -67,6 +67,8 @@ pub(crate) enum Event {
         rooms: Vec<String>,
         /// The device the connection proved it holds (uncompressed P-256 point).
         device: Vec<u8>,
+        /// The participant's media is in clear (hop by hop only).
+        clear: bool,
         connection: u64,
         outbox: mpsc::UnboundedSender<Outgoing>,
         reply: oneshot::Sender<Result<(), JoinRefused>>,
@@ -579,6 +581,7 @@ impl SessionTask {
                 role,
                 rooms,
                 device,
+                clear,
                 connection,
                 outbox,
                 reply,
@@ -596,6 +599,12 @@ impl SessionTask {
                 if result.is_ok() {
                     // Its E2EE identity must name this device.
                     self.live.bind_device(who, &device);
+                    if clear && self.live.mark_hop_by_hop(who) {
+                        // From now on nobody's frames are read as sealed.
+                        for id in self.live.participant_ids() {
+                            self.media.set_sealed(id, false);
+                        }
+                    }
                     if !returning {
                         self.joined_at.insert(who, Utc::now());
                     }

@@ -197,7 +197,9 @@ async fn send(socket: &mut WebSocket, message: &ServerMessage) -> bool {
 
 /// Who a handshake let in: the participant, their org, role and rooms, and
 /// the device they proved they hold (its uncompressed P-256 point).
-type Joined = (ParticipantId, Uuid, SessionRole, Vec<String>, Vec<u8>);
+/// Who joined, their org, role, rooms, device point, and whether their
+/// media is in clear (a hop-by-hop-only participant).
+type Joined = (ParticipantId, Uuid, SessionRole, Vec<String>, Vec<u8>, bool);
 
 /// The uncompressed P-256 point (`04 ‖ x ‖ y`) of a device's public JWK
 /// (already checked by [`DeviceKey::from_jwk`]): what the client names as
@@ -298,11 +300,18 @@ async fn handshake(hub: &Hub, session: Uuid, socket: &mut WebSocket) -> Result<J
             ))
         }
     };
-    Ok((claims.sub, claims.org, role, claims.rooms, point))
+    Ok((
+        claims.sub,
+        claims.org,
+        role,
+        claims.rooms,
+        point,
+        claims.clear,
+    ))
 }
 
 async fn connection(hub: Hub, session: Uuid, mut socket: WebSocket) {
-    let (who, org, role, rooms, device) = match handshake(&hub, session, &mut socket).await {
+    let (who, org, role, rooms, device, clear) = match handshake(&hub, session, &mut socket).await {
         Ok(joined) => joined,
         Err(refusal) => {
             hub.inner.metrics.join_refused();
@@ -325,6 +334,7 @@ async fn connection(hub: Hub, session: Uuid, mut socket: WebSocket) {
             role,
             rooms,
             device,
+            clear,
             connection,
             outbox,
             reply,

@@ -283,6 +283,13 @@ you: string,
  */
 locked: boolean, 
 /**
+ * Someone joined without end-to-end encryption (their browser
+ * cannot, and the org allows it): media is protected hop by hop
+ * only, every client sends and accepts frames in clear, and every
+ * screen says so. Stays for the rest of the live session.
+ */
+hopByHop: boolean, 
+/**
  * Visible rooms.
  */
 rooms: Array<RoomView>, 

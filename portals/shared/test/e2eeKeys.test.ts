@@ -139,7 +139,7 @@ class World {
   async settle() {
     for (let round = 0; round < 6; round++) {
       const participants = this.views();
-      for (const p of this.people.values()) if (p.connected) await p.session.onState({ type: "state", you: p.id, locked: false, rooms: [], participants } as Extract<ServerMessage, { type: "state" }>);
+      for (const p of this.people.values()) if (p.connected) await p.session.onState({ type: "state", you: p.id, locked: false, hopByHop: false, rooms: [], participants } as Extract<ServerMessage, { type: "state" }>);
       await new Promise((r) => setTimeout(r, 5));
       const log = this.keyLog;
       this.keyLog = [];

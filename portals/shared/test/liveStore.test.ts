@@ -55,7 +55,7 @@ const rooms: RoomView[] = [
   { id: main, name: "Main room", timerRemainingMs: null },
   { id: { kind: "caucus", id: "c1" }, name: "Caucus one", timerRemainingMs: null },
 ];
-const state = (participants: ParticipantView[], you = "m"): StateMessage => ({ type: "state", you, locked: false, rooms, participants });
+const state = (participants: ParticipantView[], you = "m"): StateMessage => ({ type: "state", you, locked: false, hopByHop: false, rooms, participants });
 
 async function joined() {
   const fake = new FakeClient();

@@ -642,6 +642,19 @@ impl AgreementsQuery {
         .await
     }
 
+    /// Whether people whose browser cannot encrypt media end to end may join
+    /// the org's live sessions, which then run hop by hop only, marked so to
+    /// everyone (org settings; off by default).
+    async fn hop_by_hop_allowed(&self, ctx: &Context<'_>) -> async_graphql::Result<bool> {
+        read(ctx, move |tx| {
+            Box::pin(async move {
+                authorize(tx, Action::ViewOrganization, None).await?;
+                Ok(accord_db::conflicts::allow_hop_by_hop(tx).await?)
+            })
+        })
+        .await
+    }
+
     /// One agreement.
     async fn agreement(&self, ctx: &Context<'_>, id: Uuid) -> async_graphql::Result<AgreementView> {
         let vault = vault_of(rctx(ctx).state()).map_err(super::gql)?;
@@ -661,6 +674,26 @@ pub struct AgreementsMutation;
 
 #[Object]
 impl AgreementsMutation {
+    /// Sets whether people whose browser cannot encrypt media end to end
+    /// may join live sessions, hop by hop only and marked so to everyone
+    /// (org admins).
+    async fn set_hop_by_hop_allowed(
+        &self,
+        ctx: &Context<'_>,
+        allowed: bool,
+    ) -> async_graphql::Result<bool> {
+        mutate(ctx, move |tx| {
+            Box::pin(async move {
+                authorize(tx, Action::ManageMembers, None).await?;
+                accord_db::conflicts::set_allow_hop_by_hop(tx, allowed).await?;
+                let org = tx.actor().org_id.as_uuid();
+                audit::append(tx, "org.set_hop_by_hop", "organization", Some(org)).await?;
+                Ok(allowed)
+            })
+        })
+        .await
+    }
+
     /// Sets whether people who have not signed their case's agreement to
     /// mediate may join its live sessions (org admins). When not, the join
     /// token is refused them until they sign.

@@ -410,11 +410,15 @@ impl Mutation {
     /// A join token for the viewer's device to enter the session's live room:
     /// for its case's mediator and the people on its case, bound to the device
     /// key given (a P-256 public key in JWK form, as WebCrypto exports it).
+    /// `endToEnd: false` is for a browser that cannot encrypt media end to
+    /// end: refused unless the org allows hop-by-hop sessions, and then the
+    /// live session runs hop by hop only, marked so to everyone.
     async fn join_token(
         &self,
         ctx: &Context<'_>,
         session_id: Uuid,
         device_key: async_graphql::Json<serde_json::Value>,
+        #[graphql(default = true)] end_to_end: bool,
     ) -> async_graphql::Result<JoinToken> {
         let keys = rctx(ctx).state().config().join_keys.clone();
         let token = mutate(ctx, move |tx| {
@@ -469,13 +473,19 @@ impl Mutation {
                         }
                     }
                 }
+                if !end_to_end && !accord_db::conflicts::allow_hop_by_hop(tx).await? {
+                    return Err(ApiError::Conflict(
+                        "this organisation holds sessions only with end-to-end encryption, which this browser cannot do: join from a current Chrome, Edge, Firefox or Safari"
+                            .into(),
+                    ));
+                }
                 if session.status != SessionStatus::Scheduled {
                     return Err(ApiError::Conflict(format!(
                         "the session is {}; it can no longer be joined",
                         session.status.as_str()
                     )));
                 }
-                let (token, claims) = keys.issue(
+                let (mut token, mut claims) = keys.issue(
                     Utc::now(),
                     join::MAX_LIFETIME,
                     actor.org_id.as_uuid(),
@@ -485,6 +495,10 @@ impl Mutation {
                     rooms,
                     &device,
                 );
+                if !end_to_end {
+                    claims.clear = true;
+                    token = keys.sign(&claims);
+                }
                 audit::append(tx, "session.issue_join_token", "session", Some(session_id)).await?;
                 Ok(JoinToken {
                     token,

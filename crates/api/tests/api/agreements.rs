@@ -28,6 +28,7 @@ pub(crate) const AUDITED_HERE: &[&str] = &[
     "sendAgreementForSignature",
     "signAgreement",
     "setAdmitUnsignedParticipants",
+    "setHopByHopAllowed",
 ];
 
 const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -670,6 +671,43 @@ async fn an_org_may_admit_only_those_who_signed_the_agreement_to_mediate() -> an
             .await?,
         "CONFLICT"
     );
+
+    // A browser that cannot encrypt end to end: refused unless the org
+    // allows hop-by-hop sessions; then its token says its media is in clear.
+    let clear = "mutation($s: UUID!, $k: JSON!) { joinToken(sessionId: $s, deviceKey: $k, endToEnd: false) { token } }";
+    let refused = p1
+        .graphql(clear, json!({ "s": session, "k": key1.jwk }))
+        .await?["errors"][0]
+        .clone();
+    assert_eq!(refused["extensions"]["code"], "CONFLICT", "{refused}");
+    assert!(
+        refused["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("end-to-end"),
+        "{refused}"
+    );
+    let allow = "mutation($a: Boolean!) { setHopByHopAllowed(allowed: $a) }";
+    assert_eq!(
+        med.error_code(allow, json!({ "a": true })).await?,
+        "FORBIDDEN"
+    );
+    audited(&w.admin, "org.set_hop_by_hop", || {
+        admin.ok(allow, json!({ "a": true }))
+    })
+    .await?;
+    assert_eq!(
+        p1.ok("{ hopByHopAllowed }", json!({})).await?["hopByHopAllowed"],
+        true
+    );
+    let token = p1.ok(clear, json!({ "s": session, "k": key1.jwk })).await?["joinToken"]["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let claims: Value = serde_json::from_slice(&B64.decode(token.split('.').nth(1).unwrap())?)?;
+    assert_eq!(claims["clear"], true, "{claims}");
+    let usual = p1.ok(join, json!({ "s": session, "k": key1.jwk })).await?;
+    assert!(usual["joinToken"]["role"] == "party");
 
     // Turned back on, the unsigned join again.
     admin.ok(set, json!({ "a": true })).await?;
