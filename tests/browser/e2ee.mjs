@@ -219,6 +219,45 @@ async function main() {
       }
       await framesAfter(a, [m], "A to keep decoding the mediator", Date.now());
     });
+
+    await test("a browser that cannot encrypt is refused while the org requires end-to-end encryption; allowed, it joins, every page says the session is NOT end-to-end encrypted, and everyone decodes everyone", async () => {
+      // The first three leave; a fresh session, with party B on a browser
+      // without encoded transforms.
+      for (const p of everyone) await p.context.close().catch(() => {});
+      const session2 = await freshSession(mediatorApi);
+      const m2 = await openParticipant(await launch(), server.base, session2, "mediator (2)", PEOPLE.mediator);
+      const a2 = await openParticipant(await launch(), server.base, session2, "party A (2)", PEOPLE.partyA);
+      const b2 = await openParticipant(await launch(), server.base, session2, "party B (2, no encoded transforms)", PEOPLE.partyB, {
+        init: () => {
+          delete globalThis.RTCRtpScriptTransform;
+        },
+      });
+      everyone = [m2, a2, b2];
+      await b2.page.getByText("cannot encrypt the session's audio and video end to end").first().waitFor({ timeout: 10_000 });
+      await b2.page.getByRole("button", { name: "Join the session" }).click();
+      await b2.page.getByText("holds sessions only with end-to-end encryption").first().waitFor({ timeout: 15_000 });
+      log("party B's browser without encoded transforms is refused while the org requires end-to-end encryption");
+
+      const adminApi = await signInHttp(server.base, PEOPLE.admin);
+      await adminApi.graphql("mutation { setHopByHopAllowed(allowed: true) }");
+      await clickJoin(m2);
+      await clickJoin(a2);
+      await clickJoin(b2);
+      for (const p of [a2, b2]) {
+        const admit = m2.page.locator(`#lobby li[data-participant="${p.id}"] button[data-action="admit"]`);
+        await admit.waitFor({ state: "visible", timeout: 10_000 });
+        await admit.click();
+      }
+      for (const p of [a2, b2]) await until(`${p.name} to be in the main room`, async () => (await roomOf(p)).kind === "main", 10_000);
+      for (const p of everyone) {
+        await p.page.locator('[data-e2ee="off"]').getByText("NOT end-to-end encrypted").waitFor({ timeout: 10_000 });
+        const others = everyone.filter((o) => o !== p);
+        await framesFrom(p, others, `${p.name} to decode ${others.map((o) => o.name).join(" and ")} in clear`);
+      }
+      const clear = await a2.page.evaluate(async () => (await window.accord.client.e2eeWorker.stats()).clear);
+      if (!(clear > 0)) throw new Error(`party A's worker passed no frame in clear: ${clear}`);
+      log("allowed, party B joined: every page says NOT end-to-end encrypted; party A's worker passed frames in clear");
+    });
   } catch (e) {
     results.push({ name: "setup", ok: false });
     log(`setup failed: ${e.stack ?? e}`);

@@ -102,13 +102,16 @@ async function main() {
     await page.getByText("Disclosure setting saved.").waitFor({ timeout: STEP_MS });
     await page.getByLabel("Let people who have not signed their case's agreement to mediate join its sessions").uncheck();
     await page.getByText("Admission setting saved.").waitFor({ timeout: STEP_MS });
+    await page.getByLabel("Let people whose browser cannot encrypt end to end join, protected hop by hop only").check();
+    await page.getByText("Encryption setting saved.").waitFor({ timeout: STEP_MS });
     await accessible(page, "the billing page");
-    const { feeSchedule, admitUnsignedParticipants } = await admin.graphql("{ feeSchedule { currency adminFeeMinor mediators { rateMinor basis } } admitUnsignedParticipants }");
+    const { feeSchedule, admitUnsignedParticipants, hopByHopAllowed } = await admin.graphql("{ feeSchedule { currency adminFeeMinor mediators { rateMinor basis } } admitUnsignedParticipants hopByHopAllowed }");
     if (feeSchedule.currency !== "EUR" || feeSchedule.adminFeeMinor !== 10000 || feeSchedule.mediators[0].rateMinor !== 12000) {
       throw new Error(`fee schedule: ${JSON.stringify(feeSchedule)}`);
     }
     if (admitUnsignedParticipants !== false) throw new Error("the admission switch was not saved");
-    log("billing: a bad amount refused; EUR, 100.00 per case and 120.00 an hour saved; disclosure on; only signed participants admitted");
+    if (hopByHopAllowed !== true) throw new Error("the hop-by-hop switch was not saved");
+    log("billing: a bad amount refused; EUR, 100.00 per case and 120.00 an hour saved; disclosure on; only signed participants admitted; hop-by-hop sessions allowed");
 
     // 1b. The intake form's configuration.
     await page.goto(`${server.base}/admin/intake-form`);

@@ -26,7 +26,7 @@ export type SignedIn = { csrfToken: string; userId: string; orgId: string; role:
 /** `url`: the signaling socket of the SFU node the session runs on; null: this origin's `/sfu/ws`. */
 export type JoinToken = { token: string; expiresAt: string; role: string; rooms: string[]; url?: string | null };
 
-const JOIN_TOKEN = "mutation($s: UUID!, $k: JSON!) { joinToken(sessionId: $s, deviceKey: $k) { token expiresAt role rooms url } }";
+const JOIN_TOKEN = "mutation($s: UUID!, $k: JSON!, $e: Boolean!) { joinToken(sessionId: $s, deviceKey: $k, endToEnd: $e) { token expiresAt role rooms url } }";
 
 type Fetch = typeof fetch;
 
@@ -171,8 +171,13 @@ export class Api {
   }
 
   /** A join token for this device's key. */
-  async joinToken(sessionId: string, deviceKey: PublicJwk): Promise<JoinToken> {
-    const data = await this.graphql<{ joinToken: JoinToken }>(JOIN_TOKEN, { s: sessionId, k: deviceKey });
+  /**
+   * A join token for this device. `endToEnd: false` is for a browser that
+   * cannot encrypt media end to end: refused (CONFLICT, with the reason)
+   * unless the org allows hop-by-hop sessions.
+   */
+  async joinToken(sessionId: string, deviceKey: PublicJwk, endToEnd = true): Promise<JoinToken> {
+    const data = await this.graphql<{ joinToken: JoinToken }>(JOIN_TOKEN, { s: sessionId, k: deviceKey, e: endToEnd });
     return data.joinToken;
   }
 }

@@ -98,20 +98,11 @@ export type SessionOptions = {
   joinTimeoutMs?: number;
   /**
    * Encrypt media end to end (default: whenever media is on). A browser
-   * without encoded transforms cannot join with it (E2eeUnsupportedError).
+   * without encoded transforms asks for a hop-by-hop token instead, which
+   * the org may refuse (then joining fails with the API's reason).
    */
   e2ee?: boolean;
 };
-
-/** This browser cannot encrypt media end to end, so it may not join. */
-export class E2eeUnsupportedError extends Error {
-  constructor() {
-    super(
-      "This browser cannot encrypt the session's audio and video end to end (it lacks encoded transforms, RTCRtpScriptTransform), so it cannot join: use a current Chrome, Edge, Firefox or Safari.",
-    );
-    this.name = "E2eeUnsupportedError";
-  }
-}
 
 /** A refusal by the server (close code 44xx, or 1011 before joining). */
 export class JoinRefusedError extends Error {
@@ -211,6 +202,10 @@ export class SessionClient {
   // End-to-end encryption: key management and the frame transform worker.
   private e2eeSession: E2eeSession | undefined;
   private transformWorker: TransformWorker | undefined;
+  /** This browser cannot encrypt: it joins hop by hop, if the org allows. */
+  private clearOnly = false;
+  /** The session runs hop by hop: the worker passes frames in clear. */
+  private passingClear = false;
 
   constructor(options: SessionOptions) {
     this.options = options;
@@ -300,7 +295,12 @@ export class SessionClient {
 
   /** Whether this client encrypts its media end to end (set on joining). */
   get e2eeEnabled(): boolean {
-    return this.options.e2ee ?? this.options.media !== false;
+    return (this.options.e2ee ?? this.options.media !== false) && !this.clearOnly;
+  }
+
+  /** Whether this client joins without end-to-end encryption because the browser cannot do it. */
+  get joinsHopByHop(): boolean {
+    return this.clearOnly;
   }
 
   /** End-to-end key management (identities, safety numbers, counters), once joining. */
@@ -327,7 +327,8 @@ export class SessionClient {
     }
     this.leaving = false;
     try {
-      if (this.e2eeEnabled && !e2eeSupported()) throw new E2eeUnsupportedError();
+      // A browser that cannot encrypt asks for a hop-by-hop token; the org decides.
+      if (this.e2eeEnabled && !e2eeSupported()) this.clearOnly = true;
       if (!this.device) {
         const d = this.options.device;
         this.device = d instanceof DeviceKey ? d : d ? await d() : await DeviceKey.load();
@@ -392,7 +393,7 @@ export class SessionClient {
     const device = this.device!;
     this.setStatus(this.currentStatus === "reconnecting" ? "reconnecting" : "connecting", "Joining the session…");
     // With several SFU nodes the token names the one the session runs on.
-    const { token, url } = await this.api.joinToken(this.sessionId, device.publicJwk);
+    const { token, url } = await this.api.joinToken(this.sessionId, device.publicJwk, !this.clearOnly);
     if (this.leaving) throw new Error("left");
     const generation = ++this.generation;
     const open = this.options.socket ?? ((url: string) => new WebSocket(url) as unknown as SocketLike);
@@ -453,6 +454,11 @@ export class SessionClient {
     switch (m.type) {
       case "state":
         this.latestState = m;
+        if (m.hopByHop && this.transformWorker && !this.passingClear) {
+          // Someone cannot encrypt: frames go and come in clear from now on.
+          this.passingClear = true;
+          this.transformWorker.passClear();
+        }
         if (this.joinedGeneration !== generation) this.e2eeSession?.connected();
         void this.e2eeSession?.onState(m);
         if (this.joinedGeneration !== generation) {

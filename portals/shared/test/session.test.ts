@@ -139,8 +139,9 @@ describe("SessionClient", () => {
     expect(ws.url).toBe(`ws://accord.test/sfu/ws?session=${SESSION}`);
     const gql = calls.find((c) => c.path === "/graphql")!;
     expect(gql.headers["x-csrf-token"]).toBe("csrf-1");
-    expect(gql.body).toMatchObject({ variables: { s: SESSION, k: device.publicJwk } });
-    expect(String((gql.body as { query: string }).query)).toContain("joinToken(sessionId: $s, deviceKey: $k) { token expiresAt role rooms url }");
+    // A signaling-only client encrypts nothing and asks for the usual token (endToEnd: true).
+    expect(gql.body).toMatchObject({ variables: { s: SESSION, k: device.publicJwk, e: true } });
+    expect(String((gql.body as { query: string }).query)).toContain("joinToken(sessionId: $s, deviceKey: $k, endToEnd: $e) { token expiresAt role rooms url }");
     expect(client.status).toBe("joined");
     expect(client.you).toBe(ME);
     expect(client.me?.room).toEqual({ kind: "lobby" });

@@ -46,7 +46,9 @@ export function useJoinFlow(sessionId: string) {
   const [phase, setPhase] = useState<"prejoin" | "live">("prejoin");
   const [selection, setSelection] = useState<DeviceSelection | null>(null);
   const [joining, setJoining] = useState(false);
-  // Said before joining: a browser that cannot encrypt end to end cannot join.
+  // Said before joining: a browser that cannot encrypt end to end joins
+  // only where the org allows it, and the session is then not end-to-end
+  // encrypted for anyone.
   const [problem, setProblem] = useState<Problem | null>(() => (e2eeSupported() ? null : { code: "E2EE_UNSUPPORTED", message: live.e2ee.unsupported }));
   const join = async () => {
     if (!selection) return;

@@ -296,6 +296,10 @@ export class LiveStore {
 
   private onState(s: StateMessage) {
     const before = this.snapshot.state;
+    // End to end only while this client encrypts and nobody joined in clear.
+    const e2ee = this.snapshot.client?.e2eeEnabled === true && !s.hopByHop;
+    if (e2ee !== this.snapshot.e2ee) this.set({ e2ee });
+    if (s.hopByHop && !before?.hopByHop) this.notice(live.e2ee.hopByHop);
     const mediator = s.participants.find((p) => p.id === s.you)?.role === "mediator";
     // Hands, in the order raised.
     const now = Date.now();

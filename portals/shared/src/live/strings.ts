@@ -114,6 +114,7 @@ export const live = {
     invalid: "their key did not verify: do not trust this connection",
     noOne: "Nobody else is in your room.",
     unsupported:
-      "This browser cannot encrypt the session's audio and video end to end (it lacks encoded transforms), so it cannot join. Use a current Chrome, Edge, Firefox or Safari.",
+      "This browser cannot encrypt the session's audio and video end to end (it lacks encoded transforms). It can join only if your organisation allows sessions that are not end-to-end encrypted, and everyone will then see that this session is not. Use a current Chrome, Edge, Firefox or Safari to keep it encrypted end to end.",
+    hopByHop: "Someone joined from a browser that cannot encrypt end to end: this session is NOT end-to-end encrypted from now on.",
   },
 } as const;

@@ -3,7 +3,7 @@
 // conflicts of interest, and whether people who have not signed the
 // agreement to mediate may join live sessions.
 
-import { FeeScheduleDocument, SetAdmitUnsignedParticipantsDocument, SetConflictDisclosureDocument, SetFeeScheduleDocument, SetMediatorRateDocument, type FeeScheduleQuery, type GqlFeeBasis } from "@accord/shared/gql";
+import { FeeScheduleDocument, SetAdmitUnsignedParticipantsDocument, SetHopByHopAllowedDocument, SetConflictDisclosureDocument, SetFeeScheduleDocument, SetMediatorRateDocument, type FeeScheduleQuery, type GqlFeeBasis } from "@accord/shared/gql";
 import { Alert, Button, Card, ErrorAlert, Loading, PageTitle, SelectField, TextField, toProblem, useSession, type Problem } from "@accord/shared/ui";
 import { useState, type FormEvent } from "react";
 import { useMutation, useQuery } from "urql";
@@ -43,7 +43,7 @@ function Billing() {
             )}
           </Card>
           <DisclosureCard disclose={data.conflictDisclosure} onNotice={changed} />
-          <AdmissionCard admit={data.admitUnsignedParticipants} onNotice={changed} />
+          <AdmissionCard admit={data.admitUnsignedParticipants} hopByHop={data.hopByHopAllowed} onNotice={changed} />
         </>
       ) : null}
     </>
@@ -140,10 +140,12 @@ function DisclosureCard({ disclose, onNotice }: { disclose: boolean; onNotice: (
   );
 }
 
-function AdmissionCard({ admit, onNotice }: { admit: boolean; onNotice: (n: string) => void }) {
+function AdmissionCard({ admit, hopByHop, onNotice }: { admit: boolean; hopByHop: boolean; onNotice: (n: string) => void }) {
   const [{ fetching, error }, save] = useMutation(SetAdmitUnsignedParticipantsDocument);
+  const [{ fetching: savingHop, error: hopError }, saveHop] = useMutation(SetHopByHopAllowedDocument);
   // Shown as chosen at once; put back if the server refuses.
   const [on, setOn] = useState(admit);
+  const [hop, setHop] = useState(hopByHop);
   return (
     <Card title={s.admission}>
       <label className="check">
@@ -166,6 +168,26 @@ function AdmissionCard({ admit, onNotice }: { admit: boolean; onNotice: (n: stri
         {s.admitUnsignedHelp}
       </p>
       {error ? <ErrorAlert problem={toProblem(error)} /> : null}
+      <label className="check">
+        <input
+          type="checkbox"
+          checked={hop}
+          disabled={savingHop}
+          aria-describedby="hop-by-hop-help"
+          onChange={async (e) => {
+            const next = e.target.checked;
+            setHop(next);
+            const r = await saveHop({ allowed: next });
+            if (r.error) setHop(!next);
+            else onNotice(s.hopByHopSaved);
+          }}
+        />{" "}
+        {s.hopByHopLabel}
+      </label>
+      <p id="hop-by-hop-help" className="muted">
+        {s.hopByHopHelp}
+      </p>
+      {hopError ? <ErrorAlert problem={toProblem(hopError)} /> : null}
     </Card>
   );
 }

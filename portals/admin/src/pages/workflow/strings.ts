@@ -145,6 +145,9 @@ export const wf = {
     admitUnsignedLabel: "Let people who have not signed their case's agreement to mediate join its sessions",
     admitUnsignedHelp: "The mediator's console marks who has not signed. When this is off, they cannot join until they sign.",
     admissionSaved: "Admission setting saved.",
+    hopByHopLabel: "Let people whose browser cannot encrypt end to end join, protected hop by hop only",
+    hopByHopHelp: "Off by default. When someone joins this way, the session is not end-to-end encrypted for anyone, and every participant's screen says so.",
+    hopByHopSaved: "Encryption setting saved.",
   },
   declarations: {
     nav: "Declarations",

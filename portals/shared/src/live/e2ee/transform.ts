@@ -15,12 +15,16 @@ export type WorkerRequest =
   | { type: "drop"; participant: string }
   | { type: "tracks"; tracks: [string, string][] }
   | { type: "red"; payloadTypes: number[] }
+  /** The session runs hop by hop (someone cannot encrypt): frames pass in clear both ways from now on. */
+  | { type: "clear" }
   | { type: "stats"; id: number };
 
 /** The worker's counters (diagnostics, tests and the benchmark). */
 export type WorkerStats = {
   encrypted: number;
   decrypted: number;
+  /** Frames passed in clear, both ways, once the session ran hop by hop. */
+  clear: number;
   /** Frames dropped, by reason (`unknown-key`, `forged`, `replayed`, `malformed`, `no-send-key`). */
   dropped: Record<string, number>;
   /** Time spent encrypting and decrypting, ms. */
@@ -93,6 +97,11 @@ export class TransformWorker implements KeySink {
 
   dropReceiver(participant: string): void {
     this.post({ type: "drop", participant });
+  }
+
+  /** The session runs hop by hop from now on: frames pass in clear both ways. */
+  passClear(): void {
+    this.post({ type: "clear" });
   }
 
   /** The worker's counters. */

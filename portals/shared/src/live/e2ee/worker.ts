@@ -51,7 +51,9 @@ function isRed(options: TransformOptions, frame: EncodedFrame): boolean {
 const videoSenders = new Set<ScriptTransformer>();
 /** Video receive transforms holding frames for a key: asked for a key frame as soon as their sender's key comes. */
 const waitingForKey = new Map<ScriptTransformer, () => boolean>();
-const stats: WorkerStats = { encrypted: 0, decrypted: 0, dropped: {}, encryptMs: 0, decryptMs: 0, sendGeneration: 0, receiveKeys: {}, events: [] };
+const stats: WorkerStats = { encrypted: 0, decrypted: 0, clear: 0, dropped: {}, encryptMs: 0, decryptMs: 0, sendGeneration: 0, receiveKeys: {}, events: [] };
+/** The session runs hop by hop: frames pass unchanged both ways (never turned back within a session). */
+let clear = false;
 
 /** Notes a key-frame event (see {@link WorkerStats.events}). */
 function note(what: string) {
@@ -112,6 +114,13 @@ async function handle(request: WorkerRequest) {
       participantByMid.clear();
       for (const [mid, participant] of request.tracks) participantByMid.set(mid, participant);
       break;
+    case "clear":
+      if (clear) break;
+      clear = true;
+      note("hop by hop: frames pass in clear from now on");
+      // Receivers need a key frame they can decode as it is.
+      for (const t of videoSenders) t.generateKeyFrame?.().catch(() => undefined);
+      break;
     case "stats":
       stats.receiveKeys = Object.fromEntries([...receivers].map(([who, keys]) => [who, [...keys.keys()]]));
       scope.postMessage({ type: "stats", id: request.id, stats });
@@ -129,6 +138,10 @@ function sender(transformer: ScriptTransformer): TransformStream<EncodedFrame, E
   return new TransformStream({
     async transform(frame, controller) {
       if (frame.data.byteLength === 0) return controller.enqueue(frame);
+      if (clear) {
+        stats.clear += 1;
+        return controller.enqueue(frame);
+      }
       const key = sendKey;
       if (!key) return drop("no-send-key");
       const started = performance.now();
@@ -202,6 +215,13 @@ function receiver(transformer: ScriptTransformer): TransformStream<EncodedFrame,
   return new TransformStream({
     async transform(frame, controller) {
       if (frame.data.byteLength === 0) return controller.enqueue(frame);
+      if (clear) {
+        // Frames held for a key will never be opened now.
+        giveUp(held.length);
+        held = [];
+        stats.clear += 1;
+        return controller.enqueue(frame);
+      }
       const now = performance.now();
       // Frames held for their key first, in order, now that it may have come;
       // those older than HOLD_MS are given up.
