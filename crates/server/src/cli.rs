@@ -314,18 +314,22 @@ async fn serve(config: &Config, parts: Parts) -> anyhow::Result<()> {
         };
         let mailer = config.mailer()?;
         let wake = accord_notify::worker::Wake::default();
+        let mut state = accord_api::AppState::new(db.clone(), api, oidc, wake.clone())
+            .with_graphql_limits(config.rate_limit.graphql_limits());
         let mut stopped = worker_stopped.clone();
         worker = Some(tokio::spawn(accord_notify::worker::run(
-            db.clone(),
+            db,
             mailer,
-            config.worker(),
-            wake.clone(),
+            accord_notify::worker::WorkerConfig {
+                // Failed attempts show on the API's /metrics.
+                failures: state.metrics().mail_failures().clone(),
+                ..config.worker()
+            },
+            wake,
             async move {
                 let _ = stopped.wait_for(|s| *s).await;
             },
         )));
-        let mut state = accord_api::AppState::new(db, api, oidc, wake)
-            .with_graphql_limits(config.rate_limit.graphql_limits());
         if let Some(sfu) = sfu_metrics {
             state.metrics().add_source(sfu);
         }
