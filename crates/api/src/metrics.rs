@@ -2,7 +2,8 @@
 //! requests and their latency by route class, GraphQL operations by root
 //! field (`Query.cases`, `Mutation.createCase`: names from the schema,
 //! never an alias, argument or variable), GraphQL errors by code, the
-//! database pool, and the mail queue's due jobs and the age of the oldest.
+//! database pool, the mail queue's due jobs and the age of the oldest, and
+//! failed mail deliveries by reason (a fixed few).
 //!
 //! Labels carry no tenant, case, user or session id and no mediation
 //! content: a route class is one of a fixed few, a GraphQL label is a
@@ -59,6 +60,7 @@ pub struct ApiMetrics {
     pool_idle: Gauge,
     jobs_due: Gauge,
     jobs_oldest_due_seconds: Gauge,
+    mail_failures: accord_notify::worker::MailFailures,
     others: Mutex<Vec<Arc<dyn MetricsSource>>>,
 }
 
@@ -81,6 +83,7 @@ impl Default for ApiMetrics {
             pool_idle: Gauge::default(),
             jobs_due: Gauge::default(),
             jobs_oldest_due_seconds: Gauge::default(),
+            mail_failures: accord_notify::worker::MailFailures::default(),
             others: Mutex::new(Vec::new()),
         };
         let r = &mut m.registry;
@@ -129,6 +132,11 @@ impl Default for ApiMetrics {
             "How long the oldest due job has waited, seconds",
             m.jobs_oldest_due_seconds.clone(),
         );
+        r.register(
+            "accord_api_mail_failures",
+            "Mail delivery attempts that failed, by reason (transport, deferred, rejected)",
+            m.mail_failures.family(),
+        );
         m
     }
 }
@@ -172,6 +180,12 @@ fn code_label(code: &str) -> String {
 }
 
 impl ApiMetrics {
+    /// Where the mail worker counts failed attempts: hand it to the
+    /// worker's `WorkerConfig::failures`.
+    pub fn mail_failures(&self) -> &accord_notify::worker::MailFailures {
+        &self.mail_failures
+    }
+
     /// Renders `others` after the API's own metrics.
     pub fn add_source(&self, source: Arc<dyn MetricsSource>) {
         if let Ok(mut others) = self.others.lock() {

@@ -15,6 +15,9 @@
 //! owner; the policies still bind it because the tables are `FORCE ROW LEVEL
 //! SECURITY`.
 //!
+//! Beginning and committing a transaction are the spans `db.begin` and
+//! `db.commit` (scope, org id, role): never a statement's text or values.
+//!
 //! The audit log ([`audit`]) is append-only and hash-chained per org.
 
 pub mod audit;

@@ -127,6 +127,10 @@ impl Db {
 
     /// Begins a transaction for `user_id` acting in `org_id`. Fails with
     /// [`DbError::NotAMember`] when the user has no membership there.
+    #[tracing::instrument(name = "db.begin", skip_all, fields(
+        db.system.name = "postgresql", db.operation.name = "BEGIN",
+        accord.scope = "tenant", accord.org_id = %org_id, accord.role = tracing::field::Empty,
+    ))]
     pub async fn tenant(
         &self,
         org_id: OrgId,
@@ -141,6 +145,7 @@ impl Db {
                 .fetch_optional(&mut *tx)
                 .await?;
         let role: Role = role.ok_or(DbError::NotAMember)?.parse()?;
+        tracing::Span::current().record("accord.role", tracing::field::display(role));
         Ok(TenantTx {
             tx,
             actor: Actor {
@@ -160,6 +165,11 @@ impl Db {
     /// has that hash; the transaction is `None` when the account is no
     /// longer a member of the session's org (then nothing was scoped and
     /// [`Db::tenant`] answers [`DbError::NotAMember`]).
+    #[tracing::instrument(name = "db.begin", skip_all, fields(
+        db.system.name = "postgresql", db.operation.name = "BEGIN",
+        accord.scope = "web_session", accord.org_id = tracing::field::Empty,
+        accord.role = tracing::field::Empty,
+    ))]
     pub async fn web_session_tenant(
         &self,
         token_hash: &[u8; 32],
@@ -182,6 +192,11 @@ impl Db {
             org_id: OrgId::from_uuid(org),
             expires_at,
         };
+        let span = tracing::Span::current();
+        span.record("accord.org_id", tracing::field::display(session.org_id));
+        if let Some(role) = &role {
+            span.record("accord.role", role.as_str());
+        }
         let tx = match role {
             Some(role) => Some(TenantTx {
                 tx,
@@ -200,6 +215,10 @@ impl Db {
     /// Begins a tenant transaction for nobody yet (an invite link being
     /// redeemed): confined to `org_id`, audited with no actor until
     /// [`TenantTx::act_as`] names one.
+    #[tracing::instrument(name = "db.begin", skip_all, fields(
+        db.system.name = "postgresql", db.operation.name = "BEGIN",
+        accord.scope = "tenant", accord.org_id = %org_id, accord.role = %role,
+    ))]
     pub(crate) async fn anonymous_tenant(
         &self,
         org_id: OrgId,
@@ -219,6 +238,9 @@ impl Db {
     }
 
     /// Begins a transaction scoped to one account and no org.
+    #[tracing::instrument(name = "db.begin", skip_all, fields(
+        db.system.name = "postgresql", db.operation.name = "BEGIN", accord.scope = "user",
+    ))]
     pub async fn user(&self, user_id: UserId) -> Result<UserTx, DbError> {
         let tx = begin_scoped(&self.pool, None, Some(user_id)).await?;
         Ok(UserTx { tx, user_id })
@@ -226,6 +248,9 @@ impl Db {
 
     /// A plain connection with no tenant and no user: only the lookup functions
     /// and the account-level tables (sessions, links) are reachable from it.
+    #[tracing::instrument(name = "db.begin", skip_all, fields(
+        db.system.name = "postgresql", db.operation.name = "BEGIN", accord.scope = "unscoped",
+    ))]
     pub async fn unscoped(&self) -> Result<Transaction<'static, Postgres>, DbError> {
         begin_scoped(&self.pool, None, None).await
     }
@@ -249,6 +274,10 @@ impl TenantTx {
     }
 
     /// Commits the transaction.
+    #[tracing::instrument(name = "db.commit", skip_all, fields(
+        db.system.name = "postgresql", db.operation.name = "COMMIT", accord.scope = "tenant",
+        accord.org_id = %self.actor.org_id, accord.role = %self.actor.role,
+    ))]
     pub async fn commit(self) -> Result<(), DbError> {
         self.tx.commit().await?;
         Ok(())
@@ -291,6 +320,9 @@ impl UserTx {
     }
 
     /// Commits the transaction.
+    #[tracing::instrument(name = "db.commit", skip_all, fields(
+        db.system.name = "postgresql", db.operation.name = "COMMIT", accord.scope = "user",
+    ))]
     pub async fn commit(self) -> Result<(), DbError> {
         self.tx.commit().await?;
         Ok(())
@@ -323,6 +355,10 @@ impl AdminDb {
 
     /// A tenant transaction for the system acting in `org_id`, with the org
     /// admin's rights. Still confined to the org by row-level security.
+    #[tracing::instrument(name = "db.begin", skip_all, fields(
+        db.system.name = "postgresql", db.operation.name = "BEGIN",
+        accord.scope = "system", accord.org_id = %org_id,
+    ))]
     pub async fn system_tenant(
         &self,
         org_id: OrgId,

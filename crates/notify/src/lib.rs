@@ -19,5 +19,5 @@ pub mod templates;
 pub mod when;
 pub mod worker;
 
-pub use mailer::{MailError, Mailer, SmtpSecurity, SmtpSettings};
+pub use mailer::{FailureReason, MailError, Mailer, SmtpSecurity, SmtpSettings};
 pub use outbox::{CalendarPart, FileOutbox, Mail, OutboundMessage};

@@ -43,18 +43,64 @@ pub struct SmtpSettings {
 /// Why a message was not handed over.
 #[derive(Debug, thiserror::Error)]
 pub enum MailError {
-    /// Worth trying again later (server down, timeout, 4xx reply).
+    /// Worth trying again later: the server could not be reached or talked
+    /// to (refused, timeout, TLS), or the outbox could not be written.
     #[error("temporary delivery failure: {0}")]
     Transient(String),
+    /// Worth trying again later: the server answered, asking for a later
+    /// try (a 4xx reply).
+    #[error("temporary delivery failure: {0}")]
+    Deferred(String),
     /// Will fail the same way again (5xx reply, malformed address).
     #[error("permanent delivery failure: {0}")]
     Permanent(String),
+}
+
+/// What kind of failure a [`MailError`] is, for counting: one of a fixed
+/// few, never anything of the message or the server's reply.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum FailureReason {
+    /// The message was not handed over at all (connection, TLS, timeout,
+    /// outbox I/O).
+    Transport,
+    /// The server answered with a temporary refusal (4xx).
+    Deferred,
+    /// The server refused the message for good (5xx), or it could not be
+    /// built or read.
+    Rejected,
+}
+
+impl FailureReason {
+    /// Every reason, in a fixed order.
+    pub const ALL: [FailureReason; 3] = [
+        FailureReason::Transport,
+        FailureReason::Deferred,
+        FailureReason::Rejected,
+    ];
+
+    /// The reason as a metric label value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FailureReason::Transport => "transport",
+            FailureReason::Deferred => "deferred",
+            FailureReason::Rejected => "rejected",
+        }
+    }
 }
 
 impl MailError {
     /// Whether retrying cannot help.
     pub fn is_permanent(&self) -> bool {
         matches!(self, MailError::Permanent(_))
+    }
+
+    /// The kind of failure, for the failure count.
+    pub fn reason(&self) -> FailureReason {
+        match self {
+            MailError::Transient(_) => FailureReason::Transport,
+            MailError::Deferred(_) => FailureReason::Deferred,
+            MailError::Permanent(_) => FailureReason::Rejected,
+        }
     }
 }
 
@@ -121,6 +167,8 @@ impl Mailer {
                 smtp.send(email).await.map(|_| ()).map_err(|e| {
                     if e.is_permanent() {
                         MailError::Permanent(e.to_string())
+                    } else if e.is_transient() {
+                        MailError::Deferred(e.to_string())
                     } else {
                         MailError::Transient(e.to_string())
                     }

@@ -12,12 +12,14 @@ use std::time::Duration;
 
 use accord_db::invitations::DeliveryState;
 use accord_db::{jobs, Db, DbError};
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
 use tokio::sync::Notify;
 
-use crate::{Mail, Mailer};
+use crate::{FailureReason, Mail, Mailer};
 
 /// How the worker runs.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct WorkerConfig {
     /// The longest wait between two looks at the queue.
     pub poll_interval: Duration,
@@ -26,6 +28,9 @@ pub struct WorkerConfig {
     /// How long a claimed job is the worker's before another may take it
     /// (longer than any send: it bounds the redelivery delay after a crash).
     pub lease: Duration,
+    /// Where failed attempts are counted (the API's `/metrics` renders the
+    /// one it hands out).
+    pub failures: MailFailures,
 }
 
 impl Default for WorkerConfig {
@@ -34,7 +39,46 @@ impl Default for WorkerConfig {
             poll_interval: Duration::from_secs(5),
             batch: 20,
             lease: Duration::from_secs(300),
+            failures: MailFailures::default(),
         }
+    }
+}
+
+/// Failed delivery attempts, by [`FailureReason`] only: a counter family
+/// shared by the worker that counts and the registry that renders it.
+#[derive(Debug, Clone)]
+pub struct MailFailures(Family<Vec<(&'static str, String)>, Counter>);
+
+impl Default for MailFailures {
+    fn default() -> Self {
+        let family = Family::default();
+        // Every reason is present from the start, at zero, so a rate over
+        // it is defined before the first failure.
+        for reason in FailureReason::ALL {
+            let _ = family.get_or_create(&Self::labels(reason));
+        }
+        MailFailures(family)
+    }
+}
+
+impl MailFailures {
+    fn labels(reason: FailureReason) -> Vec<(&'static str, String)> {
+        vec![("reason", reason.as_str().to_owned())]
+    }
+
+    /// Counts one failed attempt.
+    pub fn record(&self, reason: FailureReason) {
+        self.0.get_or_create(&Self::labels(reason)).inc();
+    }
+
+    /// Failed attempts so far for `reason`.
+    pub fn count(&self, reason: FailureReason) -> u64 {
+        self.0.get_or_create(&Self::labels(reason)).get()
+    }
+
+    /// The counter family, to register in a `prometheus-client` registry.
+    pub fn family(&self) -> Family<Vec<(&'static str, String)>, Counter> {
+        self.0.clone()
     }
 }
 
@@ -152,6 +196,7 @@ pub async fn run_once(db: &Db, mailer: &Mailer, config: &WorkerConfig) -> Result
                         .await?;
                     }
                     tracing::warn!(job = %job.id, kind = %job.kind, attempt = job.attempt, ?status, error = %e, "mail not sent");
+                    config.failures.record(e.reason());
                     pass.failed += 1;
                 }
             }

@@ -133,19 +133,6 @@ enum AuditCommand {
     },
 }
 
-fn init_tracing(config: &Config) {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(&config.log.filter));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    if config.log.json {
-        builder.json().init();
-    } else {
-        builder.init();
-    }
-}
-
 fn admin_url(config: &Config) -> String {
     config
         .database
@@ -314,18 +301,22 @@ async fn serve(config: &Config, parts: Parts) -> anyhow::Result<()> {
         };
         let mailer = config.mailer()?;
         let wake = accord_notify::worker::Wake::default();
+        let mut state = accord_api::AppState::new(db.clone(), api, oidc, wake.clone())
+            .with_graphql_limits(config.rate_limit.graphql_limits());
         let mut stopped = worker_stopped.clone();
         worker = Some(tokio::spawn(accord_notify::worker::run(
-            db.clone(),
+            db,
             mailer,
-            config.worker(),
-            wake.clone(),
+            accord_notify::worker::WorkerConfig {
+                // Failed attempts show on the API's /metrics.
+                failures: state.metrics().mail_failures().clone(),
+                ..config.worker()
+            },
+            wake,
             async move {
                 let _ = stopped.wait_for(|s| *s).await;
             },
         )));
-        let mut state = accord_api::AppState::new(db, api, oidc, wake)
-            .with_graphql_limits(config.rate_limit.graphql_limits());
         if let Some(sfu) = sfu_metrics {
             state.metrics().add_source(sfu);
         }
@@ -422,8 +413,15 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         return Ok(());
     }
     let config = Config::load(cli.config.as_deref())?;
-    init_tracing(&config);
-    match cli.command {
+    let telemetry = crate::telemetry::init(&config.log, &config.telemetry)?;
+    let result = run_command(cli.command, &config).await;
+    // Whatever the outcome, the spans still queued are sent before exit.
+    telemetry.shutdown().await;
+    result
+}
+
+async fn run_command(command: Command, config: &Config) -> anyhow::Result<()> {
+    match command {
         Command::GraphqlSchema | Command::ProtocolTypes => {}
         Command::Serve { only } => {
             let parts = match only.as_deref() {
@@ -431,14 +429,14 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 Some("sfu") => Parts::Sfu,
                 _ => Parts::All,
             };
-            serve(&config, parts).await?
+            serve(config, parts).await?
         }
         Command::Migrate => {
-            migrate(&config).await?;
+            migrate(config).await?;
             println!("migrations applied");
         }
         Command::Admin { command } => {
-            let db = admin_db(&config).await?;
+            let db = admin_db(config).await?;
             match command {
                 AdminCommand::CreateOrg { slug, name } => {
                     let id =
@@ -464,7 +462,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                     };
                     let link = create_user(
                         &db,
-                        &config,
+                        config,
                         org_id,
                         &EmailAddress::parse(&email)?,
                         &DisplayName::parse(&name)?,
@@ -478,7 +476,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Audit {
             command: AuditCommand::Verify { org },
         } => {
-            let db = admin_db(&config).await?;
+            let db = admin_db(config).await?;
             let org_id = org_id(&db, &org).await?;
             let mut tx = db.system_tenant(org_id, None).await?;
             let report = audit::verify(&mut tx).await?;
@@ -499,7 +497,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Vault {
             command: VaultCommand::Verify { org },
         } => {
-            let admin = admin_db(&config).await?;
+            let admin = admin_db(config).await?;
             let org_id = org_id(&admin, &org).await?;
             let vault = config
                 .vault
@@ -518,7 +516,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Agreement {
             command: AgreementCommand::Verify { id, org },
         } => {
-            let admin = admin_db(&config).await?;
+            let admin = admin_db(config).await?;
             let org_id = org_id(&admin, &org).await?;
             let vault = config
                 .vault
@@ -535,11 +533,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             }
         }
         Command::Dev => {
-            migrate(&config).await?;
-            let db = admin_db(&config).await?;
+            migrate(config).await?;
+            let db = admin_db(config).await?;
             let logins = seed::demo(&db).await?;
-            seed::print_banner(&config, &logins);
-            serve(&config, Parts::All).await?;
+            seed::print_banner(config, &logins);
+            serve(config, Parts::All).await?;
         }
     }
     Ok(())

@@ -39,6 +39,9 @@ pub struct Config {
     pub sfu: SfuSection,
     /// Logging.
     pub log: LogConfig,
+    /// OpenTelemetry traces over OTLP/HTTP (off unless `otlp_endpoint` is set).
+    #[serde(default)]
+    pub telemetry: TelemetrySection,
     /// Redis, where several SFU nodes and the API meet (optional: one
     /// process needs none).
     #[serde(default)]
@@ -324,6 +327,77 @@ pub struct LogConfig {
     pub json: bool,
 }
 
+/// OpenTelemetry traces. Nothing is exported unless `otlp_endpoint` is set.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TelemetrySection {
+    /// The collector's OTLP/HTTP address, e.g. `http://otel-collector:4318`:
+    /// spans are posted (protobuf) to `/v1/traces` under it, or to the URL
+    /// as given when it already ends in `/v1/traces`. Unset: off.
+    #[serde(default)]
+    pub otlp_endpoint: Option<Url>,
+    /// `service.name` of every span (default `accord`).
+    #[serde(default = "default_service_name")]
+    pub service_name: String,
+    /// The share of traces kept, from 0 to 1 (default 1: all).
+    #[serde(default = "default_sample_ratio")]
+    pub sample_ratio: f64,
+}
+
+fn default_service_name() -> String {
+    "accord".into()
+}
+
+fn default_sample_ratio() -> f64 {
+    1.0
+}
+
+impl Default for TelemetrySection {
+    fn default() -> Self {
+        TelemetrySection {
+            otlp_endpoint: None,
+            service_name: default_service_name(),
+            sample_ratio: default_sample_ratio(),
+        }
+    }
+}
+
+impl TelemetrySection {
+    /// Where spans are posted: `otlp_endpoint` with `/v1/traces` appended
+    /// unless it is there already. `None` when telemetry is off.
+    pub fn traces_url(&self) -> Option<Url> {
+        let mut url = self.otlp_endpoint.clone()?;
+        if !url.path().ends_with("/v1/traces") {
+            let path = format!("{}/v1/traces", url.path().trim_end_matches('/'));
+            url.set_path(&path);
+        }
+        Some(url)
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        if let Some(url) = &self.otlp_endpoint {
+            if !matches!(url.scheme(), "http" | "https") {
+                return Err(ConfigError(format!(
+                    "telemetry.otlp_endpoint must be an http:// or https:// URL (OTLP over \
+                     HTTP, e.g. http://otel-collector:4318), not {url}"
+                )));
+            }
+        }
+        if !(0.0..=1.0).contains(&self.sample_ratio) {
+            return Err(ConfigError(format!(
+                "telemetry.sample_ratio must be between 0 and 1, not {}",
+                self.sample_ratio
+            )));
+        }
+        if self.service_name.trim().is_empty() {
+            return Err(ConfigError(
+                "telemetry.service_name must not be empty".into(),
+            ));
+        }
+        Ok(())
+    }
+}
+
 /// The bare address of `Name <addr>` (or `addr`).
 fn mail_address(from: &str) -> String {
     match (from.rfind('<'), from.rfind('>')) {
@@ -435,6 +509,7 @@ impl Default for Config {
                 filter: "info".into(),
                 json: false,
             },
+            telemetry: TelemetrySection::default(),
             redis: None,
             vault: accord_vault::config::VaultSettings::default(),
         }
@@ -496,6 +571,7 @@ impl Config {
         {
             return Err(ConfigError("auth lifetimes must be positive".into()));
         }
+        self.telemetry.validate()?;
         self.vault
             .validate()
             .map_err(|e| ConfigError(e.to_string()))?;
@@ -616,6 +692,64 @@ mod tests {
             crate::redis::signaling_url(&url::Url::parse("https://accord.example/base").unwrap()),
             "wss://accord.example/base/sfu/ws"
         );
+    }
+
+    #[test]
+    fn telemetry_is_off_by_default_and_checked_when_on() {
+        let c = load_toml("").unwrap();
+        assert!(c.telemetry.traces_url().is_none(), "off by default");
+        assert_eq!(c.telemetry.service_name, "accord");
+        assert_eq!(c.telemetry.sample_ratio, 1.0);
+
+        let c = load_toml(
+            "[telemetry]\notlp_endpoint = \"http://collector:4318\"\nsample_ratio = 0.25\n",
+        )
+        .unwrap();
+        assert_eq!(
+            c.telemetry.traces_url().unwrap().as_str(),
+            "http://collector:4318/v1/traces"
+        );
+        assert_eq!(c.telemetry.sample_ratio, 0.25);
+        let c = load_toml("[telemetry]\notlp_endpoint = \"https://otel.example/base/v1/traces\"\n")
+            .unwrap();
+        assert_eq!(
+            c.telemetry.traces_url().unwrap().as_str(),
+            "https://otel.example/base/v1/traces"
+        );
+
+        for (toml, says) in [
+            ("sample_ratio = 1.5", "telemetry.sample_ratio"),
+            ("sample_ratio = -0.1", "telemetry.sample_ratio"),
+            (
+                "otlp_endpoint = \"grpc://collector:4317\"",
+                "telemetry.otlp_endpoint",
+            ),
+            ("otlp_endpoint = \"not a url\"", "otlp_endpoint"),
+            ("service_name = \" \"", "telemetry.service_name"),
+            ("otlp_endpont = \"http://x\"", "otlp_endpont"),
+        ] {
+            let err = load_toml(&format!("[telemetry]\n{toml}\n")).unwrap_err();
+            assert!(err.to_string().contains(says), "{toml}: {err}");
+        }
+    }
+
+    #[test]
+    // figment::Jail's closure must return figment's own (large) error type.
+    #[allow(clippy::result_large_err)]
+    fn telemetry_is_configured_from_the_environment() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("ACCORD__TELEMETRY__OTLP_ENDPOINT", "http://127.0.0.1:4318");
+            jail.set_env("ACCORD__TELEMETRY__SERVICE_NAME", "accord-eu-1");
+            jail.set_env("ACCORD__TELEMETRY__SAMPLE_RATIO", "0.5");
+            let c = Config::load(None).map_err(|e| e.to_string())?;
+            assert_eq!(
+                c.telemetry.traces_url().map(|u| u.to_string()),
+                Some("http://127.0.0.1:4318/v1/traces".to_owned())
+            );
+            assert_eq!(c.telemetry.service_name, "accord-eu-1");
+            assert_eq!(c.telemetry.sample_ratio, 0.5);
+            Ok(())
+        });
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! The `accord` binary's library: layered configuration ([`config`]), the
-//! command line ([`cli`]) and the demo data that `accord dev` seeds ([`seed`]).
+//! command line ([`cli`]), logging and trace export ([`telemetry`]) and the
+//! demo data that `accord dev` seeds ([`seed`]).
 //! Wiring lives here so integration tests can drive the same code paths as the
 //! binary.
 
@@ -10,3 +11,4 @@ pub mod live_store;
 pub mod placement;
 pub mod redis;
 pub mod seed;
+pub mod telemetry;

@@ -310,21 +310,26 @@ async fn handshake(hub: &Hub, session: Uuid, socket: &mut WebSocket) -> Result<J
     ))
 }
 
-async fn connection(hub: Hub, session: Uuid, mut socket: WebSocket) {
-    let (who, org, role, rooms, device, clear) = match handshake(&hub, session, &mut socket).await {
+/// The handshake and the session's answer to the join: who joined, their
+/// connection number and the messages for them; or why they may not.
+async fn admit(
+    hub: &Hub,
+    session: Uuid,
+    socket: &mut WebSocket,
+) -> Result<(ParticipantId, u64, mpsc::UnboundedReceiver<Outgoing>), Refusal> {
+    let (who, org, role, rooms, device, clear) = match handshake(hub, session, socket).await {
         Ok(joined) => joined,
         Err(refusal) => {
             hub.inner.metrics.join_refused();
             tracing::info!(session = %session, code = refusal.code(), "join refused");
-            close(&mut socket, refusal).await;
-            return;
+            return Err(refusal);
         }
     };
     let connection = hub
         .inner
         .connections
         .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let (outbox, mut inbox) = mpsc::unbounded_channel();
+    let (outbox, inbox) = mpsc::unbounded_channel();
     let (reply, joined) = oneshot::channel();
     hub.send_to_session(
         session,
@@ -342,14 +347,48 @@ async fn connection(hub: Hub, session: Uuid, mut socket: WebSocket) {
     );
     match joined.await {
         Ok(Ok(())) => {}
-        Ok(Err(JoinRefused::Locked)) => return close(&mut socket, Refusal::Locked).await,
-        Ok(Err(JoinRefused::Removed)) => return close(&mut socket, Refusal::Removed).await,
-        Err(_) => return close(&mut socket, Refusal::Internal).await,
+        Ok(Err(JoinRefused::Locked)) => return Err(Refusal::Locked),
+        Ok(Err(JoinRefused::Removed)) => return Err(Refusal::Removed),
+        Err(_) => return Err(Refusal::Internal),
     }
+    tracing::info!(session = %session, participant = %who, "joined");
+    Ok((who, connection, inbox))
+}
+
+async fn connection(hub: Hub, session: Uuid, mut socket: WebSocket) {
+    use tracing::Instrument as _;
+    // The join is one span (session id, outcome, close code); the messages
+    // after it are not traced.
+    let span = tracing::info_span!(
+        "sfu.join",
+        otel.kind = "server",
+        accord.session_id = %session,
+        accord.outcome = tracing::field::Empty,
+        accord.close_code = tracing::field::Empty,
+    );
+    let admitted = async {
+        let admitted = admit(&hub, session, &mut socket).await;
+        let span = tracing::Span::current();
+        match &admitted {
+            Ok(_) => {
+                span.record("accord.outcome", "joined");
+            }
+            Err(refusal) => {
+                span.record("accord.outcome", "refused");
+                span.record("accord.close_code", i64::from(refusal.code()));
+                close(&mut socket, *refusal).await;
+            }
+        }
+        admitted
+    }
+    .instrument(span)
+    .await;
+    let Ok((who, connection, mut inbox)) = admitted else {
+        return;
+    };
     // The task that took the join: it cannot end while this participant is
     // in it.
     let events = hub.session(session);
-    tracing::info!(session = %session, participant = %who, "joined");
     let servers = match &hub.inner.media.config.turn {
         Some(turn) => turn.ice_servers(who, chrono::Utc::now().timestamp().max(0) as u64),
         None => Vec::new(),

@@ -282,6 +282,10 @@ async fn spawn_on(
         },
     );
     let wake = accord_notify::worker::Wake::default();
+    let state = AppState::new(db.app.clone(), config, options.oidc, wake.clone())
+        .with_live_directory(accord_server::live_directory::HubDirectory::new(
+            hub.clone(),
+        ));
     let worker = if options.no_worker {
         None
     } else {
@@ -292,14 +296,15 @@ async fn spawn_on(
         Some(tokio::spawn(accord_notify::worker::run(
             db.app.clone(),
             mailer,
-            options.worker,
-            wake.clone(),
+            // As `accord serve` does: failed attempts show on /metrics.
+            accord_notify::worker::WorkerConfig {
+                failures: state.metrics().mail_failures().clone(),
+                ..options.worker
+            },
+            wake,
             std::future::pending(),
         )))
     };
-    let state = AppState::new(db.app.clone(), config, options.oidc, wake).with_live_directory(
-        accord_server::live_directory::HubDirectory::new(hub.clone()),
-    );
     // As `accord serve` does: the API's /metrics renders the SFU's after its own.
     state
         .metrics()

@@ -479,19 +479,70 @@ fn reject(status: StatusCode, e: ApiError, request_id: Option<&str>) -> Response
     (status, axum::Json(error_body(e, request_id))).into_response()
 }
 
-/// Whether any operation in the document is a mutation. Documents that do not
-/// parse are left to the executor, which reports them.
-fn has_mutation(query: &str) -> bool {
+/// What a request's document holds, read once before execution.
+#[derive(Debug, Default, PartialEq, Eq)]
+struct Operations {
+    /// Whether any operation in the document is a mutation.
+    any_mutation: bool,
+    /// The type of the operation that runs (`query`, `mutation`), when the
+    /// document names it unambiguously.
+    kind: Option<&'static str>,
+    /// That operation's name, when it has one.
+    name: Option<String>,
+}
+
+/// Operation names longer than this are cut in spans.
+const MAX_OPERATION_NAME: usize = 100;
+
+/// Reads the operations of `query`. Documents that do not parse are left to
+/// the executor, which reports them.
+fn operations(query: &str, operation_name: Option<&str>) -> Operations {
     use async_graphql::parser::types::{DocumentOperations, OperationType};
-    match async_graphql::parser::parse_query(query) {
-        Ok(doc) => match doc.operations {
-            DocumentOperations::Single(op) => op.node.ty == OperationType::Mutation,
-            DocumentOperations::Multiple(ops) => {
-                ops.values().any(|op| op.node.ty == OperationType::Mutation)
-            }
+    let kind = |ty: OperationType| match ty {
+        OperationType::Query => "query",
+        OperationType::Mutation => "mutation",
+        OperationType::Subscription => "subscription",
+    };
+    let Ok(doc) = async_graphql::parser::parse_query(query) else {
+        return Operations::default();
+    };
+    match doc.operations {
+        DocumentOperations::Single(op) => Operations {
+            any_mutation: op.node.ty == OperationType::Mutation,
+            kind: Some(kind(op.node.ty)),
+            // The parser's `Single` is the one anonymous operation.
+            name: None,
         },
-        Err(_) => false,
+        DocumentOperations::Multiple(ops) => {
+            let any_mutation = ops.values().any(|op| op.node.ty == OperationType::Mutation);
+            let selected = match operation_name {
+                Some(wanted) => ops.iter().find(|(name, _)| name.as_str() == wanted),
+                None if ops.len() == 1 => ops.iter().next(),
+                None => None,
+            };
+            Operations {
+                any_mutation,
+                kind: selected.map(|(_, op)| kind(op.node.ty)),
+                // A GraphQL name (letters, digits, `_`), bounded all the same.
+                name: selected.map(|(name, _)| name.chars().take(MAX_OPERATION_NAME).collect()),
+            }
+        }
     }
+}
+
+/// The span of one GraphQL request: `graphql <OperationName>` (or `graphql
+/// anonymous`), with the operation's type and name. Names are GraphQL
+/// identifiers the client's code declares, never values; the query text
+/// and variables are not recorded.
+fn operation_span(ops: &Operations) -> tracing::Span {
+    let name = ops.name.as_deref().unwrap_or("anonymous");
+    tracing::info_span!(
+        "graphql",
+        otel.name = %format_args!("graphql {name}"),
+        otel.kind = "server",
+        graphql.operation.type = ops.kind.unwrap_or("unknown"),
+        graphql.operation.name = ops.name.as_deref(),
+    )
 }
 
 /// How one execution of a GraphQL request ended.
@@ -579,8 +630,9 @@ fn failed(e: ApiError, request_id: Option<&str>) -> Attempt {
     }
 }
 
-/// Runs the request once in a transaction of its own.
+/// Runs the request once in a transaction of its own, in its operation's span.
 async fn attempt(state: &AppState, headers: &HeaderMap, body: &[u8], rid: Option<&str>) -> Attempt {
+    use tracing::Instrument as _;
     let request: async_graphql::Request = match serde_json::from_slice(body) {
         Ok(r) => r,
         Err(e) => {
@@ -594,6 +646,20 @@ async fn attempt(state: &AppState, headers: &HeaderMap, body: &[u8], rid: Option
             ))
         }
     };
+    let ops = operations(&request.query, request.operation_name.as_deref());
+    let span = operation_span(&ops);
+    execute(state, headers, request, ops.any_mutation, rid)
+        .instrument(span)
+        .await
+}
+
+async fn execute(
+    state: &AppState,
+    headers: &HeaderMap,
+    request: async_graphql::Request,
+    any_mutation: bool,
+    rid: Option<&str>,
+) -> Attempt {
     // The session, the role and the transaction's scope in one statement.
     let (signed_in, tx) = match web::lookup_session_with_tx(state, headers).await {
         Ok(Some((s, tx))) => (Some(s), tx),
@@ -604,7 +670,7 @@ async fn attempt(state: &AppState, headers: &HeaderMap, body: &[u8], rid: Option
         if let Err(retry_after) = state.graphql_limiter().check(s.session.user_id) {
             return Attempt::Done(with_retry_after(ApiError::RateLimited { retry_after }, rid));
         }
-        if has_mutation(&request.query) {
+        if any_mutation {
             if let Err(e) = s.check_csrf(headers) {
                 return Attempt::Done(reject(StatusCode::FORBIDDEN, e, rid));
             }
@@ -714,7 +780,34 @@ pub(crate) async fn graphiql_asset(
 
 #[cfg(test)]
 mod tests {
-    use super::redact_unsent;
+    use super::{operations, redact_unsent, Operations};
+
+    #[test]
+    fn operations_are_named_by_the_document_never_by_its_values() {
+        let named = operations(
+            "mutation AddParty($n: String!) { addParty(input: {displayName: $n}) { id } }",
+            None,
+        );
+        assert_eq!(
+            named,
+            Operations {
+                any_mutation: true,
+                kind: Some("mutation"),
+                name: Some("AddParty".into()),
+            }
+        );
+        let anonymous = operations("{ cases { edges { node { title } } } }", None);
+        assert_eq!((anonymous.kind, anonymous.name), (Some("query"), None));
+        let two = "query Cases { cases { edges { node { id } } } } mutation Make { createCase(input: {reference: \"N-7\", title: \"Zanzibar\"}) { id } }";
+        let chosen = operations(two, Some("Cases"));
+        assert!(chosen.any_mutation, "CSRF looks at every operation");
+        assert_eq!(
+            (chosen.kind, chosen.name.as_deref()),
+            (Some("query"), Some("Cases"))
+        );
+        assert_eq!(operations(two, None).name, None, "ambiguous: none chosen");
+        assert_eq!(operations("{ broken", None), Operations::default());
+    }
 
     #[test]
     fn quoted_names_the_caller_did_not_send_are_hidden() {

@@ -393,6 +393,71 @@ async fn an_invitation_reaches_a_real_smtp_server_with_its_calendar() -> anyhow:
     Ok(())
 }
 
+/// `accord_api_mail_failures_total{reason="…"}` as `/metrics` shows it.
+async fn mail_failures(app: &TestApp, reason: &str) -> anyhow::Result<Option<u64>> {
+    let metrics = app
+        .client()
+        .http
+        .get(format!("{}/metrics", app.base_url))
+        .send()
+        .await?
+        .text()
+        .await?;
+    let prefix = format!("accord_api_mail_failures_total{{reason=\"{reason}\"}} ");
+    Ok(metrics
+        .lines()
+        .find_map(|l| l.strip_prefix(prefix.as_str()))
+        .and_then(|v| v.trim().parse().ok()))
+}
+
+#[tokio::test]
+async fn failed_deliveries_are_counted_on_metrics_by_reason() -> anyhow::Result<()> {
+    let port = free_port()?;
+    // Nothing listens on `port`: every attempt fails before a reply.
+    let app = spawn_app_with(AppOptions {
+        mailer: Some(mailer(port)?),
+        ..AppOptions::default()
+    })
+    .await?;
+    for reason in ["transport", "deferred", "rejected"] {
+        assert_eq!(
+            mail_failures(&app, reason).await?,
+            Some(0),
+            "{reason} is shown at zero before any failure"
+        );
+    }
+    let (admin, case_id) = case_with_party(&app).await?;
+    schedule(&admin, &case_id, "2031-03-29T09:00:00Z").await?;
+
+    // Every failed attempt the queue records is counted once, as a
+    // transport failure (the mail server never answered).
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    loop {
+        let attempts: i64 = sqlx::query_scalar(
+            "SELECT coalesce(sum(attempts), 0)::bigint FROM jobs WHERE last_error IS NOT NULL",
+        )
+        .fetch_one(app.db.admin.pool())
+        .await?;
+        let counted = mail_failures(&app, "transport").await?.unwrap_or(0);
+        let again: i64 = sqlx::query_scalar(
+            "SELECT coalesce(sum(attempts), 0)::bigint FROM jobs WHERE last_error IS NOT NULL",
+        )
+        .fetch_one(app.db.admin.pool())
+        .await?;
+        if attempts > 0 && attempts == again && counted == attempts as u64 {
+            break;
+        }
+        anyhow::ensure!(
+            tokio::time::Instant::now() < deadline,
+            "{attempts} failed attempts recorded, {counted} counted"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(mail_failures(&app, "deferred").await?, Some(0));
+    assert_eq!(mail_failures(&app, "rejected").await?, Some(0));
+    Ok(())
+}
+
 #[tokio::test]
 async fn with_the_smtp_server_down_nothing_is_lost_and_the_mail_arrives_once_it_is_back(
 ) -> anyhow::Result<()> {
@@ -639,12 +704,15 @@ async fn two_workers_at_once_send_each_message_once() -> anyhow::Result<()> {
     };
     let db = app.db.app.clone();
     // Several passes each, racing for the same rows.
-    let worker = |db: accord_db::Db, mailer: Mailer| async move {
-        let mut sent = 0;
-        for _ in 0..10 {
-            sent += worker::run_once(&db, &mailer, &config).await?.sent;
+    let worker = |db: accord_db::Db, mailer: Mailer| {
+        let config = config.clone();
+        async move {
+            let mut sent = 0;
+            for _ in 0..10 {
+                sent += worker::run_once(&db, &mailer, &config).await?.sent;
+            }
+            anyhow::Ok(sent)
         }
-        anyhow::Ok(sent)
     };
     let (a, b) = tokio::join!(worker(db.clone(), mailer.clone()), worker(db, mailer));
     assert_eq!(a? + b?, 30);
