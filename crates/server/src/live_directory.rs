@@ -29,7 +29,8 @@ impl HubDirectory {
     }
 }
 
-fn info(snapshot: LiveSnapshot) -> LiveSessionInfo {
+/// A hub's snapshot as the API's overview shows it.
+pub(crate) fn info(snapshot: LiveSnapshot) -> LiveSessionInfo {
     LiveSessionInfo {
         session_id: SessionId::from_uuid(snapshot.session),
         started_at: snapshot.started_at,
@@ -84,5 +85,88 @@ impl SfuMetrics {
 impl accord_api::metrics::MetricsSource for SfuMetrics {
     fn encode(&self, out: &mut String) -> std::fmt::Result {
         self.0.encode(out)
+    }
+}
+
+/// A live session as SFU nodes publish it for the APIs of other processes
+/// (in Redis, briefly): identifiers, roles, rooms and times.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub(crate) struct Published {
+    session: uuid::Uuid,
+    started_at: chrono::DateTime<chrono::Utc>,
+    participants: Vec<PublishedParticipant>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+struct PublishedParticipant {
+    user: uuid::Uuid,
+    role: String,
+    /// `lobby`, `main` or `caucus`.
+    room: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    caucus: Option<String>,
+    connected: bool,
+    joined_at: chrono::DateTime<chrono::Utc>,
+}
+
+impl From<&LiveSessionInfo> for Published {
+    fn from(s: &LiveSessionInfo) -> Self {
+        Published {
+            session: s.session_id.as_uuid(),
+            started_at: s.started_at,
+            participants: s
+                .participants
+                .iter()
+                .map(|p| {
+                    let (room, caucus) = match &p.room {
+                        LiveRoom::Lobby => ("lobby", None),
+                        LiveRoom::Main => ("main", None),
+                        LiveRoom::Caucus(name) => ("caucus", Some(name.clone())),
+                    };
+                    PublishedParticipant {
+                        user: p.user_id.as_uuid(),
+                        role: p.role.as_str().to_owned(),
+                        room: room.to_owned(),
+                        caucus,
+                        connected: p.connected,
+                        joined_at: p.joined_at,
+                    }
+                })
+                .collect(),
+        }
+    }
+}
+
+impl Published {
+    /// Back as the overview shows it; `None` for anything unreadable.
+    pub(crate) fn into_info(self) -> Option<LiveSessionInfo> {
+        let participants = self
+            .participants
+            .into_iter()
+            .map(|p| {
+                Some(LiveParticipantInfo {
+                    user_id: UserId::from_uuid(p.user),
+                    role: match p.role.as_str() {
+                        "mediator" => LiveRole::Mediator,
+                        "party" => LiveRole::Party,
+                        "observer" => LiveRole::Observer,
+                        _ => return None,
+                    },
+                    room: match p.room.as_str() {
+                        "lobby" => LiveRoom::Lobby,
+                        "main" => LiveRoom::Main,
+                        "caucus" => LiveRoom::Caucus(p.caucus.unwrap_or_default()),
+                        _ => return None,
+                    },
+                    connected: p.connected,
+                    joined_at: p.joined_at,
+                })
+            })
+            .collect::<Option<Vec<_>>>()?;
+        Some(LiveSessionInfo {
+            session_id: SessionId::from_uuid(self.session),
+            started_at: self.started_at,
+            participants,
+        })
     }
 }

@@ -10,7 +10,7 @@
 
 use std::sync::Arc;
 
-use accord_api::live::{LiveDirectory, LiveFuture, PlaceError, PlaceFuture};
+use accord_api::live::{LiveDirectory, LiveFuture, LiveSessionInfo, PlaceError, PlaceFuture};
 use accord_domain::{OrgId, SessionId};
 use accord_sfu::registry::STALE_AFTER;
 
@@ -91,9 +91,9 @@ impl Placement {
 }
 
 /// The API's [`LiveDirectory`] with several SFU nodes: live sessions read
-/// from the SFU in this process, if it runs one (a node's sessions show in
-/// the overview of an API in the same process), and every session placed
-/// through [`Placement`].
+/// from the SFU in this process, if it runs one, and from what every node
+/// publishes in Redis (so an API with `--only api` sees the sessions its
+/// nodes run); every session placed through [`Placement`].
 pub struct PlacedDirectory {
     local: Option<Arc<dyn LiveDirectory>>,
     placement: Placement,
@@ -127,12 +127,83 @@ pub fn directory(
     }
 }
 
+impl PlacedDirectory {
+    /// The sessions of `org` the nodes published, within [`COMMAND_DEADLINE`];
+    /// entries whose view expired (their node stopped) are dropped from the
+    /// org's index on the way.
+    async fn published(&self, org: OrgId) -> Result<Vec<LiveSessionInfo>, String> {
+        let redis = &self.placement.redis;
+        let index = redis.key("live-index", org.as_uuid());
+        let read = async {
+            let mut conn = redis.conn();
+            let sessions: Vec<String> = redis::cmd("SMEMBERS")
+                .arg(&index)
+                .query_async(&mut conn)
+                .await
+                .map_err(|e| format!("redis: {e}"))?;
+            if sessions.is_empty() {
+                return Ok(Vec::new());
+            }
+            let keys: Vec<String> = sessions
+                .iter()
+                .map(|s| redis.key("live", format!("{}:{s}", org.as_uuid())))
+                .collect();
+            let views: Vec<Option<String>> = redis::cmd("MGET")
+                .arg(&keys)
+                .query_async(&mut conn)
+                .await
+                .map_err(|e| format!("redis: {e}"))?;
+            let gone: Vec<&String> = sessions
+                .iter()
+                .zip(&views)
+                .filter(|(_, v)| v.is_none())
+                .map(|(s, _)| s)
+                .collect();
+            if !gone.is_empty() {
+                let _: Result<i64, _> = redis::cmd("SREM")
+                    .arg(&index)
+                    .arg(&gone)
+                    .query_async(&mut conn)
+                    .await;
+            }
+            Ok(views
+                .into_iter()
+                .flatten()
+                .filter_map(|json| {
+                    serde_json::from_str::<crate::live_directory::Published>(&json).ok()
+                })
+                .filter_map(crate::live_directory::Published::into_info)
+                .collect())
+        };
+        tokio::time::timeout(COMMAND_DEADLINE, read)
+            .await
+            .map_err(|_| format!("redis: no answer within {COMMAND_DEADLINE:?}"))?
+    }
+}
+
 impl LiveDirectory for PlacedDirectory {
     fn live(&self, org: OrgId) -> LiveFuture<'_> {
-        match &self.local {
-            Some(local) => local.live(org),
-            None => Box::pin(async { Vec::new() }),
-        }
+        Box::pin(async move {
+            let mut live = match &self.local {
+                Some(local) => local.live(org).await,
+                None => Vec::new(),
+            };
+            // What other processes' nodes run; this process's own answer wins.
+            match self.published(org).await {
+                Ok(published) => {
+                    for s in published {
+                        if !live.iter().any(|l| l.session_id == s.session_id) {
+                            live.push(s);
+                        }
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "reading the live sessions the SFU nodes publish")
+                }
+            }
+            live.sort_by_key(|s| (s.started_at, s.session_id.as_uuid()));
+            live
+        })
     }
 
     fn place(&self, session: SessionId) -> PlaceFuture<'_> {

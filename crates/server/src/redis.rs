@@ -33,6 +33,12 @@ pub const PLACEMENT_TTL: Duration = Duration::from_secs(120);
 pub const RECENT_PLACEMENT: Duration = Duration::from_secs(10);
 /// How long a node's description outlives its last heartbeat.
 const NODE_TTL: Duration = Duration::from_secs(60);
+/// How long a node's published view of a live session lasts without being
+/// renewed (nodes publish every heartbeat): a stopped node's sessions drop
+/// out of the APIs' overview within this.
+pub const LIVE_VIEW_TTL: Duration = Duration::from_secs(4);
+/// How long an org's index of published sessions lasts without a publish.
+const LIVE_INDEX_TTL: Duration = Duration::from_secs(60);
 /// How long one Redis command may take.
 const RESPONSE_TIMEOUT: Duration = Duration::from_secs(2);
 /// How long a request waits for Redis in all (a reconnection included)
@@ -311,6 +317,49 @@ impl NodeRegistry for SfuNode {
             if saved == 0 {
                 tracing::warn!(session = %session, "room state not kept: the session is placed on another node");
             }
+            Ok(())
+        })
+    }
+
+    fn publish_live(
+        &self,
+        live: Vec<accord_sfu::hub::LiveSnapshot>,
+    ) -> StoreFuture<'_, Result<(), StoreError>> {
+        Box::pin(async move {
+            if live.is_empty() {
+                return Ok(());
+            }
+            let mut pipe = redis::pipe();
+            for snapshot in live {
+                let org = snapshot.org;
+                let session = snapshot.session;
+                let view =
+                    crate::live_directory::Published::from(&crate::live_directory::info(snapshot));
+                let json = serde_json::to_string(&view)
+                    .map_err(|e| StoreError(format!("a live session as JSON: {e}")))?;
+                let index = self.redis.key("live-index", org);
+                pipe.cmd("SET")
+                    .arg(self.redis.key("live", format!("{org}:{session}")))
+                    .arg(json)
+                    .arg("PX")
+                    .arg(millis(LIVE_VIEW_TTL))
+                    .ignore()
+                    .cmd("SADD")
+                    .arg(&index)
+                    .arg(session.to_string())
+                    .ignore()
+                    .cmd("PEXPIRE")
+                    .arg(&index)
+                    .arg(millis(LIVE_INDEX_TTL))
+                    .ignore();
+            }
+            let _: () =
+                tokio::time::timeout(COMMAND_DEADLINE, pipe.query_async(&mut self.redis.conn()))
+                    .await
+                    .map_err(|_| {
+                        StoreError(format!("redis: no answer within {COMMAND_DEADLINE:?}"))
+                    })?
+                    .map_err(store_error)?;
             Ok(())
         })
     }

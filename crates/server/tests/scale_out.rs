@@ -270,6 +270,32 @@ async fn isolated(mediator: &Bot, in_caucus: &Bot, in_main: &Bot) -> anyhow::Res
     Ok(())
 }
 
+/// The org's live sessions as `client` sees them through the API, once
+/// `until` holds (within ten seconds).
+async fn live_until(
+    client: &Client,
+    until: impl Fn(&[Value]) -> bool,
+) -> anyhow::Result<Vec<Value>> {
+    let started = Instant::now();
+    loop {
+        let data = client
+            .ok(
+                "{ liveSessions { sessionId participants { userId room roomKind } lobby { userId } } }",
+                json!({}),
+            )
+            .await?;
+        let live = data["liveSessions"].as_array().cloned().unwrap_or_default();
+        if until(&live) {
+            return Ok(live);
+        }
+        anyhow::ensure!(
+            started.elapsed() < Duration::from_secs(10),
+            "the API's overview never showed it: {live:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sessions_spread_over_two_nodes_and_survive_losing_one() -> anyhow::Result<()> {
     let redis_url = std::env::var("ACCORD_TEST_REDIS_URL")
@@ -398,6 +424,23 @@ async fn sessions_spread_over_two_nodes_and_survive_losing_one() -> anyhow::Resu
     let state = state_where(&mediator, |s| timer_of(s, caucus).is_some()).await?;
     let timer_before = timer_of(&state, caucus).expect("the caucus's timer");
 
+    // The API runs no SFU of its own: its overview of live sessions is what
+    // the nodes publish. The org admin sees who is where.
+    let overview = sign_in(&app, &api, "admin@s.test").await?;
+    let seen = live_until(&overview, |l| {
+        l.iter().any(|s| {
+            s["sessionId"] == first.to_string()
+                && s["participants"].as_array().map(Vec::len) == Some(3)
+                && s["participants"].as_array().is_some_and(|ps| {
+                    ps.iter().any(|p| {
+                        p["userId"] == party_one.participant().to_string() && p["room"] == "A"
+                    })
+                })
+        })
+    })
+    .await?;
+    assert_eq!(seen.len(), 1, "{seen:?}");
+
     // The second session goes to the other node.
     let (second_mediator, url) = join(&med, sessions[1]).await?;
     let second_node = node(&url);
@@ -455,6 +498,14 @@ async fn sessions_spread_over_two_nodes_and_survive_losing_one() -> anyhow::Resu
     assert_eq!(room_of(&state, one_user), Some(caucus));
     assert_eq!(room_of(&state, two_user), Some(RoomId::Main));
     assert_eq!(room_of(&state, mediator_user), Some(RoomId::Main));
+    // The overview follows: the first session, once, from the live node.
+    live_until(&overview, |l| {
+        l.iter()
+            .filter(|s| s["sessionId"] == first.to_string())
+            .map(|s| s["participants"].as_array().map_or(0, Vec::len))
+            .eq([3])
+    })
+    .await?;
     // The caucus's timer runs on from where it was: the same end, not a
     // fresh ten minutes, nor gone.
     let timer_after = timer_of(&state, caucus).expect("the caucus's timer survived");

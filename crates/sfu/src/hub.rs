@@ -82,9 +82,9 @@ pub(crate) enum Event {
         connection: u64,
     },
     /// Who is where, for [`Hub::live`]: answered only for a session of `org`
-    /// with someone in it.
+    /// (of any org when `None`) with someone in it.
     Snapshot {
-        org: Uuid,
+        org: Option<Uuid>,
         reply: oneshot::Sender<Option<LiveSnapshot>>,
     },
 }
@@ -92,6 +92,8 @@ pub(crate) enum Event {
 /// A live session as its org's admins may see it from outside.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LiveSnapshot {
+    /// The org whose session it is.
+    pub org: Uuid,
     /// The scheduled session.
     pub session: Uuid,
     /// When its first participant arrived (this run of the live session).
@@ -226,6 +228,16 @@ impl Hub {
     /// `timeout` in all: a task that has not answered by then (busy, or
     /// ending) is left out.
     pub async fn live(&self, org: Uuid, timeout: Duration) -> Vec<LiveSnapshot> {
+        self.snapshots(Some(org), timeout).await
+    }
+
+    /// Every live session on this hub, of every org (what a node publishes
+    /// for an API in another process), within `timeout`.
+    pub async fn live_everywhere(&self, timeout: Duration) -> Vec<LiveSnapshot> {
+        self.snapshots(None, timeout).await
+    }
+
+    async fn snapshots(&self, org: Option<Uuid>, timeout: Duration) -> Vec<LiveSnapshot> {
         let tasks: Vec<mpsc::UnboundedSender<Event>> = self
             .inner
             .sessions
@@ -676,9 +688,11 @@ impl SessionTask {
         }
     }
 
-    /// Who is where now, when this is a session of `org` with anyone in it.
-    fn snapshot(&mut self, org: Uuid) -> Option<LiveSnapshot> {
-        if self.org != Some(org) {
+    /// Who is where now, when this is a session of `org` (of any org when
+    /// `None`) with anyone in it.
+    fn snapshot(&mut self, org: Option<Uuid>) -> Option<LiveSnapshot> {
+        let mine = self.org?;
+        if org.is_some_and(|o| o != mine) {
             return None;
         }
         let members = self.live.members();
@@ -704,6 +718,7 @@ impl SessionTask {
             })
             .collect();
         Some(LiveSnapshot {
+            org: mine,
             session: self.id,
             started_at: self.started_at,
             participants,

@@ -22,7 +22,7 @@ use accord_sfu_core::session::RoomState;
 use tokio::sync::watch;
 use uuid::Uuid;
 
-use crate::hub::Hub;
+use crate::hub::{Hub, LiveSnapshot};
 use crate::store::{StoreError, StoreFuture};
 
 /// How often a node announces itself and its load.
@@ -69,7 +69,16 @@ pub trait NodeRegistry: Send + Sync + 'static {
 
     /// `session` ended here (nobody left): its room state and placement go.
     fn ended(&self, session: Uuid) -> StoreFuture<'_, Result<(), StoreError>>;
+
+    /// Who is where in the live sessions this node runs now, for the APIs
+    /// in other processes (their overview of live sessions); kept briefly,
+    /// so a node that stops stops showing sessions. Identifiers, roles,
+    /// rooms and times only.
+    fn publish_live(&self, live: Vec<LiveSnapshot>) -> StoreFuture<'_, Result<(), StoreError>>;
 }
+
+/// How long publishing who is where may wait for the session tasks.
+const PUBLISH_SNAPSHOT_TIMEOUT: Duration = Duration::from_millis(300);
 
 /// Announces the hub's node every [`HEARTBEAT`] until the runtime stops.
 /// A failed announcement is logged; the next one tries again.
@@ -96,7 +105,15 @@ pub fn spawn_heartbeat(hub: Hub, registry: Arc<dyn NodeRegistry>) -> tokio::task
                 packets_per_second: pps,
                 sessions: sessions.len() as u64,
             };
-            match registry.heartbeat(load, sessions).await {
+            let announced = registry.heartbeat(load, sessions).await;
+            let published = match announced {
+                Ok(()) => {
+                    let live = hub.live_everywhere(PUBLISH_SNAPSHOT_TIMEOUT).await;
+                    registry.publish_live(live).await
+                }
+                Err(e) => Err(e),
+            };
+            match published {
                 Ok(()) if failing => {
                     failing = false;
                     tracing::info!("the node registry answers again");
