@@ -12,7 +12,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use accord_domain::Role;
-use accord_loadgen::device;
+use accord_loadgen::{device, Bot, BotConfig, BotError};
 use accord_testkit::{spawn_app, Client, TestApp, PASSWORD};
 use anyhow::{ensure, Context as _};
 use p256::ecdsa::SigningKey;
@@ -310,6 +310,17 @@ async fn redis_down_or_paused_answers_unavailable_and_recovers() -> anyhow::Resu
 
     // Up: tokens are served (once the node has announced itself).
     served_again(&mediator, &session, Duration::from_secs(10)).await?;
+    // A token taken now, presented once Redis is gone.
+    let held_key = device::generate();
+    let held = mediator
+        .ok(
+            JOIN,
+            json!({ "s": session, "k": device::jwk(held_key.verifying_key()) }),
+        )
+        .await?["joinToken"]["token"]
+        .as_str()
+        .context("a join token")?
+        .to_owned();
 
     // Killed mid-stream.
     let during = tokio::spawn({
@@ -324,6 +335,18 @@ async fn redis_down_or_paused_answers_unavailable_and_recovers() -> anyhow::Resu
         down.contains(&Outcome::Unavailable),
         "no request noticed Redis was gone: {down:?}"
     );
+    // Joining the SFU with a token issued before: closed with 1013 (try
+    // again later, with a new token), not as a server error.
+    let ws = url::Url::parse(&mediator.base_url.replace("http://", "ws://"))?;
+    let mut config = BotConfig::new(ws, Uuid::parse_str(&session)?);
+    config.step_timeout = Duration::from_secs(10);
+    match Bot::join(config, held, held_key).await {
+        Err(BotError::Refused { code: 1013, reason }) => {
+            ensure!(reason.contains("try again"), "the close reason: {reason}")
+        }
+        Err(e) => anyhow::bail!("joining with Redis down: expected close code 1013, got {e}"),
+        Ok(_) => anyhow::bail!("joined the SFU while Redis was down"),
+    }
     let down = stream(&mediator, &session, Duration::from_secs(2)).await?;
     ensure!(
         down.iter().all(|o| *o == Outcome::Unavailable),

@@ -59,6 +59,10 @@ pub enum Refusal {
     /// 1013 (try again later): the session runs on another SFU node; a new
     /// join token names it.
     Moved,
+    /// 1013 (try again later): what the join needs is unreachable for now
+    /// (the node registry, or the database that spends tokens); a new join
+    /// token in a moment works.
+    Unavailable,
 }
 
 impl Refusal {
@@ -75,7 +79,7 @@ impl Refusal {
             Refusal::Denied => 4424,
             Refusal::TooBig => 1009,
             Refusal::Internal => 1011,
-            Refusal::Moved => 1013,
+            Refusal::Moved | Refusal::Unavailable => 1013,
         }
     }
 
@@ -92,6 +96,9 @@ impl Refusal {
             Refusal::TooBig => "the message is larger than 512 KiB",
             Refusal::Internal => "the server could not check your token; try again",
             Refusal::Moved => "the session runs on another server; ask for a new join token",
+            Refusal::Unavailable => {
+                "the session server cannot reach its registry or database; try again in a moment"
+            }
         }
     }
 }
@@ -272,7 +279,7 @@ async fn handshake(hub: &Hub, session: Uuid, socket: &mut WebSocket) -> Result<J
             Ok(false) => return Err(Refusal::Moved),
             Err(e) => {
                 tracing::error!(error = %e, "asking the node registry where the session runs");
-                return Err(Refusal::Internal);
+                return Err(Refusal::Unavailable);
             }
         }
     }
@@ -287,7 +294,7 @@ async fn handshake(hub: &Hub, session: Uuid, socket: &mut WebSocket) -> Result<J
         Ok(false) => return Err(Refusal::Replayed),
         Err(e) => {
             tracing::error!(error = %e, "spending a join token");
-            return Err(Refusal::Internal);
+            return Err(Refusal::Unavailable);
         }
     }
     let role = match claims.role.as_str() {

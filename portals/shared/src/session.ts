@@ -104,6 +104,20 @@ export type SessionOptions = {
   e2ee?: boolean;
 };
 
+/** A socket closed before the first state, not as a refusal (a 1013 means: try again with a new token). */
+export class JoinClosedError extends Error {
+  constructor(
+    readonly code: number,
+    readonly reason: string,
+  ) {
+    super(closeMessage(code, reason));
+    this.name = "JoinClosedError";
+  }
+}
+
+/** Joining attempts after a 1013 (try again later) before giving up, and the pause before each. */
+const TRY_AGAIN_DELAYS_MS = [300, 1000, 2500];
+
 /** A refusal by the server (close code 44xx, or 1011 before joining). */
 export class JoinRefusedError extends Error {
   constructor(
@@ -340,7 +354,19 @@ export class SessionClient {
       if (this.options.media !== false && !this.local) {
         this.local = await navigator.mediaDevices.getUserMedia({ audio: true, video: true });
       }
-      await this.connect();
+      // 1013: the session runs elsewhere, or what the server needs is
+      // briefly unreachable; each attempt asks for a new token.
+      for (let attempt = 0; ; attempt++) {
+        try {
+          await this.connect();
+          break;
+        } catch (e) {
+          const delay = TRY_AGAIN_DELAYS_MS[attempt];
+          if (!(e instanceof JoinClosedError) || e.code !== CloseCode.TryAgainLater || delay === undefined || this.leaving) throw e;
+          this.setStatus("connecting", closeMessage(e.code, e.reason));
+          await new Promise((r) => setTimeout(r, delay));
+        }
+      }
     } catch (e) {
       if (!this.leaving) this.finish(e instanceof JoinRefusedError ? e.code : CloseCode.Abnormal, e instanceof JoinRefusedError ? e.reason : "", e instanceof Error ? e.message : String(e));
       throw e;
@@ -517,7 +543,7 @@ export class SessionClient {
       // Closed before the first state of this socket: the join attempt failed.
       this.pendingJoin = undefined;
       clearTimeout(pending.timer);
-      pending.reject(isRefusal(code) ? new JoinRefusedError(code, reason) : new Error(closeMessage(code, reason)));
+      pending.reject(isRefusal(code) ? new JoinRefusedError(code, reason) : new JoinClosedError(code, reason));
       return;
     }
     if (this.leaving || generation !== this.joinedGeneration) return;

@@ -216,6 +216,18 @@ describe("SessionClient", () => {
     expect(sockets).toHaveLength(1);
   });
 
+  it("on 1013 (try again later) before joining, asks for a new token and tries again", async () => {
+    const { client, sockets, device, calls } = await setup();
+    const joined = client.join();
+    await until(() => sockets.length > 0);
+    sockets[0]!.deliver({ type: "challenge", nonce: "n" });
+    sockets[0]!.drop(1013, "the session server cannot reach its registry or database; try again in a moment");
+    await handshake(sockets, 1, device, "token-2");
+    await joined;
+    expect(client.status).toBe("joined");
+    expect(calls.filter((c) => c.path === "/graphql")).toHaveLength(2);
+  });
+
   it("ends on a denial or removal after joining, with a clear message", async () => {
     const { client, sockets, device, events } = await setup();
     const joined = client.join();

@@ -704,7 +704,10 @@ async fn execute(
         .await;
     // Errors raised by the executor itself (syntax, validation, limits, input
     // coercion) carry no code; they are all the client's input.
-    let mut lost_connection = false;
+    // Which operation's resolvers found a server they need unavailable
+    // (the database, Redis, the vault's key service...: each logged its own
+    // cause when it failed); the request's log line names the fields.
+    let mut unavailable: Vec<String> = Vec::new();
     for error in &mut response.errors {
         let ext = error.extensions.get_or_insert_with(Default::default);
         match ext.get("code") {
@@ -715,20 +718,36 @@ async fn execute(
                 }
             }
             Some(async_graphql::Value::String(code)) if code == "UNAVAILABLE" => {
-                lost_connection = true;
+                let path = error
+                    .path
+                    .iter()
+                    .map(|s| match s {
+                        async_graphql::PathSegment::Field(f) => f.clone(),
+                        async_graphql::PathSegment::Index(i) => i.to_string(),
+                    })
+                    .collect::<Vec<_>>()
+                    .join(".");
+                unavailable.push(if path.is_empty() {
+                    "the request".into()
+                } else {
+                    path
+                });
             }
             Some(_) => {}
         }
     }
     state.metrics().graphql_errors(&response.errors);
     let tx = ctx.tx.lock().await.take();
-    if lost_connection {
+    if !unavailable.is_empty() {
         // Some of the request could not run: answer none of it (dropping the
         // transaction rolls back whatever did run).
         drop(tx);
         return Attempt::Unavailable(ApiError::Unavailable {
             retry_after: crate::error::UNAVAILABLE_RETRY_AFTER,
-            detail: "a resolver lost the database connection".into(),
+            detail: format!(
+                "a server that {} needs was unavailable (the cause is logged above); the whole request was undone",
+                unavailable.join(", ")
+            ),
         });
     }
     if let Some(mut tx) = tx {
