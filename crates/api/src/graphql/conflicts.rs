@@ -604,10 +604,11 @@ impl ConflictsMutation {
 
     /// Sets the organisation a person is on their case for (a company, an
     /// insurer), or clears it with null. Conflict checks match on it: when
-    /// the new organisation meets the case's mediator's declared
-    /// relationships it is `CONFLICT` (see `partyConflicts`), unless an org
-    /// admin other than that mediator gives `overrideReason`, which is
-    /// recorded as an override on the case and audited.
+    /// the new organisation brings a conflict with the case's mediator's
+    /// declared relationships it is `CONFLICT` (see `partyConflicts`),
+    /// unless an org admin other than that mediator gives `overrideReason`,
+    /// which is recorded as an override on the case and audited. Conflicts
+    /// the person had anyway (by their address) are not this change's.
     async fn set_party_organization(
         &self,
         ctx: &Context<'_>,
@@ -638,6 +639,14 @@ impl ConflictsMutation {
                 let organization = organization
                     .map(|o| o.split_whitespace().collect::<Vec<_>>().join(" "))
                     .filter(|o| !o.is_empty());
+                let case = cases::get(tx, party.case_id)
+                    .await
+                    .map_err(not_found("party"))?;
+                // Conflicts the person had before: not this change's to answer for.
+                let before = match case.mediator_id {
+                    Some(m) => new_party_conflicts(tx, case.id, m, id).await?,
+                    None => Vec::new(),
+                };
                 match &organization {
                     Some(label) => {
                         let name = OrganizationName::parse(label)?;
@@ -645,15 +654,18 @@ impl ConflictsMutation {
                     }
                     None => store::set_party_organization(tx, id, None).await?,
                 }
-                // The person as now described, against the case's mediator.
-                let case = cases::get(tx, party.case_id)
-                    .await
-                    .map_err(not_found("party"))?;
-                let conflicted = match case.mediator_id {
-                    Some(m) => !new_party_conflicts(tx, case.id, m, id).await?.is_empty(),
-                    None => false,
+                // The person as now described, against the case's mediator:
+                // a conflict this organisation brings needs an override.
+                let after = match case.mediator_id {
+                    Some(m) => new_party_conflicts(tx, case.id, m, id).await?,
+                    None => Vec::new(),
                 };
-                if conflicted || over.is_none() {
+                let brought = after.iter().any(|c| {
+                    !before
+                        .iter()
+                        .any(|b| b.reason == c.reason && b.matched == c.matched)
+                });
+                if brought {
                     check_new_party(tx, &case, id, over).await?;
                 }
                 audit::append(tx, "party.set_organization", "party", Some(party_id)).await?;
