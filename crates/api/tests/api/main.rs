@@ -1,6 +1,11 @@
 //! Integration tests of the HTTP API against a real Postgres (one fresh
 //! database per test, see accord-testkit).
 
+// The allocator the `accord` binary runs with: the memory test
+// (`memory.rs`) measures resident memory as production would see it.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 mod abuse;
 mod account;
 mod agreements;
