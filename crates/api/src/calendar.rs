@@ -9,8 +9,8 @@ use accord_db::{cases, jobs, members, orgs, sessions};
 use accord_domain::{SessionId, SessionStatus};
 use accord_notify::ics::{self, Method, Person};
 use axum::extract::{Path, State};
-use axum::http::{header, HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::http::HeaderMap;
+use axum::response::Response;
 use chrono::Utc;
 
 use crate::{web, ApiError, AppState};
@@ -22,22 +22,10 @@ pub(crate) async fn download(
     Path(id): Path<String>,
 ) -> Response {
     let rid = web::request_id(&headers);
-    match entry(&state, &headers, &id, rid.clone()).await {
-        Ok(text) => (
-            StatusCode::OK,
-            [
-                (header::CONTENT_TYPE, "text/calendar; charset=utf-8"),
-                (
-                    header::CONTENT_DISPOSITION,
-                    "attachment; filename=\"accord-session.ics\"",
-                ),
-                (header::CACHE_CONTROL, "private, no-store"),
-            ],
-            text,
-        )
-            .into_response(),
-        Err(e) => e.into_response_with(rid.as_deref()),
-    }
+    let result = entry(&state, &headers, &id, rid.clone())
+        .await
+        .map(|text| ("accord-session.ics".to_owned(), text.into_bytes()));
+    web::download(result, "text/calendar; charset=utf-8", rid.as_deref())
 }
 
 async fn entry(

@@ -12,8 +12,8 @@ use accord_db::{cases, orgs};
 use accord_domain::invoice::{invoice_number_label, InvoiceStatus};
 use accord_domain::{PartyId, Role};
 use axum::extract::{Path, State};
-use axum::http::{header, HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::http::HeaderMap;
+use axum::response::Response;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
@@ -28,22 +28,8 @@ pub(crate) async fn download(
     Path(id): Path<String>,
 ) -> Response {
     let rid = web::request_id(&headers);
-    match render(&state, &headers, &id, rid.clone()).await {
-        Ok((file_name, bytes)) => (
-            StatusCode::OK,
-            [
-                (header::CONTENT_TYPE, "application/pdf".to_owned()),
-                (
-                    header::CONTENT_DISPOSITION,
-                    format!("attachment; filename=\"{file_name}\""),
-                ),
-                (header::CACHE_CONTROL, "private, no-store".to_owned()),
-            ],
-            bytes,
-        )
-            .into_response(),
-        Err(e) => e.into_response_with(rid.as_deref()),
-    }
+    let result = render(&state, &headers, &id, rid.clone()).await;
+    web::download(result, "application/pdf", rid.as_deref())
 }
 
 async fn render(

@@ -174,6 +174,33 @@ impl FromRequestParts<AppState> for SignedIn {
     }
 }
 
+/// A private file to download (`Content-Disposition: attachment`, never
+/// cached), or the error as the API answers errors.
+pub(crate) fn download(
+    result: Result<(String, Vec<u8>), ApiError>,
+    content_type: &'static str,
+    request_id: Option<&str>,
+) -> axum::response::Response {
+    use axum::http::{header, StatusCode};
+    use axum::response::IntoResponse as _;
+    match result {
+        Ok((file_name, bytes)) => (
+            StatusCode::OK,
+            [
+                (header::CONTENT_TYPE, content_type.to_owned()),
+                (
+                    header::CONTENT_DISPOSITION,
+                    format!("attachment; filename=\"{file_name}\""),
+                ),
+                (header::CACHE_CONTROL, "private, no-store".to_owned()),
+            ],
+            bytes,
+        )
+            .into_response(),
+        Err(e) => e.into_response_with(request_id),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -330,75 +330,82 @@ pub async fn overrides(tx: &mut TenantTx, case: CaseId) -> Result<Vec<Override>,
     Ok(rows.into_iter().map(Override::from).collect())
 }
 
+/// One of the org's workflow switches (`org_workflow_settings`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Switch {
+    DiscloseConflicts,
+    AdmitUnsigned,
+    AllowHopByHop,
+}
+
+impl Switch {
+    fn column(self) -> &'static str {
+        match self {
+            Switch::DiscloseConflicts => "disclose_conflicts",
+            Switch::AdmitUnsigned => "admit_unsigned",
+            Switch::AllowHopByHop => "allow_hop_by_hop",
+        }
+    }
+
+    /// Its value before an org admin changes it (the column's default).
+    fn default(self) -> bool {
+        matches!(self, Switch::AdmitUnsigned)
+    }
+
+    async fn get(self, tx: &mut TenantTx) -> Result<bool, DbError> {
+        let v: Option<bool> = sqlx::query_scalar(&format!(
+            "SELECT {} FROM org_workflow_settings",
+            self.column()
+        ))
+        .fetch_optional(tx.conn())
+        .await?;
+        Ok(v.unwrap_or(self.default()))
+    }
+
+    async fn set(self, tx: &mut TenantTx, value: bool) -> Result<(), DbError> {
+        let org = tx.actor().org_id.as_uuid();
+        let column = self.column();
+        sqlx::query(&format!(
+            "INSERT INTO org_workflow_settings (org_id, {column}) VALUES ($1, $2) \
+             ON CONFLICT (org_id) DO UPDATE SET {column} = EXCLUDED.{column}, updated_at = now()"
+        ))
+        .bind(org)
+        .bind(value)
+        .execute(tx.conn())
+        .await?;
+        Ok(())
+    }
+}
+
 /// Whether the org tells parties of overridden conflicts.
 pub async fn disclose_conflicts(tx: &mut TenantTx) -> Result<bool, DbError> {
-    let v: Option<bool> =
-        sqlx::query_scalar("SELECT disclose_conflicts FROM org_workflow_settings")
-            .fetch_optional(tx.conn())
-            .await?;
-    Ok(v.unwrap_or(false))
+    Switch::DiscloseConflicts.get(tx).await
+}
+
+/// Sets whether the org tells parties of overridden conflicts.
+pub async fn set_disclose_conflicts(tx: &mut TenantTx, disclose: bool) -> Result<(), DbError> {
+    Switch::DiscloseConflicts.set(tx, disclose).await
 }
 
 /// Whether the org lets people who have not signed their case's agreement to
 /// mediate join its live sessions (yes unless an org admin said no).
 pub async fn admit_unsigned(tx: &mut TenantTx) -> Result<bool, DbError> {
-    let v: Option<bool> = sqlx::query_scalar("SELECT admit_unsigned FROM org_workflow_settings")
-        .fetch_optional(tx.conn())
-        .await?;
-    Ok(v.unwrap_or(true))
+    Switch::AdmitUnsigned.get(tx).await
+}
+
+/// Sets whether people who have not signed the agreement to mediate may join.
+pub async fn set_admit_unsigned(tx: &mut TenantTx, admit: bool) -> Result<(), DbError> {
+    Switch::AdmitUnsigned.set(tx, admit).await
 }
 
 /// Whether the org lets people whose browser cannot encrypt media end to
 /// end join its live sessions, hop by hop only (no unless an org admin said
 /// yes).
 pub async fn allow_hop_by_hop(tx: &mut TenantTx) -> Result<bool, DbError> {
-    let v: Option<bool> = sqlx::query_scalar("SELECT allow_hop_by_hop FROM org_workflow_settings")
-        .fetch_optional(tx.conn())
-        .await?;
-    Ok(v.unwrap_or(false))
+    Switch::AllowHopByHop.get(tx).await
 }
 
 /// Sets whether sessions may run hop by hop for browsers that cannot encrypt.
 pub async fn set_allow_hop_by_hop(tx: &mut TenantTx, allow: bool) -> Result<(), DbError> {
-    let org = tx.actor().org_id.as_uuid();
-    sqlx::query(
-        "INSERT INTO org_workflow_settings (org_id, allow_hop_by_hop) VALUES ($1, $2) \
-         ON CONFLICT (org_id) DO UPDATE SET allow_hop_by_hop = EXCLUDED.allow_hop_by_hop, \
-         updated_at = now()",
-    )
-    .bind(org)
-    .bind(allow)
-    .execute(tx.conn())
-    .await?;
-    Ok(())
-}
-
-/// Sets whether people who have not signed the agreement to mediate may join.
-pub async fn set_admit_unsigned(tx: &mut TenantTx, admit: bool) -> Result<(), DbError> {
-    let org = tx.actor().org_id.as_uuid();
-    sqlx::query(
-        "INSERT INTO org_workflow_settings (org_id, admit_unsigned) VALUES ($1, $2) \
-         ON CONFLICT (org_id) DO UPDATE SET admit_unsigned = EXCLUDED.admit_unsigned, \
-         updated_at = now()",
-    )
-    .bind(org)
-    .bind(admit)
-    .execute(tx.conn())
-    .await?;
-    Ok(())
-}
-
-/// Sets whether the org tells parties of overridden conflicts.
-pub async fn set_disclose_conflicts(tx: &mut TenantTx, disclose: bool) -> Result<(), DbError> {
-    let org = tx.actor().org_id.as_uuid();
-    sqlx::query(
-        "INSERT INTO org_workflow_settings (org_id, disclose_conflicts) VALUES ($1, $2) \
-         ON CONFLICT (org_id) DO UPDATE SET disclose_conflicts = EXCLUDED.disclose_conflicts, \
-         updated_at = now()",
-    )
-    .bind(org)
-    .bind(disclose)
-    .execute(tx.conn())
-    .await?;
-    Ok(())
+    Switch::AllowHopByHop.set(tx, allow).await
 }

@@ -5,8 +5,8 @@
 
 import { FeeScheduleDocument, SetAdmitUnsignedParticipantsDocument, SetHopByHopAllowedDocument, SetConflictDisclosureDocument, SetFeeScheduleDocument, SetMediatorRateDocument, type FeeScheduleQuery, type GqlFeeBasis } from "@accord/shared/gql";
 import { Alert, Button, Card, ErrorAlert, Loading, PageTitle, SelectField, TextField, toProblem, useSession, type Problem } from "@accord/shared/ui";
-import { useState, type FormEvent } from "react";
-import { useMutation, useQuery } from "urql";
+import { useId, useState, type FormEvent } from "react";
+import { useMutation, useQuery, type CombinedError } from "urql";
 import { OnlyAdmins } from "../common/Forbidden";
 import { formatMinor, parseMajor } from "./money";
 import { wf } from "./strings";
@@ -114,80 +114,64 @@ function RateForm({ m, currency, onNotice }: { m: FeeScheduleQuery["feeSchedule"
   );
 }
 
-function DisclosureCard({ disclose, onNotice }: { disclose: boolean; onNotice: (n: string) => void }) {
-  const [{ fetching, error }, save] = useMutation(SetConflictDisclosureDocument);
-  // Shown as chosen at once; put back if the server refuses.
-  const [on, setOn] = useState(disclose);
+/**
+ * An org switch saved as soon as it is flipped: shown as chosen at once, put
+ * back if the server refuses (the error shown), a notice once saved.
+ */
+function Switch({ label, help, value, save, saved, onNotice }: { label: string; help?: string; value: boolean; save: (next: boolean) => Promise<{ error?: CombinedError }>; saved: string; onNotice: (n: string) => void }) {
+  const [on, setOn] = useState(value);
+  const [busy, setBusy] = useState(false);
+  const [problem, setProblem] = useState<Problem | null>(null);
+  const helpId = useId();
   return (
-    <Card title={s.disclosure}>
+    <>
       <label className="check">
         <input
           type="checkbox"
           checked={on}
-          disabled={fetching}
+          disabled={busy}
+          aria-describedby={help ? helpId : undefined}
           onChange={async (e) => {
             const next = e.target.checked;
             setOn(next);
-            const r = await save({ disclose: next });
-            if (r.error) setOn(!next);
-            else onNotice(s.disclosureSaved);
+            setBusy(true);
+            setProblem(null);
+            const r = await save(next);
+            setBusy(false);
+            if (r.error) {
+              setOn(!next);
+              setProblem(toProblem(r.error));
+            } else onNotice(saved);
           }}
         />{" "}
-        {s.discloseLabel}
+        {label}
       </label>
-      {error ? <ErrorAlert problem={toProblem(error)} /> : null}
+      {help ? (
+        <p id={helpId} className="muted">
+          {help}
+        </p>
+      ) : null}
+      <ErrorAlert problem={problem} />
+    </>
+  );
+}
+
+function DisclosureCard({ disclose, onNotice }: { disclose: boolean; onNotice: (n: string) => void }) {
+  const [, save] = useMutation(SetConflictDisclosureDocument);
+  return (
+    <Card title={s.disclosure}>
+      <Switch label={s.discloseLabel} value={disclose} save={(next) => save({ disclose: next })} saved={s.disclosureSaved} onNotice={onNotice} />
     </Card>
   );
 }
 
 function AdmissionCard({ admit, hopByHop, onNotice }: { admit: boolean; hopByHop: boolean; onNotice: (n: string) => void }) {
-  const [{ fetching, error }, save] = useMutation(SetAdmitUnsignedParticipantsDocument);
-  const [{ fetching: savingHop, error: hopError }, saveHop] = useMutation(SetHopByHopAllowedDocument);
-  // Shown as chosen at once; put back if the server refuses.
-  const [on, setOn] = useState(admit);
-  const [hop, setHop] = useState(hopByHop);
+  const [, saveAdmit] = useMutation(SetAdmitUnsignedParticipantsDocument);
+  const [, saveHop] = useMutation(SetHopByHopAllowedDocument);
   return (
     <Card title={s.admission}>
-      <label className="check">
-        <input
-          type="checkbox"
-          checked={on}
-          disabled={fetching}
-          aria-describedby="admit-unsigned-help"
-          onChange={async (e) => {
-            const next = e.target.checked;
-            setOn(next);
-            const r = await save({ admit: next });
-            if (r.error) setOn(!next);
-            else onNotice(s.admissionSaved);
-          }}
-        />{" "}
-        {s.admitUnsignedLabel}
-      </label>
-      <p id="admit-unsigned-help" className="muted">
-        {s.admitUnsignedHelp}
-      </p>
-      {error ? <ErrorAlert problem={toProblem(error)} /> : null}
-      <label className="check">
-        <input
-          type="checkbox"
-          checked={hop}
-          disabled={savingHop}
-          aria-describedby="hop-by-hop-help"
-          onChange={async (e) => {
-            const next = e.target.checked;
-            setHop(next);
-            const r = await saveHop({ allowed: next });
-            if (r.error) setHop(!next);
-            else onNotice(s.hopByHopSaved);
-          }}
-        />{" "}
-        {s.hopByHopLabel}
-      </label>
-      <p id="hop-by-hop-help" className="muted">
-        {s.hopByHopHelp}
-      </p>
-      {hopError ? <ErrorAlert problem={toProblem(hopError)} /> : null}
+      <Switch label={s.admitUnsignedLabel} help={s.admitUnsignedHelp} value={admit} save={(next) => saveAdmit({ admit: next })} saved={s.admissionSaved} onNotice={onNotice} />
+      <Switch label={s.hopByHopLabel} help={s.hopByHopHelp} value={hopByHop} save={(next) => saveHop({ allowed: next })} saved={s.hopByHopSaved} onNotice={onNotice} />
     </Card>
   );
 }
