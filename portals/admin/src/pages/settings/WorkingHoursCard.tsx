@@ -25,6 +25,9 @@ function toForm(hours: Hours): Record<Weekday, Day> {
 
 export function WorkingHoursCard() {
   const [{ data, fetching, error }, refetch] = useQuery({ query: OrgWorkingHoursDocument });
+  // Kept here: the form below starts afresh from the saved hours once they
+  // come back, and the notice must outlive that.
+  const [saved, setSaved] = useState(false);
   if (!data) {
     return (
       <Card title={s.title}>
@@ -33,14 +36,13 @@ export function WorkingHoursCard() {
       </Card>
     );
   }
-  return <HoursForm key={JSON.stringify(data.orgWorkingHours)} hours={data.orgWorkingHours} />;
+  return <HoursForm key={JSON.stringify(data.orgWorkingHours)} hours={data.orgWorkingHours} saved={saved} setSaved={setSaved} />;
 }
 
-function HoursForm({ hours }: { hours: Hours }) {
+function HoursForm({ hours, saved, setSaved }: { hours: Hours; saved: boolean; setSaved: (saved: boolean) => void }) {
   const [zone, setZone] = useState(hours.timeZone);
   const [days, setDays] = useState(() => toForm(hours));
   const [problem, setProblem] = useState<Problem | null>(null);
-  const [saved, setSaved] = useState(false);
   const [{ fetching }, save] = useMutation(SetOrgWorkingHoursDocument);
   const zones = typeof Intl.supportedValuesOf === "function" ? Intl.supportedValuesOf("timeZone") : [];
   const zoneList = zones.includes(zone) ? zones : [zone, ...zones];
