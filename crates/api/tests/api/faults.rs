@@ -223,7 +223,17 @@ async fn app_over(
         portal_dir: None,
         graphiql_dir: None,
     };
-    let state = AppState::new(db, config, None, accord_notify::worker::Wake::default());
+    // Failures during the restart come back at once, so the writers can go
+    // faster than any one account is allowed to: this test is about faults,
+    // not about the GraphQL rate limits (tested in limits.rs).
+    let unlimited = accord_api::GraphqlLimits {
+        client_burst: 1_000_000,
+        client_per_second: 1_000_000,
+        account_burst: 1_000_000,
+        account_per_second: 1_000_000,
+    };
+    let state = AppState::new(db, config, None, accord_notify::worker::Wake::default())
+        .with_graphql_limits(unlimited);
     let server = tokio::spawn(async move {
         let _ = accord_api::serve(listener, state, std::future::pending()).await;
     });
