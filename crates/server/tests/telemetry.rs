@@ -298,7 +298,14 @@ async fn refused_join(base: &str) -> anyhow::Result<u16> {
     loop {
         match tokio::time::timeout(Duration::from_secs(10), socket.next()).await? {
             Some(Ok(Message::Close(frame))) => {
-                return Ok(frame.map(|f| u16::from(f.code)).unwrap_or(0))
+                // Read on until the socket ends: the close is answered and
+                // the server's side of the join (its span) is over before
+                // the test stops the server.
+                let _ = tokio::time::timeout(Duration::from_secs(5), async {
+                    while socket.next().await.is_some() {}
+                })
+                .await;
+                return Ok(frame.map(|f| u16::from(f.code)).unwrap_or(0));
             }
             Some(Ok(_)) => {}
             other => anyhow::bail!("the socket ended without a close frame: {other:?}"),

@@ -202,10 +202,9 @@ async fn send(socket: &mut WebSocket, message: &ServerMessage) -> bool {
     }
 }
 
-/// Who a handshake let in: the participant, their org, role and rooms, and
-/// the device they proved they hold (its uncompressed P-256 point).
-/// Who joined, their org, role, rooms, device point, and whether their
-/// media is in clear (a hop-by-hop-only participant).
+/// Who a handshake let in: the participant, their org, role and rooms, the
+/// device they proved they hold (its uncompressed P-256 point), and whether
+/// their media is in clear (a hop-by-hop-only participant).
 type Joined = (ParticipantId, Uuid, SessionRole, Vec<String>, Vec<u8>, bool);
 
 /// The uncompressed P-256 point (`04 ‖ x ‖ y`) of a device's public JWK
