@@ -132,7 +132,7 @@ async function main() {
     await med.getByLabel("Kind").selectOption("EMAIL_DOMAIN");
     await med.getByLabel("Organisation, email address or domain").fill("demo.accord.test");
     await med.getByRole("button", { name: "Declare" }).click();
-    await med.getByText("Relationship declared.").waitFor({ timeout: STEP_MS });
+    await med.getByText("Relationship declared.", { exact: true }).waitFor({ timeout: STEP_MS });
     await med.getByRole("cell", { name: "demo.accord.test", exact: true }).waitFor({ timeout: STEP_MS });
     await med.getByLabel("Kind").selectOption("ORGANIZATION");
     await med.getByLabel("Organisation, email address or domain").fill("Quayside Properties");
