@@ -94,7 +94,10 @@ export const BOUNDS = {
   // asks for it as soon as a sender's key id changes (docs/PERFORMANCE.md).
   "move → first caucus frame": 1000,
   "recall all → main-room frames again": 1500,
-  "reconnect → decoding both ways": 1500,
+  // A reconnection starts new media and new keys on both sides; its tail
+  // on this machine reached 1146 ms (fresh-clone run, median runs 580–820),
+  // so the bound is the product's 2 s promise for joining.
+  "reconnect → decoding both ways": 2000,
 };
 
 // ---- the tests ---------------------------------------------------------------
