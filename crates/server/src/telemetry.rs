@@ -43,11 +43,6 @@ pub struct Telemetry {
 }
 
 impl Telemetry {
-    /// Whether spans are being exported.
-    pub fn is_exporting(&self) -> bool {
-        self.provider.is_some()
-    }
-
     /// Sends the spans still queued (waiting at most a few seconds) and
     /// stops exporting.
     pub async fn shutdown(self) {

@@ -368,7 +368,7 @@ pub(crate) async fn printed(
     let kind = AgreementKind::parse(&row.kind)?;
     let org = tx.actor().org_id.as_uuid();
     let bytes = if row.status == "draft" {
-        printable(tx, vault, &row, true).await?.pdf()
+        printable(tx, vault, &row, &case, true).await?.pdf()
     } else {
         pdf_of(vault, org, &row).await?
     };
@@ -397,14 +397,12 @@ async fn printable(
     tx: &mut TenantTx,
     vault: &Vault,
     row: &Row,
+    case: &cases::Case,
     draft: bool,
 ) -> Result<Printable, ApiError> {
     let org_id = tx.actor().org_id.as_uuid();
     let kind = AgreementKind::parse(&row.kind)?;
     let text = text_of(vault, org_id, row).await?;
-    let case = cases::get(tx, CaseId::from_uuid(row.case_id))
-        .await
-        .map_err(not_found("case"))?;
     let parties = cases::parties(tx, case.id).await?;
     let org = orgs::current(tx).await?;
     Ok(Printable {
@@ -823,7 +821,10 @@ impl AgreementsMutation {
                     ));
                 }
                 let kind = AgreementKind::parse(&row.kind)?;
-                let parties = cases::parties(tx, CaseId::from_uuid(row.case_id)).await?;
+                let case = cases::get(tx, CaseId::from_uuid(row.case_id))
+                    .await
+                    .map_err(not_found("case"))?;
+                let parties = cases::parties(tx, case.id).await?;
                 if !parties.iter().any(|p| kind.signs(p)) {
                     return Err(ApiError::Conflict(
                         "nobody on the case signs this agreement yet; add the parties first".into(),
@@ -831,7 +832,7 @@ impl AgreementsMutation {
                 }
                 // The file the signatories read and sign, printed once.
                 let org = tx.actor().org_id.as_uuid();
-                let pdf = printable(tx, &vault, &row, false).await?.pdf();
+                let pdf = printable(tx, &vault, &row, &case, false).await?.pdf();
                 let hash = Sha256::digest(&pdf);
                 let sealed = seal(&vault, &context(org, row.case_id, id), &pdf).await?;
                 let row: Row = sqlx::query_as(&format!(
