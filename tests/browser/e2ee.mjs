@@ -125,7 +125,12 @@ async function main() {
         if (bare.length) throw new Error(`${p.name}'s m-lines without an encoded transform: ${bare.join(", ")}`);
       }
       for (const p of everyone) {
-        const s = await security(p);
+        // Counted as they come: the last to join needs a moment more to reach 50.
+        let s = await security(p);
+        await until(`${p.name}'s worker to encrypt and decrypt 50 frames`, async () => {
+          s = await security(p);
+          return s.worker.encrypted >= 50 && s.worker.decrypted >= 50;
+        }, 10_000).catch(() => undefined);
         if (s.worker.encrypted < 50 || s.worker.decrypted < 50) throw new Error(`${p.name}'s worker encrypted ${s.worker.encrypted} and decrypted ${s.worker.decrypted} frames`);
         if ((s.worker.dropped.forged ?? 0) > 0 || (s.worker.dropped.malformed ?? 0) > 0) throw new Error(`${p.name} dropped frames as forged or malformed: ${JSON.stringify(s.worker.dropped)}`);
         for (const o of everyone.filter((o) => o !== p)) {
