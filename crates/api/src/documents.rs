@@ -870,7 +870,7 @@ pub async fn retention_sweep(db: &Db) -> Result<usize, ApiError> {
 /// What `accord vault verify` found for one org.
 #[derive(Debug)]
 pub struct VerifyOutput {
-    /// Versions checked (not erased).
+    /// Objects checked: document versions (not erased) and agreement PDFs.
     pub checked: usize,
     /// Erased versions whose object is still stored (deletion pending).
     pub erased_still_stored: Vec<String>,
@@ -900,7 +900,7 @@ impl std::fmt::Display for VerifyOutput {
         }
         writeln!(
             f,
-            "{} version(s) checked, {} problem(s), {} orphan(s)",
+            "{} object(s) checked, {} problem(s), {} orphan(s)",
             self.checked,
             self.report
                 .rows
@@ -917,6 +917,7 @@ impl std::fmt::Display for VerifyOutput {
 pub async fn verify(db: &Db, vault: &Vault, org: OrgId) -> Result<VerifyOutput, ApiError> {
     let mut tx = documents::system_tx(db, org).await?;
     let rows = documents::all_stored(tx.conn()).await?;
+    let agreement_pdfs = crate::graphql::agreements::stored_pdfs(&mut tx).await?;
     drop(tx);
     let prefix = org_prefix(org);
     let mut expected = Vec::new();
@@ -940,6 +941,7 @@ pub async fn verify(db: &Db, vault: &Vault, org: OrgId) -> Result<VerifyOutput, 
             },
         });
     }
+    expected.extend(agreement_pdfs);
     // Erased rows' objects are expected gone; one still there is reported,
     // not counted as an orphan.
     let mut report = vault

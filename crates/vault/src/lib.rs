@@ -337,6 +337,59 @@ impl Vault {
         })
     }
 
+    /// Stores `data`, a file the server wrote itself (an agreement's PDF),
+    /// at `object_key` under a fresh data key for `ctx`. It is not scanned:
+    /// no user supplied a byte of it. Nothing is left in the store when it
+    /// fails.
+    pub async fn put(
+        &self,
+        object_key: &str,
+        ctx: &EncryptionContext,
+        data: &[u8],
+    ) -> Result<Stored, VaultError> {
+        let (key, wrapped) = self.keys.generate(ctx).await?;
+        let writer = self.store.writer(object_key).await?;
+        let chunk_len = writer.chunk_len();
+        let mut upload = Upload {
+            enc: stream::Encryptor::new(&key),
+            writer,
+            wrapped,
+            scan: None,
+            scan_error: None,
+            scanning: false,
+            plain_len: 0,
+            hash: sha2::Sha256::default(),
+            out: BytesMut::with_capacity(out_capacity(chunk_len)),
+            chunk_len,
+        };
+        if let Err(e) = upload.write(data).await {
+            upload.abort().await;
+            return Err(e);
+        }
+        upload.finish().await
+    }
+
+    /// The whole plaintext of `object_key`, refused (as too long) past
+    /// `max_len` bytes: for small files the server reads itself.
+    pub async fn read_all(
+        &self,
+        object_key: &str,
+        wrapped: &WrappedKey,
+        ctx: &EncryptionContext,
+        max_len: usize,
+    ) -> Result<Vec<u8>, VaultError> {
+        let mut plain = std::pin::pin!(self.download(object_key, wrapped, ctx).await?);
+        let mut out = Vec::new();
+        while let Some(chunk) = plain.next().await {
+            let chunk = chunk?;
+            if out.len() + chunk.len() > max_len {
+                return Err(VaultError::Corrupt(stream::StreamError::TooLong));
+            }
+            out.extend_from_slice(&chunk);
+        }
+        Ok(out)
+    }
+
     /// The plaintext of `object_key`, streamed. The data key is unwrapped
     /// first, so a shredded or foreign key fails before any byte is sent; a
     /// damaged segment ends the stream with an error.

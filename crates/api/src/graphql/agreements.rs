@@ -3,8 +3,10 @@
 //! A case's mediator drafts the agreement to mediate or the settlement
 //! agreement (a title and Markdown text), edits it through versions while it
 //! is a draft, then sends it for signature: the agreement is printed to PDF
-//! then ([`crate::agreement_pdf`]), the file is sealed beside the text, its
-//! SHA-256 is fixed and the text can no longer change. Each
+//! then ([`crate::agreement_pdf`]), the file is stored in the vault's object
+//! store like a document (encrypted under a data key of its own, which the
+//! vault's key service wraps), its SHA-256 is fixed and the text can no
+//! longer change. Each
 //! signatory (every person on the case for the agreement to mediate, the
 //! parties for a settlement) signs in the client portal with the device key
 //! their invite link registered: the browser signs [`statement`], which names
@@ -17,8 +19,8 @@
 //! agreement verify`) checks every signature and the hash again, offline,
 //! from the stored PDF.
 //!
-//! The text and the PDF are case content: sealed like messages, never
-//! logged; the audit log names only the agreement. A draft is its mediator's
+//! The text and the PDF are case content: the text sealed in its row like
+//! messages, the PDF in the object store; never logged; the audit log names only the agreement. A draft is its mediator's
 //! work in progress: only the case's mediator and org admins see it.
 
 use std::fmt::Write as _;
@@ -27,7 +29,7 @@ use accord_auth::join::DeviceKey;
 use accord_db::cases::Party;
 use accord_db::{audit, cases, orgs, Db, TenantTx};
 use accord_domain::{Action, CaseId, OrgId, PartyKind, Role};
-use accord_vault::{EncryptionContext, Vault};
+use accord_vault::{EncryptionContext, ExpectedObject, Vault, VaultError, WrappedKey};
 use async_graphql::{Context, Enum, InputObject, Object, SimpleObject};
 use base64::Engine as _;
 use chrono::{DateTime, Utc};
@@ -186,6 +188,8 @@ struct Row {
     pdf_key_id: Option<String>,
     pdf_wrapped_key: Option<Vec<u8>>,
     pdf_ciphertext: Option<Vec<u8>>,
+    pdf_object_key: Option<String>,
+    pdf_size: Option<i64>,
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
     sent_at: Option<DateTime<Utc>>,
@@ -194,7 +198,7 @@ struct Row {
 
 const COLUMNS: &str = "id, case_id, kind, status, version, key_id, wrapped_key, ciphertext, \
                        content_sha256, pdf_key_id, pdf_wrapped_key, pdf_ciphertext, \
-                       created_at, updated_at, sent_at, signed_at";
+                       pdf_object_key, pdf_size, created_at, updated_at, sent_at, signed_at";
 
 #[derive(sqlx::FromRow, Clone)]
 struct SignatureRow {
@@ -312,22 +316,82 @@ async fn text_of(vault: &Vault, org: Uuid, row: &Row) -> Result<Text, ApiError> 
         .map_err(|_| ApiError::Internal("an agreement's text does not parse".into()))
 }
 
-/// The stored PDF of an agreement sent for signature.
+/// Where an agreement's PDF is stored in the vault's object store: under
+/// the org's prefix (so `accord vault verify` checks it), identifiers only,
+/// a new name for each attempt to send (two sends racing never write the
+/// same object, and the one that loses deletes only its own).
+fn pdf_object_key(org: OrgId, agreement: Uuid) -> String {
+    format!(
+        "{}/agreement-{}-{}",
+        org.as_uuid().simple(),
+        agreement.simple(),
+        Uuid::now_v7().simple()
+    )
+}
+
+/// The largest agreement PDF read back (printing refuses nothing, but an
+/// agreement's text is bounded, and so is its file).
+const PDF_MAX_BYTES: usize = 8 << 20;
+
+/// The stored PDF of an agreement sent for signature, from the vault's
+/// object store (or, for agreements sent before PDFs moved there, from the
+/// agreement's row).
 async fn pdf_of(vault: &Vault, org: Uuid, row: &Row) -> Result<Vec<u8>, ApiError> {
-    let (Some(key_id), Some(wrapped), Some(ciphertext)) =
-        (&row.pdf_key_id, &row.pdf_wrapped_key, &row.pdf_ciphertext)
-    else {
+    let (Some(key_id), Some(wrapped)) = (&row.pdf_key_id, &row.pdf_wrapped_key) else {
         return Err(ApiError::NotFound("agreement PDF"));
     };
-    open(
-        vault,
-        &context(org, row.case_id, row.id),
-        key_id.clone(),
-        wrapped.clone(),
-        ciphertext,
+    let ctx = context(org, row.case_id, row.id);
+    match (&row.pdf_object_key, &row.pdf_ciphertext) {
+        (Some(object_key), _) => {
+            let wrapped = WrappedKey {
+                key_id: key_id.clone(),
+                ciphertext: wrapped.clone(),
+            };
+            let pdf = vault
+                .read_all(object_key, &wrapped, &ctx, PDF_MAX_BYTES)
+                .await
+                .map_err(|e| match e {
+                    VaultError::NotFound => ApiError::Internal(format!(
+                        "agreement {}: its PDF is missing from the object store",
+                        row.id
+                    )),
+                    e => vault_error(e),
+                })?;
+            if row.pdf_size != Some(pdf.len() as i64) {
+                return Err(ApiError::Internal(format!(
+                    "agreement {}: the stored PDF is not the length recorded",
+                    row.id
+                )));
+            }
+            Ok(pdf)
+        }
+        (None, Some(ciphertext)) => open(vault, &ctx, key_id.clone(), wrapped.clone(), ciphertext)
+            .await
+            .map_err(vault_error),
+        (None, None) => Err(ApiError::NotFound("agreement PDF")),
+    }
+}
+
+/// The agreement PDFs in the vault's object store, as `accord vault verify`
+/// expects to find them (read in a system transaction of their org).
+pub(crate) async fn stored_pdfs(tx: &mut TenantTx) -> Result<Vec<ExpectedObject>, ApiError> {
+    let org = tx.actor().org_id.as_uuid();
+    let rows: Vec<(Uuid, Uuid, String, i64, String, Vec<u8>)> = sqlx::query_as(
+        "SELECT id, case_id, pdf_object_key, pdf_size, pdf_key_id, pdf_wrapped_key
+         FROM agreements WHERE pdf_object_key IS NOT NULL ORDER BY id",
     )
+    .fetch_all(tx.conn())
     .await
-    .map_err(vault_error)
+    .map_err(db)?;
+    Ok(rows
+        .into_iter()
+        .map(|(id, case, key, size, key_id, ciphertext)| ExpectedObject {
+            key,
+            plain_len: size.max(0) as u64,
+            wrapped: Some(WrappedKey { key_id, ciphertext }),
+            ctx: context(org, case, id),
+        })
+        .collect())
 }
 
 /// Whether the viewer is staff of `case`: an org admin or its mediator.
@@ -830,26 +894,45 @@ impl AgreementsMutation {
                         "nobody on the case signs this agreement yet; add the parties first".into(),
                     ));
                 }
-                // The file the signatories read and sign, printed once.
-                let org = tx.actor().org_id.as_uuid();
+                // The file the signatories read and sign, printed once and
+                // stored in the vault's object store; the row is updated only
+                // once the object is there, and the object does not outlive
+                // a row that failed to change.
+                let org = tx.actor().org_id;
                 let pdf = printable(tx, &vault, &row, &case, false).await?.pdf();
                 let hash = Sha256::digest(&pdf);
-                let sealed = seal(&vault, &context(org, row.case_id, id), &pdf).await?;
-                let row: Row = sqlx::query_as(&format!(
+                let object_key = pdf_object_key(org, id);
+                let stored = vault
+                    .put(&object_key, &context(org.as_uuid(), row.case_id, id), &pdf)
+                    .await
+                    .map_err(vault_error)?;
+                let updated: Result<Option<Row>, ApiError> = sqlx::query_as(&format!(
                     "UPDATE agreements SET status = 'signing', content_sha256 = $2,
-                            pdf_key_id = $3, pdf_wrapped_key = $4, pdf_ciphertext = $5,
-                            sent_at = now(), updated_at = now()
+                            pdf_key_id = $3, pdf_wrapped_key = $4, pdf_object_key = $5,
+                            pdf_size = $6, sent_at = now(), updated_at = now()
                      WHERE id = $1 AND status = 'draft' RETURNING {COLUMNS}"
                 ))
                 .bind(id)
                 .bind(hash.as_slice())
-                .bind(&sealed.key_id)
-                .bind(&sealed.wrapped_key)
-                .bind(&sealed.ciphertext)
+                .bind(&stored.wrapped.key_id)
+                .bind(&stored.wrapped.ciphertext)
+                .bind(&object_key)
+                .bind(stored.plain_len as i64)
                 .fetch_optional(tx.conn())
                 .await
-                .map_err(db)?
-                .ok_or_else(|| ApiError::Conflict("the agreement is no longer a draft".into()))?;
+                .map_err(db);
+                let row = match updated {
+                    Ok(Some(row)) => row,
+                    failed => {
+                        if let Err(e) = vault.delete(&object_key).await {
+                            tracing::error!(error = %e, agreement = %id, "could not delete an unrecorded agreement PDF; `accord vault verify` reports it");
+                        }
+                        return Err(match failed {
+                            Err(e) => e,
+                            Ok(_) => ApiError::Conflict("the agreement is no longer a draft".into()),
+                        });
+                    }
+                };
                 audit::append(tx, "agreement.send", "agreement", Some(id)).await?;
                 view(tx, &vault, row).await
             })

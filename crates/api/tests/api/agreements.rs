@@ -123,7 +123,7 @@ fn input(key: &Device, agreement: &str, hash: &str, party: &str, name: &str) -> 
 #[tokio::test]
 async fn parties_sign_with_their_devices_and_the_agreement_locks() -> anyhow::Result<()> {
     let w = world().await?;
-    let (vault, _dir) = local_vault(Scanner::Disabled)?;
+    let (vault, dir) = local_vault(Scanner::Disabled)?;
     let v = serve_vault(&w.app, vault.clone()).await?;
     let med = at(&w.mediator, &v);
     let list = people(&w).await?;
@@ -225,6 +225,28 @@ async fn parties_sign_with_their_devices_and_the_agreement_locks() -> anyhow::Re
     assert_eq!(sent["status"], "SIGNING");
     let hash = sent["contentSha256"].as_str().unwrap().to_owned();
     assert_eq!(hash.len(), 64);
+    // The PDF is in the vault's object store, encrypted, not in the row;
+    // `accord vault verify` checks it with the org's documents.
+    let (object_key, in_row): (String, bool) = sqlx::query_as(
+        "SELECT pdf_object_key, pdf_ciphertext IS NOT NULL FROM agreements WHERE id = $1::uuid",
+    )
+    .bind(&id)
+    .fetch_one(w.app.db.admin.pool())
+    .await?;
+    assert!(!in_row, "the PDF was kept in the row");
+    let object_path = dir.join("objects").join(&object_key);
+    let stored = std::fs::read(&object_path)?;
+    assert!(!stored.windows(5).any(|b| b == b"%PDF-"), "stored in clear");
+    assert!(
+        !stored.windows(6).any(|b| b == b"6 000 "),
+        "stored in clear"
+    );
+    let checked = accord_api::documents::verify(&w.app.db.app, &vault, w.org).await?;
+    assert!(checked.is_clean(), "{checked}");
+    assert_eq!(
+        checked.checked, 2,
+        "the brief and the agreement's PDF: {checked}"
+    );
     // The hash is the SHA-256 of the PDF each reader downloads: the same
     // bytes for both parties, carrying the text as edited, not a draft.
     let (status, _, printed) = get(&p1, &pdf_path).await?;
@@ -477,10 +499,60 @@ async fn parties_sign_with_their_devices_and_the_agreement_locks() -> anyhow::Re
         .bind(&p1_party)
         .execute(admin)
         .await?;
-    // One byte of the stored text.
     sqlx::query("ALTER TABLE agreements DISABLE TRIGGER agreements_lock")
         .execute(admin)
         .await?;
+    // Another file, properly encrypted, in the PDF's place: it opens, but it
+    // is not the agreement's text, nor the file that was signed.
+    let original: (String, String, Vec<u8>, i64) = sqlx::query_as(
+        "SELECT pdf_object_key, pdf_key_id, pdf_wrapped_key, pdf_size FROM agreements WHERE id = $1::uuid",
+    )
+    .bind(&id)
+    .fetch_one(admin)
+    .await?;
+    let case_id: uuid::Uuid = w.case.parse()?;
+    let other = b"%PDF-1.4\n% an unrelated file\n%%EOF\n";
+    let swapped_key = format!("{}/swapped", w.org.as_uuid().simple());
+    let ctx = accord_vault::EncryptionContext {
+        org: w.org.as_uuid(),
+        case: case_id,
+        document: agreement,
+    };
+    let swapped = vault.put(&swapped_key, &ctx, other).await?;
+    let set_pdf = "UPDATE agreements SET pdf_object_key = $2, pdf_key_id = $3,
+                   pdf_wrapped_key = $4, pdf_size = $5 WHERE id = $1::uuid";
+    sqlx::query(set_pdf)
+        .bind(&id)
+        .bind(&swapped_key)
+        .bind(&swapped.wrapped.key_id)
+        .bind(&swapped.wrapped.ciphertext)
+        .bind(other.len() as i64)
+        .execute(admin)
+        .await?;
+    let report =
+        accord_api::graphql::agreements::verify(&w.app.db.app, &vault, w.org, agreement).await?;
+    let said = report.to_string();
+    assert!(
+        said.contains("the PDF does not carry the stored text"),
+        "{report}"
+    );
+    assert!(
+        said.contains("is not the one sent for signature"),
+        "{report}"
+    );
+    sqlx::query(set_pdf)
+        .bind(&id)
+        .bind(&original.0)
+        .bind(&original.1)
+        .bind(&original.2)
+        .bind(original.3)
+        .execute(admin)
+        .await?;
+    vault.delete(&swapped_key).await?;
+    let report =
+        accord_api::graphql::agreements::verify(&w.app.db.app, &vault, w.org, agreement).await?;
+    assert!(report.is_clean(), "{report}");
+    // One byte of the stored text.
     sqlx::query(
         "UPDATE agreements SET ciphertext = overlay(ciphertext placing
              decode(lpad(to_hex(get_byte(ciphertext, 20) # 1), 2, '0'), 'hex') from 21 for 1)
@@ -498,15 +570,11 @@ async fn parties_sign_with_their_devices_and_the_agreement_locks() -> anyhow::Re
             .contains("the stored text does not decrypt"),
         "{report}"
     );
-    // One byte of the stored PDF: it no longer opens, and no signature holds.
-    sqlx::query(
-        "UPDATE agreements SET pdf_ciphertext = overlay(pdf_ciphertext placing
-             decode(lpad(to_hex(get_byte(pdf_ciphertext, 40) # 1), 2, '0'), 'hex') from 41 for 1)
-         WHERE id = $1::uuid",
-    )
-    .bind(&id)
-    .execute(admin)
-    .await?;
+    // One byte of the stored PDF's object: it no longer opens, and no
+    // signature holds.
+    let mut object = std::fs::read(&object_path)?;
+    object[40] ^= 1;
+    std::fs::write(&object_path, &object)?;
     let report =
         accord_api::graphql::agreements::verify(&w.app.db.app, &vault, w.org, agreement).await?;
     let said = report.to_string();

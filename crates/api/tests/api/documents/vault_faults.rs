@@ -18,6 +18,7 @@ use accord_vault::keys::{KmsKeys, LocalKeyFile};
 use accord_vault::store::LocalDir;
 use accord_vault::{Scanner, Vault};
 use serde_json::{json, Value};
+use sha2::Digest as _;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use super::{at, download, multipart, pdf, serve_vault, upload, world, World};
@@ -298,12 +299,60 @@ async fn s3_going_down_mid_upload_answers_unavailable_and_loses_nothing() -> any
     let body: Value = res.json().await?;
     assert_eq!(body["error"]["code"], "UNAVAILABLE", "{body}");
 
+    // An agreement sent for signature while S3 is down: its PDF cannot be
+    // stored, so it stays a draft (and no object is left behind).
+    let drafted = mediator
+        .ok(
+            "mutation($c: UUID!) { draftAgreement(caseId: $c, kind: SETTLEMENT, title: \"Settlement\", body: \"Each side bears its costs.\") { id } }",
+            json!({ "c": w.case }),
+        )
+        .await?;
+    let agreement = drafted["draftAgreement"]["id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    let send =
+        "mutation($id: UUID!) { sendAgreementForSignature(id: $id) { status contentSha256 } }";
+    assert_eq!(
+        mediator
+            .error_code(send, json!({ "id": agreement }))
+            .await?,
+        "UNAVAILABLE"
+    );
+    let status = "query($id: UUID!) { agreement(id: $id) { status } }";
+    assert_eq!(
+        mediator.ok(status, json!({ "id": agreement })).await?["agreement"]["status"],
+        "DRAFT"
+    );
+
     proxy.restore().await;
     // After recovery: no row and no object of the failed upload, and what
     // was acknowledged reads back byte for byte.
     let report = accord_api::documents::verify(&w.app.db.app, &vault, w.org).await?;
     assert!(report.is_clean(), "{report}");
     assert_eq!(report.checked, 2, "{report}");
+    // The agreement goes out now, its PDF stored in S3 and checked with the
+    // documents.
+    let sent = mediator.ok(send, json!({ "id": agreement })).await?;
+    assert_eq!(sent["sendAgreementForSignature"]["status"], "SIGNING");
+    let res = mediator
+        .http
+        .get(format!("{}/agreements/{agreement}/pdf", v.base_url))
+        .send()
+        .await?;
+    assert_eq!(res.status().as_u16(), 200);
+    let printed = res.bytes().await?;
+    let hash = sent["sendAgreementForSignature"]["contentSha256"]
+        .as_str()
+        .unwrap_or_default();
+    let printed_hash: String = sha2::Sha256::digest(&printed)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    assert_eq!(printed_hash, hash);
+    let report = accord_api::documents::verify(&w.app.db.app, &vault, w.org).await?;
+    assert!(report.is_clean(), "{report}");
+    assert_eq!(report.checked, 3, "{report}");
     for (up, bytes) in [(&small_up, &small), (&large_up, &large)] {
         let (status, got) =
             download(&mediator, up["versionId"].as_str().unwrap_or_default()).await?;
@@ -322,7 +371,7 @@ async fn s3_going_down_mid_upload_answers_unavailable_and_loses_nothing() -> any
     assert!(got == file);
     let report = accord_api::documents::verify(&w.app.db.app, &vault, w.org).await?;
     assert!(report.is_clean(), "{report}");
-    assert_eq!(report.checked, 3);
+    assert_eq!(report.checked, 4);
     Ok(())
 }
 
