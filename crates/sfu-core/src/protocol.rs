@@ -193,6 +193,19 @@ pub enum ClientMessage {
         /// One per recipient.
         keys: Vec<WrappedKey>,
     },
+    /// Anyone admitted: "I hold your key of this generation", to its sender
+    /// in the same room, who may then start encrypting with it before its
+    /// fallback delay ends. Not authenticated: a forged one can only make a
+    /// sender switch early (a brief gap in what that receiver decodes),
+    /// never reveal a key.
+    E2eeKeyAck {
+        /// The key's sender.
+        to: ParticipantId,
+        /// The room, as the acknowledging client knows it.
+        room: RoomId,
+        /// The generation received.
+        generation: u32,
+    },
 }
 
 /// A sender key wrapped for one recipient (docs/signaling.md).
@@ -529,6 +542,14 @@ pub enum ServerMessage {
         wrapped: String,
         /// Their device signature over the key's context (base64url).
         signature: String,
+    },
+    /// Someone in your room holds your key of this generation (relayed from
+    /// their `e2eeKeyAck`).
+    E2eeKeyAck {
+        /// Who holds it.
+        from: ParticipantId,
+        /// The generation they hold.
+        generation: u32,
     },
 }
 

@@ -694,6 +694,11 @@ impl LiveSession {
                 generation,
                 keys,
             } => self.relay_keys(from, &sender, room, generation, keys),
+            ClientMessage::E2eeKeyAck {
+                to,
+                room,
+                generation,
+            } => self.relay_ack(from, &sender, to, room, generation),
             ClientMessage::Chat { text } => self.admitted(&sender).map(|()| {
                 for to in self.in_room(sender.room) {
                     self.send(
@@ -928,6 +933,29 @@ impl LiveSession {
                     },
                 );
             }
+        }
+        Ok(())
+    }
+
+    fn relay_ack(
+        &mut self,
+        from: ParticipantId,
+        sender: &Member,
+        to: ParticipantId,
+        room: RoomId,
+        generation: u32,
+    ) -> Result<(), ServerMessage> {
+        self.admitted(sender)?;
+        // Like keys: only between two people connected in the same room, and
+        // an ack for a room the sender has left is dropped without a word.
+        let same_room = room == sender.room
+            && to != from
+            && self
+                .members
+                .get(&to)
+                .is_some_and(|m| m.connected && m.room == room);
+        if same_room {
+            self.send(to, ServerMessage::E2eeKeyAck { from, generation });
         }
         Ok(())
     }

@@ -827,6 +827,65 @@ fn send_keys(s: &mut LiveSession, from: u128, room: RoomId, generation: u32, to:
     );
 }
 
+fn acks_to(outputs: &[Output], to: u128) -> Vec<(Uuid, u32)> {
+    sent_to(outputs, to)
+        .into_iter()
+        .filter_map(|m| match m {
+            S::E2eeKeyAck { from, generation } => Some((from, generation)),
+            _ => None,
+        })
+        .collect()
+}
+
+fn ack(s: &mut LiveSession, from: u128, to: u128, room: RoomId, generation: u32) {
+    s.handle(
+        Instant::now(),
+        id(from),
+        C::E2eeKeyAck {
+            to: id(to),
+            room,
+            generation,
+        },
+    );
+}
+
+#[test]
+fn key_acks_reach_the_sender_only_within_one_room() {
+    let mut s = admitted();
+    s.join(id(OBS), SessionRole::Observer, &lobby()).unwrap();
+    drain(&mut s);
+    // B holds A's key 3: A hears so, nobody else does.
+    ack(&mut s, B, A, RoomId::Main, 3);
+    let out = drain(&mut s);
+    assert_eq!(acks_to(&out, A), vec![(id(B), 3)]);
+    assert!(acks_to(&out, MED).is_empty() && acks_to(&out, B).is_empty());
+    // From the lobby: refused, and nothing reaches A.
+    ack(&mut s, OBS, A, RoomId::Main, 3);
+    let out = drain(&mut s);
+    assert_eq!(error_code(&out, OBS).as_deref(), Some("FORBIDDEN"));
+    assert!(acks_to(&out, A).is_empty());
+    // A in a caucus: an ack from the main room never crosses to it, nor one
+    // naming a room B is not in.
+    let room = caucus(&mut s, "Party A");
+    s.handle(
+        Instant::now(),
+        id(MED),
+        C::Move {
+            participant: id(A),
+            room,
+        },
+    );
+    drain(&mut s);
+    ack(&mut s, B, A, RoomId::Main, 4);
+    ack(&mut s, B, A, room, 4);
+    let out = drain(&mut s);
+    assert!(acks_to(&out, A).is_empty(), "an ack crossed rooms");
+    assert!(error_code(&out, B).is_none(), "a stale ack is not an error");
+    // To oneself: dropped.
+    ack(&mut s, A, A, room, 5);
+    assert!(acks_to(&drain(&mut s), A).is_empty());
+}
+
 #[test]
 fn keys_reach_only_their_recipient_in_the_senders_room() {
     let mut s = admitted();

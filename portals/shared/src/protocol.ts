@@ -271,7 +271,19 @@ generation: number,
 /**
  * One per recipient.
  */
-keys: Array<WrappedKey>, };
+keys: Array<WrappedKey>, } | { "type": "e2eeKeyAck", 
+/**
+ * The key's sender.
+ */
+to: string, 
+/**
+ * The room, as the acknowledging client knows it.
+ */
+room: RoomId, 
+/**
+ * The generation received.
+ */
+generation: number, };
 
 export type ServerMessage = { "type": "state", 
 /**
@@ -383,7 +395,15 @@ wrapped: string,
 /**
  * Their device signature over the key's context (base64url).
  */
-signature: string, };
+signature: string, } | { "type": "e2eeKeyAck", 
+/**
+ * Who holds it.
+ */
+from: string, 
+/**
+ * The generation they hold.
+ */
+generation: number, };
 
 export type Challenge = { type: "challenge"; nonce: string };
 

@@ -511,6 +511,9 @@ export class SessionClient {
       case "e2eeKey":
         void this.e2eeSession?.onKey(m);
         break;
+      case "e2eeKeyAck":
+        this.e2eeSession?.onKeyAck(m);
+        break;
       case "tracks":
         this.transformWorker?.setTracks(m.tracks);
         this.tracksByMid = new Map(m.tracks.map((t) => [t.mid, t]));

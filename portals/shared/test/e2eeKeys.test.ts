@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { DeviceKey, MemoryKeyStore } from "../src/device";
 import { identityText, makeEcdhPair, makeIdentity, rawFromJwk, safetyNumber, unwrapKey, verifyIdentity, wrapKey, type KeyContext } from "../src/live/e2ee/keys";
-import { E2eeSession, type KeyMessage, type KeySink } from "../src/live/e2ee/manager";
+import { E2eeSession, type KeyAckMessage, type KeyMessage, type KeySink } from "../src/live/e2ee/manager";
 import type { ClientMessage, E2eeIdentity, ParticipantView, RoomId, ServerMessage } from "../src/protocol";
 
 const SESSION = "5b1f9c7e-0000-4000-8000-000000000001";
@@ -107,12 +107,18 @@ class World {
   people = new Map<string, Person>();
   keyLog: { to: string; message: KeyMessage }[] = [];
   delivered: { to: string; message: KeyMessage }[] = [];
+  ackLog: { to: string; message: KeyAckMessage }[] = [];
+  /** Whether acknowledgements reach the key's sender. */
+  relayAcks = true;
+
+  /** `switchDelayMs`: the longest a sender waits for acknowledgements. */
+  constructor(private readonly switchDelayMs = 0) {}
 
   async add(id: string, room: RoomId) {
     const d = await device();
     const sink = new RecordingSink();
     const person: Person = { id, room, connected: true, sink, sent: [], session: undefined as unknown as E2eeSession };
-    person.session = new E2eeSession({ session: SESSION, device: d, sink, switchDelayMs: 0, send: (m) => (this.fromClient(person, m), true) });
+    person.session = new E2eeSession({ session: SESSION, device: d, sink, switchDelayMs: this.switchDelayMs, send: (m) => (this.fromClient(person, m), true) });
     this.people.set(id, person);
   }
 
@@ -128,6 +134,10 @@ class World {
         const message: KeyMessage = { type: "e2eeKey", from: p.id, room: m.room, generation: m.generation, wrapped: k.wrapped, signature: k.signature };
         this.keyLog.push({ to: to.id, message });
       }
+    } else if (m.type === "e2eeKeyAck") {
+      const to = this.people.get(m.to);
+      if (!this.relayAcks || !to || !to.connected || to === p || roomText(to.room) !== roomText(p.room) || roomText(m.room) !== roomText(p.room)) return;
+      this.ackLog.push({ to: to.id, message: { type: "e2eeKeyAck", from: p.id, generation: m.generation } });
     }
   }
 
@@ -146,6 +156,9 @@ class World {
       this.delivered.push(...log);
       for (const { to, message } of log) await this.people.get(to)!.session.onKey(message);
       await Promise.all([...this.people.values()].map((p) => p.session.settled()));
+      const acks = this.ackLog;
+      this.ackLog = [];
+      for (const { to, message } of acks) this.people.get(to)!.session.onKeyAck(message);
       await new Promise((r) => setTimeout(r, 5));
       if (log.length === 0 && round > 0) return;
     }
@@ -205,6 +218,46 @@ describe("key management", () => {
     expect(w.newest("c", "a")).toBeGreaterThan(before.a);
     expect(w.newest("c", "med")).toBeGreaterThan(before.med);
     expect([...(w.people.get("c")!.sink.held.get("a") ?? [])].every((k) => k > before.a)).toBe(true);
+  });
+
+  it("switches to a new key once those decoding the current one acknowledge it, and at once after reconnecting", async () => {
+    // A minute's fallback delay: any switch seen here came from the acknowledgements.
+    const w = new World(60_000);
+    await w.add("med", { kind: "main" });
+    await w.add("a", { kind: "main" });
+    await w.settle();
+    expect(w.newest("med", "a")).toBe(w.sending("a"));
+    const aBefore = w.sending("a")!;
+    // b comes in: the mediator decodes a's current key, so a waits for the
+    // mediator's acknowledgement of the new one, and then switches.
+    await w.add("b", { kind: "main" });
+    await w.settle();
+    expect(w.sending("a")).toBeGreaterThan(aBefore);
+    expect(w.newest("b", "a")).toBe(w.sending("a"));
+    expect(w.newest("med", "a")).toBe(w.sending("a"));
+    expect(w.people.get("a")!.session.stats.events.some((e) => e.what.startsWith(`key ${w.sending("a")} acknowledged by med`))).toBe(true);
+
+    // Without acknowledgements the old key stays in use until the delay ends.
+    w.relayAcks = false;
+    const bSending = w.sending("b")!;
+    await w.add("c", { kind: "main" });
+    await w.settle();
+    expect(w.sending("b")).toBe(bSending);
+    expect(w.newest("c", "b")).toBeGreaterThan(bSending);
+
+    // b's connection drops and comes back: the others forgot b's keys, so
+    // b's next key is used at once, acknowledged or not.
+    const b = w.people.get("b")!;
+    b.connected = false;
+    await w.settle();
+    expect(w.people.get("a")!.sink.held.has("b")).toBe(false);
+    b.connected = true;
+    b.session.connected();
+    await w.settle();
+    const newest = w.newest("a", "b");
+    expect(newest).toBeGreaterThan(bSending);
+    expect(w.sending("b")).toBe(newest);
+    expect(w.newest("med", "b")).toBe(newest);
   });
 
   it("refuses replayed, forged, misdirected and other-room key messages", async () => {

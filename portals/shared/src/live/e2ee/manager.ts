@@ -11,6 +11,7 @@ import { KeyError, makeEcdhPair, makeIdentity, rawFromJwk, roomLabel, safetyNumb
 
 type StateMessage = Extract<ServerMessage, { type: "state" }>;
 export type KeyMessage = Extract<ServerMessage, { type: "e2eeKey" }>;
+export type KeyAckMessage = Extract<ServerMessage, { type: "e2eeKeyAck" }>;
 
 /** Where media keys go: the frame transforms. */
 export interface KeySink {
@@ -51,7 +52,11 @@ export type E2eeOptions = {
   send: (message: ClientMessage) => boolean;
   sink: KeySink;
   subtle?: SubtleCrypto;
-  /** How long after sending a new key this client starts using it, ms (receivers need it first). */
+  /**
+   * How long after sending a new key this client starts using it at the
+   * latest, ms, when those decoding it now have not all acknowledged the new
+   * one by then (they need it first).
+   */
   switchDelayMs?: number;
 };
 
@@ -74,6 +79,8 @@ export class E2eeSession {
   private generation = 0;
   /** Who was given the key this client encrypts with now. */
   private sendingTo = new Set<string>();
+  /** A new key waiting for those decoding the current one to acknowledge it. */
+  private pendingSwitch: { generation: number; waiting: Set<string>; use: () => void } | undefined;
   /** Highest generation accepted per sender identity (`from|ecdhKey`): replays are refused. */
   private readonly lastAccepted = new Map<string, number>();
   /** Senders whose keys this client holds now. */
@@ -110,6 +117,18 @@ export class E2eeSession {
   connected(): void {
     this.identitySent = false;
     this.membership = "";
+    // The others forgot this client's keys when its connection dropped: the
+    // next key is used at once, nobody waits for it.
+    this.sendingTo = new Set();
+    this.pendingSwitch = undefined;
+  }
+
+  /** An `e2eeKeyAck` arrived: `from` holds this client's key of that generation. */
+  onKeyAck(message: KeyAckMessage): void {
+    const pending = this.pendingSwitch;
+    if (!pending || pending.generation !== message.generation || !pending.waiting.delete(message.from)) return;
+    this.note(`key ${message.generation} acknowledged by ${message.from}`);
+    if (pending.waiting.size === 0) pending.use();
   }
 
   /** Everything queued so far is done (tests). */
@@ -211,7 +230,8 @@ export class E2eeSession {
     const recipients = new Set(this.roomPeers.keys());
     const use = () => {
       // A newer key made meanwhile takes over when its own delay ends.
-      if (this.generation !== generation) return;
+      if (this.generation !== generation || this.stats.sendGeneration === generation) return;
+      if (this.pendingSwitch?.generation === generation) this.pendingSwitch = undefined;
       this.options.sink.setSendKey(generation, baseKey);
       this.stats.sendGeneration = generation;
       this.note(`sending with key ${generation}`);
@@ -223,10 +243,14 @@ export class E2eeSession {
     // the new key is used at once, so they cannot decrypt what follows.
     // Only when everyone holding the key in use stays, and some of them
     // decode it now, is the switch delayed until they have the new one.
+    // The delay ends early once each of them acknowledged the new key.
     const someoneLeft = [...this.sendingTo].some((who) => !recipients.has(who));
-    const someoneDecoding = [...this.sendingTo].some((who) => recipients.has(who));
-    if (keys.length === 0 || someoneLeft || !someoneDecoding) use();
-    else setTimeout(use, this.options.switchDelayMs ?? 300);
+    const decoding = [...this.sendingTo].filter((who) => recipients.has(who));
+    if (keys.length === 0 || someoneLeft || decoding.length === 0) use();
+    else {
+      this.pendingSwitch = { generation, waiting: new Set(decoding), use };
+      setTimeout(use, this.options.switchDelayMs ?? 300);
+    }
   }
 
   private refuse(m: KeyMessage, reason: KeyRefusal): KeyResult {
@@ -269,6 +293,7 @@ export class E2eeSession {
     this.lastAccepted.set(slot, m.generation);
     this.holding.set(m.from, sender.identity.ecdhKey);
     this.options.sink.setReceiveKey(m.from, m.generation, baseKey);
+    this.options.send({ type: "e2eeKeyAck", to: m.from, room: m.room, generation: m.generation });
     this.stats.accepted += 1;
     this.note(`key ${m.generation} of ${m.from} accepted`);
     const info = this.peerInfo.get(m.from);
