@@ -380,11 +380,14 @@ mod tests {
             .map(|i| format!("{i}. Clause {i} of the agreement."))
             .collect::<Vec<_>>()
             .join("\n");
-        let text = extract_text(&agreement(&body).pdf());
+        let pdf = agreement(&body).pdf();
+        let text = extract_text(&pdf);
         assert!(text
             .iter()
             .any(|t| t == "120. Clause 120 of the agreement."));
         assert!(text.iter().any(|t| t.ends_with("page 3")), "{text:?}");
+        let pages = lopdf::Document::load_mem(&pdf).map(|d| d.get_pages().len());
+        assert_eq!(pages.ok(), Some(3));
     }
 
     #[test]

@@ -1,17 +1,38 @@
-//! A small PDF 1.4 writer for printable records (invoices, credit notes):
-//! A4 pages of positioned text lines in the three standard fonts every
-//! reader has (Helvetica, Helvetica-Bold, Courier), so nothing is embedded
-//! and the bytes are plain and checkable. Text is WinAnsi-encoded (Latin-1
-//! plus the euro sign and a few dashes and quotes); a character outside it
-//! prints as `?`. Content streams are uncompressed, so the text of a page can
-//! be read back ([`extract_text`], which the tests use).
+//! Printable records (invoices, credit notes, agreements) as PDF: A4 pages
+//! of positioned text lines in three of the standard fonts every reader has
+//! (Helvetica, Helvetica-Bold, Courier), so nothing is embedded. The layout
+//! (where each line goes, where it wraps, when a page fills) is the callers';
+//! this module hands the pages to `printpdf`, which writes them as a PDF 1.4
+//! file through `lopdf`'s object model.
+//!
+//! Text is WinAnsi-encoded (Latin-1 plus the euro sign, typographic quotes
+//! and dashes); a character outside it prints as `?`. The title in the
+//! document information is UTF-16, so it keeps every character.
+//!
+//! The same document prints the same bytes, always: an agreement's
+//! signatures are over its PDF's SHA-256, and `accord agreement verify`
+//! hashes the stored file again. printpdf gives each file a random id and
+//! stamps dates, so [`Document::finish`] takes its object model and writes
+//! it with no dates and an id derived from the content. Content streams stay
+//! uncompressed, so a file's text is plain in its bytes; [`extract_text`]
+//! reads the text runs back through lopdf (which would decompress them too).
 
-use std::fmt::Write as _;
+use lopdf::content::Content;
+use lopdf::{Encoding, Object, StringFormat};
+use printpdf::{
+    BuiltinFont, Op, PdfDocument, PdfFontHandle, PdfPage, PdfSaveOptions, Pt, Rect, TextItem,
+    TextMatrix,
+};
+use sha2::{Digest, Sha256};
 
 /// A4 in points.
 pub(crate) const PAGE_WIDTH: f32 = 595.0;
 /// A4 in points.
 pub(crate) const PAGE_HEIGHT: f32 = 842.0;
+
+/// The version written in the file's header: nothing in these files needs
+/// more than PDF 1.4 (printpdf itself writes 1.3).
+const PDF_VERSION: &str = "1.4";
 
 /// A typeface.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -25,29 +46,20 @@ pub(crate) enum Font {
 }
 
 impl Font {
-    fn resource(self) -> &'static str {
+    fn builtin(self) -> BuiltinFont {
         match self {
-            Font::Regular => "F1",
-            Font::Bold => "F2",
-            Font::Mono => "F3",
+            Font::Regular => BuiltinFont::Helvetica,
+            Font::Bold => BuiltinFont::HelveticaBold,
+            Font::Mono => BuiltinFont::Courier,
         }
     }
 }
 
-/// One run of text at a position (points from the page's bottom left).
-#[derive(Clone, Debug)]
-struct Run {
-    x: f32,
-    y: f32,
-    size: f32,
-    font: Font,
-    text: String,
-}
-
-/// A document being written, page by page.
+/// A document being written, page by page: each page is the printpdf
+/// operations that draw it.
 #[derive(Debug, Default)]
 pub(crate) struct Document {
-    pages: Vec<Vec<Run>>,
+    pages: Vec<Vec<Op>>,
 }
 
 impl Document {
@@ -61,14 +73,33 @@ impl Document {
         if self.pages.is_empty() {
             self.page();
         }
+        // A line break or tab inside a run is a space on the page (printpdf
+        // would print it as `?`, as it does any character outside WinAnsi).
+        let text: String = text
+            .chars()
+            .map(|c| {
+                if matches!(c, '\t' | '\n' | '\r') {
+                    ' '
+                } else {
+                    c
+                }
+            })
+            .collect();
         if let Some(page) = self.pages.last_mut() {
-            page.push(Run {
-                x,
-                y,
-                size,
-                font,
-                text: text.to_owned(),
-            });
+            page.extend([
+                Op::StartTextSection,
+                Op::SetFont {
+                    font: PdfFontHandle::Builtin(font.builtin()),
+                    size: Pt(size),
+                },
+                Op::SetTextMatrix {
+                    matrix: TextMatrix::Translate(Pt(hundredths(x)), Pt(hundredths(y))),
+                },
+                Op::ShowText {
+                    items: vec![TextItem::Text(text)],
+                },
+                Op::EndTextSection,
+            ]);
         }
     }
 
@@ -84,161 +115,107 @@ impl Document {
         if self.pages.is_empty() {
             self.page();
         }
-        // Objects: 1 catalog, 2 page tree, 3-5 fonts, 6 info, then a page
-        // and its content stream per page.
-        let first_page = 7;
-        let kids: String = (0..self.pages.len())
-            .map(|i| format!("{} 0 R", first_page + 2 * i))
-            .collect::<Vec<_>>()
-            .join(" ");
-        let mut objects: Vec<Vec<u8>> = vec![
-            b"<< /Type /Catalog /Pages 2 0 R >>".to_vec(),
-            format!(
-                "<< /Type /Pages /Kids [{kids}] /Count {} >>",
-                self.pages.len()
-            )
-            .into_bytes(),
-            font_object("Helvetica"),
-            font_object("Helvetica-Bold"),
-            font_object("Courier"),
-        ];
-        let mut info = b"<< /Producer (Accord) /Title ".to_vec();
-        info.extend(literal(title));
-        info.extend_from_slice(b" >>");
-        objects.push(info);
-        for (i, runs) in self.pages.iter().enumerate() {
-            let content_id = first_page + 2 * i + 1;
-            objects.push(
-                format!(
-                    "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 {PAGE_WIDTH} {PAGE_HEIGHT}] \
-                     /Resources << /Font << /F1 3 0 R /F2 4 0 R /F3 5 0 R >> >> \
-                     /Contents {content_id} 0 R >>"
-                )
-                .into_bytes(),
-            );
-            let stream = content(runs);
-            let mut obj = format!("<< /Length {} >>\nstream\n", stream.len()).into_bytes();
-            obj.extend(stream);
-            obj.extend_from_slice(b"\nendstream");
-            objects.push(obj);
-        }
-        let mut out: Vec<u8> = b"%PDF-1.4\n%\xE2\xE3\xCF\xD3\n".to_vec();
-        let mut offsets: Vec<usize> = Vec::with_capacity(objects.len());
-        for (i, body) in objects.iter().enumerate() {
-            offsets.push(out.len());
-            out.extend(format!("{} 0 obj\n", i + 1).into_bytes());
-            out.extend_from_slice(body);
-            out.extend_from_slice(b"\nendobj\n");
-        }
-        let xref = out.len();
-        let mut table = format!("xref\n0 {}\n0000000000 65535 f \n", objects.len() + 1);
-        for o in &offsets {
-            let _ = writeln!(table, "{o:010} 00000 n ");
-        }
-        let _ = write!(
-            table,
-            "trailer\n<< /Size {} /Root 1 0 R /Info 6 0 R >>\nstartxref\n{xref}\n%%EOF\n",
-            objects.len() + 1
-        );
-        out.extend(table.into_bytes());
-        self.pages.clear();
-        out
-    }
-}
-
-fn font_object(base: &str) -> Vec<u8> {
-    format!("<< /Type /Font /Subtype /Type1 /BaseFont /{base} /Encoding /WinAnsiEncoding >>")
-        .into_bytes()
-}
-
-fn content(runs: &[Run]) -> Vec<u8> {
-    let mut s = Vec::new();
-    for r in runs {
-        s.extend(
-            format!(
-                "BT /{} {:.1} Tf 1 0 0 1 {:.2} {:.2} Tm ",
-                r.font.resource(),
-                r.size,
-                r.x,
-                r.y
-            )
-            .into_bytes(),
-        );
-        s.extend(literal(&r.text));
-        s.extend_from_slice(b" Tj ET\n");
-    }
-    s
-}
-
-/// `text` as a PDF literal string in WinAnsi, with `(`, `)` and `\` escaped.
-fn literal(text: &str) -> Vec<u8> {
-    let mut out = vec![b'('];
-    for c in text.chars() {
-        let byte = match c {
-            '\u{20}'..='\u{7e}' => c as u8,
-            '\u{a0}'..='\u{ff}' => c as u32 as u8,
-            '€' => 0x80,
-            '’' => 0x92,
-            '–' => 0x96,
-            '—' => 0x97,
-            '\t' | '\n' | '\r' => b' ',
-            _ => b'?',
+        let a4 = || Rect::from_wh(Pt(PAGE_WIDTH), Pt(PAGE_HEIGHT));
+        let mut doc = PdfDocument::new(title);
+        doc.metadata.info.producer = "Accord".to_owned();
+        doc.pages = self
+            .pages
+            .into_iter()
+            .map(|ops| PdfPage {
+                media_box: a4(),
+                trim_box: a4(),
+                crop_box: a4(),
+                ops,
+            })
+            .collect();
+        let options = PdfSaveOptions {
+            // Uncompressed, and no unreferenced objects to prune.
+            optimize: false,
+            subset_fonts: false,
+            secure: true,
+            image_optimization: None,
         };
-        if matches!(byte, b'(' | b')' | b'\\') {
-            out.push(b'\\');
+        let mut warnings = Vec::new();
+        let mut pdf = doc.to_lopdf_document(&options, &mut warnings);
+        for w in &warnings {
+            tracing::warn!(warning = ?w, "printing a PDF");
         }
-        out.push(byte);
+        pdf.version = PDF_VERSION.to_owned();
+        // printpdf dates the file (the epoch unless told otherwise) and gives
+        // it a random id. A reprint must be byte for byte the same, so the
+        // dates go (they are optional) and the id becomes the file's own
+        // digest: the same document, the same id; another, another.
+        let info = pdf.trailer.get(b"Info").and_then(Object::as_reference);
+        if let Ok(info) = info.and_then(|id| pdf.get_dictionary_mut(id)) {
+            info.remove(b"CreationDate");
+            info.remove(b"ModDate");
+            // printpdf writes every field it knows, most of them empty.
+            let empty: Vec<Vec<u8>> = info
+                .iter()
+                .filter(|(_, v)| matches!(v, Object::String(s, _) if s.is_empty()))
+                .map(|(k, _)| k.clone())
+                .collect();
+            for key in empty {
+                info.remove(&key);
+            }
+        }
+        pdf.trailer.remove(b"ID");
+        let digest = Sha256::digest(save(&mut pdf));
+        let id = Object::String(digest[..16].to_vec(), StringFormat::Hexadecimal);
+        pdf.trailer.set("ID", Object::Array(vec![id.clone(), id]));
+        save(&mut pdf)
     }
-    out.push(b')');
+}
+
+/// `points` to a hundredth, far finer than print: positions summed from
+/// line heights otherwise carry float noise into the file (`749.69995`).
+fn hundredths(points: f32) -> f32 {
+    (points * 100.0).round() / 100.0
+}
+
+/// The file's bytes, with an end-of-line after lopdf's closing `%%EOF`, as
+/// most writers end a file.
+fn save(pdf: &mut lopdf::Document) -> Vec<u8> {
+    let mut out = Vec::new();
+    // Writing into memory: the only error lopdf could report is the writer's.
+    if let Err(e) = pdf.save_to(&mut out) {
+        tracing::error!(error = %e, "writing a PDF into memory");
+    }
+    out.push(b'\n');
     out
 }
 
-/// The text runs of the page content of a PDF this module wrote (or any PDF
-/// whose content streams are uncompressed and draw literal strings), in
-/// drawing order, decoded from WinAnsi.
+/// The text runs of the pages of a PDF this module wrote (now or with its
+/// earlier hand-written writer: agreements sealed then are verified with
+/// this), in drawing order, one per text-showing operator, decoded from
+/// WinAnsi (the encoding of the fonts it uses). A file that does not parse
+/// as a PDF has none.
 pub fn extract_text(pdf: &[u8]) -> Vec<String> {
+    let Ok(doc) = lopdf::Document::load_mem(pdf) else {
+        return Vec::new();
+    };
+    let win_ansi = Encoding::SimpleEncoding(b"WinAnsiEncoding");
+    let decode = |o: &Object| -> String {
+        o.as_str()
+            .ok()
+            .and_then(|bytes| lopdf::Document::decode_text(&win_ansi, bytes).ok())
+            .unwrap_or_default()
+    };
     let mut runs = Vec::new();
-    let mut at = 0;
-    while let Some(start) = find(pdf, b">>\nstream\n", at) {
-        let body = start + b">>\nstream\n".len();
-        let Some(end) = find(pdf, b"\nendstream", body) else {
-            break;
+    for page in doc.get_pages().into_values() {
+        let Ok(content) = Content::decode(&doc.get_page_content(page)) else {
+            continue;
         };
-        let stream = &pdf[body..end];
-        let mut j = 0;
-        while j < stream.len() {
-            if stream[j] != b'(' {
-                j += 1;
-                continue;
-            }
-            let mut text = String::new();
-            let mut k = j + 1;
-            while k < stream.len() && stream[k] != b')' {
-                if stream[k] == b'\\' && k + 1 < stream.len() {
-                    k += 1;
-                }
-                text.push(match stream[k] {
-                    0x80 => '€',
-                    0x92 => '’',
-                    0x96 => '–',
-                    0x97 => '—',
-                    other => char::from(other),
-                });
-                k += 1;
-            }
-            runs.push(text);
-            j = k + 1;
+        for op in content.operations {
+            let shown = match (op.operator.as_str(), op.operands.as_slice()) {
+                ("Tj" | "'", [s]) | ("\"", [_, _, s]) => decode(s),
+                ("TJ", [Object::Array(items)]) => items.iter().map(decode).collect(),
+                _ => continue,
+            };
+            runs.push(shown);
         }
-        at = end;
     }
     runs
-}
-
-fn find(hay: &[u8], needle: &[u8], from: usize) -> Option<usize> {
-    hay.get(from..)?
-        .windows(needle.len())
-        .position(|w| w == needle)
-        .map(|p| p + from)
 }
 
 #[cfg(test)]
@@ -280,50 +257,146 @@ mod tests {
         );
     }
 
+    fn find(hay: &[u8], needle: &[u8], from: usize) -> Option<usize> {
+        hay.get(from..)?
+            .windows(needle.len())
+            .position(|w| w == needle)
+            .map(|p| p + from)
+    }
+
+    /// The decimal number at the start of `bytes`.
+    fn number(bytes: &[u8]) -> usize {
+        let digits: String = bytes
+            .iter()
+            .take_while(|b| b.is_ascii_digit())
+            .map(|b| char::from(*b))
+            .collect();
+        digits.parse().unwrap_or(usize::MAX)
+    }
+
+    #[test]
+    fn files_printed_before_printpdf_still_read_back() {
+        // Agreements sealed before the move to printpdf keep the bytes the
+        // hand-written writer printed; `verify` reads their text with this.
+        let earlier = include_bytes!("../tests/fixtures/invoice-printed-before-printpdf.pdf");
+        assert_eq!(extract_text(earlier), extract_text(&sample()));
+    }
+
     #[test]
     fn the_cross_reference_table_points_at_each_object() {
         let pdf = sample();
         assert!(pdf.starts_with(b"%PDF-1.4\n"));
         assert!(pdf.ends_with(b"%%EOF\n"));
         let tail = find(&pdf, b"startxref\n", 0).map(|p| p + 10).unwrap_or(0);
-        let digits: String = pdf[tail..]
-            .iter()
-            .take_while(|b| b.is_ascii_digit())
-            .map(|b| char::from(*b))
-            .collect();
-        let xref: usize = digits.parse().unwrap_or(usize::MAX);
-        assert!(pdf[xref..].starts_with(b"xref\n0 11\n0000000000 65535 f \n"));
-        // Ten objects (catalog, page tree, three fonts, info, two pages and
-        // their contents), each entry 20 bytes, each pointing at "N 0 obj".
-        let entries = xref + b"xref\n0 11\n0000000000 65535 f \n".len();
-        for i in 0..10 {
-            let entry = &pdf[entries + 20 * i..entries + 20 * i + 20];
-            let offset: usize = String::from_utf8_lossy(&entry[..10])
-                .parse()
-                .unwrap_or(usize::MAX);
-            assert_eq!(&entry[10..], b" 00000 n \n");
-            let head = format!("{} 0 obj\n", i + 1);
-            assert!(
-                pdf[offset..].starts_with(head.as_bytes()),
-                "object {}",
-                i + 1
-            );
+        let xref = number(&pdf[tail..]);
+        assert!(pdf[xref..].starts_with(b"xref\n0 "), "a table at startxref");
+        // Each subsection: "first count", then `count` entries of 20 bytes;
+        // object 0 is the head of the free list, every other entry in use
+        // points at "N 0 obj".
+        let mut at = xref + b"xref\n".len();
+        let mut in_use = 0;
+        while !pdf[at..].starts_with(b"trailer") {
+            let first = number(&pdf[at..]);
+            let space = find(&pdf, b" ", at).unwrap_or(at);
+            let count = number(&pdf[space + 1..]);
+            at = find(&pdf, b"\n", at).map_or(pdf.len(), |p| p + 1);
+            for i in 0..count {
+                let entry = &pdf[at + 20 * i..at + 20 * i + 20];
+                let id = first + i;
+                if id == 0 {
+                    assert_eq!(entry, b"0000000000 65535 f \n");
+                    continue;
+                }
+                assert_eq!(&entry[10..], b" 00000 n \n", "object {id}");
+                let offset = number(entry);
+                let head = format!("{id} 0 obj\n");
+                assert!(pdf[offset..].starts_with(head.as_bytes()), "object {id}");
+                in_use += 1;
+            }
+            at += 20 * count;
         }
-        // Two pages, each content stream exactly as long as it says.
+        assert!(in_use >= 10, "{in_use} objects");
+        // Two pages, each content stream exactly as long as it says (the
+        // fonts are the standard ones, so no font program is embedded).
         let mut at = 0;
         let mut streams = 0;
-        while let Some(l) = find(&pdf, b"<< /Length ", at) {
-            let digits: String = pdf[l + 11..]
-                .iter()
-                .take_while(|b| b.is_ascii_digit())
-                .map(|b| char::from(*b))
-                .collect();
-            let n: usize = digits.parse().unwrap_or(usize::MAX);
+        while let Some(l) = find(&pdf, b"/Length ", at) {
+            let n = number(&pdf[l + 8..]);
             let body = find(&pdf, b"stream\n", l).map(|b| b + 7).unwrap_or(0);
             assert_eq!(find(&pdf, b"\nendstream", body), Some(body + n));
             at = body;
             streams += 1;
         }
         assert_eq!(streams, 2);
+    }
+
+    #[test]
+    fn it_parses_as_a_pdf_of_a4_pages_in_the_standard_fonts_with_its_title() {
+        let doc = lopdf::Document::load_mem(&sample()).unwrap_or_default();
+        assert_eq!(doc.version, "1.4");
+        let pages = doc.get_pages();
+        assert_eq!(pages.len(), 2);
+        for page in pages.into_values() {
+            let page = doc.get_dictionary(page).cloned().unwrap_or_default();
+            let media_box: Vec<f32> = page
+                .get(b"MediaBox")
+                .and_then(Object::as_array)
+                .map(|a| a.iter().filter_map(|n| n.as_float().ok()).collect())
+                .unwrap_or_default();
+            assert_eq!(media_box, [0.0, 0.0, PAGE_WIDTH, PAGE_HEIGHT]);
+        }
+        let mut fonts: Vec<(String, String)> = doc
+            .objects
+            .values()
+            .filter_map(|o| o.as_dict().ok())
+            .filter(|d| d.has_type(b"Font"))
+            .map(|d| {
+                let name = |key: &[u8]| {
+                    d.get(key)
+                        .and_then(Object::as_name)
+                        .map(|n| String::from_utf8_lossy(n).into_owned())
+                        .unwrap_or_default()
+                };
+                assert!(!d.has(b"FontDescriptor"), "nothing embedded");
+                (name(b"BaseFont"), name(b"Encoding"))
+            })
+            .collect();
+        fonts.sort();
+        assert_eq!(
+            fonts,
+            [
+                ("Courier".to_owned(), "WinAnsiEncoding".to_owned()),
+                ("Helvetica".to_owned(), "WinAnsiEncoding".to_owned()),
+                ("Helvetica-Bold".to_owned(), "WinAnsiEncoding".to_owned()),
+            ]
+        );
+        let info = doc
+            .trailer
+            .get(b"Info")
+            .and_then(Object::as_reference)
+            .and_then(|id| doc.get_dictionary(id))
+            .cloned()
+            .unwrap_or_default();
+        let title = info.get(b"Title").and_then(lopdf::decode_text_string);
+        assert_eq!(title.ok().as_deref(), Some("Invoice INV-000007"));
+        let producer = info.get(b"Producer").and_then(lopdf::decode_text_string);
+        assert_eq!(producer.ok().as_deref(), Some("Accord"));
+        assert!(!info.has(b"CreationDate") && !info.has(b"ModDate"));
+    }
+
+    #[test]
+    fn the_same_document_prints_the_same_bytes_and_another_its_own_id() {
+        let id = |pdf: &[u8]| {
+            lopdf::Document::load_mem(pdf)
+                .ok()
+                .and_then(|d| d.trailer.get(b"ID").ok().cloned())
+        };
+        let pdf = sample();
+        assert_eq!(pdf, sample());
+        let mut other = Document::default();
+        other.text(50.0, 800.0, 18.0, Font::Bold, "Invoice INV-000008");
+        let other = other.finish("Invoice INV-000008");
+        assert!(id(&pdf).is_some());
+        assert_ne!(id(&pdf), id(&other));
     }
 }
