@@ -787,7 +787,14 @@ impl SessionTask {
 
     fn live_output(&mut self, output: Output) {
         match output {
-            Output::Send { to, message } => self.send(to, message),
+            Output::Send { to, message } => {
+                // A receiver's acknowledgement of `to`'s key: the media
+                // engine's routes from `to` to it learn what it can decrypt.
+                if let ServerMessage::E2eeKeyAck { from, generation } = &message {
+                    self.media.key_acknowledged(*from, to, *generation);
+                }
+                self.send(to, message)
+            }
             Output::Close { who, reason } => {
                 if let Some(c) = self.disconnect(who) {
                     let refusal = match reason {

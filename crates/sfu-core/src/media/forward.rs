@@ -217,7 +217,7 @@ impl Media {
                     if now >= wait.since + KEY_WAIT {
                         track.key_wait = None;
                     } else if track.select.target == Some(layer) {
-                        let changed = wait.from != Some(kid);
+                        let changed = wait.usable(kid);
                         if changed && keyframe {
                             // Forwarded below (it is on the target layer).
                             tracing::debug!(participant = %receiver, %sender, ?source, layer, key_id = kid, "first key frame under the sender's new key");

@@ -227,6 +227,9 @@ pub struct Media {
     next_allocation_tick: Option<Instant>,
     /// Those whose frames are end-to-end encrypted ([`Media::set_sealed`]).
     sealed: HashSet<ParticipantId>,
+    /// (receiver, sender) → the newest generation of the sender's keys the
+    /// receiver acknowledged ([`Media::key_acknowledged`]).
+    acked: HashMap<(ParticipantId, ParticipantId), u64>,
 }
 
 /// How many already-due timeouts in a row, with no datagram between them,
@@ -258,6 +261,30 @@ impl Media {
             next_allocation_tick: None,
             due_slack: Duration::ZERO,
             sealed: HashSet::new(),
+            acked: HashMap::new(),
+        }
+    }
+
+    /// `receiver` holds `sender`'s key of `generation` (its `e2eeKeyAck`,
+    /// as relayed to the sender): frames under that key id are decryptable
+    /// for it, so a route waiting for a key frame under a new key may ask
+    /// for one as soon as the sender seals under this one.
+    pub fn key_acknowledged(
+        &mut self,
+        receiver: ParticipantId,
+        sender: ParticipantId,
+        generation: u32,
+    ) {
+        let generation = u64::from(generation);
+        let newest = self.acked.entry((receiver, sender)).or_insert(generation);
+        *newest = (*newest).max(generation);
+        let newest = *newest;
+        if let Some(peer) = self.peers.get_mut(&receiver) {
+            for t in peer.out.iter_mut().filter(|t| t.sender == sender) {
+                if let Some(wait) = t.key_wait.as_mut() {
+                    wait.acked = Some(newest);
+                }
+            }
         }
     }
 
@@ -266,6 +293,9 @@ impl Media {
     /// clear, which changes whenever their room's membership does; a new
     /// route from them waits for a key frame under the new key id.
     pub fn set_sealed(&mut self, who: ParticipantId, sealed: bool) {
+        // A new identity (a new connection) numbers its keys afresh: what
+        // was acknowledged of the old ones says nothing of the new.
+        self.acked.retain(|(_, sender), _| *sender != who);
         if sealed {
             self.sealed.insert(who);
         } else {

@@ -55,29 +55,46 @@ pub(super) struct OutTrack {
 /// asked for at the route's start while the sender's key id is the one it
 /// had (for up to [`KEY_CHANGE_GRACE`]); as soon as it changes, one is
 /// asked for (again while none comes), and the wait ends at the first key
-/// frame under a new key id.
+/// frame under a new key id. When the receiver has acknowledged holding
+/// the sender's key of some generation (`e2eeKeyAck`, which the SFU
+/// relays), frames under that key id are known to be decryptable: a key
+/// frame is asked for as soon as the sender seals under it, even if that
+/// is the key the route started with (the sender switched before the
+/// receiver's route was ready, as after a reconnection).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) struct KeyWait {
     /// The sender's key id when the route started (`None`: not seen yet).
     pub(super) from: Option<u64>,
     /// When the route started.
     pub(super) since: Instant,
+    /// The newest generation of the sender's keys the receiver said it holds.
+    pub(super) acked: Option<u64>,
 }
 
 impl KeyWait {
     /// Whether a key frame asked for now would likely come under the key id
-    /// the route started with (`current`, the sender's latest): the sender
-    /// has not changed keys yet, and may still.
+    /// the route started with (`current`, the sender's latest) and one the
+    /// receiver lacks: the sender has not changed keys yet, and may still.
     pub(super) fn holds_back(&self, now: Instant, current: Option<u64>) -> bool {
-        self.from.is_some() && current == self.from && now < self.since + KEY_CHANGE_GRACE
+        self.from.is_some()
+            && current == self.from
+            && self.acked != current
+            && now < self.since + KEY_CHANGE_GRACE
+    }
+
+    /// Whether a frame under key id `kid` is one the receiver can decrypt:
+    /// a key made since the route started, or one it acknowledged.
+    pub(super) fn usable(&self, kid: u64) -> bool {
+        self.from != Some(kid) || self.acked == Some(kid)
     }
 }
 
 /// How long a new route of a sealing sender waits for the sender's key id
 /// to change before asking for a key frame anyway (the sender may not
 /// change keys: a screen share started for those who hold its key). A
-/// browser switches to its new key at once, or 300 ms after sending it
-/// when others keep decoding it (portals/shared/src/live/e2ee/manager.ts).
+/// browser switches to its new key at once, or, when others keep decoding
+/// the old one, once they acknowledged the new one (300 ms at most;
+/// portals/shared/src/live/e2ee/manager.ts).
 pub(super) const KEY_CHANGE_GRACE: Duration = Duration::from_millis(600);
 
 /// How long a new route of a sealing sender waits for a key frame under a

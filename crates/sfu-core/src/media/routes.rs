@@ -37,6 +37,7 @@ impl Media {
                                 (sealed && *src != MediaSource::Microphone).then(|| KeyWait {
                                     from: p.key_ids.get(src).copied(),
                                     since: now,
+                                    acked: self.acked.get(&(receiver, *s)).copied(),
                                 });
                             (*src, layered, wait)
                         })
@@ -117,6 +118,8 @@ impl Media {
     /// stop their m-lines.
     pub fn remove(&mut self, now: Instant, who: ParticipantId) {
         self.drop_peer(who);
+        self.acked
+            .retain(|(receiver, sender), _| *receiver != who && *sender != who);
         let receivers: Vec<ParticipantId> = self.peers.keys().copied().collect();
         for receiver in receivers {
             if let Some(peer) = self.peers.get_mut(&receiver) {

@@ -252,6 +252,7 @@ fn a_new_route_from_a_sealing_sender_holds_its_key_frame_request_until_the_key_i
     let wait = KeyWait {
         from: Some(4),
         since: t0,
+        acked: None,
     };
     // The sender still seals under the key id the route started with: a key
     // frame now would be one the receiver cannot decrypt.
@@ -265,7 +266,58 @@ fn a_new_route_from_a_sealing_sender_holds_its_key_frame_request_until_the_key_i
     let unseen = KeyWait {
         from: None,
         since: t0,
+        acked: None,
     };
     assert!(!unseen.holds_back(ms(0), None));
     assert!(!unseen.holds_back(ms(0), Some(1)));
+    // Frames under the starting key are not usable for the receiver; any
+    // other key id is.
+    assert!(!wait.usable(4));
+    assert!(wait.usable(5));
+}
+
+#[test]
+fn a_key_the_receiver_acknowledged_ends_the_hold_at_once() {
+    let t0 = Instant::now();
+    let ms = |n: u64| t0 + Duration::from_millis(n);
+    // The sender switched to key 7 before the receiver's route started (a
+    // reconnection), and the receiver said it holds 7: ask now, and its
+    // next key frame under 7 ends the wait.
+    let wait = KeyWait {
+        from: Some(7),
+        since: t0,
+        acked: Some(7),
+    };
+    assert!(!wait.holds_back(ms(0), Some(7)));
+    assert!(wait.usable(7));
+    // An acknowledgement of another key changes nothing for this one.
+    let other = KeyWait {
+        acked: Some(6),
+        ..wait
+    };
+    assert!(other.holds_back(ms(0), Some(7)));
+    assert!(!other.usable(7));
+}
+
+#[test]
+fn acknowledgements_reach_waiting_routes_and_are_forgotten_with_their_people() {
+    let config = Arc::new(MediaConfig {
+        udp_candidates: vec!["127.0.0.1:3479".parse().unwrap()],
+        tcp_candidates: vec![],
+        turn: None,
+        bandwidth_estimation: true,
+    });
+    let mut media = Media::new(config, Arc::new(Metrics::default()));
+    let (a, b) = (ParticipantId::from_u128(1), ParticipantId::from_u128(2));
+    // Before either has media: kept, the newest only.
+    media.key_acknowledged(b, a, 3);
+    media.key_acknowledged(b, a, 2);
+    assert_eq!(media.acked.get(&(b, a)), Some(&3));
+    // A's new identity numbers its keys afresh.
+    media.set_sealed(a, true);
+    assert!(media.acked.is_empty());
+    media.key_acknowledged(b, a, 1);
+    media.key_acknowledged(a, b, 4);
+    media.remove(Instant::now(), b);
+    assert!(media.acked.is_empty(), "{:?}", media.acked);
 }
