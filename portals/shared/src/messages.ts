@@ -6,26 +6,31 @@ export type ServerType = ServerMessage["type"];
 export type ServerMessageOf<T extends ServerType> = Extract<ServerMessage, { type: T }>;
 export type ClientMessageOf<T extends ClientMessage["type"]> = Extract<ClientMessage, { type: T }>;
 
-const SERVER_TYPES: ReadonlySet<string> = new Set<ServerType>([
-  "state",
-  "knock",
-  "denied",
-  "removed",
-  "mutedByMediator",
-  "unmuteRequested",
-  "broadcast",
-  "chat",
-  "timerWarning",
-  "timerExpired",
-  "error",
-  "answer",
-  "offer",
-  "tracks",
-  "speaker",
-  "stats",
-  "iceServers",
-  "e2eeKey",
-]);
+// Every type the server sends, by name: a record, so that a type added to
+// the protocol and not here fails the typecheck instead of being dropped as
+// unknown at run time.
+const KNOWN: Record<ServerType, true> = {
+  state: true,
+  knock: true,
+  denied: true,
+  removed: true,
+  mutedByMediator: true,
+  unmuteRequested: true,
+  broadcast: true,
+  chat: true,
+  timerWarning: true,
+  timerExpired: true,
+  error: true,
+  answer: true,
+  offer: true,
+  tracks: true,
+  speaker: true,
+  stats: true,
+  iceServers: true,
+  e2eeKey: true,
+  e2eeKeyAck: true,
+};
+const SERVER_TYPES: ReadonlySet<string> = new Set(Object.keys(KNOWN));
 
 /** One frame from the server, read. */
 export type Parsed =
@@ -94,6 +99,8 @@ function shapeProblem(v: Record<string, unknown>): string | null {
         return "no from, generation, wrapped key or signature";
       }
       return typeof v.room === "object" && v.room !== null ? null : "no room";
+    case "e2eeKeyAck":
+      return typeof v.from === "string" && typeof v.generation === "number" ? null : "no from or generation";
     default:
       return null;
   }

@@ -16,6 +16,9 @@ describe("parseFrame", () => {
     expect(parseFrame(JSON.stringify(tracks))).toEqual({ kind: "message", message: tracks });
     expect(parseFrame('{"type":"removed"}')).toEqual({ kind: "message", message: { type: "removed" } });
     expect(parseFrame('{"type":"offer","sdp":"v=0\\r\\n"}').kind).toBe("message");
+    const ack = { type: "e2eeKeyAck", from: ID, generation: 3 };
+    expect(parseFrame(JSON.stringify(ack))).toEqual({ kind: "message", message: ack });
+    expect(parseFrame(`{"type":"e2eeKeyAck","from":"${ID}"}`).kind).toBe("invalid");
   });
 
   it("tells unknown types (a newer server) from broken frames", () => {

@@ -293,13 +293,15 @@ impl Media {
     /// clear, which changes whenever their room's membership does; a new
     /// route from them waits for a key frame under the new key id.
     pub fn set_sealed(&mut self, who: ParticipantId, sealed: bool) {
-        // A new identity (a new connection) numbers its keys afresh: what
-        // was acknowledged of the old ones says nothing of the new.
-        self.acked.retain(|(_, sender), _| *sender != who);
-        if sealed {
-            self.sealed.insert(who);
+        let changed = if sealed {
+            self.sealed.insert(who)
         } else {
-            self.sealed.remove(&who);
+            self.sealed.remove(&who)
+        };
+        // Sealing starts or stops (a connection gone, an identity refused):
+        // what was acknowledged of their keys says nothing of the next ones.
+        if changed {
+            self.acked.retain(|(_, sender), _| *sender != who);
         }
     }
 

@@ -313,8 +313,14 @@ fn acknowledgements_reach_waiting_routes_and_are_forgotten_with_their_people() {
     media.key_acknowledged(b, a, 3);
     media.key_acknowledged(b, a, 2);
     assert_eq!(media.acked.get(&(b, a)), Some(&3));
-    // A's new identity numbers its keys afresh.
+    // A seals (its identity came): kept while A goes on sealing, whatever
+    // else A sends; forgotten once A stops (its connection went).
     media.set_sealed(a, true);
+    assert!(media.acked.is_empty());
+    media.key_acknowledged(b, a, 1);
+    media.set_sealed(a, true);
+    assert_eq!(media.acked.get(&(b, a)), Some(&1));
+    media.set_sealed(a, false);
     assert!(media.acked.is_empty());
     media.key_acknowledged(b, a, 1);
     media.key_acknowledged(a, b, 4);
