@@ -353,8 +353,9 @@ impl Shared {
         out
     }
 
-    /// An `e2eeKey` arrived: checked and held, or refused.
-    fn e2ee_key(&self, message: &ServerMessage) {
+    /// An `e2eeKey` arrived: checked and held (and acknowledged to its
+    /// sender, as browsers do), or refused.
+    fn e2ee_key(&self, message: &ServerMessage) -> Option<ClientMessage> {
         let (
             Some(e2ee),
             ServerMessage::E2eeKey {
@@ -366,13 +367,18 @@ impl Shared {
             },
         ) = (&self.e2ee, message)
         else {
-            return;
+            return None;
         };
         let outcome = lock(&e2ee.keys).on_key(*from, *room, *generation, wrapped, signature);
         if let Err(e) = &outcome {
             tracing::debug!(%from, generation, refused = e.as_str(), "a sender key");
         }
         lock(&self.recorder).e2ee_key(outcome.is_ok());
+        outcome.ok().map(|()| ClientMessage::E2eeKeyAck {
+            to: *from,
+            room: *room,
+            generation: *generation,
+        })
     }
 }
 
@@ -1044,7 +1050,16 @@ async fn read_loop(
                     }
                 }
             }
-            Ok(message @ ServerMessage::E2eeKey { .. }) => shared.e2ee_key(&message),
+            Ok(message @ ServerMessage::E2eeKey { .. }) => {
+                if let Some(ack) = shared.e2ee_key(&message) {
+                    match text_frame(&ack) {
+                        Ok(frame) => {
+                            let _ = outbox.send(frame);
+                        }
+                        Err(e) => tracing::warn!(error = %e, "encoding a key acknowledgement"),
+                    }
+                }
+            }
             Ok(_) => {}
             // A newer server's type, or one of a shape this bot does not
             // know: nothing to act on, but kept for whoever reads the history.
