@@ -8,8 +8,10 @@
 //! CPU seconds (`/proc/<pid>/stat` utime+stime) per million of them, the
 //! delivery ratio (received / what the publishers sent times the number of
 //! receivers), one-way latency percentiles from the tags, the SFU's resident
-//! memory growth per participant, and the time from starting to join to the
-//! first tagged packet received.
+//! memory growth per participant, the bots' own CPU seconds per million
+//! packets (what end-to-end encryption adds to a client shows as the
+//! difference between `--e2ee` runs and runs without), and the time from
+//! starting to join to the first tagged packet received.
 
 pub mod accord;
 pub mod janus;
@@ -168,6 +170,10 @@ pub struct Figures {
     /// SFU resident memory growth from before the first join to the end of
     /// the window, KiB per participant.
     pub rss_kib_per_participant: f64,
+    /// The bots' own CPU seconds (this process: sending, receiving, and with
+    /// end-to-end encryption sealing and opening every frame) per million
+    /// packets received, over the window: what encryption adds to a client.
+    pub bots_cpu_s_per_mpkt: f64,
     /// Median time from starting to join to the first tagged packet, ms
     /// (everyone but the first to join).
     pub first_packet_p50_ms: f64,
@@ -552,9 +558,11 @@ async fn measure(
     };
     let t0 = Instant::now();
     let cpu0 = cpu_seconds(pid, ticks)?;
+    let bots_cpu0 = cpu_seconds(std::process::id(), ticks)?;
     let before: Vec<Report> = members.iter().map(|m| m.peer.report()).collect();
     tokio::time::sleep(Duration::from_secs(args.duration)).await;
     let cpu1 = cpu_seconds(pid, ticks)?;
+    let bots_cpu1 = cpu_seconds(std::process::id(), ticks)?;
     let after: Vec<Report> = members.iter().map(|m| m.peer.report()).collect();
     let t1 = Instant::now();
     let rss_after = rss_kib(pid)?;
@@ -645,6 +653,11 @@ async fn measure(
             f64::NAN
         },
         cpu_cores: cpu / window,
+        bots_cpu_s_per_mpkt: if got > 0 {
+            (bots_cpu1 - bots_cpu0) / (got as f64 / 1e6)
+        } else {
+            f64::NAN
+        },
         delivery: if want > 0 {
             got as f64 / want as f64
         } else {
@@ -784,10 +797,11 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
 
 type Metric = (&'static str, fn(&Figures) -> f64, usize);
 
-const METRICS: [Metric; 13] = [
+const METRICS: [Metric; 14] = [
     ("forwarded packets/s", |f| f.forwarded_pps, 0),
     ("SFU CPU s per M packets", |f| f.cpu_s_per_mpkt, 2),
     ("SFU CPU (cores)", |f| f.cpu_cores, 2),
+    ("bots CPU s per M packets", |f| f.bots_cpu_s_per_mpkt, 2),
     ("delivery ratio", |f| f.delivery, 3),
     ("latency p50 (ms)", |f| f.latency_p50_ms, 2),
     ("latency p99 (ms)", |f| f.latency_p99_ms, 2),
