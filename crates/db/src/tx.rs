@@ -3,7 +3,7 @@ use std::time::Duration;
 use accord_domain::{OrgId, Role, UserId};
 use sqlx::pool::PoolConnection;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions, PgRow};
-use sqlx::{PgConnection, PgPool, Postgres, Row as _, Transaction};
+use sqlx::{Column as _, PgConnection, PgPool, Postgres, Row as _, Transaction};
 
 use crate::DbError;
 
@@ -236,7 +236,13 @@ impl Db {
             ),
         )
         .await?;
-        let role: Option<String> = rows.first().map(|row| row.try_get(0)).transpose()?;
+        // The rows of both SELECTs come back: the settings' one, then the
+        // membership's (if any).
+        let role: Option<String> = rows
+            .iter()
+            .find(|row| row.columns().iter().any(|c| c.name() == "role"))
+            .map(|row| row.try_get("role"))
+            .transpose()?;
         let role: Role = role.ok_or(DbError::NotAMember)?.parse()?;
         tracing::Span::current().record("accord.role", tracing::field::display(role));
         Ok(TenantTx {
