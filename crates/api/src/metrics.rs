@@ -14,10 +14,7 @@
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use async_graphql::extensions::{
-    Extension, ExtensionContext, ExtensionFactory, NextResolve, ResolveInfo,
-};
-use async_graphql::{ServerResult, Value};
+use async_graphql::Value;
 use axum::extract::{Request, State};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -104,7 +101,7 @@ impl Default for ApiMetrics {
         );
         r.register(
             "accord_api_graphql_field_duration_seconds",
-            "Time to resolve a GraphQL root field and everything under it, by field",
+            "Time to run the GraphQL operation a root field was in (its resolution and everything under it), by field",
             m.graphql_duration.clone(),
         );
         r.register(
@@ -305,42 +302,134 @@ pub(crate) async fn track(
     response
 }
 
-/// The schema's extension: root fields, counted in the [`ApiMetrics`] the
-/// handler puts in each request's data (errors are counted by the handler,
-/// once it has given the executor's own their code).
-#[derive(Debug, Clone, Copy, Default)]
-pub struct GraphqlMetrics;
+/// The root fields the operation `operation_name` of `doc` selects, as
+/// `Type.field` labels (`Query.cases`): schema names, never an alias;
+/// fragments at the root are followed, fields that `@skip`/`@include` leave
+/// out and introspection (`__schema`, `__typename`) are not counted. The
+/// handler counts them once the executor has run the operation (so only
+/// for documents that passed validation, where every name is the schema's).
+///
+/// Counted per request rather than by a schema extension: with any
+/// extension the executor wraps every field it resolves (hundreds on a page
+/// of cases) in one more boxed future.
+pub(crate) fn root_fields(
+    doc: &async_graphql::parser::types::ExecutableDocument,
+    operation_name: Option<&str>,
+    variables: &async_graphql::Variables,
+) -> Vec<String> {
+    use async_graphql::parser::types::{DocumentOperations, OperationType};
+    let operation = match (&doc.operations, operation_name) {
+        (DocumentOperations::Single(op), _) => Some(op),
+        (DocumentOperations::Multiple(ops), Some(name)) => ops
+            .iter()
+            .find(|(n, _)| n.as_str() == name)
+            .map(|(_, op)| op),
+        (DocumentOperations::Multiple(ops), None) if ops.len() == 1 => ops.values().next(),
+        (DocumentOperations::Multiple(_), None) => None,
+    };
+    let Some(operation) = operation else {
+        return Vec::new();
+    };
+    let root = match operation.node.ty {
+        OperationType::Query => "Query",
+        OperationType::Mutation => "Mutation",
+        OperationType::Subscription => "Subscription",
+    };
+    let mut fields = Vec::new();
+    collect_root_fields(
+        doc,
+        &operation.node.selection_set.node,
+        variables,
+        root,
+        &mut fields,
+        0,
+    );
+    fields
+}
 
-impl ExtensionFactory for GraphqlMetrics {
-    fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(GraphqlMetrics)
+fn collect_root_fields(
+    doc: &async_graphql::parser::types::ExecutableDocument,
+    set: &async_graphql::parser::types::SelectionSet,
+    variables: &async_graphql::Variables,
+    root: &str,
+    out: &mut Vec<String>,
+    depth: usize,
+) {
+    use async_graphql::parser::types::Selection;
+    // Fragments cannot cycle in a valid document; bounded all the same.
+    if depth > 8 {
+        return;
+    }
+    for selection in &set.items {
+        if !included(selection.node.directives(), variables) {
+            continue;
+        }
+        match &selection.node {
+            Selection::Field(field) => {
+                let name = field.node.name.node.as_str();
+                let label = format!("{root}.{name}");
+                if !name.starts_with("__") && !out.contains(&label) {
+                    out.push(label);
+                }
+            }
+            Selection::FragmentSpread(spread) => {
+                if let Some(fragment) = doc.fragments.get(&spread.node.fragment_name.node) {
+                    collect_root_fields(
+                        doc,
+                        &fragment.node.selection_set.node,
+                        variables,
+                        root,
+                        out,
+                        depth + 1,
+                    );
+                }
+            }
+            Selection::InlineFragment(inline) => collect_root_fields(
+                doc,
+                &inline.node.selection_set.node,
+                variables,
+                root,
+                out,
+                depth + 1,
+            ),
+        }
     }
 }
 
-#[async_graphql::async_trait::async_trait]
-impl Extension for GraphqlMetrics {
-    async fn resolve(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        info: ResolveInfo<'_>,
-        next: NextResolve<'_>,
-    ) -> ServerResult<Option<Value>> {
-        // Root fields only, by their schema name (an alias is the caller's
-        // text); introspection is not an operation of the product.
-        let root = info.path_node.parent.is_none() && !info.is_for_introspection;
-        let metrics = if root {
-            ctx.data_opt::<Arc<ApiMetrics>>()
-        } else {
-            None
-        };
-        let Some(metrics) = metrics else {
-            return next.run(ctx, info).await;
-        };
-        let field = format!("{}.{}", info.parent_type, info.name);
-        let started = Instant::now();
-        let result = next.run(ctx, info).await;
-        metrics.graphql_field(field, started.elapsed().as_secs_f64());
-        result
+/// Whether `@skip`/`@include` keep a selection (as the executor decides).
+fn included(
+    directives: &[async_graphql::Positioned<async_graphql::parser::types::Directive>],
+    variables: &async_graphql::Variables,
+) -> bool {
+    directives.iter().all(|directive| {
+        let condition = directive
+            .node
+            .get_argument("if")
+            .and_then(|value| {
+                value
+                    .node
+                    .clone()
+                    .into_const_with(|name| variables.get(&name).cloned().ok_or(()))
+                    .ok()
+            })
+            .and_then(|value| match value {
+                Value::Boolean(b) => Some(b),
+                _ => None,
+            });
+        match (directive.node.name.node.as_str(), condition) {
+            ("skip", Some(skip)) => !skip,
+            ("include", Some(include)) => include,
+            _ => true,
+        }
+    })
+}
+
+impl ApiMetrics {
+    /// The root fields of an operation the executor ran, in `seconds`.
+    pub(crate) fn graphql_operation(&self, fields: &[String], seconds: f64) {
+        for field in fields {
+            self.graphql_field(field.clone(), seconds);
+        }
     }
 }
 
@@ -357,6 +446,28 @@ mod tests {
         assert_eq!(route_class("/sfu/ws"), "sfu");
         assert_eq!(route_class("/admin/cases/Smith%20v%20Jones"), "portal");
         assert_eq!(route_class("/"), "portal");
+    }
+
+    #[test]
+    fn root_fields_are_schema_names_never_aliases() {
+        let doc = async_graphql::parser::parse_query(
+            "query Page($no: Boolean!) { mine: cases { edges { node { id } } } \
+             ...More __typename skipped: members @skip(if: true) \
+             gone: sessions @include(if: $no) } \
+             fragment More on Query { viewer { id } cases { edges { node { id } } } } \
+             mutation Make { createCase(input: {reference: \"R\", title: \"T\"}) { id } }",
+        )
+        .unwrap();
+        let variables = async_graphql::Variables::from_json(serde_json::json!({ "no": false }));
+        assert_eq!(
+            root_fields(&doc, Some("Page"), &variables),
+            ["Query.cases", "Query.viewer"]
+        );
+        assert_eq!(
+            root_fields(&doc, Some("Make"), &variables),
+            ["Mutation.createCase"]
+        );
+        assert!(root_fields(&doc, None, &variables).is_empty(), "ambiguous");
     }
 
     #[test]

@@ -1,8 +1,9 @@
 use std::time::Duration;
 
 use accord_domain::{OrgId, Role, UserId};
-use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
-use sqlx::{PgConnection, PgPool, Postgres, Transaction};
+use sqlx::pool::PoolConnection;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions, PgRow};
+use sqlx::{Column as _, PgConnection, PgPool, Postgres, Row as _, Transaction};
 
 use crate::DbError;
 
@@ -28,9 +29,90 @@ pub struct Db {
 /// functions take this type, so no code path can reach tenant data unscoped.
 #[derive(Debug)]
 pub struct TenantTx {
-    tx: Transaction<'static, Postgres>,
+    tx: OpenTx,
     actor: Actor,
     request_id: Option<String>,
+}
+
+/// A pooled connection inside a transaction this module began itself (with
+/// its set-up in the same round trip as `BEGIN`, which sqlx's `Transaction`
+/// cannot do: it reads no rows from its `BEGIN`). Dropped while still open,
+/// it is rolled back before the connection goes back to the pool, or the
+/// connection is closed; either way no request's settings reach the next.
+#[derive(Debug)]
+struct OpenTx {
+    /// `Some` until committed or dropped.
+    conn: Option<PoolConnection<Postgres>>,
+}
+
+impl OpenTx {
+    /// Takes a connection from `pool` and runs `begin` (a simple-query
+    /// string that starts with `BEGIN`) on it, returning the rows its
+    /// statements answered.
+    // Boxed: the rows' stream is generic over the executor's lifetime, and a
+    // resolver's future that held it unboxed could not be shown `Send`.
+    fn begin<'a>(
+        pool: &'a PgPool,
+        begin: &'a str,
+    ) -> BoxFuture<'a, Result<(Self, Vec<PgRow>), DbError>> {
+        Box::pin(async move {
+            let mut tx = OpenTx {
+                conn: Some(pool.acquire().await?),
+            };
+            // On error `tx` is dropped here, which rolls back what began.
+            let conn: &mut PgConnection = tx.conn();
+            let rows = sqlx::Executor::fetch_all(conn, begin).await?;
+            Ok((tx, rows))
+        })
+    }
+
+    fn conn(&mut self) -> &mut PgConnection {
+        // `conn` is taken only by `commit` (which consumes self) and `drop`.
+        self.conn
+            .as_deref_mut()
+            .expect("an open transaction has its connection")
+    }
+
+    /// Commits, in one round trip with a probe: in a transaction that a
+    /// failed statement left aborted, Postgres answers `COMMIT` with a
+    /// silent `ROLLBACK`; here the `SELECT 1` before it fails instead (and
+    /// the `COMMIT` after it is not run), so a commit that reports success
+    /// kept everything.
+    fn commit(mut self) -> BoxFuture<'static, Result<(), DbError>> {
+        Box::pin(async move {
+            let conn: &mut PgConnection = self.conn();
+            sqlx::Executor::execute(conn, "SELECT 1; COMMIT").await?;
+            // Committed: the connection goes back to the pool as it is.
+            drop(self.conn.take());
+            Ok(())
+            // On error `self` is dropped with its connection: rolled back.
+        })
+    }
+}
+
+/// Ends a dropped transaction, first waiting out whatever an interrupted
+/// statement left pending; a connection that cannot is closed.
+async fn rollback(mut conn: PoolConnection<Postgres>) {
+    let conn_ref: &mut PgConnection = &mut conn;
+    if sqlx::Executor::execute(conn_ref, "ROLLBACK").await.is_err() {
+        conn.close_on_drop();
+    }
+}
+
+impl Drop for OpenTx {
+    fn drop(&mut self) {
+        let Some(mut conn) = self.conn.take() else {
+            return;
+        };
+        match tokio::runtime::Handle::try_current() {
+            Ok(runtime) => {
+                runtime.spawn(rollback(conn));
+            }
+            // No runtime to roll back on: the server ends the transaction
+            // when the connection closes.
+            Err(_) => conn.close_on_drop(),
+        }
+    }
 }
 
 /// A transaction scoped to one account and no org: sign-in, password setup, TOTP.
@@ -84,6 +166,8 @@ type ScopeRow = (
     Option<String>,
 );
 
+type BoxFuture<'a, T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send + 'a>>;
+
 /// A pooled connection idle this long is pinged before a request gets it.
 pub(crate) const PING_WHEN_IDLE_FOR: Duration = Duration::from_secs(1);
 
@@ -92,19 +176,22 @@ pub(crate) const PING_WHEN_IDLE_FOR: Duration = Duration::from_secs(1);
 /// transaction, so a pooled connection never carries one request's org into
 /// the next. The values are ids Accord formats itself (UUIDs or empty), never
 /// input, so writing them into the statement is safe.
+fn begin_statement(org_id: Option<OrgId>, user_id: Option<UserId>) -> String {
+    let org = org_id.map(|o| o.as_uuid().to_string()).unwrap_or_default();
+    let user = user_id.map(|u| u.as_uuid().to_string()).unwrap_or_default();
+    format!(
+        "BEGIN; SELECT set_config('accord.org_id', '{org}', true), \
+         set_config('accord.user_id', '{user}', true)"
+    )
+}
+
+/// [`begin_statement`] as an sqlx transaction (account and unscoped work).
 async fn begin_scoped(
     pool: &PgPool,
     org_id: Option<OrgId>,
     user_id: Option<UserId>,
 ) -> Result<Transaction<'static, Postgres>, DbError> {
-    let org = org_id.map(|o| o.as_uuid().to_string()).unwrap_or_default();
-    let user = user_id.map(|u| u.as_uuid().to_string()).unwrap_or_default();
-    Ok(pool
-        .begin_with(format!(
-            "BEGIN; SELECT set_config('accord.org_id', '{org}', true), \
-             set_config('accord.user_id', '{user}', true)"
-        ))
-        .await?)
+    Ok(pool.begin_with(begin_statement(org_id, user_id)).await?)
 }
 
 impl Db {
@@ -137,13 +224,25 @@ impl Db {
         user_id: UserId,
         request_id: Option<String>,
     ) -> Result<TenantTx, DbError> {
-        let mut tx = begin_scoped(&self.pool, Some(org_id), Some(user_id)).await?;
-        let role: Option<String> =
-            sqlx::query_scalar("SELECT role FROM memberships WHERE org_id = $1 AND user_id = $2")
-                .bind(org_id.as_uuid())
-                .bind(user_id.as_uuid())
-                .fetch_optional(&mut *tx)
-                .await?;
+        // BEGIN, the settings and the role in one round trip (ids only, as
+        // in `begin_statement`).
+        let (tx, rows) = OpenTx::begin(
+            &self.pool,
+            &format!(
+                "{}; SELECT role FROM memberships WHERE org_id = '{}' AND user_id = '{}'",
+                begin_statement(Some(org_id), Some(user_id)),
+                org_id.as_uuid(),
+                user_id.as_uuid(),
+            ),
+        )
+        .await?;
+        // The rows of both SELECTs come back: the settings' one, then the
+        // membership's (if any).
+        let role: Option<String> = rows
+            .iter()
+            .find(|row| row.columns().iter().any(|c| c.name() == "role"))
+            .map(|row| row.try_get("role"))
+            .transpose()?;
         let role: Role = role.ok_or(DbError::NotAMember)?.parse()?;
         tracing::Span::current().record("accord.role", tracing::field::display(role));
         Ok(TenantTx {
@@ -175,14 +274,28 @@ impl Db {
         token_hash: &[u8; 32],
         request_id: Option<String>,
     ) -> Result<Option<(crate::auth::WebSession, Option<TenantTx>)>, DbError> {
-        let mut tx = self.pool.begin().await?;
-        let row: Option<ScopeRow> = sqlx::query_as(
-            "SELECT session_id, user_id, org_id, expires_at, role \
-             FROM accord_web_session_scope($1)",
+        // The hash is 32 bytes written as hex digits here, never input text.
+        let hash: String = token_hash.iter().map(|b| format!("{b:02x}")).collect();
+        let (tx, rows) = OpenTx::begin(
+            &self.pool,
+            &format!(
+                "BEGIN; SELECT session_id, user_id, org_id, expires_at, role \
+                 FROM accord_web_session_scope(decode('{hash}', 'hex'))"
+            ),
         )
-        .bind(token_hash.as_slice())
-        .fetch_optional(&mut *tx)
         .await?;
+        let row: Option<ScopeRow> = rows
+            .first()
+            .map(|row| {
+                Ok::<_, sqlx::Error>((
+                    row.try_get(0)?,
+                    row.try_get(1)?,
+                    row.try_get(2)?,
+                    row.try_get(3)?,
+                    row.try_get(4)?,
+                ))
+            })
+            .transpose()?;
         let Some((id, user, org, expires_at, role)) = row else {
             return Ok(None);
         };
@@ -225,7 +338,7 @@ impl Db {
         role: Role,
         request_id: Option<String>,
     ) -> Result<TenantTx, DbError> {
-        let tx = begin_scoped(&self.pool, Some(org_id), None).await?;
+        let (tx, _) = OpenTx::begin(&self.pool, &begin_statement(Some(org_id), None)).await?;
         Ok(TenantTx {
             tx,
             actor: Actor {
@@ -270,10 +383,12 @@ impl TenantTx {
     /// The connection, for repository code. It stays bound by the org's
     /// row-level security whatever is run on it.
     pub fn conn(&mut self) -> &mut PgConnection {
-        &mut self.tx
+        self.tx.conn()
     }
 
-    /// Commits the transaction.
+    /// Commits the transaction. Fails, keeping nothing, when a statement
+    /// failed in it earlier (Postgres would answer the `COMMIT` of such a
+    /// transaction with a silent rollback).
     #[tracing::instrument(name = "db.commit", skip_all, fields(
         db.system.name = "postgresql", db.operation.name = "COMMIT", accord.scope = "tenant",
         accord.org_id = %self.actor.org_id, accord.role = %self.actor.role,
@@ -288,7 +403,7 @@ impl TenantTx {
     pub(crate) async fn act_as(&mut self, user_id: UserId) -> Result<(), DbError> {
         sqlx::query("SELECT set_config('accord.user_id', $1, true)")
             .bind(user_id.to_string())
-            .execute(&mut *self.tx)
+            .execute(self.tx.conn())
             .await?;
         self.actor.user_id = Some(user_id);
         Ok(())
@@ -364,7 +479,7 @@ impl AdminDb {
         org_id: OrgId,
         request_id: Option<String>,
     ) -> Result<TenantTx, DbError> {
-        let tx = begin_scoped(&self.pool, Some(org_id), None).await?;
+        let (tx, _) = OpenTx::begin(&self.pool, &begin_statement(Some(org_id), None)).await?;
         Ok(TenantTx {
             tx,
             actor: Actor {

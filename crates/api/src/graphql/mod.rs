@@ -102,8 +102,7 @@ pub fn build_schema(dev_mode: bool) -> AccordSchema {
     .limit_depth(MAX_DEPTH)
     .limit_complexity(MAX_COMPLEXITY)
     .limit_recursive_depth(32)
-    .limit_directives(8)
-    .extension(crate::metrics::GraphqlMetrics);
+    .limit_directives(8);
     if dev_mode {
         builder.finish()
     } else {
@@ -489,33 +488,42 @@ struct Operations {
     kind: Option<&'static str>,
     /// That operation's name, when it has one.
     name: Option<String>,
+    /// Its root fields, as metrics count them ([`crate::metrics::root_fields`]).
+    root_fields: Vec<String>,
 }
 
 /// Operation names longer than this are cut in spans.
 const MAX_OPERATION_NAME: usize = 100;
 
-/// Reads the operations of `query`. Documents that do not parse are left to
-/// the executor, which reports them.
-fn operations(query: &str, operation_name: Option<&str>) -> Operations {
+/// Reads the operations of the request's document, parsing it once: the
+/// executor then runs the document parsed here rather than parsing the text
+/// again. Documents that do not parse are left to the executor, which
+/// reports them.
+fn operations(request: &mut async_graphql::Request) -> Operations {
     use async_graphql::parser::types::{DocumentOperations, OperationType};
     let kind = |ty: OperationType| match ty {
         OperationType::Query => "query",
         OperationType::Mutation => "mutation",
         OperationType::Subscription => "subscription",
     };
-    let Ok(doc) = async_graphql::parser::parse_query(query) else {
+    let operation_name = request.operation_name.clone();
+    let variables = std::mem::take(&mut request.variables);
+    let Ok(doc) = request.parsed_query() else {
+        request.variables = variables;
         return Operations::default();
     };
-    match doc.operations {
+    let root_fields = crate::metrics::root_fields(doc, operation_name.as_deref(), &variables);
+    let ops = match &doc.operations {
         DocumentOperations::Single(op) => Operations {
             any_mutation: op.node.ty == OperationType::Mutation,
             kind: Some(kind(op.node.ty)),
             // The parser's `Single` is the one anonymous operation.
             name: None,
+            root_fields,
         },
         DocumentOperations::Multiple(ops) => {
             let any_mutation = ops.values().any(|op| op.node.ty == OperationType::Mutation);
-            let selected = match operation_name {
+            let selected = match operation_name.as_deref() {
                 Some(wanted) => ops.iter().find(|(name, _)| name.as_str() == wanted),
                 None if ops.len() == 1 => ops.iter().next(),
                 None => None,
@@ -525,9 +533,12 @@ fn operations(query: &str, operation_name: Option<&str>) -> Operations {
                 kind: selected.map(|(_, op)| kind(op.node.ty)),
                 // A GraphQL name (letters, digits, `_`), bounded all the same.
                 name: selected.map(|(name, _)| name.chars().take(MAX_OPERATION_NAME).collect()),
+                root_fields,
             }
         }
-    }
+    };
+    request.variables = variables;
+    ops
 }
 
 /// The span of one GraphQL request: `graphql <OperationName>` (or `graphql
@@ -633,7 +644,7 @@ fn failed(e: ApiError, request_id: Option<&str>) -> Attempt {
 /// Runs the request once in a transaction of its own, in its operation's span.
 async fn attempt(state: &AppState, headers: &HeaderMap, body: &[u8], rid: Option<&str>) -> Attempt {
     use tracing::Instrument as _;
-    let request: async_graphql::Request = match serde_json::from_slice(body) {
+    let mut request: async_graphql::Request = match serde_json::from_slice(body) {
         Ok(r) => r,
         Err(e) => {
             return Attempt::Done(reject(
@@ -646,9 +657,9 @@ async fn attempt(state: &AppState, headers: &HeaderMap, body: &[u8], rid: Option
             ))
         }
     };
-    let ops = operations(&request.query, request.operation_name.as_deref());
+    let ops = operations(&mut request);
     let span = operation_span(&ops);
-    execute(state, headers, request, ops.any_mutation, rid)
+    execute(state, headers, request, &ops, rid)
         .instrument(span)
         .await
 }
@@ -657,9 +668,10 @@ async fn execute(
     state: &AppState,
     headers: &HeaderMap,
     request: async_graphql::Request,
-    any_mutation: bool,
+    ops: &Operations,
     rid: Option<&str>,
 ) -> Attempt {
+    let any_mutation = ops.any_mutation;
     // The session, the role and the transaction's scope in one statement.
     let (signed_in, tx) = match web::lookup_session_with_tx(state, headers).await {
         Ok(Some((s, tx))) => (Some(s), tx),
@@ -693,15 +705,21 @@ async fn execute(
         }
         sent
     });
+    let started = std::time::Instant::now();
     let mut response = state
         .inner
         .schema
-        .execute(
-            request
-                .data(Arc::clone(&ctx))
-                .data(Arc::clone(state.metrics())),
-        )
+        .execute(request.data(Arc::clone(&ctx)))
         .await;
+    // The operation ran (it passed validation) when it answered data or an
+    // error from a field; otherwise the executor refused the document.
+    let ran = !matches!(response.data, async_graphql::Value::Null)
+        || response.errors.iter().any(|e| !e.path.is_empty());
+    if ran {
+        state
+            .metrics()
+            .graphql_operation(&ops.root_fields, started.elapsed().as_secs_f64());
+    }
     // Errors raised by the executor itself (syntax, validation, limits, input
     // coercion) carry no code; they are all the client's input.
     // Which operation's resolvers found a server they need unavailable
@@ -750,16 +768,13 @@ async fn execute(
             ),
         });
     }
-    if let Some(mut tx) = tx {
+    if let Some(tx) = tx {
         // A statement that failed outside a savepoint leaves the transaction
-        // aborted, and Postgres then answers COMMIT with a silent ROLLBACK. Probe
-        // first, so a reply never reports writes that were not kept. (Always:
-        // a resolver may log a failed statement and carry on, as
-        // `queue_message` does, so an answer without errors proves nothing.)
-        if let Err(e) = sqlx::query("SELECT 1").execute(tx.conn()).await {
-            // COMMIT was not sent: nothing is kept, whatever the failure.
-            return failed(accord_db::DbError::from(e).into(), rid);
-        }
+        // aborted, and Postgres then answers COMMIT with a silent ROLLBACK:
+        // `commit` probes in the same round trip and fails then, so a reply
+        // never reports writes that were not kept. (Always: a resolver may
+        // log a failed statement and carry on, as `queue_message` does, so an
+        // answer without errors proves nothing.)
         if let Err(e) = tx.commit().await {
             // The COMMIT may or may not have landed before the connection
             // went: not safe to run again here; the client decides.
@@ -799,7 +814,15 @@ pub(crate) async fn graphiql_asset(
 
 #[cfg(test)]
 mod tests {
-    use super::{operations, redact_unsent, Operations};
+    use super::{redact_unsent, Operations};
+
+    fn operations(query: &str, operation_name: Option<&str>) -> Operations {
+        let mut request = async_graphql::Request::new(query);
+        if let Some(name) = operation_name {
+            request = request.operation_name(name);
+        }
+        super::operations(&mut request)
+    }
 
     #[test]
     fn operations_are_named_by_the_document_never_by_its_values() {
