@@ -23,8 +23,8 @@ use url::Url;
 use uuid::Uuid;
 use webrtc::media_stream::track_remote::{TrackRemote, TrackRemoteEvent};
 use webrtc::peer_connection::{
-    PeerConnection, PeerConnectionEventHandler, RTCIceGatheringState, RTCPeerConnectionState,
-    RTCSessionDescription,
+    PeerConnection, PeerConnectionEventHandler, RTCIceConnectionState, RTCIceGatheringState,
+    RTCPeerConnectionState, RTCSessionDescription,
 };
 
 use crate::device;
@@ -475,8 +475,17 @@ impl PeerConnectionEventHandler for Handler {
         self.shared.gathering.send_replace(state);
     }
 
+    async fn on_ice_connection_state_change(&self, state: RTCIceConnectionState) {
+        if state == RTCIceConnectionState::Connected {
+            lock(&self.shared.recorder).ice_connected(tag::now_ns());
+        }
+    }
+
     async fn on_connection_state_change(&self, state: RTCPeerConnectionState) {
         tracing::debug!(%state, "peer connection state");
+        if state == RTCPeerConnectionState::Connected {
+            lock(&self.shared.recorder).connected(tag::now_ns());
+        }
         self.shared.connection.send_replace(state);
     }
 
@@ -1115,6 +1124,7 @@ async fn negotiate_loop(
                 }
             }
             Sdp::Offer(sdp) => {
+                let offered_ns = tag::now_ns();
                 let answer = answer_offer(pc.as_ref(), sdp)
                     .await
                     .and_then(|sdp| text_frame(&ClientMessage::Answer { sdp }));
@@ -1125,7 +1135,7 @@ async fn negotiate_loop(
                         false
                     }
                 };
-                lock(&shared.recorder).renegotiated(ok);
+                lock(&shared.recorder).renegotiated(ok, offered_ns, tag::now_ns());
             }
         }
     }

@@ -151,6 +151,13 @@ pub struct Report {
     /// Server offers that could not be answered, or whose answer the server
     /// refused.
     pub renegotiation_errors: u64,
+    /// When the first server offer arrived and when its answer was sent
+    /// (clock of [`crate::tag::now_ns`]; `None` before any).
+    pub first_offer_ns: Option<(u64, u64)>,
+    /// When ICE first reported connected, and when the peer connection did
+    /// (DTLS done): [`crate::tag::now_ns`]'s clock.
+    pub ice_connected_ns: Option<u64>,
+    pub connected_ns: Option<u64>,
     /// End-to-end encryption of what was received and sent (all zero when
     /// the bot does not encrypt).
     pub e2ee: E2eeReport,
@@ -389,6 +396,9 @@ pub struct Recorder {
     sent: BTreeMap<(Source, u8), SentReport>,
     renegotiations: u64,
     renegotiation_errors: u64,
+    first_offer_ns: Option<(u64, u64)>,
+    ice_connected_ns: Option<u64>,
+    connected_ns: Option<u64>,
     e2ee: E2eeReport,
     log: VecDeque<Arrival>,
     log_capacity: usize,
@@ -425,6 +435,9 @@ impl Recorder {
             sent: BTreeMap::new(),
             renegotiations: 0,
             renegotiation_errors: 0,
+            first_offer_ns: None,
+            ice_connected_ns: None,
+            connected_ns: None,
             e2ee: E2eeReport::default(),
             log: VecDeque::with_capacity(log_capacity.min(1 << 16)),
             log_capacity,
@@ -535,13 +548,25 @@ impl Recorder {
         self.departures.iter().copied().collect()
     }
 
-    /// Counts one server offer, answered or not.
-    pub fn renegotiated(&mut self, ok: bool) {
+    /// Counts one server offer, answered or not: it arrived at
+    /// `offered_ns` and was answered (or given up) at `answered_ns`.
+    pub fn renegotiated(&mut self, ok: bool, offered_ns: u64, answered_ns: u64) {
+        self.first_offer_ns.get_or_insert((offered_ns, answered_ns));
         if ok {
             self.renegotiations += 1;
         } else {
             self.renegotiation_errors += 1;
         }
+    }
+
+    /// ICE connected at `at_ns` (the first time counts).
+    pub fn ice_connected(&mut self, at_ns: u64) {
+        self.ice_connected_ns.get_or_insert(at_ns);
+    }
+
+    /// The peer connection connected at `at_ns` (the first time counts).
+    pub fn connected(&mut self, at_ns: u64) {
+        self.connected_ns.get_or_insert(at_ns);
     }
 
     /// The server refused an answer already counted as answered: that
@@ -610,6 +635,9 @@ impl Recorder {
                 .collect(),
             renegotiations: self.renegotiations,
             renegotiation_errors: self.renegotiation_errors,
+            first_offer_ns: self.first_offer_ns,
+            ice_connected_ns: self.ice_connected_ns,
+            connected_ns: self.connected_ns,
             e2ee: self.e2ee,
         }
     }
@@ -804,12 +832,17 @@ mod tests {
     #[test]
     fn a_refused_answer_moves_its_offer_to_the_errors() {
         let mut r = Recorder::new(0);
-        r.renegotiated(true);
-        r.renegotiated(true);
-        r.renegotiated(false);
+        r.renegotiated(true, 10, 20);
+        r.renegotiated(true, 30, 40);
+        r.renegotiated(false, 50, 60);
         r.answer_refused();
         let report = r.report(None);
         assert_eq!((report.renegotiations, report.renegotiation_errors), (1, 2));
+        assert_eq!(
+            report.first_offer_ns,
+            Some((10, 20)),
+            "the first offer's times"
+        );
     }
 
     #[test]

@@ -227,6 +227,11 @@ struct Member {
     peer: Peer,
     session: usize,
     joined_ns: u64,
+    /// When its join returned (signalling done, its offer answered).
+    ready_ns: u64,
+    /// When the mediator's admission of it was sent (Accord; its join for
+    /// Janus, which has no lobby).
+    admitted_ns: u64,
     first: bool,
 }
 
@@ -401,6 +406,8 @@ async fn join_accord(
             let bot = Bot::join(config, token, key)
                 .await
                 .with_context(|| format!("Accord: participant {i} of session {s} joining"))?;
+            let ready_ns = tag::now_ns();
+            let mut admitted_ns = ready_ns;
             if let (Some(pos), Some(mut knocks)) = (mediator_pos, knocks) {
                 let mediator = accord_bot(&members[pos]);
                 let participant = bot.participant();
@@ -411,6 +418,7 @@ async fn join_accord(
                     .await
                     .context("Accord: waiting for the knock")?;
                 mediator.send(&ClientMessage::Admit { participant }).await?;
+                admitted_ns = tag::now_ns();
             } else {
                 mediator_pos = Some(members.len());
             }
@@ -418,6 +426,8 @@ async fn join_accord(
                 peer: Peer::Accord(bot),
                 session: s,
                 joined_ns,
+                ready_ns,
+                admitted_ns,
                 first: i == 0,
             });
         }
@@ -484,6 +494,8 @@ async fn join_janus(
                 peer: Peer::Janus(Box::new(bot)),
                 session: s,
                 joined_ns,
+                ready_ns: tag::now_ns(),
+                admitted_ns: tag::now_ns(),
                 first: i == 0,
             });
         }
@@ -605,6 +617,30 @@ async fn measure(
                 - b.sent.values().map(|x| x.packets).sum::<u64>();
             let _ = write!(line, " sent={sent}");
             eprintln!("{line}");
+        }
+        // Where a newcomer's first packet waits: ms from its join's start to
+        // its join returning, its admission, the server's first offer
+        // arriving, its answer leaving, and its first packet (and which).
+        for (i, (m, r)) in members.iter().zip(&after).enumerate() {
+            if m.first {
+                continue;
+            }
+            let ms = |ns: u64| ns.saturating_sub(m.joined_ns) as f64 / 1e6;
+            let first = r.streams.iter().min_by_key(|s| s.first_arrival_ns);
+            let (offered, answered) = r
+                .first_offer_ns
+                .map_or((f64::NAN, f64::NAN), |(o, a)| (ms(o), ms(a)));
+            let at = |ns: Option<u64>| ns.map_or(f64::NAN, ms);
+            eprintln!(
+                "    {target} participant {i} join: ready {:.1} admitted {:.1} offer {offered:.1} \
+                 answer {answered:.1} ICE {:.1} DTLS {:.1} first packet {:.1} ({})",
+                ms(m.ready_ns),
+                ms(m.admitted_ns),
+                at(r.ice_connected_ns),
+                at(r.connected_ns),
+                first.map_or(f64::NAN, |s| ms(s.first_arrival_ns)),
+                first.map_or("none".to_owned(), |s| s.source.to_string()),
+            );
         }
     }
     let got = received(&after).saturating_sub(received(&before));
