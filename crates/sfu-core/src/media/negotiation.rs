@@ -8,7 +8,7 @@ impl Media {
     /// The client's offer: (re)starts the participant's media with a new peer
     /// connection and queues the answer.
     pub fn offer(&mut self, now: Instant, who: ParticipantId, sdp: &str) -> Result<(), MediaError> {
-        let offer = SdpOffer::from_sdp_string(sdp)
+        let offer = SdpOffer::from_sdp_string(&as_dtls_client(sdp))
             .map_err(|e| MediaError::BadOffer(short(&e.to_string())))?;
         let mut rtc = rtc_for(now, self.config.bandwidth_estimation);
         for addr in &self.config.udp_candidates {
@@ -238,6 +238,23 @@ impl Media {
             to: who,
             message: ServerMessage::Tracks { tracks },
         });
+    }
+}
+
+/// The client's offer as str0m must read it for the server to answer
+/// `a=setup:active`: the DTLS client, as RFC 5763 (section 5) recommends an
+/// answerer be, so the handshake starts the moment ICE has a pair rather than
+/// when the client next gets round to sending its ClientHello (a timer tick
+/// later in some stacks: 50 ms for webrtc-rs). str0m answers an offer's
+/// `actpass` with `passive` and takes the opposite of anything else, so an
+/// `actpass` offer is read as `passive`; an offer that insists on a role
+/// keeps it. Only the server's reading changes: the client offered `actpass`
+/// and accepts either answer.
+pub(super) fn as_dtls_client(sdp: &str) -> std::borrow::Cow<'_, str> {
+    if sdp.contains("a=setup:actpass") {
+        std::borrow::Cow::Owned(sdp.replace("a=setup:actpass", "a=setup:passive"))
+    } else {
+        std::borrow::Cow::Borrowed(sdp)
     }
 }
 

@@ -52,11 +52,27 @@ fn every_bundled_section_of_the_answer_carries_the_candidates_and_their_end() {
             "{section}"
         );
     }
+    // The server is the DTLS client: it starts the handshake once ICE has
+    // a pair (the client offered actpass).
+    assert!(client_offer(now).contains("a=setup:actpass"));
+    assert!(sdp.contains("a=setup:active"), "{sdp}");
+    assert!(!sdp.contains("a=setup:passive"), "{sdp}");
     // str0m reads it back.
     SdpAnswer::from_sdp_string(&sdp).unwrap();
     let mids = sdp_mids(&sdp);
     assert_eq!(mids.len(), 2);
     assert!(mids.iter().all(|m| !m.is_empty()), "{mids:?}");
+}
+
+#[test]
+fn an_offer_that_insists_on_a_dtls_role_keeps_it() {
+    use super::negotiation::as_dtls_client;
+    let offer = "v=0\r\na=setup:active\r\nm=audio 9 UDP/TLS/RTP/SAVPF 111\r\na=setup:active\r\n";
+    assert_eq!(as_dtls_client(offer), offer);
+    assert_eq!(
+        as_dtls_client("m=audio 9 X 111\r\na=setup:actpass\r\n"),
+        "m=audio 9 X 111\r\na=setup:passive\r\n"
+    );
 }
 
 #[test]
