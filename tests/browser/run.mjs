@@ -332,6 +332,14 @@ async function scenario(server, sessionId, browsers) {
       await framesAfter(a, [b], "party A to decode B after B reconnected", backAt),
       await framesAfter(m, [b], "the mediator to decode B after B reconnected", backAt),
     );
+    if (process.env.ACCORD_BROWSER_TRACE) {
+      for (const p of everyone) {
+        const trace = await p.page.evaluate(() => window.accord.client.trace);
+        const after = trace.filter((t) => t.at >= backAt - 2500).map((t) => `${t.at - backAt}:${t.type}${t.from ? `<${t.from.slice(0, 4)}` : ""}`);
+        log(`trace ${p.name} (ms from B back; B is ${b.id.slice(0, 4)}): ${after.join(" ")}`);
+      }
+      log(`B decodes others +${bSees - backAt}, others decode B +${othersSeeB - backAt}`);
+    }
     record("reconnect: drop → back in the room (offline 1.5 s)", backAt - droppedAt);
     record("reconnect → decoding both ways", Math.max(bSees, othersSeeB) - backAt);
     record("reconnect: back → B decodes both others", bSees - backAt);

@@ -213,6 +213,12 @@ export class SessionClient {
   private mutedLocally = false;
   /** The size of each remote tile, for the server (debounced). */
   private readonly tileSizes = new TileSizes((m) => this.sendQuietly(m));
+  /**
+   * The last server messages' types and arrival times (ms since the epoch),
+   * with the participant a key message came from: timing diagnostics for
+   * tests, never content, kept in memory only.
+   */
+  readonly trace: { at: number; type: string; from?: string }[] = [];
   // End-to-end encryption: key management and the frame transform worker.
   private e2eeSession: E2eeSession | undefined;
   private transformWorker: TransformWorker | undefined;
@@ -477,6 +483,8 @@ export class SessionClient {
 
   /** Applies one server message and tells the listeners. */
   private handle(generation: number, m: ServerMessage) {
+    this.trace.push({ at: Date.now(), type: m.type, from: "from" in m && typeof m.from === "string" ? m.from : undefined });
+    if (this.trace.length > 200) this.trace.shift();
     switch (m.type) {
       case "state":
         this.latestState = m;
