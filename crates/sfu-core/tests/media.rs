@@ -458,6 +458,11 @@ impl World {
                     .sdp_api()
                     .accept_answer(pending, SdpAnswer::from_sdp_string(&sdp).unwrap())
                     .unwrap();
+                // Driven at once, as a client's loop is after it applies an
+                // answer: str0m starts its ICE checks on a timeout, and as
+                // the DTLS server (the SFU answers `active`) it asks for
+                // none until then.
+                c.rtc.handle_input(Input::Timeout(now)).unwrap();
             }
             ServerMessage::Offer { sdp } => {
                 let c = self.client(to);
