@@ -149,6 +149,15 @@ impl Layers {
         }
     }
 
+    /// Whether a packet on `layer` at `now` would bring it back: it has had
+    /// none, or none for [`LAYER_TIMEOUT`].
+    pub fn wakes(&self, now: Instant, layer: u8) -> bool {
+        self.layers.get(usize::from(layer)).is_some_and(|l| {
+            l.last_packet
+                .is_none_or(|t| now.saturating_duration_since(t) >= LAYER_TIMEOUT)
+        })
+    }
+
     /// The layers as the allocation sees them.
     pub fn offer(&self, now: Instant) -> Vec<LayerOffer> {
         self.layers
@@ -578,6 +587,24 @@ mod tests {
         assert!(!single.is_simulcast());
         assert_eq!(single.index_of(None), Some(0));
         assert_eq!(single.rid_of(0), None);
+    }
+
+    #[test]
+    fn a_layer_wakes_on_its_first_packet_and_after_a_silence() {
+        let now = Instant::now();
+        let mut layers = Layers::new(vec![Rid::from("q"), Rid::from("h")]);
+        assert!(layers.wakes(now, 0) && layers.wakes(now, 1));
+        layers.count(now, 0, 1000, None);
+        assert!(!layers.wakes(now + Duration::from_millis(10), 0));
+        assert!(
+            layers.wakes(now + Duration::from_millis(10), 1),
+            "another layer"
+        );
+        assert!(
+            layers.wakes(now + LAYER_TIMEOUT, 0),
+            "silent for the timeout"
+        );
+        assert!(!layers.wakes(now, 7), "no such layer");
     }
 
     #[test]

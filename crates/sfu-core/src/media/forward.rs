@@ -119,6 +119,9 @@ impl Media {
             .filter(|_| keyframe)
             .and_then(|d| d.keyframe_size(&packet.payload));
         if let Some(layers) = peer.layers.get_mut(&source) {
+            if source != MediaSource::Microphone && layers.wakes(now, layer) {
+                self.layers_woken.push((sender, source));
+            }
             layers.count(now, layer, packet.payload.len(), size);
         }
         // End-to-end encrypted video: the key id of each frame, in clear.

@@ -359,6 +359,25 @@ impl Media {
         for packet in received {
             self.forward(now, who, packet);
         }
+        // A (re)started layer with receivers waiting for it with no layer of
+        // that video (a publisher back after a reconnection, whose new layers
+        // only now arrive): the next allocation comes LAYER_WAKE_ALLOCATION
+        // from now instead of up to ALLOCATION_INTERVAL later, late enough
+        // to see the other layers a browser starts with it.
+        for (sender, source) in std::mem::take(&mut self.layers_woken) {
+            let waiting = self.peers.values().any(|p| {
+                p.out.iter().any(|t| {
+                    t.sender == sender
+                        && t.source == source
+                        && t.state == OutState::Open
+                        && t.select.target.is_none()
+                })
+            });
+            let soon = now + LAYER_WAKE_ALLOCATION;
+            if waiting && self.next_allocation_tick.is_some_and(|t| t > soon) {
+                self.next_allocation_tick = Some(soon);
+            }
+        }
         for (sender, source, layer, kind, interval, wait) in keyframe_requests {
             // A receiver just started asks at once, but a sender about to
             // change keys would answer under the key it lacks (`KeyWait`).
