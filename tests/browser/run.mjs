@@ -338,7 +338,7 @@ async function scenario(server, sessionId, browsers) {
         const after = trace.filter((t) => t.at >= backAt - 2500).map((t) => `${t.at - backAt}:${t.type}${t.from ? `<${t.from.slice(0, 4)}` : ""}`);
         log(`trace ${p.name} (ms from B back; B is ${b.id.slice(0, 4)}): ${after.join(" ")}`);
       }
-      log(`B decodes others +${bSees - backAt}, others decode B +${othersSeeB - backAt}`);
+      log(`B back at ${new Date(backAt).toISOString()}; B decodes others +${bSees - backAt}, others decode B +${othersSeeB - backAt}`);
     }
     record("reconnect: drop → back in the room (offline 1.5 s)", backAt - droppedAt);
     record("reconnect → decoding both ways", Math.max(bSees, othersSeeB) - backAt);
