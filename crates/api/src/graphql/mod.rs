@@ -836,6 +836,7 @@ mod tests {
                 any_mutation: true,
                 kind: Some("mutation"),
                 name: Some("AddParty".into()),
+                root_fields: vec!["Mutation.addParty".to_owned()],
             }
         );
         let anonymous = operations("{ cases { edges { node { title } } } }", None);
