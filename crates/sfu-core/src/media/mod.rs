@@ -74,9 +74,9 @@ const SPEECH_MEMORY: Duration = Duration::from_millis(1000);
 /// How often each receiver's simulcast layers are chosen again (besides on
 /// each bandwidth estimate and tile change).
 pub const ALLOCATION_INTERVAL: Duration = Duration::from_millis(500);
-/// How soon layers are allocated after a video's layer starts arriving
-/// while receivers wait for it with none (a publisher back after a
-/// reconnection): two frame intervals, for the other layers to show up.
+/// How soon layers are allocated once all of a video's layers arrive while
+/// receivers wait for it with none (a publisher back after a reconnection):
+/// two frame intervals, for their rates and sizes to show.
 pub const LAYER_WAKE_ALLOCATION: Duration = Duration::from_millis(60);
 /// A receiver's bandwidth estimate until str0m's BWE has one, bits per
 /// second. High enough for the top layer of a camera (about 1.5 Mbit/s with

@@ -359,12 +359,21 @@ impl Media {
         for packet in received {
             self.forward(now, who, packet);
         }
-        // A (re)started layer with receivers waiting for it with no layer of
-        // that video (a publisher back after a reconnection, whose new layers
-        // only now arrive): the next allocation comes LAYER_WAKE_ALLOCATION
-        // from now instead of up to ALLOCATION_INTERVAL later, late enough
-        // to see the other layers a browser starts with it.
+        // A (re)started video whose layers are now all arriving, with
+        // receivers waiting for it with no layer (a publisher back after a
+        // reconnection): the next allocation comes LAYER_WAKE_ALLOCATION from
+        // now instead of up to ALLOCATION_INTERVAL later. Not before every
+        // layer is there: a receiver given a lower one first would keep it,
+        // its estimate growing only with what it receives.
         for (sender, source) in std::mem::take(&mut self.layers_woken) {
+            let all_arriving = self
+                .peers
+                .get(&sender)
+                .and_then(|p| p.layers.get(&source))
+                .is_some_and(|l| l.offer(now).iter().all(|o| o.active));
+            if !all_arriving {
+                continue;
+            }
             let waiting = self.peers.values().any(|p| {
                 p.out.iter().any(|t| {
                     t.sender == sender
