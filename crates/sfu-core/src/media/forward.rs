@@ -120,7 +120,7 @@ impl Media {
             .and_then(|d| d.keyframe_size(&packet.payload));
         if let Some(layers) = peer.layers.get_mut(&source) {
             if source != MediaSource::Microphone && layers.wakes(now, layer) {
-                self.layers_woken.push((sender, source));
+                self.layers_woken.push((sender, source, layer));
             }
             layers.count(now, layer, packet.payload.len(), size);
         }

@@ -74,9 +74,9 @@ const SPEECH_MEMORY: Duration = Duration::from_millis(1000);
 /// How often each receiver's simulcast layers are chosen again (besides on
 /// each bandwidth estimate and tile change).
 pub const ALLOCATION_INTERVAL: Duration = Duration::from_millis(500);
-/// How soon layers are allocated once all of a video's layers arrive while
-/// receivers wait for it with none (a publisher back after a reconnection):
-/// two frame intervals, for their rates and sizes to show.
+/// How soon layers are allocated after a video's layer starts arriving
+/// while receivers have none of it or a lower one (a publisher back after a
+/// reconnection): two frame intervals, for its rate and size to show.
 pub const LAYER_WAKE_ALLOCATION: Duration = Duration::from_millis(60);
 /// A receiver's bandwidth estimate until str0m's BWE has one, bits per
 /// second. High enough for the top layer of a camera (about 1.5 Mbit/s with
@@ -217,10 +217,10 @@ pub struct Media {
     routes: Routes,
     /// Peers with work to poll.
     dirty: HashSet<ParticipantId>,
-    /// Video sources with a layer that has just started (or started again)
-    /// to arrive: receivers of theirs with no layer yet choose one at once
+    /// Video layers that have just started (or started again) to arrive:
+    /// receivers of theirs with no layer or a lower one choose again soon
     /// instead of at the next allocation tick.
-    layers_woken: Vec<(ParticipantId, MediaSource)>,
+    layers_woken: Vec<(ParticipantId, MediaSource, u8)>,
     /// The peers' deadlines, earliest first. An entry counts only while it
     /// equals its peer's `scheduled`: a peer whose deadline moves gets a new
     /// entry, and the old one is dropped when it reaches the top. Finding

@@ -359,31 +359,24 @@ impl Media {
         for packet in received {
             self.forward(now, who, packet);
         }
-        // A (re)started video whose layers are now all arriving, with
-        // receivers waiting for it with no layer (a publisher back after a
-        // reconnection): the next allocation comes LAYER_WAKE_ALLOCATION from
-        // now instead of up to ALLOCATION_INTERVAL later. Not before every
-        // layer is there: a receiver given a lower one first would keep it,
-        // its estimate growing only with what it receives.
-        for (sender, source) in std::mem::take(&mut self.layers_woken) {
-            let all_arriving = self
-                .peers
-                .get(&sender)
-                .and_then(|p| p.layers.get(&source))
-                .is_some_and(|l| l.offer(now).iter().all(|o| o.active));
-            if !all_arriving {
-                continue;
-            }
-            let waiting = self.peers.values().any(|p| {
+        // A layer that starts arriving (or again, after a silence) while
+        // receivers of that video have no layer or a lower one (a publisher
+        // back after a reconnection, whose layers come one by one): the next
+        // allocation comes LAYER_WAKE_ALLOCATION from now instead of up to
+        // ALLOCATION_INTERVAL later. Each layer that arrives counts, so a
+        // receiver given a lower one first is offered the higher one while
+        // its estimate is still its starting one.
+        for (sender, source, layer) in std::mem::take(&mut self.layers_woken) {
+            let below = self.peers.values().any(|p| {
                 p.out.iter().any(|t| {
                     t.sender == sender
                         && t.source == source
                         && t.state == OutState::Open
-                        && t.select.target.is_none()
+                        && t.select.target.is_none_or(|l| l < layer)
                 })
             });
             let soon = now + LAYER_WAKE_ALLOCATION;
-            if waiting && self.next_allocation_tick.is_some_and(|t| t > soon) {
+            if below && self.next_allocation_tick.is_some_and(|t| t > soon) {
                 self.next_allocation_tick = Some(soon);
             }
         }
