@@ -347,6 +347,22 @@ pub async fn serve(
     serve_router(listener, app(state), shutdown).await
 }
 
+/// `listener`, its accepted connections without Nagle: a reply written in
+/// two pieces (a WebSocket's messages, one after another) would otherwise
+/// wait for the client's delayed ACK of the first, 40 ms on Linux, before
+/// the second leaves.
+fn without_nagle(
+    listener: tokio::net::TcpListener,
+) -> axum::serve::TapIo<tokio::net::TcpListener, fn(&mut tokio::net::TcpStream)> {
+    use axum::serve::ListenerExt as _;
+    fn no_delay(tcp: &mut tokio::net::TcpStream) {
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::debug!(error = %e, "TCP_NODELAY on an accepted connection");
+        }
+    }
+    listener.tap_io(no_delay as fn(&mut tokio::net::TcpStream))
+}
+
 /// Serves `router` (from [`app`], [`app_with`] or [`extra_app`]) with the
 /// peer address available to handlers: the rate limits key on it.
 pub async fn serve_router(
@@ -354,19 +370,28 @@ pub async fn serve_router(
     router: Router,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    use axum::serve::ListenerExt as _;
-    // No Nagle: a reply written in two pieces (a WebSocket's messages, one
-    // after another) would otherwise wait for the client's delayed ACK of
-    // the first, 40 ms on Linux, before the second leaves.
-    let listener = listener.tap_io(|tcp| {
-        if let Err(e) = tcp.set_nodelay(true) {
-            tracing::debug!(error = %e, "TCP_NODELAY on an accepted connection");
-        }
-    });
     axum::serve(
-        listener,
+        without_nagle(listener),
         router.into_make_service_with_connect_info::<SocketAddr>(),
     )
     .with_graceful_shutdown(shutdown)
     .await
+}
+
+#[cfg(test)]
+mod nagle_tests {
+    #[tokio::test]
+    async fn accepted_connections_have_no_nagle() {
+        use axum::serve::Listener as _;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let mut listener = super::without_nagle(listener);
+        let client = tokio::spawn(tokio::net::TcpStream::connect(addr));
+        let (accepted, _) = listener.accept().await;
+        assert!(
+            accepted.nodelay().unwrap(),
+            "an accepted connection has TCP_NODELAY"
+        );
+        drop(client.await.unwrap().unwrap());
+    }
 }
