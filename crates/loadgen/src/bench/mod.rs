@@ -490,12 +490,14 @@ async fn join_janus(
             bot.subscribe(&feeds)
                 .await
                 .with_context(|| format!("Janus: participant {i} of room {s} subscribing"))?;
+            // No lobby: ready and admitted once subscribed.
+            let ready_ns = tag::now_ns();
             members.push(Member {
                 peer: Peer::Janus(Box::new(bot)),
                 session: s,
                 joined_ns,
-                ready_ns: tag::now_ns(),
-                admitted_ns: tag::now_ns(),
+                ready_ns,
+                admitted_ns: ready_ns,
                 first: i == 0,
             });
         }
