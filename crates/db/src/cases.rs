@@ -177,44 +177,160 @@ pub fn contains_pattern(text: &str) -> String {
     pattern
 }
 
-/// A page of cases, newest first, after `after`. Returns up to `first` cases and
-/// whether more follow.
+/// What a page of cases brings along in the same statement, for a listing
+/// that shows them (one round trip for the page instead of one per kind).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CaseChildren {
+    /// Each case's mediator (as a member of the org).
+    pub mediators: bool,
+    /// The people on each case.
+    pub parties: bool,
+}
+
+/// A page of cases and what it was asked to bring along.
+#[derive(Debug, Clone, Default)]
+pub struct CasePage {
+    /// The cases, newest first.
+    pub cases: Vec<Case>,
+    /// Whether more cases follow.
+    pub has_more: bool,
+    /// With [`CaseChildren::mediators`]: the mediators of the cases (each
+    /// once); a mediator who is no longer a member is left out.
+    pub mediators: Option<Vec<crate::members::Member>>,
+    /// With [`CaseChildren::parties`]: the people on each case, in the
+    /// order they were added (a case with nobody maps to an empty list).
+    pub parties: Option<Vec<(CaseId, Vec<Party>)>>,
+}
+
+#[derive(sqlx::FromRow)]
+struct PageRow {
+    #[sqlx(flatten)]
+    case: CaseRow,
+    #[sqlx(default)]
+    mediator: Option<sqlx::types::Json<crate::members::MemberJson>>,
+    #[sqlx(default)]
+    parties: Option<sqlx::types::Json<Vec<PartyJson>>>,
+}
+
+/// A person on a case as the page statement answers them:
+/// `json_build_array(id, kind, display_name, email, user_id, created_at)`.
+type PartyJson = (
+    uuid::Uuid,
+    String,
+    String,
+    String,
+    Option<uuid::Uuid>,
+    DateTime<Utc>,
+);
+
+/// A page of cases, newest first, after `after`: up to `first` cases,
+/// whether more follow, and the `children` asked for, all in one statement.
+///
+/// The statement's text has only the conditions the filter uses (not
+/// `$n IS NULL OR ...` for the others), so Postgres can keep one plan per
+/// kind of listing instead of planning each call again.
 pub async fn list(
     tx: &mut TenantTx,
     visibility: Visibility,
     filter: &CaseFilter,
     first: u32,
     after: Option<CaseCursor>,
-) -> Result<(Vec<Case>, bool), DbError> {
-    let involved = match visibility {
-        Visibility::All => None,
-        Visibility::InvolvedOnly(user) => Some(user.as_uuid()),
-    };
-    let rows: Vec<CaseRow> = sqlx::query_as(&format!(
-        "SELECT {CASE_COLUMNS} FROM cases c WHERE org_id = $1 \
-           AND ($2::uuid IS NULL OR c.mediator_id = $2 OR EXISTS \
-                (SELECT 1 FROM case_parties p WHERE p.org_id = $1 AND p.case_id = c.id AND p.user_id = $2)) \
-           AND ($3::text IS NULL OR c.status = $3) \
-           AND ($4::timestamptz IS NULL OR (c.created_at, c.id) < ($4, $5)) \
-           AND ($7::text IS NULL OR c.reference ILIKE $7 ESCAPE '\\' OR c.title ILIKE $7 ESCAPE '\\') \
-         ORDER BY c.created_at DESC, c.id DESC LIMIT $6"
-    ))
-    .bind(tx.actor().org_id.as_uuid())
-    .bind(involved)
-    .bind(filter.status.map(|s| s.as_str()))
-    .bind(after.map(|a| a.created_at))
-    .bind(after.map(|a| a.id.as_uuid()))
-    .bind(i64::from(first) + 1)
-    .bind(filter.search.as_deref().map(contains_pattern))
-    .fetch_all(tx.conn())
-    .await?;
+    children: CaseChildren,
+) -> Result<CasePage, DbError> {
+    let org = tx.actor().org_id.as_uuid();
+    let mut q = sqlx::QueryBuilder::<sqlx::Postgres>::new(
+        "SELECT c.id, c.reference, c.title, c.status, c.mediator_id, c.created_by, \
+         c.created_at, c.updated_at",
+    );
+    if children.mediators {
+        // Each mediator once per run of their cases: the rows after the
+        // first of a run repeat it (the caller keeps one of each).
+        q.push(format_args!(
+            ", CASE WHEN c.mediator_id IS DISTINCT FROM lag(c.mediator_id) \
+                 OVER (ORDER BY c.created_at DESC, c.id DESC) \
+               THEN (SELECT {} FROM memberships m JOIN users u ON u.id = m.user_id \
+                     WHERE m.org_id = c.org_id AND m.user_id = c.mediator_id) END AS mediator",
+            crate::members::MEMBER_JSON
+        ));
+    }
+    if children.parties {
+        q.push(
+            ", (SELECT coalesce(json_agg(json_build_array(p.id, p.kind, p.display_name, \
+                 p.email, p.user_id, p.created_at) ORDER BY p.created_at, p.id), '[]') \
+               FROM case_parties p WHERE p.org_id = c.org_id AND p.case_id = c.id) AS parties",
+        );
+    }
+    q.push(" FROM cases c WHERE c.org_id = ").push_bind(org);
+    if let Visibility::InvolvedOnly(user) = visibility {
+        q.push(" AND (c.mediator_id = ")
+            .push_bind(user.as_uuid())
+            .push(" OR EXISTS (SELECT 1 FROM case_parties p WHERE p.org_id = c.org_id AND p.case_id = c.id AND p.user_id = ")
+            .push_bind(user.as_uuid())
+            .push("))");
+    }
+    if let Some(status) = filter.status {
+        q.push(" AND c.status = ").push_bind(status.as_str());
+    }
+    if let Some(after) = after {
+        q.push(" AND (c.created_at, c.id) < (")
+            .push_bind(after.created_at)
+            .push(", ")
+            .push_bind(after.id.as_uuid())
+            .push(")");
+    }
+    if let Some(search) = &filter.search {
+        let pattern = contains_pattern(search);
+        q.push(" AND (c.reference ILIKE ")
+            .push_bind(pattern.clone())
+            .push(" ESCAPE '\\' OR c.title ILIKE ")
+            .push_bind(pattern)
+            .push(" ESCAPE '\\')");
+    }
+    q.push(" ORDER BY c.created_at DESC, c.id DESC LIMIT ")
+        .push_bind(i64::from(first) + 1);
+    let rows: Vec<PageRow> = q.build_query_as().fetch_all(tx.conn()).await?;
     let has_more = rows.len() > first as usize;
-    let cases = rows
-        .into_iter()
-        .take(first as usize)
-        .map(TryInto::try_into)
-        .collect::<Result<Vec<Case>, DbError>>()?;
-    Ok((cases, has_more))
+    let mut page = CasePage {
+        cases: Vec::with_capacity(rows.len().min(first as usize)),
+        has_more,
+        mediators: children.mediators.then(Vec::new),
+        parties: children.parties.then(Vec::new),
+    };
+    for row in rows.into_iter().take(first as usize) {
+        let case: Case = row.case.try_into()?;
+        if let (Some(mediators), Some(member)) = (&mut page.mediators, row.mediator) {
+            let member = crate::members::Member::from_json(member.0)?;
+            if !mediators
+                .iter()
+                .any(|m: &crate::members::Member| m.user_id == member.user_id)
+            {
+                mediators.push(member);
+            }
+        }
+        if let Some(parties) = &mut page.parties {
+            let people = row
+                .parties
+                .map(|p| p.0)
+                .unwrap_or_default()
+                .into_iter()
+                .map(|(id, kind, display_name, email, user_id, created_at)| {
+                    PartyRow {
+                        id,
+                        case_id: case.id.as_uuid(),
+                        kind,
+                        display_name,
+                        email,
+                        user_id,
+                        created_at,
+                    }
+                    .try_into()
+                })
+                .collect::<Result<Vec<Party>, DbError>>()?;
+            parties.push((case.id, people));
+        }
+        page.cases.push(case);
+    }
+    Ok(page)
 }
 
 /// The cases among `ids` (unknown ids and other orgs' cases are left out),

@@ -42,7 +42,7 @@ pub mod timeline;
 mod tx;
 
 pub use error::{is_connection_error, DbError};
-pub use tx::{pool_options, Actor, AdminDb, Db, TenantTx, UserTx};
+pub use tx::{pool_options, Actor, AdminDb, Db, TenantTx, UserTx, DEFAULT_POOL_SIZE};
 
 /// The migrations in `migrations/` at the workspace root, embedded in the binary.
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations");

@@ -46,6 +46,33 @@ impl TryFrom<MemberRow> for Member {
     }
 }
 
+impl Member {
+    /// A member from the JSON array `json_build_array(m.user_id, u.email,
+    /// m.display_name, m.role, m.created_at, m.joined_at IS NOT NULL)` (see
+    /// [`MEMBER_JSON`]), as a statement that brings members along with other
+    /// rows answers them.
+    pub(crate) fn from_json(
+        (user_id, email, display_name, role, joined_at, joined): MemberJson,
+    ) -> Result<Self, DbError> {
+        MemberRow {
+            user_id,
+            email,
+            display_name,
+            role,
+            joined_at,
+            joined,
+        }
+        .try_into()
+    }
+}
+
+/// [`Member::from_json`]'s input.
+pub(crate) type MemberJson = (uuid::Uuid, String, String, String, DateTime<Utc>, bool);
+
+/// The JSON array [`Member::from_json`] reads, of `memberships m JOIN users u`.
+pub(crate) const MEMBER_JSON: &str = "json_build_array(m.user_id, u.email, m.display_name, \
+     m.role, m.created_at, m.joined_at IS NOT NULL)";
+
 const SELECT_MEMBER: &str = "SELECT m.user_id, u.email, m.display_name, m.role, \
      m.created_at AS joined_at, (m.joined_at IS NOT NULL) AS joined \
      FROM memberships m JOIN users u ON u.id = m.user_id";

@@ -132,7 +132,7 @@ pub struct AdminDb {
 /// for a connection start from these and wrap the pool with [`Db::from_pool`].
 pub fn pool_options() -> PgPoolOptions {
     PgPoolOptions::new()
-        .max_connections(20)
+        .max_connections(DEFAULT_POOL_SIZE)
         // A request waits at most this long for a connection (also while the
         // server is down and every connect is refused); then it fails as
         // `DbError::Unavailable` instead of hanging.
@@ -155,6 +155,9 @@ pub fn pool_options() -> PgPoolOptions {
             })
         })
 }
+
+/// The most connections [`Db::connect`]'s pool holds.
+pub const DEFAULT_POOL_SIZE: u32 = 20;
 
 /// `accord_web_session_scope`'s row: session id, user, org, expiry, role
 /// (`None` when the membership is gone).
@@ -197,8 +200,17 @@ async fn begin_scoped(
 impl Db {
     /// Connects as the application role.
     pub async fn connect(url: &str) -> Result<Self, DbError> {
+        Self::connect_sized(url, DEFAULT_POOL_SIZE).await
+    }
+
+    /// Connects as the application role, holding at most `pool_size`
+    /// connections (at least one).
+    pub async fn connect_sized(url: &str, pool_size: u32) -> Result<Self, DbError> {
         let options: PgConnectOptions = url.parse()?;
-        let pool = pool_options().connect_with(options).await?;
+        let pool = pool_options()
+            .max_connections(pool_size.max(1))
+            .connect_with(options)
+            .await?;
         Ok(Db { pool })
     }
 

@@ -221,9 +221,12 @@ enum Parts {
 }
 
 async fn serve(config: &Config, parts: Parts) -> anyhow::Result<()> {
-    let db = Db::connect(config.database.url.expose_secret())
-        .await
-        .context("connecting to Postgres as the application role (database.url)")?;
+    let db = Db::connect_sized(
+        config.database.url.expose_secret(),
+        config.database.pool_size,
+    )
+    .await
+    .context("connecting to Postgres as the application role (database.url)")?;
     let api = config.api()?;
     let mut extra = accord_api::Extra::default();
     let mut live = None;

@@ -158,6 +158,16 @@ pub struct DatabaseConfig {
     /// The schema owner's connection, for `accord migrate` and operator commands.
     #[serde(serialize_with = "redacted_opt")]
     pub admin_url: Option<SecretString>,
+    /// Most connections the server holds to Postgres (default 20). With
+    /// Postgres on the server's own machine, about twice the machine's cores
+    /// serves more requests: more backends than cores only take turns on
+    /// them (docs/PERFORMANCE.md).
+    #[serde(default = "default_pool_size")]
+    pub pool_size: u32,
+}
+
+fn default_pool_size() -> u32 {
+    accord_db::DEFAULT_POOL_SIZE
 }
 
 /// Sign-in settings.
@@ -478,6 +488,7 @@ impl Default for Config {
             database: DatabaseConfig {
                 url: SecretString::from("postgres://accord_app@127.0.0.1:5432/accord"),
                 admin_url: None,
+                pool_size: default_pool_size(),
             },
             auth: AuthConfig {
                 session_ttl_hours: 12,

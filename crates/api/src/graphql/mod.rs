@@ -162,6 +162,8 @@ pub(crate) struct RequestCtx {
     /// first resolver that needs one (`Case.mediator`, `Case.parties`), so a
     /// page of cases costs one query per field, not one per case.
     batches: tokio::sync::Mutex<Batches>,
+    /// The actor's role, once [`RequestCtx::role`] has read it.
+    role: std::sync::OnceLock<accord_domain::Role>,
 }
 
 /// What [`RequestCtx::batches`] holds: `None` for an id asked for but absent.
@@ -189,6 +191,16 @@ impl RequestCtx {
         }
         MutexGuard::try_map(guard, Option::as_mut)
             .map_err(|_| ApiError::Internal("request transaction vanished".into()))
+    }
+
+    /// The actor's role in the request's transaction (which it opens on
+    /// first use), read once per request: a request's role does not change.
+    pub(crate) async fn role(&self) -> Result<accord_domain::Role, ApiError> {
+        if let Some(role) = self.role.get() {
+            return Ok(*role);
+        }
+        let role = self.tx().await?.actor().role;
+        Ok(*self.role.get_or_init(|| role))
     }
 
     /// Enqueues `message` in the request's transaction: it is sent (by the
@@ -233,6 +245,28 @@ impl RequestCtx {
         self.cases.lock().unwrap_or_else(|p| p.into_inner()).clear();
         if let Ok(mut batches) = self.batches.try_lock() {
             *batches = Batches::default();
+        }
+    }
+
+    /// Keeps the children a page of cases brought along, so that
+    /// `Case.mediator` and `Case.parties` answer from them.
+    pub(crate) async fn remember_children(&self, page: &accord_db::cases::CasePage) {
+        let mut batches = self.batches.lock().await;
+        if let Some(mediators) = &page.mediators {
+            // A mediator the page did not bring is no longer a member.
+            for id in page.cases.iter().filter_map(|c| c.mediator_id) {
+                batches.mediators.entry(id).or_insert(None);
+            }
+            for member in mediators {
+                batches
+                    .mediators
+                    .insert(member.user_id, Some(member.clone()));
+            }
+        }
+        if let Some(parties) = &page.parties {
+            for (case, people) in parties {
+                batches.parties.insert(*case, people.clone());
+            }
         }
     }
 
@@ -696,6 +730,7 @@ async fn execute(
         cases: std::sync::Mutex::new(HashMap::new()),
         live: tokio::sync::OnceCell::new(),
         batches: tokio::sync::Mutex::new(Batches::default()),
+        role: std::sync::OnceLock::new(),
     });
     // What the caller wrote, to hold the executor's messages against.
     let sent = (!state.config().dev_mode).then(|| {
@@ -785,8 +820,12 @@ async fn execute(
                 reject(e.status(), e, rid)
             });
         }
-        // Mail enqueued by the request is now committed: send it soon.
-        state.wake_mailer();
+        // Mail a mutation enqueued is now committed: send it soon. (Queries
+        // enqueue none; waking the worker after each of them cost a poll of
+        // the jobs table per few reads under load.)
+        if any_mutation {
+            state.wake_mailer();
+        }
     }
     Attempt::Done(axum::Json(response).into_response())
 }

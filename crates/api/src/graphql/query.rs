@@ -156,7 +156,13 @@ impl Query {
         status: Option<GqlCaseStatus>,
         search: Option<String>,
     ) -> async_graphql::Result<CaseConnection> {
-        let (page, has_next_page) = read(ctx, move |tx| {
+        // The children the page shows come in the listing's own statement.
+        let node = ctx.look_ahead().field("edges").field("node");
+        let children = cases::CaseChildren {
+            mediators: node.field("mediator").exists(),
+            parties: node.field("parties").exists(),
+        };
+        let page = read(ctx, move |tx| {
             Box::pin(async move {
                 let first = page_size(first)?;
                 let after = after.as_deref().map(decode_cursor).transpose()?;
@@ -165,14 +171,19 @@ impl Query {
                     search: search_text(search)?,
                 };
                 let visibility = authorize(tx, Action::ListCases, None).await?;
-                Ok(cases::list(tx, visibility, &filter, first, after).await?)
+                Ok(cases::list(tx, visibility, &filter, first, after, children).await?)
             })
         })
         .await?;
-        // The listing proved the viewer may see these: their children load
-        // in one batch each (see `batched_mediator`, `batched_parties`).
-        rctx(ctx).remember_cases(page.iter().cloned());
+        // The listing proved the viewer may see these: their children were
+        // loaded with them, or load in one batch each on first use (see
+        // `batched_mediator`, `batched_parties`).
+        let rc = rctx(ctx);
+        rc.remember_cases(page.cases.iter().cloned());
+        rc.remember_children(&page).await;
+        let has_next_page = page.has_more;
         let edges: Vec<CaseEdge> = page
+            .cases
             .into_iter()
             .map(|c| CaseEdge {
                 cursor: encode_cursor(&c),

@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use super::live::LiveSession;
-use super::{authorize, rctx, read};
+use super::{authorize, gql, rctx, read};
 use crate::ApiError;
 
 /// A member's role in the organization.
@@ -246,7 +246,7 @@ impl Case {
         let Some(mediator) = self.inner.mediator_id else {
             return Ok(None);
         };
-        let role = read(ctx, |tx| Box::pin(async move { Ok(tx.actor().role) })).await?;
+        let role = rctx(ctx).role().await.map_err(gql)?;
         let show_contact = accord_domain::grant(role, Action::ViewMembers) != Grant::Deny;
         Ok(super::batched_mediator(ctx, &self.inner, mediator)
             .await?
@@ -258,7 +258,7 @@ impl Case {
 
     /// The people on the case. Contact details only for roles allowed to see them.
     async fn parties(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Party>> {
-        let role = read(ctx, |tx| Box::pin(async move { Ok(tx.actor().role) })).await?;
+        let role = rctx(ctx).role().await.map_err(gql)?;
         let show_contact = match accord_domain::grant(role, Action::ViewPartyContacts) {
             Grant::Deny => false,
             // Viewing the case already proved involvement for Involved grants.

@@ -287,3 +287,86 @@ async fn a_search_finds_only_what_the_viewer_may_list() -> anyhow::Result<()> {
     );
     Ok(())
 }
+
+/// A case's mediator and people as a page of cases shows them: loaded with
+/// the page (fields asked for directly or through fragments), they must
+/// match what `case(id:)` shows of the same case, for each viewer.
+const CHILDREN: &str =
+    "mediator { user { id displayName email } } parties { displayName email kind }";
+
+#[tokio::test]
+async fn a_page_of_cases_shows_each_cases_mediator_and_people_as_the_case_does(
+) -> anyhow::Result<()> {
+    let w = world().await?;
+    // A second person on N-1, and two more cases of N-1's mediator one
+    // after the other (the page brings a mediator once for such a run).
+    w.admin
+        .ok(ADD_PARTY, json!({ "c": w.cases[0], "e": "counsel@n.test" }))
+        .await?;
+    let members = w
+        .admin
+        .ok("{ members { user { id email } } }", json!({}))
+        .await?;
+    let med = members["members"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["user"]["email"] == "med@n.test")
+        .map(|m| m["user"]["id"].clone())
+        .unwrap();
+    for reference in ["N-5", "N-6"] {
+        w.admin
+            .ok(
+                CREATE_CASE,
+                json!({ "ref": reference, "t": "Fence", "m": med }),
+            )
+            .await?;
+    }
+    let direct = format!("{{ cases {{ edges {{ node {{ id reference {CHILDREN} }} }} }} }}");
+    let fragment = format!(
+        "{{ cases {{ edges {{ ...E }} }} }} fragment E on CaseEdge {{ node {{ id reference ...C }} }} fragment C on Case {{ {CHILDREN} }}"
+    );
+    for viewer in [&w.admin, &w.mediator, &w.party] {
+        for page in [&direct, &fragment] {
+            let data = viewer.ok(page, json!({})).await?;
+            let nodes = data["cases"]["edges"].as_array().unwrap();
+            assert!(!nodes.is_empty());
+            for node in nodes.iter().map(|e| &e["node"]) {
+                let one = viewer
+                    .ok(
+                        &format!(
+                            "query($id: UUID!) {{ case(id: $id) {{ id reference {CHILDREN} }} }}"
+                        ),
+                        json!({ "id": node["id"] }),
+                    )
+                    .await?;
+                assert_eq!(&one["case"], node, "{page}");
+            }
+            let n1 = nodes
+                .iter()
+                .map(|e| &e["node"])
+                .find(|n| n["reference"] == "N-1")
+                .unwrap();
+            assert_eq!(n1["parties"].as_array().unwrap().len(), 2, "{n1}");
+            assert_eq!(n1["mediator"]["user"]["displayName"], "med", "{n1}");
+        }
+    }
+    // The admin sees N-2 with its own mediator, R-4 with nobody.
+    let data = w.admin.ok(&direct, json!({})).await?;
+    let node = |r: &str| {
+        data["cases"]["edges"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["node"].clone())
+            .find(|n| n["reference"] == r)
+            .unwrap()
+    };
+    for reference in ["N-1", "N-5", "N-6"] {
+        assert_eq!(node(reference)["mediator"]["user"]["email"], "med@n.test");
+    }
+    assert_eq!(node("N-2")["mediator"]["user"]["email"], "med2@n.test");
+    assert_eq!(node("R-4")["mediator"], Value::Null);
+    assert_eq!(node("R-4")["parties"], json!([]));
+    Ok(())
+}
