@@ -139,23 +139,27 @@ impl Layers {
 
     /// A packet with `payload` bytes on `layer` at `now`, and the key frame
     /// size if it starts one. Rates count the packet's whole wire size.
-    pub fn count(&mut self, now: Instant, layer: u8, payload: usize, size: Option<(u16, u16)>) {
-        if let Some(l) = self.layers.get_mut(usize::from(layer)) {
-            l.rate.add(now, payload + PACKET_OVERHEAD);
-            l.last_packet = Some(now);
-            if size.is_some() {
-                l.size = size;
-            }
+    /// Returns whether the packet brought `layer` back: it had had none, or
+    /// none for [`LAYER_TIMEOUT`].
+    pub fn count(
+        &mut self,
+        now: Instant,
+        layer: u8,
+        payload: usize,
+        size: Option<(u16, u16)>,
+    ) -> bool {
+        let Some(l) = self.layers.get_mut(usize::from(layer)) else {
+            return false;
+        };
+        let woke = l
+            .last_packet
+            .is_none_or(|t| now.saturating_duration_since(t) >= LAYER_TIMEOUT);
+        l.rate.add(now, payload + PACKET_OVERHEAD);
+        l.last_packet = Some(now);
+        if size.is_some() {
+            l.size = size;
         }
-    }
-
-    /// Whether a packet on `layer` at `now` would bring it back: it has had
-    /// none, or none for [`LAYER_TIMEOUT`].
-    pub fn wakes(&self, now: Instant, layer: u8) -> bool {
-        self.layers.get(usize::from(layer)).is_some_and(|l| {
-            l.last_packet
-                .is_none_or(|t| now.saturating_duration_since(t) >= LAYER_TIMEOUT)
-        })
+        woke
     }
 
     /// The layers as the allocation sees them.
@@ -593,18 +597,15 @@ mod tests {
     fn a_layer_wakes_on_its_first_packet_and_after_a_silence() {
         let now = Instant::now();
         let mut layers = Layers::new(vec![Rid::from("q"), Rid::from("h")]);
-        assert!(layers.wakes(now, 0) && layers.wakes(now, 1));
-        layers.count(now, 0, 1000, None);
-        assert!(!layers.wakes(now + Duration::from_millis(10), 0));
+        assert!(layers.count(now, 0, 1000, None), "the first packet");
+        let later = now + Duration::from_millis(10);
+        assert!(!layers.count(later, 0, 1000, None));
+        assert!(layers.count(later, 1, 1000, None), "another layer");
         assert!(
-            layers.wakes(now + Duration::from_millis(10), 1),
-            "another layer"
-        );
-        assert!(
-            layers.wakes(now + LAYER_TIMEOUT, 0),
+            layers.count(later + LAYER_TIMEOUT, 0, 1000, None),
             "silent for the timeout"
         );
-        assert!(!layers.wakes(now, 7), "no such layer");
+        assert!(!layers.count(now, 7, 1000, None), "no such layer");
     }
 
     #[test]

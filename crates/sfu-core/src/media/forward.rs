@@ -119,10 +119,10 @@ impl Media {
             .filter(|_| keyframe)
             .and_then(|d| d.keyframe_size(&packet.payload));
         if let Some(layers) = peer.layers.get_mut(&source) {
-            if source != MediaSource::Microphone && layers.wakes(now, layer) {
+            let woke = layers.count(now, layer, packet.payload.len(), size);
+            if woke && source != MediaSource::Microphone {
                 self.layers_woken.push((sender, source, layer));
             }
-            layers.count(now, layer, packet.payload.len(), size);
         }
         // End-to-end encrypted video: the key id of each frame, in clear.
         let key_id = descriptor
