@@ -248,25 +248,26 @@ impl RequestCtx {
         }
     }
 
-    /// Keeps the children a page of cases brought along, so that
+    /// Keeps the children a page of `cases` brought along, so that
     /// `Case.mediator` and `Case.parties` answer from them.
-    pub(crate) async fn remember_children(&self, page: &accord_db::cases::CasePage) {
+    pub(crate) async fn remember_children(
+        &self,
+        cases: &[accord_db::cases::Case],
+        mediators: Option<Vec<accord_db::members::Member>>,
+        parties: Option<Vec<(CaseId, Vec<accord_db::cases::Party>)>>,
+    ) {
         let mut batches = self.batches.lock().await;
-        if let Some(mediators) = &page.mediators {
-            // A mediator the page did not bring is no longer a member.
-            for id in page.cases.iter().filter_map(|c| c.mediator_id) {
+        if let Some(mediators) = mediators {
+            // A mediator the page did not bring at all is no longer a member.
+            for id in cases.iter().filter_map(|c| c.mediator_id) {
                 batches.mediators.entry(id).or_insert(None);
             }
             for member in mediators {
-                batches
-                    .mediators
-                    .insert(member.user_id, Some(member.clone()));
+                batches.mediators.insert(member.user_id, Some(member));
             }
         }
-        if let Some(parties) = &page.parties {
-            for (case, people) in parties {
-                batches.parties.insert(*case, people.clone());
-            }
+        for (case, people) in parties.into_iter().flatten() {
+            batches.parties.insert(case, people);
         }
     }
 

@@ -180,7 +180,8 @@ impl Query {
         // `batched_mediator`, `batched_parties`).
         let rc = rctx(ctx);
         rc.remember_cases(page.cases.iter().cloned());
-        rc.remember_children(&page).await;
+        rc.remember_children(&page.cases, page.mediators, page.parties)
+            .await;
         let has_next_page = page.has_more;
         let edges: Vec<CaseEdge> = page
             .cases
