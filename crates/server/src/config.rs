@@ -671,6 +671,21 @@ mod tests {
     }
 
     #[test]
+    fn the_pool_size_defaults_to_the_librarys_and_can_be_set() {
+        assert_eq!(
+            load_toml("").unwrap().database.pool_size,
+            accord_db::DEFAULT_POOL_SIZE
+        );
+        let c =
+            load_toml("[database]\nurl = \"postgres://app@db/accord\"\npool_size = 4\n").unwrap();
+        assert_eq!(c.database.pool_size, 4);
+        assert!(
+            load_toml("[database]\npool_size = -1\n").is_err(),
+            "not a size"
+        );
+    }
+
+    #[test]
     fn secrets_never_print() {
         let c = load_toml("[database]\nurl = \"postgres://app:hunter2@db/accord\"\n").unwrap();
         let debug = format!("{c:?}");
