@@ -202,26 +202,14 @@ pub struct CasePage {
     pub parties: Option<Vec<(CaseId, Vec<Party>)>>,
 }
 
-#[derive(sqlx::FromRow)]
-struct PageRow {
-    #[sqlx(flatten)]
-    case: CaseRow,
-    #[sqlx(default)]
-    mediator: Option<sqlx::types::Json<crate::members::MemberJson>>,
-    #[sqlx(default)]
-    parties: Option<sqlx::types::Json<Vec<PartyJson>>>,
-}
-
-/// A person on a case as the page statement answers them:
-/// `json_build_array(id, kind, display_name, email, user_id, created_at)`.
-type PartyJson = (
-    uuid::Uuid,
-    String,
-    String,
-    String,
-    Option<uuid::Uuid>,
-    DateTime<Utc>,
-);
+/// What one row of the page statement is: the statement answers the cases,
+/// the people on them and their mediators as rows of one shape (a `kind`
+/// and typed columns whose meaning depends on it), so the page, its people
+/// and its mediators come in one round trip without a subquery per case or
+/// any JSON built and parsed.
+const ROW_CASE: i32 = 0;
+const ROW_PARTY: i32 = 1;
+const ROW_MEDIATOR: i32 = 2;
 
 /// A page of cases, newest first, after `after`: up to `first` cases,
 /// whether more follow, and the `children` asked for, all in one statement.
@@ -238,29 +226,14 @@ pub async fn list(
     children: CaseChildren,
 ) -> Result<CasePage, DbError> {
     let org = tx.actor().org_id.as_uuid();
+    // The page itself, materialized once: the people's and mediators'
+    // branches read its ids as arrays, so each is one index scan on
+    // (org_id, case_id) and (org_id, user_id) whatever the org's size.
     let mut q = sqlx::QueryBuilder::<sqlx::Postgres>::new(
-        "SELECT c.id, c.reference, c.title, c.status, c.mediator_id, c.created_by, \
-         c.created_at, c.updated_at",
+        "WITH page AS MATERIALIZED (SELECT c.id, c.reference, c.title, c.status, \
+         c.mediator_id, c.created_by, c.created_at, c.updated_at FROM cases c WHERE c.org_id = ",
     );
-    if children.mediators {
-        // Each mediator once per run of their cases: the rows after the
-        // first of a run repeat it (the caller keeps one of each).
-        q.push(format_args!(
-            ", CASE WHEN c.mediator_id IS DISTINCT FROM lag(c.mediator_id) \
-                 OVER (ORDER BY c.created_at DESC, c.id DESC) \
-               THEN (SELECT {} FROM memberships m JOIN users u ON u.id = m.user_id \
-                     WHERE m.org_id = c.org_id AND m.user_id = c.mediator_id) END AS mediator",
-            crate::members::MEMBER_JSON
-        ));
-    }
-    if children.parties {
-        q.push(
-            ", (SELECT coalesce(json_agg(json_build_array(p.id, p.kind, p.display_name, \
-                 p.email, p.user_id, p.created_at) ORDER BY p.created_at, p.id), '[]') \
-               FROM case_parties p WHERE p.org_id = c.org_id AND p.case_id = c.id) AS parties",
-        );
-    }
-    q.push(" FROM cases c WHERE c.org_id = ").push_bind(org);
+    q.push_bind(org);
     if let Visibility::InvolvedOnly(user) = visibility {
         q.push(" AND (c.mediator_id = ")
             .push_bind(user.as_uuid())
@@ -288,49 +261,109 @@ pub async fn list(
     }
     q.push(" ORDER BY c.created_at DESC, c.id DESC LIMIT ")
         .push_bind(i64::from(first) + 1);
-    let rows: Vec<PageRow> = q.build_query_as().fetch_all(tx.conn()).await?;
-    let has_more = rows.len() > first as usize;
-    let mut page = CasePage {
-        cases: Vec::with_capacity(rows.len().min(first as usize)),
-        has_more,
-        mediators: children.mediators.then(Vec::new),
-        parties: children.parties.then(Vec::new),
-    };
-    for row in rows.into_iter().take(first as usize) {
-        let case: Case = row.case.try_into()?;
-        if let (Some(mediators), Some(member)) = (&mut page.mediators, row.mediator) {
-            let member = crate::members::Member::from_json(member.0)?;
-            if !mediators
-                .iter()
-                .any(|m: &crate::members::Member| m.user_id == member.user_id)
-            {
-                mediators.push(member);
+    // Columns: kind, id, three texts, two uuids, two instants, a flag.
+    q.push(format_args!(
+        ") SELECT {ROW_CASE}::int4 AS kind, id, reference, title, status, mediator_id, \
+         created_by, created_at, updated_at, NULL::bool AS flag FROM page"
+    ));
+    if children.parties {
+        q.push(format_args!(
+            " UNION ALL SELECT {ROW_PARTY}, p.id, p.kind, p.display_name, p.email, p.case_id, \
+             p.user_id, p.created_at, NULL::timestamptz, NULL::bool FROM case_parties p \
+             WHERE p.org_id = "
+        ))
+        .push_bind(org)
+        .push(" AND p.case_id = ANY (ARRAY(SELECT id FROM page))");
+    }
+    if children.mediators {
+        q.push(format_args!(
+            " UNION ALL SELECT {ROW_MEDIATOR}, m.user_id, m.role, m.display_name, u.email, \
+             NULL::uuid, NULL::uuid, m.created_at, NULL::timestamptz, m.joined_at IS NOT NULL \
+             FROM memberships m JOIN users u ON u.id = m.user_id WHERE m.org_id = "
+        ))
+        .push_bind(org)
+        .push(" AND m.user_id = ANY (ARRAY(SELECT DISTINCT mediator_id FROM page WHERE mediator_id IS NOT NULL))");
+    }
+    let rows = q.build().fetch_all(tx.conn()).await?;
+
+    let mut cases: Vec<Case> = Vec::with_capacity(rows.len().min(first as usize + 1));
+    let mut people: Vec<Party> = Vec::new();
+    let mut mediators: Vec<crate::members::Member> = Vec::new();
+    for row in &rows {
+        use sqlx::Row as _;
+        match row.try_get::<i32, _>(0)? {
+            ROW_CASE => cases.push(
+                CaseRow {
+                    id: row.try_get(1)?,
+                    reference: row.try_get(2)?,
+                    title: row.try_get(3)?,
+                    status: row.try_get(4)?,
+                    mediator_id: row.try_get(5)?,
+                    created_by: row.try_get(6)?,
+                    created_at: row.try_get(7)?,
+                    updated_at: row.try_get(8)?,
+                }
+                .try_into()?,
+            ),
+            ROW_PARTY => people.push(
+                PartyRow {
+                    id: row.try_get(1)?,
+                    kind: row.try_get(2)?,
+                    display_name: row.try_get(3)?,
+                    email: row.try_get(4)?,
+                    case_id: row.try_get(5)?,
+                    user_id: row.try_get(6)?,
+                    created_at: row.try_get(7)?,
+                }
+                .try_into()?,
+            ),
+            ROW_MEDIATOR => mediators.push(crate::members::Member::from_parts(
+                row.try_get(1)?,
+                row.try_get(4)?,
+                row.try_get(3)?,
+                row.try_get(2)?,
+                row.try_get(7)?,
+                row.try_get::<Option<bool>, _>(9)?.unwrap_or(false),
+            )?),
+            other => {
+                return Err(DbError::Corrupt(format!(
+                    "the case page statement answered a row of kind {other}"
+                )))
             }
         }
-        if let Some(parties) = &mut page.parties {
-            let people = row
-                .parties
-                .map(|p| p.0)
-                .unwrap_or_default()
-                .into_iter()
-                .map(|(id, kind, display_name, email, user_id, created_at)| {
-                    PartyRow {
-                        id,
-                        case_id: case.id.as_uuid(),
-                        kind,
-                        display_name,
-                        email,
-                        user_id,
-                        created_at,
-                    }
-                    .try_into()
-                })
-                .collect::<Result<Vec<Party>, DbError>>()?;
-            parties.push((case.id, people));
-        }
-        page.cases.push(case);
     }
-    Ok(page)
+    // The rows come in no promised order: the page's is newest first.
+    cases.sort_unstable_by(|a, b| {
+        (b.created_at, b.id.as_uuid()).cmp(&(a.created_at, a.id.as_uuid()))
+    });
+    let has_more = cases.len() > first as usize;
+    cases.truncate(first as usize);
+    let parties = children.parties.then(|| {
+        people.sort_unstable_by(|a, b| {
+            (a.created_at, a.id.as_uuid()).cmp(&(b.created_at, b.id.as_uuid()))
+        });
+        let mut by_case: std::collections::HashMap<CaseId, Vec<Party>> =
+            std::collections::HashMap::with_capacity(cases.len());
+        for person in people {
+            by_case.entry(person.case_id).or_default().push(person);
+        }
+        cases
+            .iter()
+            .map(|case| (case.id, by_case.remove(&case.id).unwrap_or_default()))
+            .collect()
+    });
+    // Only the mediators of the cases kept (the page read one case more
+    // than it shows, to know whether more follow).
+    let mediators = children.mediators.then(|| {
+        mediators.retain(|m| cases.iter().any(|c| c.mediator_id == Some(m.user_id)));
+        mediators
+    });
+    Ok(CasePage {
+        cases,
+        has_more,
+        mediators,
+        parties,
+    })
 }
 
 /// The cases among `ids` (unknown ids and other orgs' cases are left out),

@@ -47,12 +47,17 @@ impl TryFrom<MemberRow> for Member {
 }
 
 impl Member {
-    /// A member from the JSON array `json_build_array(m.user_id, u.email,
-    /// m.display_name, m.role, m.created_at, m.joined_at IS NOT NULL)` (see
-    /// [`MEMBER_JSON`]), as a statement that brings members along with other
-    /// rows answers them.
-    pub(crate) fn from_json(
-        (user_id, email, display_name, role, joined_at, joined): MemberJson,
+    /// A member from the columns of `memberships m JOIN users u`
+    /// (`m.user_id, u.email, m.display_name, m.role, m.created_at,
+    /// m.joined_at IS NOT NULL`), as a statement that brings members along
+    /// with other rows answers them.
+    pub(crate) fn from_parts(
+        user_id: uuid::Uuid,
+        email: String,
+        display_name: String,
+        role: String,
+        joined_at: DateTime<Utc>,
+        joined: bool,
     ) -> Result<Self, DbError> {
         MemberRow {
             user_id,
@@ -65,13 +70,6 @@ impl Member {
         .try_into()
     }
 }
-
-/// [`Member::from_json`]'s input.
-pub(crate) type MemberJson = (uuid::Uuid, String, String, String, DateTime<Utc>, bool);
-
-/// The JSON array [`Member::from_json`] reads, of `memberships m JOIN users u`.
-pub(crate) const MEMBER_JSON: &str = "json_build_array(m.user_id, u.email, m.display_name, \
-     m.role, m.created_at, m.joined_at IS NOT NULL)";
 
 const SELECT_MEMBER: &str = "SELECT m.user_id, u.email, m.display_name, m.role, \
      m.created_at AS joined_at, (m.joined_at IS NOT NULL) AS joined \
