@@ -130,7 +130,32 @@ pub struct AdminDb {
 
 /// The pool settings [`Db::connect`] uses; tests that need a shorter wait
 /// for a connection start from these and wrap the pool with [`Db::from_pool`].
+///
+/// Each new connection prepares the statement that begins a signed-in
+/// request ([`SCOPE_STATEMENT`]), so a request names it in its `BEGIN`
+/// round trip instead of Postgres parsing and planning it again every
+/// time. (The schema must be migrated before the pool connects.)
 pub fn pool_options() -> PgPoolOptions {
+    owner_pool_options().after_connect(|conn, _meta| {
+        Box::pin(async move {
+            sqlx::Executor::execute(&mut *conn, PREPARE_SCOPE).await?;
+            Ok(())
+        })
+    })
+}
+
+/// The name of the prepared statement every application connection holds:
+/// the web session's scope ([`Db::web_session_tenant`]) from the token's
+/// hash as hex digits.
+const SCOPE_STATEMENT: &str = "accord_scope_by_token_hash";
+
+const PREPARE_SCOPE: &str = "PREPARE accord_scope_by_token_hash(text) AS \
+     SELECT session_id, user_id, org_id, expires_at, role \
+     FROM accord_web_session_scope(decode($1, 'hex'))";
+
+/// [`pool_options`] without the prepared statement: for the owner's pool,
+/// which connects before the migrations that define it.
+fn owner_pool_options() -> PgPoolOptions {
     PgPoolOptions::new()
         .max_connections(DEFAULT_POOL_SIZE)
         // A request waits at most this long for a connection (also while the
@@ -270,8 +295,9 @@ impl Db {
 
     /// Begins the transaction of a request signed in with the web session
     /// whose token hashes to `token_hash`: one `BEGIN`, then one statement
-    /// that finds the live session, reads the account's role in the
-    /// session's org and scopes the transaction to both (see the
+    /// (prepared when the connection opened, see [`pool_options`]) that
+    /// finds the live session, reads the account's role in the session's
+    /// org and scopes the transaction to both (see the
     /// `accord_web_session_scope` migration). `None` when no live session
     /// has that hash; the transaction is `None` when the account is no
     /// longer a member of the session's org (then nothing was scoped and
@@ -287,13 +313,15 @@ impl Db {
         request_id: Option<String>,
     ) -> Result<Option<(crate::auth::WebSession, Option<TenantTx>)>, DbError> {
         // The hash is 32 bytes written as hex digits here, never input text.
-        let hash: String = token_hash.iter().map(|b| format!("{b:02x}")).collect();
+        let mut hash = String::with_capacity(64);
+        for b in token_hash {
+            const DIGITS: &[u8; 16] = b"0123456789abcdef";
+            hash.push(char::from(DIGITS[usize::from(b >> 4)]));
+            hash.push(char::from(DIGITS[usize::from(b & 0xf)]));
+        }
         let (tx, rows) = OpenTx::begin(
             &self.pool,
-            &format!(
-                "BEGIN; SELECT session_id, user_id, org_id, expires_at, role \
-                 FROM accord_web_session_scope(decode('{hash}', 'hex'))"
-            ),
+            &format!("BEGIN; EXECUTE {SCOPE_STATEMENT}('{hash}')"),
         )
         .await?;
         let row: Option<ScopeRow> = rows
@@ -460,7 +488,7 @@ impl AdminDb {
     /// Connects as the owner of the schema (the migrating role).
     pub async fn connect(url: &str) -> Result<Self, DbError> {
         let options: PgConnectOptions = url.parse()?;
-        let pool = pool_options()
+        let pool = owner_pool_options()
             .max_connections(4)
             .connect_with(options)
             .await?;

@@ -186,12 +186,9 @@ impl Query {
         let edges: Vec<CaseEdge> = page
             .cases
             .into_iter()
-            .map(|c| CaseEdge {
-                cursor: encode_cursor(&c),
-                node: c.into(),
-            })
+            .map(|c| CaseEdge { node: c.into() })
             .collect();
-        let end_cursor = edges.last().map(|e| e.cursor.clone());
+        let end_cursor = edges.last().map(|e| encode_cursor(&e.node.inner));
         Ok(CaseConnection {
             edges,
             page_info: PageInfo {

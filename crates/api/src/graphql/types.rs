@@ -445,11 +445,20 @@ pub struct CaseConnection {
 
 /// A case and its cursor.
 #[derive(SimpleObject, Debug)]
+#[graphql(complex)]
 pub struct CaseEdge {
-    /// Pass as `after` to continue after this case.
-    pub cursor: String,
     /// The case.
     pub node: Case,
+}
+
+#[ComplexObject]
+impl CaseEdge {
+    /// Pass as `after` to continue after this case.
+    // Encoded only when asked for: a page shown without cursors does not
+    // pay for them.
+    async fn cursor(&self) -> String {
+        super::query::encode_cursor(&self.node.inner)
+    }
 }
 
 /// Paging state.
