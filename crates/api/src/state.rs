@@ -145,6 +145,8 @@ pub(crate) struct Inner {
     /// Wakes the mail worker when a request has committed jobs.
     pub(crate) wake: accord_notify::worker::Wake,
     pub(crate) schema: AccordSchema,
+    /// Documents parsed recently, by their text (see [`crate::graphql::DocumentCache`]).
+    pub(crate) documents: crate::graphql::DocumentCache,
     /// Set once, by the server, when it runs the SFU in this process.
     pub(crate) live: std::sync::OnceLock<Arc<dyn LiveDirectory>>,
     /// `/graphql`'s limits; the defaults unless the server set others.
@@ -182,6 +184,7 @@ impl AppState {
                 oidc,
                 wake,
                 schema,
+                documents: crate::graphql::DocumentCache::default(),
                 live: std::sync::OnceLock::new(),
                 graphql_limits: std::sync::OnceLock::new(),
                 vault: std::sync::OnceLock::new(),

@@ -530,11 +530,50 @@ struct Operations {
 /// Operation names longer than this are cut in spans.
 const MAX_OPERATION_NAME: usize = 100;
 
-/// Reads the operations of the request's document, parsing it once: the
-/// executor then runs the document parsed here rather than parsing the text
-/// again. Documents that do not parse are left to the executor, which
-/// reports them.
-fn operations(request: &mut async_graphql::Request) -> Operations {
+/// The documents the API parsed recently, by their text: a client's pages
+/// send the same few queries over and over, and copying a parsed document
+/// costs a fraction of parsing it again. Bounded in entries and in the size
+/// of a document it keeps, so distinct queries (a client's mistakes, or
+/// someone trying many) cost at most that much memory; when full, it starts
+/// over.
+#[derive(Default)]
+pub(crate) struct DocumentCache {
+    parsed: std::sync::Mutex<HashMap<String, async_graphql::parser::types::ExecutableDocument>>,
+}
+
+impl DocumentCache {
+    /// At most this many documents are kept.
+    const ENTRIES: usize = 128;
+    /// Longer query texts are parsed each time and not kept.
+    const MAX_QUERY_LEN: usize = 4096;
+
+    fn get(&self, query: &str) -> Option<async_graphql::parser::types::ExecutableDocument> {
+        let parsed = self.parsed.lock().unwrap_or_else(|e| e.into_inner());
+        parsed.get(query).cloned()
+    }
+
+    fn keep(&self, query: &str, doc: &async_graphql::parser::types::ExecutableDocument) {
+        if query.len() > Self::MAX_QUERY_LEN {
+            return;
+        }
+        let mut parsed = self.parsed.lock().unwrap_or_else(|e| e.into_inner());
+        if parsed.len() >= Self::ENTRIES {
+            parsed.clear();
+        }
+        parsed.insert(query.to_owned(), doc.clone());
+    }
+
+    #[cfg(test)]
+    fn len(&self) -> usize {
+        self.parsed.lock().unwrap_or_else(|e| e.into_inner()).len()
+    }
+}
+
+/// Reads the operations of the request's document, parsing it once (or
+/// taking it from `documents`): the executor then runs the document found
+/// here rather than parsing the text again. Documents that do not parse are
+/// left to the executor, which reports them.
+fn operations(documents: &DocumentCache, request: &mut async_graphql::Request) -> Operations {
     use async_graphql::parser::types::{DocumentOperations, OperationType};
     let kind = |ty: OperationType| match ty {
         OperationType::Query => "query",
@@ -543,10 +582,19 @@ fn operations(request: &mut async_graphql::Request) -> Operations {
     };
     let operation_name = request.operation_name.clone();
     let variables = std::mem::take(&mut request.variables);
+    let cached = documents.get(&request.query);
+    let hit = cached.is_some();
+    if let Some(doc) = cached {
+        request.set_parsed_query(doc);
+    }
+    let query = (!hit).then(|| request.query.clone());
     let Ok(doc) = request.parsed_query() else {
         request.variables = variables;
         return Operations::default();
     };
+    if let Some(query) = query {
+        documents.keep(&query, doc);
+    }
     let root_fields = crate::metrics::root_fields(doc, operation_name.as_deref(), &variables);
     let ops = match &doc.operations {
         DocumentOperations::Single(op) => Operations {
@@ -692,7 +740,7 @@ async fn attempt(state: &AppState, headers: &HeaderMap, body: &[u8], rid: Option
             ))
         }
     };
-    let ops = operations(&mut request);
+    let ops = operations(&state.inner.documents, &mut request);
     let span = operation_span(&ops);
     execute(state, headers, request, &ops, rid)
         .instrument(span)
@@ -854,14 +902,57 @@ pub(crate) async fn graphiql_asset(
 
 #[cfg(test)]
 mod tests {
-    use super::{redact_unsent, Operations};
+    use super::{redact_unsent, DocumentCache, Operations};
 
     fn operations(query: &str, operation_name: Option<&str>) -> Operations {
+        operations_in(&DocumentCache::default(), query, operation_name)
+    }
+
+    fn operations_in(
+        documents: &DocumentCache,
+        query: &str,
+        operation_name: Option<&str>,
+    ) -> Operations {
         let mut request = async_graphql::Request::new(query);
         if let Some(name) = operation_name {
             request = request.operation_name(name);
         }
-        super::operations(&mut request)
+        super::operations(documents, &mut request)
+    }
+
+    #[test]
+    fn a_kept_document_reads_as_a_fresh_parse_and_the_cache_stays_bounded() {
+        let documents = DocumentCache::default();
+        let two = "query Cases { cases { edges { node { id } } } } mutation Make { createCase(input: {reference: \"N-7\", title: \"Zanzibar\"}) { id } }";
+        let fresh = operations_in(&documents, two, Some("Make"));
+        assert_eq!(documents.len(), 1);
+        let kept = operations_in(&documents, two, Some("Make"));
+        assert_eq!(kept, fresh);
+        assert_eq!(kept.kind, Some("mutation"));
+        // The same text with another operation chosen reads that one.
+        let other = operations_in(&documents, two, Some("Cases"));
+        assert_eq!(other.kind, Some("query"));
+        assert_eq!(documents.len(), 1);
+        // Text that does not parse is not kept; neither is an oversized one.
+        assert_eq!(
+            operations_in(&documents, "{ broken", None),
+            Operations::default()
+        );
+        let long = format!(
+            "{{ cases {{ edges {{ node {{ id }} }} }} }}{}",
+            " ".repeat(5000)
+        );
+        assert_eq!(operations_in(&documents, &long, None).kind, Some("query"));
+        assert_eq!(documents.len(), 1);
+        // Many distinct documents never make it hold more than its bound.
+        for n in 0..(DocumentCache::ENTRIES * 3) {
+            operations_in(
+                &documents,
+                &format!("query Q{n} {{ viewer {{ id }} }}"),
+                None,
+            );
+            assert!(documents.len() <= DocumentCache::ENTRIES);
+        }
     }
 
     #[test]
