@@ -368,5 +368,32 @@ async fn a_page_of_cases_shows_each_cases_mediator_and_people_as_the_case_does(
     assert_eq!(node("N-2")["mediator"]["user"]["email"], "med2@n.test");
     assert_eq!(node("R-4")["mediator"], Value::Null);
     assert_eq!(node("R-4")["parties"], json!([]));
+    // Two at a time (each page reads one case more than it shows, to know
+    // whether more follow): the same cases in the same order, each with
+    // its own mediator and people, and the last edge's cursor is the end.
+    let all: Vec<Value> = data["cases"]["edges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["node"].clone())
+        .collect();
+    let paging = format!(
+        "query($a: String) {{ cases(first: 2, after: $a) {{ edges {{ cursor node {{ id reference {CHILDREN} }} }} pageInfo {{ hasNextPage endCursor }} }} }}"
+    );
+    let mut paged: Vec<Value> = Vec::new();
+    let mut after = Value::Null;
+    loop {
+        let page = w.admin.ok(&paging, json!({ "a": after })).await?;
+        let edges = page["cases"]["edges"].as_array().unwrap();
+        assert!(edges.len() <= 2);
+        paged.extend(edges.iter().map(|e| e["node"].clone()));
+        let info = &page["cases"]["pageInfo"];
+        assert_eq!(info["endCursor"], edges.last().unwrap()["cursor"]);
+        if info["hasNextPage"] != json!(true) {
+            break;
+        }
+        after = info["endCursor"].clone();
+    }
+    assert_eq!(paged, all);
     Ok(())
 }
