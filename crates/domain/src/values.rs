@@ -179,11 +179,24 @@ impl EmailAddress {
         if domain.contains('@') {
             return Err(err("must contain exactly one @"));
         }
-        let local = local.to_lowercase();
+        // Stored addresses are already folded: those are checked without
+        // copying (this runs for every address a listing loads).
+        let local: std::borrow::Cow<'_, str> = if local
+            .bytes()
+            .all(|b| b.is_ascii() && !b.is_ascii_uppercase())
+        {
+            local.into()
+        } else {
+            local.to_lowercase().into()
+        };
         // ASCII-only folding: Unicode rules would turn look-alikes such as the
         // Kelvin sign into plain letters and so accept a domain nobody typed.
         // Anything non-ASCII left over is refused by the label check below.
-        let domain = domain.to_ascii_lowercase();
+        let domain: std::borrow::Cow<'_, str> = if domain.bytes().any(|b| b.is_ascii_uppercase()) {
+            domain.to_ascii_lowercase().into()
+        } else {
+            domain.into()
+        };
         if local.is_empty() {
             return Err(err("must have a name before the @"));
         }
@@ -217,7 +230,11 @@ impl EmailAddress {
                 ));
             }
         }
-        Ok(Self(format!("{local}@{domain}")))
+        let mut address = String::with_capacity(local.len() + 1 + domain.len());
+        address.push_str(&local);
+        address.push('@');
+        address.push_str(&domain);
+        Ok(Self(address))
     }
 
     /// The normalised address.
@@ -514,6 +531,11 @@ mod tests {
             ("  Ana.Lopez@Example.ORG \n", "ana.lopez@example.org"),
             ("a+tag@mail.example.co.uk", "a+tag@mail.example.co.uk"),
             ("x@a-b.c0", "x@a-b.c0"),
+            // Non-ASCII names before the @ fold by Unicode's rules (a
+            // titlecase letter too), already-folded ones stay as they are.
+            ("JOSÉ@Example.org", "josé@example.org"),
+            ("josé@example.org", "josé@example.org"),
+            ("\u{1c5}ana@example.org", "\u{1c6}ana@example.org"),
             (
                 "o'brien@xn--bcher-kva.example",
                 "o'brien@xn--bcher-kva.example",

@@ -753,7 +753,7 @@ impl ConflictsMutation {
                 let party = super::mutation::add_person(tx, &case, &input).await?;
                 check_new_party(tx, &case, party.id, Some(PartyOverride { by, reason })).await?;
                 super::mutation::invite_to_sessions_ahead(tx, &state, &case, party.id).await?;
-                Ok(Party::new(party, true))
+                Ok(Party::new(&party, true))
             })
         })
         .await

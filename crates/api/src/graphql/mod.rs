@@ -414,16 +414,19 @@ pub(crate) async fn batched_mediator(
     Ok(batches.mediators.get(&mediator).cloned().flatten())
 }
 
-/// The people on `case` (a case the request has shown), loaded with those of
-/// every case the request has shown, in one query.
-pub(crate) async fn batched_parties(
+/// `shown` of the people on `case` (a case the request has shown), loaded
+/// with those of every case the request has shown, in one query. (`shown`
+/// reads them where the batch keeps them: nothing is copied but what it
+/// makes.)
+pub(crate) async fn batched_parties<T>(
     ctx: &Context<'_>,
     case: &accord_db::cases::Case,
-) -> async_graphql::Result<Vec<accord_db::cases::Party>> {
+    shown: impl FnOnce(&[accord_db::cases::Party]) -> T,
+) -> async_graphql::Result<T> {
     let rc = rctx(ctx);
     let mut batches = rc.batches.lock().await;
     if let Some(found) = batches.parties.get(&case.id) {
-        return Ok(found.clone());
+        return Ok(shown(found));
     }
     let mut wanted: Vec<CaseId> = rc
         .known_case_list()
@@ -449,7 +452,13 @@ pub(crate) async fn batched_parties(
             .or_default()
             .push(party);
     }
-    Ok(batches.parties.get(&case.id).cloned().unwrap_or_default())
+    Ok(shown(
+        batches
+            .parties
+            .get(&case.id)
+            .map(Vec::as_slice)
+            .unwrap_or_default(),
+    ))
 }
 
 /// Refuses `action` when the actor's role may never do it, before any object is

@@ -305,7 +305,7 @@ impl Mutation {
                 let party = add_person(tx, &case, &input).await?;
                 super::conflicts::check_new_party(tx, &case, party.id, None).await?;
                 invite_to_sessions_ahead(tx, &state, &case, party.id).await?;
-                Ok(Party::new(party, true))
+                Ok(Party::new(&party, true))
             })
         })
         .await

@@ -264,11 +264,10 @@ impl Case {
             // Viewing the case already proved involvement for Involved grants.
             Grant::Involved | Grant::OrgWide => true,
         };
-        Ok(super::batched_parties(ctx, &self.inner)
-            .await?
-            .into_iter()
-            .map(|p| Party::new(p, show_contact))
-            .collect())
+        super::batched_parties(ctx, &self.inner, |people| {
+            people.iter().map(|p| Party::new(p, show_contact)).collect()
+        })
+        .await
     }
 
     /// The organisation each person is on the case for, where one was
@@ -346,7 +345,7 @@ pub struct Party {
 }
 
 impl Party {
-    pub(crate) fn new(p: cases::Party, show_contact: bool) -> Self {
+    pub(crate) fn new(p: &cases::Party, show_contact: bool) -> Self {
         Party {
             id: p.id.as_uuid(),
             case_id: p.case_id.as_uuid(),
