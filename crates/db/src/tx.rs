@@ -138,7 +138,12 @@ pub struct AdminDb {
 pub fn pool_options() -> PgPoolOptions {
     owner_pool_options().after_connect(|conn, _meta| {
         Box::pin(async move {
-            sqlx::Executor::execute(&mut *conn, PREPARE_SCOPE).await?;
+            let prepare = format!(
+                "PREPARE {SCOPE_STATEMENT}(text) AS \
+                 SELECT session_id, user_id, org_id, expires_at, role \
+                 FROM accord_web_session_scope(decode($1, 'hex'))"
+            );
+            sqlx::Executor::execute(&mut *conn, prepare.as_str()).await?;
             Ok(())
         })
     })
@@ -148,10 +153,6 @@ pub fn pool_options() -> PgPoolOptions {
 /// the web session's scope ([`Db::web_session_tenant`]) from the token's
 /// hash as hex digits.
 const SCOPE_STATEMENT: &str = "accord_scope_by_token_hash";
-
-const PREPARE_SCOPE: &str = "PREPARE accord_scope_by_token_hash(text) AS \
-     SELECT session_id, user_id, org_id, expires_at, role \
-     FROM accord_web_session_scope(decode($1, 'hex'))";
 
 /// [`pool_options`] without the prepared statement: for the owner's pool,
 /// which connects before the migrations that define it.
@@ -313,12 +314,7 @@ impl Db {
         request_id: Option<String>,
     ) -> Result<Option<(crate::auth::WebSession, Option<TenantTx>)>, DbError> {
         // The hash is 32 bytes written as hex digits here, never input text.
-        let mut hash = String::with_capacity(64);
-        for b in token_hash {
-            const DIGITS: &[u8; 16] = b"0123456789abcdef";
-            hash.push(char::from(DIGITS[usize::from(b >> 4)]));
-            hash.push(char::from(DIGITS[usize::from(b & 0xf)]));
-        }
+        let hash = hex::encode(token_hash);
         let (tx, rows) = OpenTx::begin(
             &self.pool,
             &format!("BEGIN; EXECUTE {SCOPE_STATEMENT}('{hash}')"),
