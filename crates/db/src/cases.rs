@@ -317,14 +317,17 @@ pub async fn list(
                 }
                 .try_into()?,
             ),
-            ROW_MEDIATOR => mediators.push(crate::members::Member::from_parts(
-                row.try_get(1)?,
-                row.try_get(4)?,
-                row.try_get(3)?,
-                row.try_get(2)?,
-                row.try_get(7)?,
-                row.try_get::<Option<bool>, _>(9)?.unwrap_or(false),
-            )?),
+            ROW_MEDIATOR => mediators.push(
+                crate::members::MemberRow {
+                    user_id: row.try_get(1)?,
+                    role: row.try_get(2)?,
+                    display_name: row.try_get(3)?,
+                    email: row.try_get(4)?,
+                    joined_at: row.try_get(7)?,
+                    joined: row.try_get(9)?,
+                }
+                .try_into()?,
+            ),
             other => {
                 return Err(DbError::Corrupt(format!(
                     "the case page statement answered a row of kind {other}"

@@ -22,14 +22,17 @@ pub struct Member {
     pub joined: bool,
 }
 
+/// A member as `memberships m JOIN users u` answers them (see
+/// `SELECT_MEMBER`); statements that bring members along with other rows
+/// (a page of cases) fill it by name.
 #[derive(sqlx::FromRow)]
-struct MemberRow {
-    user_id: uuid::Uuid,
-    email: String,
-    display_name: String,
-    role: String,
-    joined_at: DateTime<Utc>,
-    joined: bool,
+pub(crate) struct MemberRow {
+    pub(crate) user_id: uuid::Uuid,
+    pub(crate) email: String,
+    pub(crate) display_name: String,
+    pub(crate) role: String,
+    pub(crate) joined_at: DateTime<Utc>,
+    pub(crate) joined: bool,
 }
 
 impl TryFrom<MemberRow> for Member {
@@ -43,31 +46,6 @@ impl TryFrom<MemberRow> for Member {
             joined_at: r.joined_at,
             joined: r.joined,
         })
-    }
-}
-
-impl Member {
-    /// A member from the columns of `memberships m JOIN users u`
-    /// (`m.user_id, u.email, m.display_name, m.role, m.created_at,
-    /// m.joined_at IS NOT NULL`), as a statement that brings members along
-    /// with other rows answers them.
-    pub(crate) fn from_parts(
-        user_id: uuid::Uuid,
-        email: String,
-        display_name: String,
-        role: String,
-        joined_at: DateTime<Utc>,
-        joined: bool,
-    ) -> Result<Self, DbError> {
-        MemberRow {
-            user_id,
-            email,
-            display_name,
-            role,
-            joined_at,
-            joined,
-        }
-        .try_into()
     }
 }
 
