@@ -116,7 +116,7 @@ impl Default for ApiMetrics {
         );
         r.register(
             "accord_api_db_pool_idle",
-            "Idle connections in the application's database pool",
+            "Idle connections in the application's database pool (including those kept for the next request)",
             m.pool_idle.clone(),
         );
         r.register(
@@ -237,7 +237,7 @@ impl ApiMetrics {
         let pool = db.pool();
         self.pool_connections.set(i64::from(pool.size()));
         self.pool_idle
-            .set(i64::try_from(pool.num_idle()).unwrap_or(i64::MAX));
+            .set(i64::try_from(db.idle_connections()).unwrap_or(i64::MAX));
         match due_jobs(db).await {
             Ok((due, oldest)) => {
                 self.jobs_due.set(due);

@@ -40,6 +40,7 @@ pub mod orgs;
 pub mod sessions;
 pub mod timeline;
 mod tx;
+mod warm;
 
 pub use error::{is_connection_error, DbError};
 pub use tx::{pool_options, Actor, AdminDb, Db, TenantTx, UserTx, DEFAULT_POOL_SIZE};

@@ -1,10 +1,11 @@
+use std::sync::Arc;
 use std::time::Duration;
 
 use accord_domain::{OrgId, Role, UserId};
-use sqlx::pool::PoolConnection;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions, PgRow};
 use sqlx::{Column as _, PgConnection, PgPool, Postgres, Row as _, Transaction};
 
+use crate::warm::{Lease, Warm};
 use crate::DbError;
 
 /// Who is acting in a tenant transaction. `user_id` is `None` for the system
@@ -23,6 +24,8 @@ pub struct Actor {
 #[derive(Debug, Clone)]
 pub struct Db {
     pool: PgPool,
+    /// Connections a transaction just ended cleanly, for the next one.
+    warm: Arc<Warm>,
 }
 
 /// A transaction confined to one org by row-level security. Repository
@@ -42,23 +45,17 @@ pub struct TenantTx {
 #[derive(Debug)]
 struct OpenTx {
     /// `Some` until committed or dropped.
-    conn: Option<PoolConnection<Postgres>>,
+    conn: Option<Lease>,
 }
 
 impl OpenTx {
-    /// Takes a connection from `pool` and runs `begin` (a simple-query
-    /// string that starts with `BEGIN`) on it, returning the rows its
-    /// statements answered.
+    /// Runs `begin` (a simple-query string that starts with `BEGIN`) on
+    /// `conn`, returning the rows its statements answered.
     // Boxed: the rows' stream is generic over the executor's lifetime, and a
     // resolver's future that held it unboxed could not be shown `Send`.
-    fn begin<'a>(
-        pool: &'a PgPool,
-        begin: &'a str,
-    ) -> BoxFuture<'a, Result<(Self, Vec<PgRow>), DbError>> {
+    fn begin(conn: Lease, begin: &str) -> BoxFuture<'_, Result<(Self, Vec<PgRow>), DbError>> {
         Box::pin(async move {
-            let mut tx = OpenTx {
-                conn: Some(pool.acquire().await?),
-            };
+            let mut tx = OpenTx { conn: Some(conn) };
             // On error `tx` is dropped here, which rolls back what began.
             let conn: &mut PgConnection = tx.conn();
             let rows = sqlx::Executor::fetch_all(conn, begin).await?;
@@ -82,8 +79,11 @@ impl OpenTx {
         Box::pin(async move {
             let conn: &mut PgConnection = self.conn();
             sqlx::Executor::execute(conn, "SELECT 1; COMMIT").await?;
-            // Committed: the connection goes back to the pool as it is.
-            drop(self.conn.take());
+            // Committed, and Postgres answered: the connection is idle and
+            // outside any transaction, ready for the next one as it is.
+            if let Some(conn) = self.conn.take() {
+                conn.keep();
+            }
             Ok(())
             // On error `self` is dropped with its connection: rolled back.
         })
@@ -92,16 +92,18 @@ impl OpenTx {
 
 /// Ends a dropped transaction, first waiting out whatever an interrupted
 /// statement left pending; a connection that cannot is closed.
-async fn rollback(mut conn: PoolConnection<Postgres>) {
+async fn rollback(mut conn: Lease) {
     let conn_ref: &mut PgConnection = &mut conn;
-    if sqlx::Executor::execute(conn_ref, "ROLLBACK").await.is_err() {
-        conn.close_on_drop();
+    if sqlx::Executor::execute(conn_ref, "ROLLBACK").await.is_ok() {
+        conn.keep();
+    } else {
+        conn.close();
     }
 }
 
 impl Drop for OpenTx {
     fn drop(&mut self) {
-        let Some(mut conn) = self.conn.take() else {
+        let Some(conn) = self.conn.take() else {
             return;
         };
         match tokio::runtime::Handle::try_current() {
@@ -110,7 +112,7 @@ impl Drop for OpenTx {
             }
             // No runtime to roll back on: the server ends the transaction
             // when the connection closes.
-            Err(_) => conn.close_on_drop(),
+            Err(_) => conn.close(),
         }
     }
 }
@@ -237,17 +239,42 @@ impl Db {
             .max_connections(pool_size.max(1))
             .connect_with(options)
             .await?;
-        Ok(Db { pool })
+        Ok(Self::from_pool(pool))
     }
 
     /// Wraps an existing pool (tests, or callers that configure their own).
     pub fn from_pool(pool: PgPool) -> Self {
-        Db { pool }
+        let warm = Warm::for_pool(&pool);
+        Db { pool, warm }
     }
 
-    /// The underlying pool, for health checks.
+    /// The underlying pool, for health checks. (Up to one connection fewer
+    /// than it holds may be kept for the next tenant transaction instead:
+    /// see `warm.rs`; [`Db::idle_connections`] counts them, and
+    /// [`Db::close`] closes both.)
     pub fn pool(&self) -> &PgPool {
         &self.pool
+    }
+
+    /// Connections idle now: the pool's and those kept for the next
+    /// transaction.
+    pub fn idle_connections(&self) -> usize {
+        self.pool.num_idle() + self.warm.idle()
+    }
+
+    /// A connection for a tenant transaction: the one most recently kept
+    /// after a clean transaction, else the pool's (see `warm.rs`). Other
+    /// work (sign-in, the workers) takes the pool's connections directly,
+    /// so a flood of requests never holds the last of them.
+    async fn take(&self) -> Result<Lease, DbError> {
+        self.warm.take(&self.pool).await
+    }
+
+    /// Gives the connections kept for the next transaction back to the pool
+    /// and closes it (waiting for those in use to come back).
+    pub async fn close(&self) {
+        self.warm.release_idle();
+        self.pool.close().await;
     }
 
     /// Begins a transaction for `user_id` acting in `org_id`. Fails with
@@ -265,7 +292,7 @@ impl Db {
         // BEGIN, the settings and the role in one round trip (ids only, as
         // in `begin_statement`).
         let (tx, rows) = OpenTx::begin(
-            &self.pool,
+            self.take().await?,
             &format!(
                 "{}; SELECT role FROM memberships WHERE org_id = '{}' AND user_id = '{}'",
                 begin_statement(Some(org_id), Some(user_id)),
@@ -316,7 +343,7 @@ impl Db {
         // The hash is 32 bytes written as hex digits here, never input text.
         let hash = hex::encode(token_hash);
         let (tx, rows) = OpenTx::begin(
-            &self.pool,
+            self.take().await?,
             &format!("BEGIN; EXECUTE {SCOPE_STATEMENT}('{hash}')"),
         )
         .await?;
@@ -374,7 +401,8 @@ impl Db {
         role: Role,
         request_id: Option<String>,
     ) -> Result<TenantTx, DbError> {
-        let (tx, _) = OpenTx::begin(&self.pool, &begin_statement(Some(org_id), None)).await?;
+        let (tx, _) =
+            OpenTx::begin(self.take().await?, &begin_statement(Some(org_id), None)).await?;
         Ok(TenantTx {
             tx,
             actor: Actor {
@@ -515,7 +543,11 @@ impl AdminDb {
         org_id: OrgId,
         request_id: Option<String>,
     ) -> Result<TenantTx, DbError> {
-        let (tx, _) = OpenTx::begin(&self.pool, &begin_statement(Some(org_id), None)).await?;
+        let (tx, _) = OpenTx::begin(
+            Lease::pooled(self.pool.acquire().await?),
+            &begin_statement(Some(org_id), None),
+        )
+        .await?;
         Ok(TenantTx {
             tx,
             actor: Actor {

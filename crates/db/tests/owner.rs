@@ -67,7 +67,7 @@ async fn a_createrole_owner_migrates_and_runs_operator_commands() -> anyhow::Res
             .await?;
         assert_eq!(seen, 0);
         admin.pool().close().await;
-        app.pool().close().await;
+        app.close().await;
         anyhow::Ok(())
     }
     .await;

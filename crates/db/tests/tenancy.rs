@@ -679,6 +679,128 @@ async fn a_pooled_connection_does_not_carry_the_previous_tenant() -> anyhow::Res
     Ok(())
 }
 
+/// The server process's id behind `conn`.
+async fn backend(conn: &mut sqlx::PgConnection) -> anyhow::Result<i32> {
+    Ok(sqlx::query_scalar("SELECT pg_backend_pid()")
+        .fetch_one(conn)
+        .await?)
+}
+
+/// Cases `conn` sees, with the org setting it runs under.
+async fn seen(conn: &mut sqlx::PgConnection) -> anyhow::Result<(i64, String)> {
+    let (n, org): (i64, Option<String>) = sqlx::query_as(
+        "SELECT (SELECT count(*) FROM cases), current_setting('accord.org_id', true)",
+    )
+    .fetch_one(conn)
+    .await?;
+    Ok((n, org.unwrap_or_default()))
+}
+
+#[tokio::test]
+async fn a_connection_handed_to_the_next_transaction_carries_nothing_of_the_last(
+) -> anyhow::Result<()> {
+    let db = TestDb::new().await?;
+    let a = populate(&db, "alpha").await?;
+    let b = populate(&db, "beta").await?;
+    // Three connections: up to two are handed on without the pool's test.
+    let pool = PgPoolOptions::new()
+        .max_connections(3)
+        .connect(&db.app_url)
+        .await?;
+    let app = Db::from_pool(pool);
+
+    let mut tx = app.tenant(a.org, a.admin, None).await?;
+    let first = backend(tx.conn()).await?;
+    assert_eq!(seen(tx.conn()).await?, (1, a.org.to_string()));
+    tx.commit().await?;
+    assert_eq!(app.idle_connections(), 1);
+
+    // The committed connection is the next one out, with the next scope
+    // only: org B's transaction sees B's case alone.
+    let mut tx = app.tenant(b.org, b.admin, None).await?;
+    assert_eq!(backend(tx.conn()).await?, first, "handed on, not a new one");
+    assert_eq!(seen(tx.conn()).await?, (1, b.org.to_string()));
+    tx.commit().await?;
+    // Work outside tenant transactions takes the pool's own connections.
+    let mut tx = app.unscoped().await?;
+    assert_eq!(seen(&mut tx).await?, (0, String::new()));
+    tx.commit().await?;
+
+    // After a transaction dropped (rolled back) with org A's scope, the
+    // next one, for org B, sees B's case alone.
+    let mut tx = app.tenant(a.org, a.admin, None).await?;
+    let dropped = backend(tx.conn()).await?;
+    drop(tx);
+    let mut handed_on = None;
+    for _ in 0..50 {
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        let mut tx = app.tenant(b.org, b.admin, None).await?;
+        let (n, org) = seen(tx.conn()).await?;
+        assert_eq!((n, org), (1, b.org.to_string()));
+        let on = backend(tx.conn()).await?;
+        tx.commit().await?;
+        if on == dropped {
+            handed_on = Some(on);
+            break;
+        }
+    }
+    assert_eq!(
+        handed_on,
+        Some(dropped),
+        "the rolled-back connection is handed on"
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn the_pool_keeps_a_connection_of_its_own_and_a_dead_kept_one_is_replaced(
+) -> anyhow::Result<()> {
+    let db = TestDb::new().await?;
+    let a = populate(&db, "alpha").await?;
+    let pool = PgPoolOptions::new()
+        .max_connections(3)
+        .acquire_timeout(std::time::Duration::from_secs(2))
+        .connect(&db.app_url)
+        .await?;
+    let app = Db::from_pool(pool);
+
+    // Two transactions at once: of a pool of three, two are kept for the
+    // next transaction, and the pool keeps one of its own.
+    let one = app.tenant(a.org, a.admin, None).await?;
+    let mut two = app.tenant(a.org, a.admin, None).await?;
+    let second = backend(two.conn()).await?;
+    // A third transaction meanwhile waits its turn (and times out here).
+    assert!(app.tenant(a.org, a.admin, None).await.is_err());
+    one.commit().await?;
+    two.commit().await?;
+    // Whoever uses the pool directly gets that one, at once.
+    let mut direct =
+        tokio::time::timeout(std::time::Duration::from_millis(1500), app.pool().acquire())
+            .await??;
+    assert_eq!(seen(&mut direct).await?, (0, String::new()));
+    // And a transaction meanwhile gets the kept one.
+    let mut tx = app.tenant(a.org, a.admin, None).await?;
+    let kept = backend(tx.conn()).await?;
+    assert_eq!(kept, second, "the most recently kept one is handed on");
+    tx.commit().await?;
+    drop(direct);
+
+    // The kept connection's server process ends (a restart, a failover):
+    // once it has been idle a while it is tested before it is handed on,
+    // and replaced.
+    let ended: bool = sqlx::query_scalar("SELECT pg_terminate_backend($1)")
+        .bind(kept)
+        .fetch_one(db.admin.pool())
+        .await?;
+    assert!(ended);
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    let mut tx = app.tenant(a.org, a.admin, None).await?;
+    assert_ne!(backend(tx.conn()).await?, kept);
+    assert_eq!(seen(tx.conn()).await?, (1, a.org.to_string()));
+    tx.commit().await?;
+    Ok(())
+}
+
 #[tokio::test]
 async fn the_app_role_cannot_rewrite_or_delete_audit_events_of_its_own_org() -> anyhow::Result<()> {
     let db = TestDb::new().await?;
