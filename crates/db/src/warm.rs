@@ -58,6 +58,9 @@ struct State {
     /// Connections circulating here: kept, or out with a [`Lease`] that
     /// belongs here.
     members: usize,
+    /// Set by [`Warm::release_idle`] (the pool is closing): nothing more is
+    /// kept, so every connection goes back to the pool.
+    closed: bool,
 }
 
 #[derive(Debug)]
@@ -103,9 +106,14 @@ impl Warm {
         self.state().idle.len()
     }
 
-    /// Gives the kept connections back to the pool.
+    /// Gives the kept connections back to the pool, and from now on keeps
+    /// none (the pool is closing).
     pub(crate) fn release_idle(&self) {
-        let idle = std::mem::take(&mut self.state().idle);
+        let idle = {
+            let mut state = self.state();
+            state.closed = true;
+            std::mem::take(&mut state.idle)
+        };
         for kept in idle {
             // Each leaves the set as it goes back (a waiting caller may then
             // take a new one from the pool).
@@ -191,16 +199,26 @@ impl Lease {
         let Some((warm, joined)) = self.member.take() else {
             return;
         };
-        match conn {
+        let kept = match conn {
             Some(conn) if joined.elapsed() < KEEP_FOR => {
-                warm.state().idle.push(Kept {
-                    conn,
-                    kept_at: Instant::now(),
-                    joined,
-                });
-                warm.units.add_permits(1);
+                let mut state = warm.state();
+                if state.closed {
+                    false
+                } else {
+                    state.idle.push(Kept {
+                        conn,
+                        kept_at: Instant::now(),
+                        joined,
+                    });
+                    true
+                }
             }
-            _ => warm.leave(),
+            _ => false,
+        };
+        if kept {
+            warm.units.add_permits(1);
+        } else {
+            warm.leave();
         }
     }
 

@@ -802,6 +802,35 @@ async fn the_pool_keeps_a_connection_of_its_own_and_a_dead_kept_one_is_replaced(
 }
 
 #[tokio::test]
+async fn closing_waits_for_a_transaction_in_flight_and_keeps_nothing_after() -> anyhow::Result<()> {
+    let db = TestDb::new().await?;
+    let a = populate(&db, "alpha").await?;
+    let pool = PgPoolOptions::new()
+        .max_connections(3)
+        .connect(&db.app_url)
+        .await?;
+    let app = Db::from_pool(pool);
+    // One connection kept, one in a transaction when the pool closes.
+    app.tenant(a.org, a.admin, None).await?.commit().await?;
+    let mut tx = app.tenant(a.org, a.admin, None).await?;
+    let closing = tokio::spawn({
+        let app = app.clone();
+        async move { app.close().await }
+    });
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    assert!(
+        !closing.is_finished(),
+        "waits for the transaction in flight"
+    );
+    assert_eq!(seen(tx.conn()).await?, (1, a.org.to_string()));
+    tx.commit().await?;
+    // Its connection is not kept for a next transaction: the pool closes.
+    tokio::time::timeout(std::time::Duration::from_secs(5), closing).await??;
+    assert_eq!(app.idle_connections(), 0);
+    Ok(())
+}
+
+#[tokio::test]
 async fn the_app_role_cannot_rewrite_or_delete_audit_events_of_its_own_org() -> anyhow::Result<()> {
     let db = TestDb::new().await?;
     let a = populate(&db, "alpha").await?;
