@@ -632,16 +632,23 @@ async fn a_connection_without_a_tenant_sees_no_tenant_rows() -> anyhow::Result<(
     Ok(())
 }
 
+/// The application's role on a pool of `connections` of its own, waiting
+/// at most 2 s for one.
+async fn app_pool(db: &TestDb, connections: u32) -> anyhow::Result<Db> {
+    let pool = PgPoolOptions::new()
+        .max_connections(connections)
+        .acquire_timeout(std::time::Duration::from_secs(2))
+        .connect(&db.app_url)
+        .await?;
+    Ok(Db::from_pool(pool))
+}
+
 #[tokio::test]
 async fn a_pooled_connection_does_not_carry_the_previous_tenant() -> anyhow::Result<()> {
     let db = TestDb::new().await?;
     let a = populate(&db, "alpha").await?;
     // One connection only, so the next transaction surely reuses it.
-    let pool = PgPoolOptions::new()
-        .max_connections(1)
-        .connect(&db.app_url)
-        .await?;
-    let single = Db::from_pool(pool);
+    let single = app_pool(&db, 1).await?;
     let mut tx = single.tenant(a.org, a.admin, None).await?;
     let n: i64 = sqlx::query_scalar("SELECT count(*) FROM cases")
         .fetch_one(tx.conn())
@@ -703,11 +710,7 @@ async fn a_connection_handed_to_the_next_transaction_carries_nothing_of_the_last
     let a = populate(&db, "alpha").await?;
     let b = populate(&db, "beta").await?;
     // Three connections: up to two are handed on without the pool's test.
-    let pool = PgPoolOptions::new()
-        .max_connections(3)
-        .connect(&db.app_url)
-        .await?;
-    let app = Db::from_pool(pool);
+    let app = app_pool(&db, 3).await?;
 
     let mut tx = app.tenant(a.org, a.admin, None).await?;
     let first = backend(tx.conn()).await?;
@@ -757,12 +760,7 @@ async fn the_pool_keeps_a_connection_of_its_own_and_a_dead_kept_one_is_replaced(
 ) -> anyhow::Result<()> {
     let db = TestDb::new().await?;
     let a = populate(&db, "alpha").await?;
-    let pool = PgPoolOptions::new()
-        .max_connections(3)
-        .acquire_timeout(std::time::Duration::from_secs(2))
-        .connect(&db.app_url)
-        .await?;
-    let app = Db::from_pool(pool);
+    let app = app_pool(&db, 3).await?;
 
     // Two transactions at once: of a pool of three, two are kept for the
     // next transaction, and the pool keeps one of its own.
@@ -805,11 +803,7 @@ async fn the_pool_keeps_a_connection_of_its_own_and_a_dead_kept_one_is_replaced(
 async fn closing_waits_for_a_transaction_in_flight_and_keeps_nothing_after() -> anyhow::Result<()> {
     let db = TestDb::new().await?;
     let a = populate(&db, "alpha").await?;
-    let pool = PgPoolOptions::new()
-        .max_connections(3)
-        .connect(&db.app_url)
-        .await?;
-    let app = Db::from_pool(pool);
+    let app = app_pool(&db, 3).await?;
     // One connection kept, one in a transaction when the pool closes.
     app.tenant(a.org, a.admin, None).await?.commit().await?;
     let mut tx = app.tenant(a.org, a.admin, None).await?;
