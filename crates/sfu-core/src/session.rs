@@ -139,6 +139,15 @@ impl Routes {
     pub fn rooms(&self) -> &HashMap<ParticipantId, RoomId> {
         &self.rooms
     }
+
+    /// Routes with these rooms and no receivers (the media path's tests).
+    #[cfg(test)]
+    pub(crate) fn in_rooms(rooms: impl IntoIterator<Item = (ParticipantId, RoomId)>) -> Self {
+        Routes {
+            by_sender: HashMap::new(),
+            rooms: rooms.into_iter().collect(),
+        }
+    }
 }
 
 /// Why a join was refused.

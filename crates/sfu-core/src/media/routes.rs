@@ -9,6 +9,18 @@ impl Media {
     /// from now on; m-lines are added by renegotiation where needed.
     pub fn set_routes(&mut self, now: Instant, routes: Routes) {
         let old = std::mem::replace(&mut self.routes, routes);
+        // A client forgets every key of someone who no longer shares its
+        // room (portals/shared/src/live/e2ee/manager.ts), so what it
+        // acknowledged before says nothing of what it can decrypt when they
+        // meet again: a key frame asked for on such a stale acknowledgement
+        // comes under a key it no longer holds, and the sender then ignores
+        // the next request for 300 ms.
+        let rooms = self.routes.rooms();
+        self.acked.retain(|(receiver, sender), _| {
+            rooms
+                .get(receiver)
+                .is_some_and(|room| rooms.get(sender) == Some(room))
+        });
         self.apply_routes(now, &old, None);
     }
 

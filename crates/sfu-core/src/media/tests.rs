@@ -1,6 +1,7 @@
 use super::allocation::starve_or_try;
 use super::negotiation::sdp_mids;
 use super::*;
+use crate::protocol::RoomId;
 
 /// A client's offer (microphone and camera, send-only), as str0m makes it.
 fn client_offer(now: Instant) -> String {
@@ -342,4 +343,46 @@ fn acknowledgements_reach_waiting_routes_and_are_forgotten_with_their_people() {
     media.key_acknowledged(a, b, 4);
     media.remove(Instant::now(), b);
     assert!(media.acked.is_empty(), "{:?}", media.acked);
+}
+
+#[test]
+fn acknowledgements_are_forgotten_when_receiver_and_sender_no_longer_share_a_room() {
+    let config = Arc::new(MediaConfig {
+        udp_candidates: vec!["127.0.0.1:3479".parse().unwrap()],
+        tcp_candidates: vec![],
+        turn: None,
+        bandwidth_estimation: true,
+    });
+    let mut media = Media::new(config, Arc::new(Metrics::default()));
+    let (a, b, c) = (
+        ParticipantId::from_u128(1),
+        ParticipantId::from_u128(2),
+        ParticipantId::from_u128(3),
+    );
+    let caucus = RoomId::Caucus(uuid::Uuid::from_u128(9));
+    let now = Instant::now();
+    media.set_routes(
+        now,
+        Routes::in_rooms([(a, RoomId::Main), (b, RoomId::Main), (c, RoomId::Main)]),
+    );
+    media.key_acknowledged(b, a, 3);
+    media.key_acknowledged(a, b, 5);
+    media.key_acknowledged(c, b, 5);
+    // A goes to a caucus: B and A forget each other's keys, so their
+    // acknowledgements go; C and B still share the main room.
+    media.set_routes(
+        now,
+        Routes::in_rooms([(a, caucus), (b, RoomId::Main), (c, RoomId::Main)]),
+    );
+    assert_eq!(media.acked.get(&(b, a)), None);
+    assert_eq!(media.acked.get(&(a, b)), None);
+    assert_eq!(media.acked.get(&(c, b)), Some(&5));
+    // B joins A there: a route from A to B waits for A's next key, as for
+    // someone who never held one (no stale acknowledgement ends the hold).
+    media.set_routes(now, Routes::in_rooms([(a, caucus), (b, caucus)]));
+    assert!(media.acked.is_empty(), "{:?}", media.acked);
+    // Acknowledgements made in the shared room are kept while it lasts.
+    media.key_acknowledged(b, a, 4);
+    media.set_routes(now, Routes::in_rooms([(a, caucus), (b, caucus)]));
+    assert_eq!(media.acked.get(&(b, a)), Some(&4));
 }
