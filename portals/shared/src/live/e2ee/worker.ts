@@ -49,8 +49,14 @@ function isRed(options: TransformOptions, frame: EncodedFrame): boolean {
   return meta?.payloadType !== undefined && redTypes.has(meta.payloadType);
 }
 const videoSenders = new Set<ScriptTransformer>();
-/** Video receive transforms holding frames for a key: asked for a key frame as soon as their sender's key comes. */
-const waitingForKey = new Map<ScriptTransformer, () => boolean>();
+/**
+ * Video receive transforms that may hold frames for a key: when their
+ * sender's key comes, what they hold is opened at once (not at the sender's
+ * next frame, which may be a few hundred ms away on a loaded machine), and
+ * a key frame is asked for only if that leaves frames still held.
+ */
+type Waiting = { holding: () => boolean; release: () => Promise<void> };
+const waitingForKey = new Map<ScriptTransformer, Waiting>();
 const stats: WorkerStats = { encrypted: 0, decrypted: 0, clear: 0, dropped: {}, encryptMs: 0, decryptMs: 0, sendGeneration: 0, receiveKeys: {}, events: [] };
 /** The session runs hop by hop: frames pass unchanged both ways (never turned back within a session). */
 let clear = false;
@@ -93,11 +99,14 @@ async function handle(request: WorkerRequest) {
       keys.set(request.generation, { frameKey, replay: new ReplayWindow() });
       for (const kid of [...keys.keys()].sort((a, b) => b - a).slice(KEPT_PER_SENDER)) keys.delete(kid);
       note(`key ${request.generation} of ${request.participant}`);
-      // Frames held for want of a key were likely under a key never sent
-      // here (the sender's previous one): a key frame under the new key is
-      // what the decoder needs; ask now rather than at the next frame.
-      for (const [t, holding] of waitingForKey) {
-        if (participantByMid.get(t.options.mid ?? "") === request.participant && holding()) {
+      // Frames held for this key are opened now. Frames still held after
+      // that were likely under a key never sent here (the sender's previous
+      // one): a key frame under the new key is what the decoder needs; ask
+      // now rather than at the next frame.
+      for (const [t, waiting] of waitingForKey) {
+        if (participantByMid.get(t.options.mid ?? "") !== request.participant || !waiting.holding()) continue;
+        await waiting.release();
+        if (waiting.holding()) {
           note(`key frame asked of ${request.participant}: frames held for want of a key`);
           t.sendKeyFrameRequest?.().catch(() => undefined);
         }
@@ -169,7 +178,15 @@ function receiver(transformer: ScriptTransformer): TransformStream<EncodedFrame,
     for (let i = 0; i < n; i++) drop("unknown-key");
     if (n > 0 && transformer.options.kind === "video") lost = true;
   };
-  if (transformer.options.kind === "video") waitingForKey.set(transformer, () => held.length > 0);
+  /** Where opened frames go: set at the first frame, used by `release` too. */
+  let output: TransformStreamDefaultController<EncodedFrame> | null = null;
+  /** Frames are opened one call at a time, in order, by `transform` and `release` alike. */
+  let turn: Promise<unknown> = Promise.resolve();
+  const inTurn = (work: () => Promise<void>): Promise<void> => {
+    const run = turn.then(work);
+    turn = run.catch(() => undefined);
+    return run;
+  };
   const who = () => participantByMid.get(transformer.options.mid ?? "") ?? "?";
   /** Whether the last frame was held for want of its key (for the events). */
   let holding = false;
@@ -212,46 +229,60 @@ function receiver(transformer: ScriptTransformer): TransformStream<EncodedFrame,
       return "dropped";
     }
   };
-  return new TransformStream({
-    async transform(frame, controller) {
-      if (frame.data.byteLength === 0) return controller.enqueue(frame);
-      if (clear) {
-        // Frames held for a key will never be opened now.
-        giveUp(held.length);
-        held = [];
-        stats.clear += 1;
-        return controller.enqueue(frame);
+  /** Opens the frames held for their key, in order, now that it may have come; those older than HOLD_MS are given up. */
+  const openHeld = async (controller: TransformStreamDefaultController<EncodedFrame>, now: number) => {
+    let waiting: typeof held = [];
+    for (const h of held) {
+      if (now - h.at > HOLD_MS) {
+        giveUp(1);
+        continue;
       }
-      const now = performance.now();
-      // Frames held for their key first, in order, now that it may have come;
-      // those older than HOLD_MS are given up.
-      let waiting: typeof held = [];
-      for (const h of held) {
-        if (now - h.at > HOLD_MS) {
-          giveUp(1);
-          continue;
-        }
-        const result = await open(h.frame, controller);
-        if (result === "passed") {
-          // Anything still waiting before it is stale now.
-          giveUp(waiting.length);
-          waiting = [];
-          passed(h.frame);
-        } else if (result === "no-key") {
-          waiting.push(h);
-        }
-      }
-      held = waiting;
-      const result = await open(frame, controller);
+      const result = await open(h.frame, controller);
       if (result === "passed") {
-        giveUp(held.length);
-        held = [];
-        passed(frame);
+        // Anything still waiting before it is stale now.
+        giveUp(waiting.length);
+        waiting = [];
+        passed(h.frame);
       } else if (result === "no-key") {
-        noteHeld(frame);
-        if (held.length < HOLD_FRAMES) held.push({ frame, at: now });
-        else giveUp(1);
+        waiting.push(h);
       }
+    }
+    held = waiting;
+  };
+  if (transformer.options.kind === "video") {
+    waitingForKey.set(transformer, {
+      holding: () => held.length > 0,
+      release: () =>
+        inTurn(async () => {
+          if (output && held.length > 0 && !clear) await openHeld(output, performance.now());
+        }),
+    });
+  }
+  return new TransformStream({
+    transform(frame, controller) {
+      output = controller;
+      return inTurn(async () => {
+        if (frame.data.byteLength === 0) return controller.enqueue(frame);
+        if (clear) {
+          // Frames held for a key will never be opened now.
+          giveUp(held.length);
+          held = [];
+          stats.clear += 1;
+          return controller.enqueue(frame);
+        }
+        const now = performance.now();
+        await openHeld(controller, now);
+        const result = await open(frame, controller);
+        if (result === "passed") {
+          giveUp(held.length);
+          held = [];
+          passed(frame);
+        } else if (result === "no-key") {
+          noteHeld(frame);
+          if (held.length < HOLD_FRAMES) held.push({ frame, at: now });
+          else giveUp(1);
+        }
+      });
     },
   });
 }
