@@ -316,15 +316,20 @@ fn a_key_the_receiver_acknowledged_ends_the_hold_at_once() {
     assert!(!other.usable(7));
 }
 
-#[test]
-fn acknowledgements_reach_waiting_routes_and_are_forgotten_with_their_people() {
+/// A media path with one loopback candidate and no peers yet.
+fn media_on_loopback() -> Media {
     let config = Arc::new(MediaConfig {
         udp_candidates: vec!["127.0.0.1:3479".parse().unwrap()],
         tcp_candidates: vec![],
         turn: None,
         bandwidth_estimation: true,
     });
-    let mut media = Media::new(config, Arc::new(Metrics::default()));
+    Media::new(config, Arc::new(Metrics::default()))
+}
+
+#[test]
+fn acknowledgements_reach_waiting_routes_and_are_forgotten_with_their_people() {
+    let mut media = media_on_loopback();
     let (a, b) = (ParticipantId::from_u128(1), ParticipantId::from_u128(2));
     // Before either has media: kept, the newest only.
     media.key_acknowledged(b, a, 3);
@@ -347,13 +352,7 @@ fn acknowledgements_reach_waiting_routes_and_are_forgotten_with_their_people() {
 
 #[test]
 fn acknowledgements_are_forgotten_when_receiver_and_sender_no_longer_share_a_room() {
-    let config = Arc::new(MediaConfig {
-        udp_candidates: vec!["127.0.0.1:3479".parse().unwrap()],
-        tcp_candidates: vec![],
-        turn: None,
-        bandwidth_estimation: true,
-    });
-    let mut media = Media::new(config, Arc::new(Metrics::default()));
+    let mut media = media_on_loopback();
     let (a, b, c) = (
         ParticipantId::from_u128(1),
         ParticipantId::from_u128(2),
