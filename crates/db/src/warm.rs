@@ -34,7 +34,7 @@ use crate::DbError;
 
 /// A connection circulates through [`Warm`] for at most this long, then
 /// goes back to the pool.
-pub(crate) const KEEP_FOR: Duration = Duration::from_secs(10 * 60);
+const KEEP_FOR: Duration = Duration::from_secs(10 * 60);
 
 /// The connections kept for the next caller (see the module's comment).
 ///
@@ -199,26 +199,23 @@ impl Lease {
         let Some((warm, joined)) = self.member.take() else {
             return;
         };
-        let kept = match conn {
-            Some(conn) if joined.elapsed() < KEEP_FOR => {
-                let mut state = warm.state();
-                if state.closed {
-                    false
-                } else {
-                    state.idle.push(Kept {
-                        conn,
-                        kept_at: Instant::now(),
-                        joined,
-                    });
-                    true
-                }
+        let mut state = warm.state();
+        match conn {
+            Some(conn) if !state.closed && joined.elapsed() < KEEP_FOR => {
+                state.idle.push(Kept {
+                    conn,
+                    kept_at: Instant::now(),
+                    joined,
+                });
+                drop(state);
+                warm.units.add_permits(1);
             }
-            _ => false,
-        };
-        if kept {
-            warm.units.add_permits(1);
-        } else {
-            warm.leave();
+            // Back to the pool first, then its place is free.
+            _ => {
+                drop(state);
+                drop(conn);
+                warm.leave();
+            }
         }
     }
 
