@@ -124,6 +124,23 @@ function record(measure, ms, who = "") {
   }
 }
 
+/**
+ * With ACCORD_BROWSER_TRACE: what `p`'s page did around `at` (from
+ * `beforeMs` before it), in ms from `at`: its server messages, its key
+ * steps and its worker's key and frame events.
+ */
+async function logTrace(p, from, at, beforeMs) {
+  const { messages, keys, frames } = await p.page.evaluate(async () => {
+    const c = window.accord.client;
+    return { messages: c.trace, keys: c.e2ee?.stats.events ?? [], frames: (await c.e2eeWorker?.stats())?.events ?? [] };
+  });
+  const since = (list, f) => list.filter((t) => t.at >= at - beforeMs).map((t) => `${Math.round(t.at - at)}:${f(t)}`);
+  log(`trace ${p.name} (ms from ${from}):`);
+  log(`  messages: ${since(messages, (t) => `${t.type}${t.from ? `<${t.from.slice(0, 4)}` : ""}`).join(" ")}`);
+  log(`  keys: ${since(keys, (t) => t.what).join(" | ")}`);
+  log(`  frames: ${since(frames, (t) => t.what).join(" | ")}`);
+}
+
 async function test(name, fn) {
   const t = Date.now();
   try {
@@ -255,17 +272,7 @@ async function scenario(server, sessionId, browsers) {
     const aSeesM = await framesAfter(a, [m], "party A to decode the mediator in the caucus", movedAt);
     const mSeesA = await framesAfter(m, [a], "the mediator to decode party A in the caucus", movedAt);
     if (process.env.ACCORD_BROWSER_TRACE) {
-      for (const p of [a, m]) {
-        const { trace, keys, frames } = await p.page.evaluate(async () => {
-          const c = window.accord.client;
-          return { trace: c.trace, keys: c.e2ee?.stats.events ?? [], frames: (await c.e2eeWorker?.stats())?.events ?? [] };
-        });
-        const since = (list, f) => list.filter((t) => t.at >= movedAt - 200).map((t) => `${Math.round(t.at - movedAt)}:${f(t)}`);
-        log(`move trace ${p.name} (ms from the click; A is ${a.id.slice(0, 4)}, the mediator ${m.id.slice(0, 4)}):`);
-        log(`  messages: ${since(trace, (t) => `${t.type}${t.from ? `<${t.from.slice(0, 4)}` : ""}`).join(" ")}`);
-        log(`  keys: ${since(keys, (t) => t.what).join(" | ")}`);
-        log(`  frames: ${since(frames, (t) => t.what).join(" | ")}`);
-      }
+      for (const p of [a, m]) await logTrace(p, `the click (A is ${a.id.slice(0, 4)}, the mediator ${m.id.slice(0, 4)})`, movedAt, 200);
       log(`move at ${new Date(movedAt).toISOString()}; A sees the mediator +${Math.round(aSeesM - movedAt)}, the mediator sees A +${Math.round(mSeesA - movedAt)}`);
     }
     record("move → first caucus frame", aSeesM - movedAt, "A sees the mediator");
@@ -351,13 +358,7 @@ async function scenario(server, sessionId, browsers) {
       await framesAfter(m, [b], "the mediator to decode B after B reconnected", backAt),
     );
     if (process.env.ACCORD_BROWSER_TRACE) {
-      for (const p of everyone) {
-        const trace = await p.page.evaluate(() => window.accord.client.trace);
-        const after = trace.filter((t) => t.at >= backAt - 2500).map((t) => `${t.at - backAt}:${t.type}${t.from ? `<${t.from.slice(0, 4)}` : ""}`);
-        log(`trace ${p.name} (ms from B back; B is ${b.id.slice(0, 4)}): ${after.join(" ")}`);
-        const frames = (await p.page.evaluate(async () => (await window.accord.client.e2eeWorker?.stats())?.events ?? [])).filter((t) => t.at >= backAt - 500);
-        log(`  frames: ${frames.map((t) => `${t.at - backAt}:${t.what}`).join(" | ")}`);
-      }
+      for (const p of everyone) await logTrace(p, `B back (B is ${b.id.slice(0, 4)})`, backAt, 2500);
       log(`B back at ${new Date(backAt).toISOString()}; B decodes others +${bSees - backAt}, others decode B +${othersSeeB - backAt}`);
     }
     record("reconnect: drop → back in the room (offline 1.5 s)", backAt - droppedAt);
