@@ -800,6 +800,42 @@ async fn the_pool_keeps_a_connection_of_its_own_and_a_dead_kept_one_is_replaced(
 }
 
 #[tokio::test]
+async fn a_dropped_transaction_whose_connection_died_frees_its_place() -> anyhow::Result<()> {
+    let db = TestDb::new().await?;
+    let a = populate(&db, "alpha").await?;
+    // Two places for tenant transactions (and one connection of the pool's own).
+    let app = app_pool(&db, 3).await?;
+    let mut dead = Vec::new();
+    for _ in 0..2 {
+        // A transaction whose server process ends under it (a restart, a
+        // failover), then dropped: its ROLLBACK fails, so the connection
+        // is closed instead of kept, and its place is freed.
+        let mut tx = app.tenant(a.org, a.admin, None).await?;
+        let pid = backend(tx.conn()).await?;
+        let ended: bool = sqlx::query_scalar("SELECT pg_terminate_backend($1)")
+            .bind(pid)
+            .fetch_one(db.admin.pool())
+            .await?;
+        assert!(ended);
+        dead.push(pid);
+        drop(tx);
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    assert_eq!(app.idle_connections(), 0, "no dead connection is kept");
+    // Both places are free again: two transactions at once, on new
+    // connections, each scoped to its org.
+    let mut one = app.tenant(a.org, a.admin, None).await?;
+    let mut two = app.tenant(a.org, a.admin, None).await?;
+    for tx in [&mut one, &mut two] {
+        assert!(!dead.contains(&backend(tx.conn()).await?));
+        assert_eq!(seen(tx.conn()).await?, (1, a.org.to_string()));
+    }
+    one.commit().await?;
+    two.commit().await?;
+    Ok(())
+}
+
+#[tokio::test]
 async fn closing_waits_for_a_transaction_in_flight_and_keeps_nothing_after() -> anyhow::Result<()> {
     let db = TestDb::new().await?;
     let a = populate(&db, "alpha").await?;
