@@ -183,10 +183,15 @@ impl RequestCtx {
         let mut guard = self.tx.lock().await;
         if guard.is_none() {
             let s = signed_in.session;
+            // Boxed: this rarely taken path's future is large (about 1.5
+            // KiB), and every resolver's future holds this one's (async-graphql
+            // then copies each into a box of its own, per field and row).
             *guard = Some(
-                self.db
-                    .tenant(s.org_id, s.user_id, signed_in.request_id.clone())
-                    .await?,
+                Box::pin(
+                    self.db
+                        .tenant(s.org_id, s.user_id, signed_in.request_id.clone()),
+                )
+                .await?,
             );
         }
         MutexGuard::try_map(guard, Option::as_mut)
