@@ -54,6 +54,10 @@ fn text(v: &Value) -> anyhow::Result<String> {
 }
 
 /// Starts `accord serve --only <only>` on a free port; its base URL.
+///
+/// A port found free can be taken by another process before the server
+/// binds it (the server then exits with "Address already in use"): the
+/// server is started again on another port, a few times at most.
 async fn serve(
     app: &TestApp,
     dir: &std::path::Path,
@@ -63,6 +67,24 @@ async fn serve(
     redis: &str,
     prefix: &str,
 ) -> anyhow::Result<(Running, String)> {
+    for _ in 0..5 {
+        if let Some(started) = serve_once(app, dir, only, public, keys, redis, prefix).await? {
+            return Ok(started);
+        }
+    }
+    anyhow::bail!("accord serve --only {only} exited five times before answering /healthz")
+}
+
+/// One try of [`serve`]: `None` when the server exited before it answered.
+async fn serve_once(
+    app: &TestApp,
+    dir: &std::path::Path,
+    only: &str,
+    public: &str,
+    keys: &str,
+    redis: &str,
+    prefix: &str,
+) -> anyhow::Result<Option<(Running, String)>> {
     let port = free_port();
     let base = format!("http://127.0.0.1:{port}");
     let config = dir.join(format!("{only}-{port}.toml"));
@@ -77,7 +99,7 @@ async fn serve(
              [redis]\nurl = \"{redis}\"\nkey_prefix = \"{prefix}\"\n\n{keys}"
         ),
     )?;
-    let running = Running(
+    let mut running = Running(
         Command::new(env!("CARGO_BIN_EXE_accord"))
             .args(["serve", "--only", only, "--config"])
             .arg(&config)
@@ -92,13 +114,21 @@ async fn serve(
     );
     let http = reqwest::Client::new();
     for _ in 0..300 {
+        if running.0.try_wait()?.is_some() {
+            return Ok(None);
+        }
         if http
             .get(format!("{base}/healthz"))
             .send()
             .await
             .is_ok_and(|r| r.status() == 200)
         {
-            return Ok((running, base));
+            // (A 200 while ours has already exited came from whoever
+            // took the port.)
+            if running.0.try_wait()?.is_some() {
+                return Ok(None);
+            }
+            return Ok(Some((running, base)));
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
