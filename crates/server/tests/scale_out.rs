@@ -67,72 +67,57 @@ async fn serve(
     redis: &str,
     prefix: &str,
 ) -> anyhow::Result<(Running, String)> {
-    for _ in 0..5 {
-        if let Some(started) = serve_once(app, dir, only, public, keys, redis, prefix).await? {
-            return Ok(started);
+    let http = reqwest::Client::new();
+    'start: for _ in 0..5 {
+        let port = free_port();
+        let base = format!("http://127.0.0.1:{port}");
+        let config = dir.join(format!("{only}-{port}.toml"));
+        // Every process names the deployment's address (the join tokens'
+        // issuer); each node its own signaling URL.
+        std::fs::write(
+            &config,
+            format!(
+                "[http]\nlisten = \"127.0.0.1:{port}\"\npublic_url = \"{public}\"\n\n\
+                 [sfu]\nudp_bind = \"127.0.0.1:0\"\ntcp_bind = \"127.0.0.1:0\"\n\
+                 signaling_url = \"ws://127.0.0.1:{port}/sfu/ws\"\n\n\
+                 [redis]\nurl = \"{redis}\"\nkey_prefix = \"{prefix}\"\n\n{keys}"
+            ),
+        )?;
+        let mut running = Running(
+            Command::new(env!("CARGO_BIN_EXE_accord"))
+                .args(["serve", "--only", only, "--config"])
+                .arg(&config)
+                .current_dir(dir)
+                .env_clear()
+                .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+                .env("ACCORD__DATABASE__URL", &app.db.app_url)
+                .env("ACCORD__DATABASE__ADMIN_URL", &app.db.admin_url)
+                .env("ACCORD__LOG__FILTER", "warn")
+                .stdout(Stdio::null())
+                .spawn()?,
+        );
+        for _ in 0..300 {
+            if running.0.try_wait()?.is_some() {
+                continue 'start;
+            }
+            if http
+                .get(format!("{base}/healthz"))
+                .send()
+                .await
+                .is_ok_and(|r| r.status() == 200)
+            {
+                // (A 200 while ours has already exited came from whoever
+                // took the port.)
+                if running.0.try_wait()?.is_some() {
+                    continue 'start;
+                }
+                return Ok((running, base));
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
         }
+        anyhow::bail!("accord serve --only {only} never answered /healthz")
     }
     anyhow::bail!("accord serve --only {only} exited five times before answering /healthz")
-}
-
-/// One try of [`serve`]: `None` when the server exited before it answered.
-async fn serve_once(
-    app: &TestApp,
-    dir: &std::path::Path,
-    only: &str,
-    public: &str,
-    keys: &str,
-    redis: &str,
-    prefix: &str,
-) -> anyhow::Result<Option<(Running, String)>> {
-    let port = free_port();
-    let base = format!("http://127.0.0.1:{port}");
-    let config = dir.join(format!("{only}-{port}.toml"));
-    // Every process names the deployment's address (the join tokens'
-    // issuer); each node its own signaling URL.
-    std::fs::write(
-        &config,
-        format!(
-            "[http]\nlisten = \"127.0.0.1:{port}\"\npublic_url = \"{public}\"\n\n\
-             [sfu]\nudp_bind = \"127.0.0.1:0\"\ntcp_bind = \"127.0.0.1:0\"\n\
-             signaling_url = \"ws://127.0.0.1:{port}/sfu/ws\"\n\n\
-             [redis]\nurl = \"{redis}\"\nkey_prefix = \"{prefix}\"\n\n{keys}"
-        ),
-    )?;
-    let mut running = Running(
-        Command::new(env!("CARGO_BIN_EXE_accord"))
-            .args(["serve", "--only", only, "--config"])
-            .arg(&config)
-            .current_dir(dir)
-            .env_clear()
-            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-            .env("ACCORD__DATABASE__URL", &app.db.app_url)
-            .env("ACCORD__DATABASE__ADMIN_URL", &app.db.admin_url)
-            .env("ACCORD__LOG__FILTER", "warn")
-            .stdout(Stdio::null())
-            .spawn()?,
-    );
-    let http = reqwest::Client::new();
-    for _ in 0..300 {
-        if running.0.try_wait()?.is_some() {
-            return Ok(None);
-        }
-        if http
-            .get(format!("{base}/healthz"))
-            .send()
-            .await
-            .is_ok_and(|r| r.status() == 200)
-        {
-            // (A 200 while ours has already exited came from whoever
-            // took the port.)
-            if running.0.try_wait()?.is_some() {
-                return Ok(None);
-            }
-            return Ok(Some((running, base)));
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    anyhow::bail!("accord serve --only {only} never answered /healthz")
 }
 
 /// Signs in at the API process (web sessions live in the shared database).
