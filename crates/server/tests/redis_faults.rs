@@ -8,13 +8,16 @@
 //! Redis keep working while it is gone, and join tokens are issued again
 //! soon after it is back.
 
-use std::process::{Child, Command, Stdio};
+mod common;
+
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use accord_domain::Role;
 use accord_loadgen::{device, Bot, BotConfig, BotError};
 use accord_testkit::{spawn_app, Client, TestApp, PASSWORD};
 use anyhow::{ensure, Context as _};
+use common::{free_port, Accord, Running};
 use p256::ecdsa::SigningKey;
 use p256::pkcs8::{EncodePrivateKey, LineEnding};
 use serde_json::{json, Value};
@@ -28,50 +31,17 @@ const JOIN: &str =
 /// run a second time.
 const BOUND: Duration = Duration::from_secs(8);
 
-/// A child process killed when the test ends, however it ends.
-struct Running(Child);
-
-impl Running {
-    fn kill(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-
-    fn signal(&self, name: &str) -> anyhow::Result<()> {
-        let status = Command::new("kill")
-            .args([format!("-{name}"), self.0.id().to_string()])
-            .stderr(Stdio::null())
-            .status()?;
-        ensure!(status.success(), "kill -{name} failed");
-        Ok(())
-    }
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        // A paused server would not die of SIGKILL any later, but let it
-        // run its exit at once.
-        let _ = self.signal("CONT");
-        self.kill();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
-}
-
 async fn port_open(port: u16) -> bool {
     tokio::net::TcpStream::connect(("127.0.0.1", port))
         .await
         .is_ok()
 }
 
-/// `redis-server` on `port`, nothing saved; waits until it accepts.
+/// `redis-server` on `port`, nothing saved; waits until it accepts. An
+/// error if it exits first (the port was taken): what accepts then is not
+/// ours.
 async fn start_redis(port: u16) -> anyhow::Result<Running> {
-    let running = Running(
+    let mut running = Running::spawn(
         Command::new("redis-server")
             .args([
                 "--bind",
@@ -84,19 +54,36 @@ async fn start_redis(port: u16) -> anyhow::Result<Running> {
                 "no",
             ])
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .context(
-                "starting redis-server (install the redis-server package; scripts/test does)",
-            )?,
-    );
+            .stderr(Stdio::null()),
+    )
+    .context("starting redis-server (install the redis-server package; scripts/test does)")?;
     for _ in 0..100 {
+        if let Some(status) = running.exited()? {
+            anyhow::bail!("redis-server on port {port} exited with {status}");
+        }
         if port_open(port).await {
+            if let Some(status) = running.exited()? {
+                anyhow::bail!("redis-server on port {port} exited with {status}");
+            }
             return Ok(running);
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     anyhow::bail!("redis-server on port {port} never accepted connections")
+}
+
+/// `redis-server` on a free port, another if that one is taken before it
+/// binds it (a few times at most); the port and the process.
+async fn start_redis_on_free_port() -> anyhow::Result<(u16, Running)> {
+    let mut failed = Vec::new();
+    for _ in 0..5 {
+        let port = free_port();
+        match start_redis(port).await {
+            Ok(running) => return Ok((port, running)),
+            Err(e) => failed.push(format!("{e:#}")),
+        }
+    }
+    anyhow::bail!("redis-server never started: {}", failed.join("; "))
 }
 
 /// `accord serve` (API and SFU) on a free port with `[redis]` at `redis`.
@@ -105,46 +92,19 @@ async fn serve(
     dir: &std::path::Path,
     redis: &str,
 ) -> anyhow::Result<(Running, String)> {
-    let port = free_port();
-    let base = format!("http://127.0.0.1:{port}");
     let signing = SigningKey::random(&mut rand::rngs::OsRng);
     let pem = signing.to_pkcs8_pem(LineEnding::LF)?.to_string();
-    let config = dir.join("accord.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "[http]\nlisten = \"127.0.0.1:{port}\"\npublic_url = \"{base}/\"\n\n\
-             [sfu]\nudp_bind = \"127.0.0.1:0\"\ntcp_bind = \"127.0.0.1:0\"\n\n\
-             [redis]\nurl = \"{redis}\"\nkey_prefix = \"faults\"\n\n\
-             [[join_tokens.keys]]\nkid = \"faults\"\npem = \"\"\"\n{pem}\"\"\"\n"
-        ),
-    )?;
-    let running = Running(
-        Command::new(env!("CARGO_BIN_EXE_accord"))
-            .args(["serve", "--config"])
-            .arg(&config)
-            .current_dir(dir)
-            .env_clear()
-            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-            .env("ACCORD__DATABASE__URL", &app.db.app_url)
-            .env("ACCORD__DATABASE__ADMIN_URL", &app.db.admin_url)
-            .env("ACCORD__LOG__FILTER", "warn")
-            .stdout(Stdio::null())
-            .spawn()?,
-    );
-    let http = reqwest::Client::new();
-    for _ in 0..300 {
-        if http
-            .get(format!("{base}/healthz"))
-            .send()
-            .await
-            .is_ok_and(|r| r.status() == 200)
-        {
-            return Ok((running, base));
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    anyhow::bail!("accord serve never answered /healthz")
+    let server = Accord::new(app, dir)
+        .start(|port| {
+            format!(
+                "[http]\nlisten = \"127.0.0.1:{port}\"\npublic_url = \"http://127.0.0.1:{port}/\"\n\n\
+                 [sfu]\nudp_bind = \"127.0.0.1:0\"\ntcp_bind = \"127.0.0.1:0\"\n\n\
+                 [redis]\nurl = \"{redis}\"\nkey_prefix = \"faults\"\n\n\
+                 [[join_tokens.keys]]\nkid = \"faults\"\npem = \"\"\"\n{pem}\"\"\"\n"
+            )
+        })
+        .await?;
+    Ok((server.process, server.base))
 }
 
 /// How one request ended.
@@ -279,8 +239,7 @@ async fn redis_down_or_paused_answers_unavailable_and_recovers() -> anyhow::Resu
         .context("a session id")?
         .to_owned();
 
-    let redis_port = free_port();
-    let mut redis = start_redis(redis_port).await?;
+    let (redis_port, mut redis) = start_redis_on_free_port().await?;
     let dir = std::env::temp_dir().join(format!("accord-redis-faults-{}", Uuid::new_v4().simple()));
     std::fs::create_dir_all(&dir)?;
     let (_server, base) = serve(&app, &dir, &format!("redis://127.0.0.1:{redis_port}")).await?;

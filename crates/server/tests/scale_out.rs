@@ -9,13 +9,15 @@
 //!
 //! Redis: `ACCORD_TEST_REDIS_URL`, else `redis://127.0.0.1:6379`.
 
-use std::process::{Child, Command, Stdio};
+mod common;
+
 use std::time::{Duration, Instant};
 
 use accord_domain::Role;
 use accord_loadgen::protocol::{ClientMessage, RoomId, ServerMessage};
 use accord_loadgen::{device, Bot, BotConfig, Source};
 use accord_testkit::{spawn_app, Client, TestApp, PASSWORD};
+use common::{Accord, Running};
 use p256::ecdsa::SigningKey;
 use p256::pkcs8::{EncodePrivateKey, LineEnding};
 use serde_json::{json, Value};
@@ -24,40 +26,14 @@ use uuid::Uuid;
 const JOIN: &str =
     "mutation($s: UUID!, $k: JSON!) { joinToken(sessionId: $s, deviceKey: $k) { token url } }";
 
-/// Kills the server when the test ends, however it ends.
-struct Running(Child);
-
-impl Running {
-    fn kill(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        self.kill();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
-}
-
 fn text(v: &Value) -> anyhow::Result<String> {
     v.as_str()
         .map(str::to_owned)
         .ok_or_else(|| anyhow::anyhow!("expected a string, got {v}"))
 }
 
-/// Starts `accord serve --only <only>` on a free port; its base URL.
-///
-/// A port found free can be taken by another process before the server
-/// binds it (the server then exits with "Address already in use"): the
-/// server is started again on another port, a few times at most.
+/// Starts `accord serve --only <only>` on a free port (another if that one
+/// is taken before the server binds it); its base URL.
 async fn serve(
     app: &TestApp,
     dir: &std::path::Path,
@@ -67,57 +43,20 @@ async fn serve(
     redis: &str,
     prefix: &str,
 ) -> anyhow::Result<(Running, String)> {
-    let http = reqwest::Client::new();
-    'start: for _ in 0..5 {
-        let port = free_port();
-        let base = format!("http://127.0.0.1:{port}");
-        let config = dir.join(format!("{only}-{port}.toml"));
-        // Every process names the deployment's address (the join tokens'
-        // issuer); each node its own signaling URL.
-        std::fs::write(
-            &config,
+    let server = Accord::new(app, dir)
+        .args(&["serve", "--only", only])
+        .start(|port| {
+            // Every process names the deployment's address (the join
+            // tokens' issuer); each node its own signaling URL.
             format!(
                 "[http]\nlisten = \"127.0.0.1:{port}\"\npublic_url = \"{public}\"\n\n\
                  [sfu]\nudp_bind = \"127.0.0.1:0\"\ntcp_bind = \"127.0.0.1:0\"\n\
                  signaling_url = \"ws://127.0.0.1:{port}/sfu/ws\"\n\n\
                  [redis]\nurl = \"{redis}\"\nkey_prefix = \"{prefix}\"\n\n{keys}"
-            ),
-        )?;
-        let mut running = Running(
-            Command::new(env!("CARGO_BIN_EXE_accord"))
-                .args(["serve", "--only", only, "--config"])
-                .arg(&config)
-                .current_dir(dir)
-                .env_clear()
-                .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-                .env("ACCORD__DATABASE__URL", &app.db.app_url)
-                .env("ACCORD__DATABASE__ADMIN_URL", &app.db.admin_url)
-                .env("ACCORD__LOG__FILTER", "warn")
-                .stdout(Stdio::null())
-                .spawn()?,
-        );
-        for _ in 0..300 {
-            if running.0.try_wait()?.is_some() {
-                continue 'start;
-            }
-            if http
-                .get(format!("{base}/healthz"))
-                .send()
-                .await
-                .is_ok_and(|r| r.status() == 200)
-            {
-                // (A 200 while ours has already exited came from whoever
-                // took the port.)
-                if running.0.try_wait()?.is_some() {
-                    continue 'start;
-                }
-                return Ok((running, base));
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        anyhow::bail!("accord serve --only {only} never answered /healthz")
-    }
-    anyhow::bail!("accord serve --only {only} exited five times before answering /healthz")
+            )
+        })
+        .await?;
+    Ok((server.process, server.base))
 }
 
 /// Signs in at the API process (web sessions live in the shared database).

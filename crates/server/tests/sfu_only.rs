@@ -3,12 +3,15 @@
 //! signed by the deployment's key join a live session through it, its token
 //! spent in the shared database.
 
-use std::process::{Child, Command, Stdio};
+mod common;
+
 use std::time::Duration;
 
 use accord_domain::Role;
 use accord_testkit::spawn_app;
+use anyhow::Context as _;
 use base64::Engine as _;
+use common::Accord;
 use futures_util::{SinkExt, StreamExt};
 use p256::ecdsa::signature::Signer;
 use p256::ecdsa::{Signature, SigningKey};
@@ -17,23 +20,6 @@ use serde_json::{json, Value};
 use tokio_tungstenite::tungstenite::Message;
 
 const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::URL_SAFE_NO_PAD;
-
-/// Kills the server when the test ends, however it ends.
-struct Running(Child);
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
-}
 
 fn jwk(key: &SigningKey) -> Value {
     let point = key.verifying_key().to_encoded_point(false);
@@ -91,48 +77,22 @@ async fn the_sfu_alone_serves_no_api_and_lets_a_token_holder_join() -> anyhow::R
     // The deployment's join-token key, shared by API and SFU nodes.
     let signing = SigningKey::random(&mut rand::rngs::OsRng);
     let pem = signing.to_pkcs8_pem(LineEnding::LF)?.to_string();
-    let port = free_port();
-    let base = format!("http://127.0.0.1:{port}");
     let dir =
         std::env::temp_dir().join(format!("accord-sfu-only-{}", uuid::Uuid::new_v4().simple()));
     std::fs::create_dir_all(&dir)?;
-    let config = dir.join("accord.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "[http]\nlisten = \"127.0.0.1:{port}\"\npublic_url = \"{base}/\"\n\n\
-             [sfu]\nudp_bind = \"127.0.0.1:0\"\ntcp_bind = \"127.0.0.1:0\"\n\n\
-             [[join_tokens.keys]]\nkid = \"solo\"\npem = \"\"\"\n{pem}\"\"\"\n"
-        ),
-    )?;
-    let _server = Running(
-        Command::new(env!("CARGO_BIN_EXE_accord"))
-            .args(["serve", "--only", "sfu", "--config"])
-            .arg(&config)
-            .current_dir(&dir)
-            .env_clear()
-            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-            .env("ACCORD__DATABASE__URL", &app.db.app_url)
-            .env("ACCORD__DATABASE__ADMIN_URL", &app.db.admin_url)
-            .env("ACCORD__LOG__FILTER", "warn")
-            .stdout(Stdio::null())
-            .spawn()?,
-    );
+    let server = Accord::new(&app, &dir)
+        .args(&["serve", "--only", "sfu"])
+        .start(|port| {
+            format!(
+                "[http]\nlisten = \"127.0.0.1:{port}\"\npublic_url = \"http://127.0.0.1:{port}/\"\n\n\
+                 [sfu]\nudp_bind = \"127.0.0.1:0\"\ntcp_bind = \"127.0.0.1:0\"\n\n\
+                 [[join_tokens.keys]]\nkid = \"solo\"\npem = \"\"\"\n{pem}\"\"\"\n"
+            )
+        })
+        .await
+        .context("the SFU node never answered /healthz")?;
+    let (port, base) = (server.port, server.base.clone());
     let http = reqwest::Client::new();
-    let mut up = false;
-    for _ in 0..300 {
-        if http
-            .get(format!("{base}/healthz"))
-            .send()
-            .await
-            .is_ok_and(|r| r.status() == 200)
-        {
-            up = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    assert!(up, "the SFU node never answered /healthz");
 
     // No API here: GraphQL and sign-in are not served.
     for path in ["/graphql", "/auth/sign-in"] {

@@ -9,13 +9,15 @@
 //! standard `OTEL_*` variables name a collector, and a collector that is
 //! down fails no request and is logged once.
 
+mod common;
+
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use accord_domain::Role;
 use accord_testkit::{spawn_app, Client, TestApp, PASSWORD};
+use common::{free_port, Accord};
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::common::v1::{any_value, KeyValue};
 use opentelemetry_proto::tonic::trace::v1::Span;
@@ -99,28 +101,17 @@ fn string_attribute<'a>(span: &'a Span, key: &str) -> Option<&'a str> {
     }
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
-}
-
-/// `accord serve` on a port of its own, killed when the test ends however
-/// it ends; [`Server::stop`] stops it as an operator would (SIGTERM).
+/// `accord serve` on a port of its own, in a directory of its own, both
+/// gone when the test ends however it ends; [`Server::stop`] stops it as an
+/// operator would (SIGTERM).
 struct Server {
-    child: Option<Child>,
-    base: String,
+    accord: common::Server,
     dir: PathBuf,
-    stderr: PathBuf,
 }
 
 impl Drop for Server {
     fn drop(&mut self) {
-        if let Some(child) = &mut self.child {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
+        self.accord.process.kill();
         let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
@@ -129,82 +120,42 @@ impl Server {
     /// Starts `accord serve` on `app`'s database with `telemetry` as the
     /// config file's `[telemetry]` section (none when empty) and `env`.
     async fn start(app: &TestApp, telemetry: &str, env: &[(&str, &str)]) -> anyhow::Result<Server> {
-        let port = free_port();
-        let base = format!("http://127.0.0.1:{port}");
         let dir = std::env::temp_dir().join(format!(
             "accord-telemetry-{}",
             uuid::Uuid::new_v4().simple()
         ));
         std::fs::create_dir_all(&dir)?;
-        let config = dir.join("accord.toml");
-        std::fs::write(
-            &config,
-            format!(
-                "[http]\nlisten = \"127.0.0.1:{port}\"\npublic_url = \"{base}/\"\n\n\
-                 [sfu]\nudp_bind = \"127.0.0.1:0\"\ntcp_bind = \"127.0.0.1:0\"\n\n{telemetry}\n"
-            ),
-        )?;
-        let stderr = dir.join("stderr.log");
-        let mut command = Command::new(env!("CARGO_BIN_EXE_accord"));
-        command
-            .args(["serve", "--config"])
-            .arg(&config)
-            .current_dir(&dir)
-            .env_clear()
-            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-            .env("ACCORD__DATABASE__URL", &app.db.app_url)
-            .env("ACCORD__DATABASE__ADMIN_URL", &app.db.admin_url)
-            .env("ACCORD__LOG__FILTER", "info")
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(&stderr)?);
-        for (k, v) in env {
-            command.env(k, v);
-        }
-        let mut server = Server {
-            child: Some(command.spawn()?),
-            base,
-            dir,
-            stderr,
-        };
-        let http = reqwest::Client::new();
-        for _ in 0..300 {
-            if http
-                .get(format!("{}/healthz", server.base))
-                .send()
-                .await
-                .is_ok_and(|r| r.status() == 200)
-            {
-                return Ok(server);
+        let started = Accord::new(app, &dir)
+            .envs(env)
+            .log_filter("info")
+            .keep_log()
+            .start(|port| {
+                format!(
+                    "[http]\nlisten = \"127.0.0.1:{port}\"\npublic_url = \"http://127.0.0.1:{port}/\"\n\n\
+                     [sfu]\nudp_bind = \"127.0.0.1:0\"\ntcp_bind = \"127.0.0.1:0\"\n\n{telemetry}\n"
+                )
+            })
+            .await;
+        match started {
+            Ok(accord) => Ok(Server { accord, dir }),
+            Err(e) => {
+                let _ = std::fs::remove_dir_all(&dir);
+                Err(e)
             }
-            if let Some(status) = server
-                .child
-                .as_mut()
-                .and_then(|c| c.try_wait().ok())
-                .flatten()
-            {
-                anyhow::bail!("accord serve exited with {status}:\n{}", server.log());
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
         }
-        anyhow::bail!("accord serve never answered /healthz:\n{}", server.log())
     }
 
     fn log(&self) -> String {
-        std::fs::read_to_string(&self.stderr).unwrap_or_default()
+        self.accord.log()
     }
 
     /// SIGTERM, then waits for a clean exit; how long it took. (A server
     /// that does not stop is killed when the [`Server`] is dropped.)
     async fn stop(&mut self) -> anyhow::Result<Duration> {
-        let pid = self.child.as_ref().expect("running").id();
         let started = Instant::now();
-        let status = Command::new("kill")
-            .args(["-TERM", &pid.to_string()])
-            .status()?;
-        anyhow::ensure!(status.success(), "kill -TERM failed");
+        self.accord.process.signal("TERM")?;
         loop {
-            if let Some(status) = self.child.as_mut().expect("running").try_wait()? {
-                self.child = None;
+            if let Some(status) = self.accord.process.exited()? {
                 anyhow::ensure!(
                     status.success(),
                     "accord serve exited with {status}:\n{}",
@@ -225,7 +176,7 @@ impl Server {
     async fn sign_in(&self, email: &str) -> anyhow::Result<Client> {
         let mut client = Client {
             http: reqwest::Client::builder().cookie_store(true).build()?,
-            base_url: self.base.clone(),
+            base_url: self.accord.base.clone(),
             csrf: None,
         };
         let (status, body) = client
@@ -330,7 +281,7 @@ async fn spans_reach_the_collector_and_carry_no_mediation_content() -> anyhow::R
     .await?;
     let admin = server.sign_in(ADMIN_EMAIL).await?;
     let case_id = case_work(&admin).await?;
-    assert_eq!(refused_join(&server.base).await?, 4401);
+    assert_eq!(refused_join(&server.accord.base).await?, 4401);
     server.stop().await?;
 
     let spans = receiver.spans();
