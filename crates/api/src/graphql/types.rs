@@ -83,7 +83,7 @@ convert!(
 
 /// An account as members of the organization see it.
 #[derive(SimpleObject, Clone, Debug)]
-#[graphql(name = "User")]
+#[graphql(name = "User", serial)]
 pub struct User {
     /// Its id.
     pub id: Uuid,
@@ -179,7 +179,7 @@ impl From<members::Member> for Member {
     }
 }
 
-#[Object]
+#[Object(serial)]
 impl Member {
     /// The account.
     async fn user(&self) -> User {
@@ -206,7 +206,7 @@ impl Member {
 
 /// A mediation case.
 #[derive(SimpleObject, Debug, Clone)]
-#[graphql(complex, name = "Case")]
+#[graphql(complex, name = "Case", serial)]
 pub struct Case {
     /// Its id.
     pub id: Uuid,
@@ -326,7 +326,7 @@ pub struct PartyOrganization {
 
 /// A person on a case.
 #[derive(SimpleObject, Debug, Clone)]
-#[graphql(name = "Party")]
+#[graphql(name = "Party", serial)]
 pub struct Party {
     /// Its id.
     pub id: Uuid,
@@ -435,6 +435,7 @@ impl Session {
 
 /// A page of cases.
 #[derive(SimpleObject, Debug)]
+#[graphql(serial)]
 pub struct CaseConnection {
     /// The cases with their cursors.
     pub edges: Vec<CaseEdge>,
@@ -444,7 +445,7 @@ pub struct CaseConnection {
 
 /// A case and its cursor.
 #[derive(SimpleObject, Debug)]
-#[graphql(complex)]
+#[graphql(complex, serial)]
 pub struct CaseEdge {
     /// The case.
     pub node: Case,
@@ -462,6 +463,7 @@ impl CaseEdge {
 
 /// Paging state.
 #[derive(SimpleObject, Debug)]
+#[graphql(serial)]
 pub struct PageInfo {
     /// Whether more items follow.
     pub has_next_page: bool,
