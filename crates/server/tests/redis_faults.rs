@@ -17,7 +17,7 @@ use accord_domain::Role;
 use accord_loadgen::{device, Bot, BotConfig, BotError};
 use accord_testkit::{spawn_app, Client, TestApp, PASSWORD};
 use anyhow::{ensure, Context as _};
-use common::{free_port, Accord, Running};
+use common::{free_port, Accord, Running, Waited, ATTEMPTS};
 use p256::ecdsa::SigningKey;
 use p256::pkcs8::{EncodePrivateKey, LineEnding};
 use serde_json::{json, Value};
@@ -57,26 +57,23 @@ async fn start_redis(port: u16) -> anyhow::Result<Running> {
             .stderr(Stdio::null()),
     )
     .context("starting redis-server (install the redis-server package; scripts/test does)")?;
-    for _ in 0..100 {
-        if let Some(status) = running.exited()? {
-            anyhow::bail!("redis-server on port {port} exited with {status}");
+    match running
+        .wait_until_up(100, Duration::from_millis(50), || port_open(port))
+        .await?
+    {
+        Waited::Up => Ok(running),
+        Waited::Exited(status) => anyhow::bail!("redis-server on port {port} exited with {status}"),
+        Waited::TimedOut => {
+            anyhow::bail!("redis-server on port {port} never accepted connections")
         }
-        if port_open(port).await {
-            if let Some(status) = running.exited()? {
-                anyhow::bail!("redis-server on port {port} exited with {status}");
-            }
-            return Ok(running);
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    anyhow::bail!("redis-server on port {port} never accepted connections")
 }
 
 /// `redis-server` on a free port, another if that one is taken before it
 /// binds it (a few times at most); the port and the process.
 async fn start_redis_on_free_port() -> anyhow::Result<(u16, Running)> {
     let mut failed = Vec::new();
-    for _ in 0..5 {
+    for _ in 0..ATTEMPTS {
         let port = free_port();
         match start_redis(port).await {
             Ok(running) => return Ok((port, running)),

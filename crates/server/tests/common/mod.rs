@@ -13,7 +13,7 @@ use accord_testkit::TestApp;
 
 /// How many times [`Accord::start`] starts a server that exits before it
 /// answers.
-const ATTEMPTS: usize = 5;
+pub(crate) const ATTEMPTS: usize = 5;
 
 /// A port nothing listens on at the moment of asking. Another process may
 /// take it before the caller binds it; [`Accord::start`] copes with that.
@@ -22,6 +22,17 @@ pub(crate) fn free_port() -> u16 {
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
         .expect("a free port")
+}
+
+/// How [`Running::wait_until_up`] ended.
+#[derive(Debug)]
+pub(crate) enum Waited {
+    /// It answered while running.
+    Up,
+    /// It exited first, with this status.
+    Exited(ExitStatus),
+    /// It never answered.
+    TimedOut,
 }
 
 /// A child process, killed when the test ends, however it ends.
@@ -36,6 +47,28 @@ impl Running {
     /// Its exit status once it has exited; `None` while it runs.
     pub(crate) fn exited(&mut self) -> std::io::Result<Option<ExitStatus>> {
         self.0.try_wait()
+    }
+
+    /// Polls `up` (every `every`, `tries` times at most) until it answers
+    /// true while the process still runs. An answer after the process
+    /// exited came from whoever took its port, and does not count.
+    pub(crate) async fn wait_until_up<F: std::future::Future<Output = bool>>(
+        &mut self,
+        tries: usize,
+        every: Duration,
+        mut up: impl FnMut() -> F,
+    ) -> std::io::Result<Waited> {
+        for _ in 0..tries {
+            let answered = up().await;
+            if let Some(status) = self.exited()? {
+                return Ok(Waited::Exited(status));
+            }
+            if answered {
+                return Ok(Waited::Up);
+            }
+            tokio::time::sleep(every).await;
+        }
+        Ok(Waited::TimedOut)
     }
 
     /// SIGKILL, then waits for it (nothing when it has been waited for).
@@ -135,7 +168,7 @@ impl<'a> Accord<'a> {
             .timeout(Duration::from_secs(2))
             .build()?;
         let mut last_exit = None;
-        'start: for _ in 0..ATTEMPTS {
+        for _ in 0..ATTEMPTS {
             let port = free_port();
             let base = format!("http://127.0.0.1:{port}");
             let file = self.dir.join(format!("accord-{port}.toml"));
@@ -165,26 +198,23 @@ impl<'a> Accord<'a> {
                 base,
                 log,
             };
-            for _ in 0..300 {
-                if let Some(status) = server.process.exited()? {
-                    last_exit = Some((status, server.log()));
-                    continue 'start;
+            let healthz = format!("{}/healthz", server.base);
+            let waited = server
+                .process
+                .wait_until_up(300, Duration::from_millis(100), || async {
+                    http.get(&healthz)
+                        .send()
+                        .await
+                        .is_ok_and(|r| r.status() == 200)
+                })
+                .await?;
+            match waited {
+                Waited::Up => return Ok(server),
+                Waited::Exited(status) => last_exit = Some((status, server.log())),
+                Waited::TimedOut => {
+                    anyhow::bail!("{what} never answered /healthz{}", shown(&server.log()))
                 }
-                if http
-                    .get(format!("{}/healthz", server.base))
-                    .send()
-                    .await
-                    .is_ok_and(|r| r.status() == 200)
-                {
-                    if let Some(status) = server.process.exited()? {
-                        last_exit = Some((status, server.log()));
-                        continue 'start;
-                    }
-                    return Ok(server);
-                }
-                tokio::time::sleep(Duration::from_millis(100)).await;
             }
-            anyhow::bail!("{what} never answered /healthz{}", shown(&server.log()))
         }
         let (status, log) = last_exit.expect("at least one attempt");
         anyhow::bail!(
