@@ -890,13 +890,13 @@ async fn execute(
             state.wake_mailer();
         }
     }
-    Attempt::Done(json(&response))
+    Attempt::Done(json(&response, rid))
 }
 
 /// `response` as the JSON body of a 200. Written into a buffer sized for a
 /// typical page at once: `axum::Json` starts at 128 bytes and doubles, which
 /// copied a page's answer six times over as it grew.
-fn json(response: &async_graphql::Response) -> Response {
+fn json(response: &async_graphql::Response, request_id: Option<&str>) -> Response {
     let mut body = Vec::with_capacity(RESPONSE_BUFFER);
     match serde_json::to_writer(&mut body, response) {
         Ok(()) => (
@@ -907,8 +907,13 @@ fn json(response: &async_graphql::Response) -> Response {
             body,
         )
             .into_response(),
-        // A `Value` always serializes; `axum::Json` answers the same way.
-        Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
+        // A `Value` has string keys and serde_json writes a non-finite
+        // number as null, so this cannot happen; if it did, the answer is
+        // the API's own (`INTERNAL`, the detail logged, not shown).
+        Err(e) => {
+            let e = ApiError::Internal(format!("writing the GraphQL answer: {e}"));
+            reject(e.status(), e, request_id)
+        }
     }
 }
 
