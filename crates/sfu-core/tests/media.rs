@@ -1491,9 +1491,9 @@ fn a_receiver_too_narrow_for_the_low_layer_has_the_video_paused_and_keeps_audio(
         .find_map(|l| l.strip_prefix("accord_sfu_video_pauses_total "))
         .and_then(|n| n.parse::<u64>().ok());
     assert!(pauses.is_some_and(|n| n >= 1), "{metrics}");
-    // Audio at nearly its 50 packets/s (with the video kept instead, about
-    // 60 of some 280 came through); the camera only on the starved video's
-    // short trials (kept, it sent over 200 packets in the window).
-    assert!(audio >= 240, "{audio} audio packets in 5.7 s");
-    assert!(camera < 100, "{camera} camera packets in 6 s");
+    // Most of the audio's 50 packets/s (237 to 285 of some 285 over eight
+    // runs; with the video kept instead, 62 came through); the camera only
+    // on the starved video's short trials (16 to 94 packets; kept, 228).
+    assert!(audio >= 180, "{audio} audio packets in 5.7 s");
+    assert!(camera < 150, "{camera} camera packets in 6 s");
 }
