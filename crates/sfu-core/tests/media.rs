@@ -743,6 +743,14 @@ impl World {
             .request_keyframe(KeyframeRequestKind::Pli);
     }
 
+    /// The SFU's counter `name` (a `..._total` line of its metrics), if shown.
+    fn counter(&self, name: &str) -> Option<u64> {
+        let metrics = self.metrics.render();
+        metrics
+            .lines()
+            .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+    }
+
     /// What `receiver` got from `sender`'s `source` (0 mic, 1 camera) sent in [from, to).
     fn got(&self, receiver: u8, sender: u8, source: u8, from: Instant, to: Instant) -> usize {
         self.clients[receiver as usize]
@@ -1459,12 +1467,8 @@ fn a_congested_receiver_keeps_audio_drops_to_the_low_layer_and_climbs_back() {
         "{layers:?}"
     );
     assert_one_continuous_layer_at_a_time(&since);
-    let metrics = w.metrics.render();
-    let switches = metrics
-        .lines()
-        .find_map(|l| l.strip_prefix("accord_sfu_layer_switches_total "))
-        .and_then(|n| n.parse::<u64>().ok());
-    assert!(switches.is_some_and(|n| n >= 3), "{metrics}");
+    let switches = w.counter("accord_sfu_layer_switches_total");
+    assert!(switches.is_some_and(|n| n >= 3), "{}", w.metrics.render());
 }
 
 #[test]
@@ -1485,12 +1489,8 @@ fn a_receiver_too_narrow_for_the_low_layer_has_the_video_paused_and_keeps_audio(
     let window = end - Duration::from_secs(6);
     let camera = w.got(1, 0, 1, window, end);
     let audio = w.got(1, 0, 0, window, end - Duration::from_millis(300));
-    let metrics = w.metrics.render();
-    let pauses = metrics
-        .lines()
-        .find_map(|l| l.strip_prefix("accord_sfu_video_pauses_total "))
-        .and_then(|n| n.parse::<u64>().ok());
-    assert!(pauses.is_some_and(|n| n >= 1), "{metrics}");
+    let pauses = w.counter("accord_sfu_video_pauses_total");
+    assert!(pauses.is_some_and(|n| n >= 1), "{}", w.metrics.render());
     // Most of the audio's 50 packets/s (237 to 285 of some 285 over eight
     // runs; with the video kept instead, 62 came through); the camera only
     // on the starved video's short trials (16 to 94 packets; kept, 228).
